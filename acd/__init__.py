@@ -1,0 +1,1 @@
+"""ACD for Asterisk: a pure routing engine driven by a live daemon or a simulator."""

@@ -1,0 +1,140 @@
+"""What the engine decides, and the facts it reports.
+
+Commands (``OfferCall``, ``CancelOffer``, ``Announce``, ``ExitCall``) ask the driver to
+act on a call; notices (the rest) report what happened, so the queue_log, the records,
+the live state and the simulator's statistics are all written from one stream.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from acd.config.model import ExitAction
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    at: float
+
+
+# -- commands ----------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class OfferCall(Decision):
+    """Ring ``agent_id`` for ``call_id``; the driver reports OfferAnswered or OfferFailed."""
+
+    call_id: str
+    agent_id: str
+    queue: str
+    ring_timeout: float
+    callback: str | None = None
+    record: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOffer(Decision):
+    """The caller left while the agent's phone was ringing: stop ringing it."""
+
+    call_id: str
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Announce(Decision):
+    """Tell a waiting caller its position and estimated wait (None: no estimate possible)."""
+
+    call_id: str
+    position: int
+    estimated_wait: float | None
+    periodic_prompt: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExitCall(Decision):
+    """The caller waited the queue's max_wait: take the configured exit."""
+
+    call_id: str
+    queue: str
+    action: ExitAction
+    waited: float
+    position: int
+
+
+# -- notices -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class CallQueued(Decision):
+    call_id: str
+    queue: str
+    position: int
+    requirements: Mapping[str, int]
+    priority: int
+    enqueued_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallWidened(Decision):
+    call_id: str
+    queue: str
+    stage: int
+    requirements: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class CallConnected(Decision):
+    call_id: str
+    agent_id: str
+    queue: str
+    waited: float
+    ring_time: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded(Decision):
+    """A connected call ended; ``by`` is ``caller`` or ``agent`` (COMPLETECALLER/COMPLETEAGENT)."""
+
+    call_id: str
+    agent_id: str
+    queue: str
+    by: str
+    waited: float
+    talk_time: float
+
+
+@dataclass(frozen=True, slots=True)
+class CallAbandoned(Decision):
+    call_id: str
+    queue: str
+    position: int
+    original_position: int
+    waited: float
+
+
+@dataclass(frozen=True, slots=True)
+class OfferMissed(Decision):
+    """An offer failed (RINGNOANSWER in queue_log); the call is back at its place."""
+
+    call_id: str
+    agent_id: str
+    queue: str
+    reason: str
+    ring_time: float
+
+
+@dataclass(frozen=True, slots=True)
+class AgentStatus(Decision):
+    """An agent's state changed (login, logout, pause with reason, unpause, ...)."""
+
+    agent_id: str
+    state: str
+    previous: str
+    reason: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ignored(Decision):
+    """An event that did not fit the current state (a race between hang-up and answer,
+    a duplicate, an unknown id). Reported, never raised: the driver logs it."""
+
+    event: object
+    reason: str

@@ -1,0 +1,727 @@
+"""The routing engine: events in, decisions out, no I/O and no clock of its own.
+
+Everything that decides who talks to whom lives here (and in the small modules it
+imports: the state tables, lines, agent selection, estimates). The live daemon and the
+simulator only translate between their world and ``Engine.handle``.
+
+Guarantees, checked by property tests after every event:
+
+- no agent holds two calls;
+- a call is only offered to an agent who has its requirements at the call's current
+  widening stage;
+- no free agent stays idle while a waiting call it could take waits;
+- callers with the same queue, requirements and priority are served first in, first out,
+  and a caller whose offer failed goes back to its own place;
+- a waiting call that some logged-in agent can take is eventually offered.
+"""
+from __future__ import annotations
+
+from bisect import bisect_left
+from heapq import heapify, heappop, heappush
+from collections.abc import Callable, Iterable
+
+from acd.config.model import Config, QueueConfig
+from acd.engine import decisions as d
+from acd.engine import events as e
+from acd.engine.estimates import HandleTimes, estimated_wait
+from acd.engine.lines import STATIC_STRATEGIES, Line, LineKey
+from acd.engine.runtime import Agent, Call
+from acd.engine.selection import AgentChooser, static_key
+from acd.engine.states import BUSY_STATES, AgentState, CallState, InvalidTransition, agent_next, call_next
+from acd.engine.timers import Timer, Timers
+
+_NO_STAGE = 1 << 30
+_EMPTY: frozenset[str] = frozenset()
+AUTO_PAUSE_REASON = "auto:no-answer"
+_UNSTAFFED = frozenset({AgentState.LOGGED_OUT, AgentState.PAUSED})
+
+
+def _static_strategy(queue: QueueConfig) -> bool:
+    return queue.strategy in STATIC_STRATEGIES
+
+
+class Engine:
+    def __init__(self, config: Config, *, start: float = 0.0, announcements: bool = True) -> None:
+        """``announcements=False`` skips position/wait announcements: they change no routing,
+        and a simulator, which has no callers to tell, saves their cost."""
+        self.config = config
+        self._announcements = announcements
+        self.now = start
+        self.agents: dict[str, Agent] = {}
+        self.calls: dict[str, Call] = {}
+        self._lines: dict[LineKey, Line] = {}
+        self._queue_lines: dict[str, list[Line]] = {name: [] for name in config.queues}
+        self._score_classes: dict[tuple[float, float], list] = {}
+        self._agent_lines: dict[str, list[Line]] = {}
+        self._free: set[str] = set()
+        self._free_by_skill: dict[str, set[str]] = {}
+        self._timers = Timers()
+        self._seq = 0
+        self._out: list[d.Decision] = []
+        self._dirty_agents: list[str] = []
+        self._dirty_calls: list[str] = []
+        self._handle_times = HandleTimes(config.routing.handle_time_window, config.routing.default_handle_time)
+        self._chooser = AgentChooser(config.routing.seed, len(config.agents))
+        #: some queue ranks free agents at each call (random, rrmemory): keep them by skill
+        self._ranked = any(not _static_strategy(q) for q in config.queues.values())
+        self._skill_holders: dict[str, list[str]] = {}
+        for order, agent_config in enumerate(config.agents.values()):
+            agent = Agent(agent_config, order)
+            self.agents[agent.id] = agent
+        self._index_agents()
+        self._handlers: dict[type, Callable[[e.Event], None]] = {
+            e.AgentLoggedIn: self._on_login,
+            e.AgentLoggedOut: self._on_logout,
+            e.AgentPaused: self._on_pause,
+            e.AgentUnpaused: self._on_unpause,
+            e.AgentReady: self._on_ready,
+            e.AgentReachability: self._on_reachability,
+            e.CallArrived: self._on_call_arrived,
+            e.OfferAnswered: self._on_offer_answered,
+            e.OfferFailed: self._on_offer_failed,
+            e.CallerHungUp: self._on_caller_hung_up,
+            e.AgentHungUp: self._on_agent_hung_up,
+            e.CallbackRequested: self._on_callback_requested,
+            e.Tick: lambda event: None,
+        }
+
+    # ===================================================================== driving API
+    def handle(self, event: e.Event) -> list[d.Decision]:
+        """Apply one event at its time (never before the engine's present) and decide."""
+        out = self._out = []
+        self._run_timers(event.at)
+        if event.at > self.now:
+            self.now = event.at
+        handler = self._handlers.get(type(event))
+        if handler is None:
+            self._ignore(event, f"unknown event type {type(event).__name__}")
+        else:
+            handler(event)
+        self._dispatch()
+        return out
+
+    def advance(self, now: float) -> list[d.Decision]:
+        """Let time pass up to ``now``: the same as handling ``Tick(now)``."""
+        return self.handle(e.Tick(now))
+
+    def next_deadline(self) -> float | None:
+        """When the engine next needs ``advance`` (the driver sleeps until then).
+
+        Timers made stale since they were set (a call answered, an agent who ended
+        wrap-up early) are dropped here, so a driver never wakes for nothing."""
+        timers = self._timers
+        while (timer := timers.peek()) is not None:
+            if self._timer_is_live(timer):
+                return timer.due
+            timers.drop()
+        return None
+
+    def _timer_is_live(self, timer: Timer) -> bool:
+        if timer.kind == "wrapup" or timer.kind == "rest":
+            agent = self.agents.get(timer.target)
+            return agent is not None and agent.token == timer.token
+        call = self.calls.get(timer.target)
+        return call is not None and call.token == timer.token
+
+    # ===================================================================== reading API
+    def waiting_calls(self) -> list[Call]:
+        """Waiting calls, oldest first (for snapshots and reports)."""
+        calls = [c for line in self._lines.values() for c in line.waiting()]
+        calls.sort(key=lambda c: (c.enqueued_at, c.seq))
+        return calls
+
+    def free_agents(self) -> list[Agent]:
+        return [self.agents[a] for a in sorted(self._free)]
+
+    def can_serve(self, agent: Agent, call: Call) -> bool:
+        """Whether ``agent`` has ``call``'s requirements at the call's current stage."""
+        return call.line.eligible.get(agent.id, _NO_STAGE) <= call.stage
+
+    def position(self, call: Call) -> int:
+        """1 + the waiting callers who would be served before ``call`` by an agent who can
+        take both: callers of lines sharing an agent with this line whose score is higher.
+        This is what announcements and wait estimates use.
+
+        Counted per score class (all lines with the same weight and priority boost, whose
+        callers sort by arrival), minus the lines that share no agent with this one: a
+        handful of bisects instead of a walk over every line."""
+        line = call.line
+        now = self.now
+        my_score = line.weight * (now - call.enqueued_at + line.boost)
+        position = 1
+        for (weight, boost), waiting in self._score_classes.items():
+            if waiting:
+                if waiting is line.score_class:
+                    position += bisect_left(waiting, (call.enqueued_at, call.seq))
+                else:
+                    position += bisect_left(waiting, (now + boost - my_score / weight,))
+        return position - self._count_ahead(call, line.apart) + 1
+
+    def queue_position(self, call: Call) -> int:
+        """1 + the callers of the same queue served before ``call``: app_queue's meaning of
+        position, which the queue_log (ENTERQUEUE, ABANDON, EXITWITHTIMEOUT) reports."""
+        return self._count_ahead(call, self._queue_lines[call.queue.name])
+
+    def _count_ahead(self, call: Call, lines: list[Line]) -> int:
+        line = call.line
+        now = self.now
+        my_score = line.weight * (now - call.enqueued_at + line.boost)
+        position = 1
+        for other in lines:
+            waiting = other._queue
+            if waiting:
+                if other is line:
+                    position += bisect_left(waiting, (call.enqueued_at, call.seq))
+                else:
+                    # score(c) > my_score  <=>  enqueued_at < now + boost - my_score / weight
+                    position += bisect_left(waiting, (now + other.boost - my_score / other.weight,))
+        return position
+
+    def estimated_wait(self, call: Call) -> float | None:
+        staffed = sum(call.line.staffed[: call.stage + 1])
+        return estimated_wait(self.position(call), staffed, self._handle_times.mean(call.queue.name))
+
+    # ===================================================================== reload
+    def reconfigure(self, config: Config) -> list[d.Decision]:
+        """Take a new config while calls are up (a reload must never drop a call).
+
+        Waiting callers keep their place (enqueue time) and the requirements they entered
+        with; their queue's new widening, max wait and announcements apply from now on
+        (a caller of a queue that disappeared keeps the old queue's rules until it
+        leaves). Agents keep their state; new skills count at once; a removed agent is
+        logged out, after its current call if it has one.
+        """
+        out = self._out = []
+        self.config = config
+        for order, agent_config in enumerate(config.agents.values()):
+            agent = self.agents.get(agent_config.id)
+            if agent is None:
+                self.agents[agent_config.id] = Agent(agent_config, order)
+            else:
+                agent.config, agent.order, agent.skills = agent_config, order, dict(agent_config.skills)
+        for agent in self.agents.values():
+            if agent.id not in config.agents:
+                agent.skills = {}
+                if agent.state is not AgentState.LOGGED_OUT:
+                    self._request(e.AgentLoggedOut(self.now, agent.id), agent, "logout", None)
+        self._handle_times = HandleTimes(config.routing.handle_time_window, config.routing.default_handle_time)
+        self._chooser = AgentChooser(config.routing.seed, len(self.agents))
+        self._ranked = any(not _static_strategy(q) for q in config.queues.values())
+        self._lines.clear()
+        self._score_classes.clear()
+        self._queue_lines = {name: [] for name in config.queues}
+        self._free.clear()
+        self._free_by_skill.clear()
+        self._index_agents()
+        for call in sorted(self.calls.values(), key=lambda c: (c.enqueued_at, c.seq)):
+            call.queue = config.queues.get(call.queue.name, call.queue)
+            call.line = self._line_for(call.queue, call.requirements, call.priority)
+            call.token += 1
+            if call.state is CallState.WAITING:
+                waited = self.now - call.enqueued_at
+                call.stage = sum(1 for step in call.queue.widening if step.after <= waited)
+                call.line.push(call)
+                self._dirty_calls.append(call.id)
+            if call.state in (CallState.WAITING, CallState.OFFERED):
+                self._schedule_call_timers(call)
+        for agent in self.agents.values():
+            self._refresh_free(agent)
+        self._dispatch()
+        return out
+
+    def _index_agents(self) -> None:
+        self._skill_holders.clear()
+        self._agent_lines = {agent_id: [] for agent_id in self.agents}
+        for agent in self.agents.values():
+            for skill in agent.skills:
+                self._skill_holders.setdefault(skill, []).append(agent.id)
+
+    # ===================================================================== agents
+    def _agent(self, event: e.Event, agent_id: str) -> Agent | None:
+        agent = self.agents.get(agent_id)
+        if agent is None:
+            self._ignore(event, f"unknown agent {agent_id!r}")
+        return agent
+
+    def _transition(self, agent: Agent, action: str, reason: str | None = None) -> None:
+        previous = agent.state
+        agent.state = agent_next(previous, action)
+        agent.token += 1
+        agent.state_since = self.now
+        if agent.state is AgentState.AVAILABLE and previous is not AgentState.RINGING:
+            agent.idle_since = self.now
+        agent.reason = reason if agent.state is AgentState.PAUSED else None
+        self._refresh_free(agent)
+        is_staffed = agent.state not in _UNSTAFFED
+        if (previous not in _UNSTAFFED) != is_staffed:
+            change = 1 if is_staffed else -1
+            for line in self._agent_lines[agent.id]:
+                line.staffed[line.eligible[agent.id]] += change
+        if agent.state is not previous or action == "pause":
+            # _value_ is the plain attribute behind the slow .value property: this is a hot path
+            self._out.append(d.AgentStatus(self.now, agent.id, agent.state._value_, previous._value_, reason))
+
+    def _refresh_free(self, agent: Agent) -> None:
+        """Keep the free set (and, for ranked strategies, free agents by skill) current."""
+        free = self._free
+        if agent.state is AgentState.AVAILABLE and agent.reachable:
+            if agent.id not in free:
+                free.add(agent.id)
+                if self._ranked:
+                    for skill in agent.skills:
+                        self._free_by_skill.setdefault(skill, set()).add(agent.id)
+            self._dirty_agents.append(agent.id)
+        elif agent.id in free:
+            free.discard(agent.id)
+            if self._ranked:
+                for skill in agent.skills:
+                    self._free_by_skill[skill].discard(agent.id)
+
+    def _on_login(self, event: e.AgentLoggedIn) -> None:
+        agent = self._agent(event, event.agent_id)
+        if agent is None:
+            return
+        if agent.state is not AgentState.LOGGED_OUT:
+            agent.pending = None if agent.pending == "logout" else agent.pending
+            self._ignore(event, "agent is already logged in")
+            return
+        agent.misses = 0
+        self._transition(agent, "login")
+
+    def _on_logout(self, event: e.AgentLoggedOut) -> None:
+        agent = self._agent(event, event.agent_id)
+        if agent is None:
+            return
+        self._request(event, agent, "logout", None)
+
+    def _on_pause(self, event: e.AgentPaused) -> None:
+        agent = self._agent(event, event.agent_id)
+        if agent is None:
+            return
+        if event.reason not in self.config.routing.pause_reasons and event.reason != AUTO_PAUSE_REASON:
+            self._ignore(event, f"unknown pause reason {event.reason!r}")
+            return
+        self._request(event, agent, "pause", event.reason)
+
+    def _request(self, event: e.Event, agent: Agent, action: str, reason: str | None) -> None:
+        """Pause or log out now, or after the call when the agent is ringing or talking."""
+        if agent.state is AgentState.LOGGED_OUT:
+            self._ignore(event, "agent is logged out")
+        elif agent.state in BUSY_STATES:
+            if agent.pending != "logout":      # a logout is never downgraded to a pause
+                agent.pending, agent.pending_reason = action, reason
+        else:
+            self._transition(agent, action, reason)
+
+    def _on_unpause(self, event: e.AgentUnpaused) -> None:
+        agent = self._agent(event, event.agent_id)
+        if agent is None:
+            return
+        if agent.pending == "pause":
+            agent.pending = agent.pending_reason = None
+        elif agent.state is AgentState.PAUSED:
+            agent.misses = 0
+            self._transition(agent, "unpause")
+        else:
+            self._ignore(event, f"agent is {agent.state.value}, not paused")
+
+    def _on_ready(self, event: e.AgentReady) -> None:
+        agent = self._agent(event, event.agent_id)
+        if agent is None:
+            return
+        if agent.state in (AgentState.WRAP_UP, AgentState.RESTING):
+            self._after_call(agent)
+        else:
+            self._ignore(event, f"agent is {agent.state.value}, not in wrap-up")
+
+    def _on_reachability(self, event: e.AgentReachability) -> None:
+        agent = self._agent(event, event.agent_id)
+        if agent is None or agent.reachable == event.reachable:
+            return
+        agent.reachable = event.reachable
+        self._refresh_free(agent)
+
+    def _after_call(self, agent: Agent) -> None:
+        """Wrap-up or rest is over: apply a pending logout or pause, else become available."""
+        pending, reason = agent.pending, agent.pending_reason
+        agent.pending = agent.pending_reason = None
+        if pending == "logout":
+            self._transition(agent, "logout")
+        elif pending == "pause":
+            self._transition(agent, "pause", reason)
+        else:
+            self._transition(agent, "ready")
+
+    # ===================================================================== calls
+    def _call(self, event: e.Event, call_id: str) -> Call | None:
+        call = self.calls.get(call_id)
+        if call is None:
+            self._ignore(event, f"unknown call {call_id!r}")
+        return call
+
+    def _line_for(self, queue: QueueConfig, requirements: dict[str, int], priority: int) -> Line:
+        key: LineKey = (queue.name, frozenset(requirements.items()), priority)
+        line = self._lines.get(key)
+        if line is None:
+            boost = priority * self.config.routing.priority_seconds
+            score_class = self._score_classes.setdefault((queue.weight, boost), [])
+            line = Line(key, queue, requirements, priority, self.config.routing.priority_seconds, score_class)
+            for agent in self._agents_with(line.stages[-1]):
+                if line.admit_agent(agent):
+                    self._agent_lines[agent.id].append(line)
+                    if agent.state is not AgentState.LOGGED_OUT and agent.state is not AgentState.PAUSED:
+                        line.staffed[line.eligible[agent.id]] += 1
+            self._queue_lines.setdefault(queue.name, []).append(line)
+            if line.static:
+                for agent_id in self._free:
+                    stage = line.eligible.get(agent_id)
+                    if stage is not None:
+                        line.free[stage].append((static_key(line, self.agents[agent_id]), agent_id,
+                                                 self.agents[agent_id].token))
+                for heap in line.free:
+                    heapify(heap)
+            members = set(line.eligible)
+            for other in self._lines.values():
+                if members.intersection(other.eligible):
+                    other.overlaps.append(line)
+                    line.overlaps.append(other)
+                else:
+                    other.apart.append(line)
+                    line.apart.append(other)
+            self._lines[key] = line
+        return line
+
+    def _agents_with(self, requirements: dict[str, int]) -> Iterable[Agent]:
+        """Agents holding every skill of ``requirements`` (at any level): a superset of those
+        who qualify, found through the rarest skill instead of a scan of all agents."""
+        if not requirements:
+            return self.agents.values()
+        rarest = min((self._skill_holders.get(skill, ()) for skill in requirements), key=len)
+        return [self.agents[agent_id] for agent_id in rarest]
+
+    def _on_call_arrived(self, event: e.CallArrived) -> None:
+        if event.call_id in self.calls:
+            self._ignore(event, "call is already queued")
+            return
+        queue = self.config.queues.get(event.queue)
+        if queue is None:
+            self._ignore(event, f"unknown queue {event.queue!r}")
+            return
+        requirements = dict(queue.requirements)
+        for skill, level in event.requirements.items():
+            requirements[skill] = max(level, requirements.get(skill, 0))
+        priority = queue.priority if event.priority is None else event.priority
+        enqueued_at = self.now if event.enqueued_at is None else min(event.enqueued_at, self.now)
+        self._seq += 1
+        call = Call(event.call_id, queue, requirements, priority, enqueued_at, self._seq)
+        call.language, call.caller_type, call.callback = event.language, event.caller_type, event.callback
+        call.line = line = self._line_for(queue, requirements, priority)
+        waited = self.now - enqueued_at
+        while call.stage < len(queue.widening) and queue.widening[call.stage].after <= waited:
+            call.stage += 1
+        self.calls[call.id] = call
+        line.push(call)
+        call.original_position = self.queue_position(call)
+        self._out.append(d.CallQueued(self.now, call.id, queue.name, call.original_position,
+                                      line.stages[call.stage], priority, enqueued_at))
+        self._schedule_call_timers(call)
+        self._dirty_calls.append(call.id)
+
+    def _schedule_call_timers(self, call: Call) -> None:
+        queue = call.queue
+        if call.stage < len(queue.widening):
+            self._timers.add(call.enqueued_at + queue.widening[call.stage].after, "widen", call.id, call.token)
+        if queue.max_wait is not None:
+            self._timers.add(call.enqueued_at + queue.max_wait, "max_wait", call.id, call.token)
+        announcements = queue.announcements
+        if self._announcements and (announcements.first_after > 0 or announcements.every > 0):
+            first = call.enqueued_at + (announcements.first_after or announcements.every)
+            self._timers.add(max(first, self.now), "announce", call.id, call.token)
+
+    def _offered_call(self, event: e.OfferAnswered | e.OfferFailed) -> Call | None:
+        """The call this ring outcome is about, if it is still ringing that agent: a late
+        answer or failure (the caller hung up, the offer went elsewhere) is ignored."""
+        call = self._call(event, event.call_id)
+        if call is not None and (call.state is not CallState.OFFERED or call.agent_id != event.agent_id):
+            self._ignore(event, f"call is {call.state.value}, not offered to agent {event.agent_id}")
+            return None
+        return call
+
+    def _on_offer_answered(self, event: e.OfferAnswered) -> None:
+        call = self._offered_call(event)
+        if call is None:
+            return
+        agent = self.agents[event.agent_id]
+        call.state = call_next(call.state, "answer")
+        call.answered_at = self.now
+        call.token += 1   # widening, announcements and max wait end with the wait
+        agent.misses = 0
+        agent.calls_taken[call.queue.name] = agent.calls_taken.get(call.queue.name, 0) + 1
+        self._transition(agent, "answer")
+        self._out.append(d.CallConnected(self.now, call.id, agent.id, call.queue.name,
+                                         self.now - call.enqueued_at, self.now - (call.offered_at or self.now)))
+
+    def _on_offer_failed(self, event: e.OfferFailed) -> None:
+        call = self._offered_call(event)
+        if call is None:
+            return
+        agent = self.agents[event.agent_id]
+        ring_time = self.now - (call.offered_at or self.now)
+        call.state = call_next(call.state, "miss")
+        call.agent_id = None
+        agent.call_id = None
+        self._out.append(d.OfferMissed(self.now, call.id, agent.id, call.queue.name, event.reason, ring_time))
+        self._miss(agent, event.reason)
+        queue = call.queue
+        if queue.max_wait is not None and self.now - call.enqueued_at >= queue.max_wait:
+            call.line.push(call)
+            self._exit(call)
+        else:
+            call.line.push(call)
+            self._dirty_calls.append(call.id)
+
+    def _miss(self, agent: Agent, reason: str) -> None:
+        routing = self.config.routing
+        if reason == "unreachable":
+            agent.reachable = False
+        if reason == "no_answer":
+            agent.misses += 1
+        if reason == "no_answer" and agent.misses >= routing.auto_pause_after and agent.pending != "logout":
+            agent.pending = agent.pending_reason = None
+            self._transition(agent, "auto_pause", AUTO_PAUSE_REASON)
+            return
+        self._transition(agent, "miss")
+        if agent.pending is not None or routing.missed_offer_rest <= 0:
+            self._after_call(agent)
+        else:
+            self._timers.add(self.now + routing.missed_offer_rest, "rest", agent.id, agent.token)
+
+    def _on_caller_hung_up(self, event: e.CallerHungUp) -> None:
+        call = self._call(event, event.call_id)
+        if call is None:
+            return
+        if call.state is CallState.CONNECTED:
+            self._end(call, "caller")
+        elif call.callback is not None and call.state is CallState.WAITING:
+            pass  # the caller chose to be called back; the place in line stays
+        elif call.state is CallState.OFFERED:
+            agent = self.agents[call.agent_id]  # type: ignore[index]
+            position = 1
+            call.state = call_next(call.state, "hangup")
+            agent.call_id = None
+            self._out.append(d.CancelOffer(self.now, call.id, agent.id))
+            self._transition(agent, "caller_gone")
+            if agent.pending is not None:
+                self._after_call(agent)
+            self._abandon(call, position)
+        else:
+            position = self.queue_position(call)
+            call.line.discard(call)
+            call.state = call_next(call.state, "hangup")
+            self._abandon(call, position)
+
+    def _abandon(self, call: Call, position: int) -> None:
+        self._out.append(d.CallAbandoned(self.now, call.id, call.queue.name, position, call.original_position,
+                                         self.now - call.enqueued_at))
+        del self.calls[call.id]
+
+    def _on_agent_hung_up(self, event: e.AgentHungUp) -> None:
+        call = self._call(event, event.call_id)
+        if call is None:
+            return
+        if call.state is not CallState.CONNECTED:
+            self._ignore(event, f"call is {call.state.value}, not connected")
+            return
+        self._end(call, "agent")
+
+    def _end(self, call: Call, by: str) -> None:
+        agent = self.agents[call.agent_id]  # type: ignore[index]
+        call.state = call_next(call.state, "hangup")
+        talk = self.now - (call.answered_at or self.now)
+        queue = call.queue
+        agent.last_end[queue.name] = self.now
+        agent.call_id = None
+        self._handle_times.add(queue.name, talk + queue.wrapup)
+        self._out.append(d.CallEnded(self.now, call.id, agent.id, queue.name, by,
+                                     (call.answered_at or self.now) - call.enqueued_at, talk))
+        del self.calls[call.id]
+        self._transition(agent, "end")
+        if queue.wrapup > 0:
+            self._timers.add(self.now + queue.wrapup, "wrapup", agent.id, agent.token)
+        else:
+            self._after_call(agent)
+
+    def _on_callback_requested(self, event: e.CallbackRequested) -> None:
+        call = self._call(event, event.call_id)
+        if call is None:
+            return
+        if call.state is not CallState.WAITING:
+            self._ignore(event, f"call is {call.state.value}, too late for a callback")
+            return
+        call.callback = event.number
+
+    def _exit(self, call: Call) -> None:
+        position = self.queue_position(call)
+        call.line.discard(call)
+        call.state = call_next(call.state, "timeout")
+        del self.calls[call.id]
+        self._out.append(d.ExitCall(self.now, call.id, call.queue.name, call.queue.on_max_wait,
+                                    self.now - call.enqueued_at, position))
+
+    # ===================================================================== time
+    def _run_timers(self, until: float) -> None:
+        timers = self._timers
+        while (timer := timers.pop_due(until)) is not None:
+            if timer.due > self.now:
+                self.now = timer.due
+            if not self._timer_is_live(timer):
+                continue
+            kind = timer.kind
+            if kind == "wrapup" or kind == "rest":
+                self._after_call(self.agents[timer.target])
+            else:
+                call = self.calls[timer.target]
+                if kind == "widen":
+                    self._widen(call)
+                elif kind == "max_wait":
+                    if call.state is CallState.WAITING:
+                        self._exit(call)
+                elif kind == "announce":
+                    self._announce(call)
+            self._dispatch()
+
+    def _widen(self, call: Call) -> None:
+        queue = call.queue
+        call.stage += 1
+        self._out.append(d.CallWidened(self.now, call.id, queue.name, call.stage, call.line.stages[call.stage]))
+        if call.stage < len(queue.widening):
+            self._timers.add(call.enqueued_at + queue.widening[call.stage].after, "widen", call.id, call.token)
+        if call.state is CallState.WAITING:
+            self._dirty_calls.append(call.id)
+
+    def _announce(self, call: Call) -> None:
+        announcements = call.queue.announcements
+        if call.state is CallState.WAITING and call.callback is None:
+            self._out.append(d.Announce(
+                self.now, call.id, self.position(call),
+                self.estimated_wait(call) if announcements.estimated_wait else None,
+                announcements.periodic_prompt,
+            ))
+        if announcements.every > 0 and call.state in (CallState.WAITING, CallState.OFFERED):
+            self._timers.add(self.now + announcements.every, "announce", call.id, call.token)
+
+    # ===================================================================== matching
+    def _dispatch(self) -> None:
+        """Match what changed: new waiting calls look for free agents, new free agents for
+        calls. Before the event no free agent could take a waiting call, so only these can."""
+        dirty_calls, dirty_agents = self._dirty_calls, self._dirty_agents
+        calls, agents = self.calls, self.agents
+        while dirty_calls or dirty_agents:
+            while dirty_calls:
+                call = calls.get(dirty_calls.pop())
+                if call is not None and call.state is CallState.WAITING:
+                    agent = self._best_agent(call)
+                    if agent is not None:
+                        self._offer(call, agent)
+            while dirty_agents:
+                agent = agents[dirty_agents.pop()]
+                if agent.idle:
+                    call = self._best_call(agent)
+                    if call is not None:
+                        self._offer(call, agent)
+                    else:
+                        self._shelve(agent)
+
+    def _shelve(self, agent: Agent) -> None:
+        """The agent stays free: file it in the free heaps of its lines, ranked once."""
+        token = agent.token
+        agent_id = agent.id
+        limit = 2 * len(self.agents) + 64
+        for line in self._agent_lines[agent_id]:
+            if line.static:
+                heap = line.free[line.eligible[agent_id]]
+                heappush(heap, (static_key(line, agent), agent_id, token))
+                if len(heap) > limit:
+                    self._compact(heap)
+
+    def _compact(self, heap: list[tuple[tuple, str, int]]) -> None:
+        agents, free = self.agents, self._free
+        heap[:] = [entry for entry in heap if entry[1] in free and agents[entry[1]].token == entry[2]]
+        heapify(heap)
+
+    def _best_agent(self, call: Call) -> Agent | None:
+        line = call.line
+        if line.static:
+            return self._best_shelved(line, call.stage)
+        return self._best_ranked(call)
+
+    def _best_shelved(self, line: Line, stage: int) -> Agent | None:
+        agents, free = self.agents, self._free
+        best: tuple[tuple, str, int] | None = None
+        for heap in line.free[: stage + 1]:
+            while heap:
+                top = heap[0]
+                if top[1] in free and agents[top[1]].token == top[2]:
+                    if best is None or top < best:
+                        best = top
+                    break
+                heappop(heap)
+        return None if best is None else agents[best[1]]
+
+    def _best_ranked(self, call: Call) -> Agent | None:
+        line = call.line
+        requirements = line.stages[call.stage]
+        free = self._free
+        if not free:
+            return None
+        if requirements:
+            by_skill = self._free_by_skill
+            pool: set[str] = min((by_skill.get(skill, _EMPTY) for skill in requirements), key=len)  # type: ignore[arg-type]
+            if not pool:
+                return None
+        else:
+            pool = free
+        eligible, stage, agents = line.eligible, call.stage, self.agents
+        candidates = [agents[a] for a in pool if eligible.get(a, _NO_STAGE) <= stage]
+        if not candidates:
+            return None
+        return self._chooser.choose(line, candidates)
+
+    def _best_call(self, agent: Agent) -> Call | None:
+        best: Call | None = None
+        best_key: tuple[float, float, int] | None = None
+        now = self.now
+        agent_id = agent.id
+        for line in self._agent_lines[agent_id]:
+            waiting = line._queue
+            if not waiting:
+                continue
+            head = waiting[0][2]
+            if head.stage < line.eligible[agent_id]:
+                continue
+            key = (-line.weight * (now - head.enqueued_at + line.boost), head.enqueued_at, head.seq)
+            if best_key is None or key < best_key:
+                best, best_key = head, key
+        return best
+
+    def _offer(self, call: Call, agent: Agent) -> None:
+        call.line.discard(call)
+        call.state = call_next(call.state, "offer")
+        call.agent_id = agent.id
+        call.offered_at = self.now
+        agent.call_id = call.id
+        self._transition(agent, "offer")
+        queue = call.queue
+        self._out.append(d.OfferCall(self.now, call.id, agent.id, queue.name, queue.ring_timeout,
+                                     call.callback, queue.record))
+
+    # ===================================================================== misc
+    def _ignore(self, event: object, reason: str) -> None:
+        self._out.append(d.Ignored(self.now, event, reason))
+
+    def restore(self, events: Iterable[e.Event]) -> list[d.Decision]:
+        """Feed a batch (a restarted daemon's rebuild); returns all decisions in order."""
+        out: list[d.Decision] = []
+        for event in events:
+            out.extend(self.handle(event))
+        return out

@@ -1,0 +1,121 @@
+"""What can happen, as the engine hears it.
+
+Events are small immutable facts with the time they happened (``at``, seconds on the
+driver's clock: epoch seconds live, simulated seconds in ``sim/``). The engine never
+reads a clock of its own, so the live daemon and the simulator drive the same code.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    at: float
+
+
+# -- agents --------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class AgentLoggedIn(Event):
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLoggedOut(Event):
+    """Takes effect at once when idle; after the current call (and wrap-up) otherwise."""
+
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPaused(Event):
+    """Pause with a reason code from the config; deferred to the end of a call like logout."""
+
+    agent_id: str
+    reason: str = "break"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentUnpaused(Event):
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReady(Event):
+    """The agent ends wrap-up (or a rest after a missed offer) early."""
+
+    agent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentReachability(Event):
+    """The agent's phone registered/unregistered or its device became (un)reachable."""
+
+    agent_id: str
+    reachable: bool
+
+
+# -- calls -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class CallArrived(Event):
+    """A caller joins a queue.
+
+    ``requirements`` adds to the queue's own (the IVR's language and caller type);
+    ``enqueued_at`` is set when a restarted daemon rebuilds its line from the channel
+    variables, so the caller keeps the original place; ``callback`` is the number to
+    call back when the caller chose not to hold.
+    """
+
+    call_id: str
+    queue: str
+    requirements: Mapping[str, int] = field(default_factory=dict)
+    priority: int | None = None
+    enqueued_at: float | None = None
+    language: str | None = None
+    caller_type: str | None = None
+    callback: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OfferAnswered(Event):
+    call_id: str
+    agent_id: str
+
+
+#: Why an offer failed: ``no_answer`` counts towards auto-pause; ``busy`` and ``failed``
+#: rest the agent briefly; ``unreachable`` takes the agent out until its phone is back.
+OFFER_FAILURES: tuple[str, ...] = ("no_answer", "busy", "unreachable", "failed")
+
+
+@dataclass(frozen=True, slots=True)
+class OfferFailed(Event):
+    call_id: str
+    agent_id: str
+    reason: str = "no_answer"
+
+
+@dataclass(frozen=True, slots=True)
+class CallerHungUp(Event):
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class AgentHungUp(Event):
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRequested(Event):
+    """The caller leaves but keeps the place in line; an agent calls ``number`` back."""
+
+    call_id: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tick(Event):
+    """Time passes: due timers (wrap-up ends, widening, announcements, max wait) fire."""

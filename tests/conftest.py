@@ -1,0 +1,73 @@
+"""Shared fixtures for the tests against real programs: one sandboxed Asterisk per
+session, sipp phones per test, and the local Redis and PostgreSQL.
+
+A missing program is a skip on a developer's machine (the pure tests still run) and a
+failure in CI (``CI=true``), where a skipped integration test would hide that the
+rig itself is broken.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+from rig.asterisk import AsteriskError, AsteriskSandbox, find_binary
+from rig.services import ServiceUnavailable, postgres_url as start_postgres, redis_url as start_redis
+from rig.sipp import Phones, find_sipp
+
+
+def missing(reason: str) -> NoReturn:
+    """Skip the test, or fail it in CI, because something it needs is not there."""
+    if os.environ.get("CI") == "true":
+        pytest.fail(f"CI: {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def asterisk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AsteriskSandbox]:
+    """A running sandboxed Asterisk; tests load their own config with ``apply()``."""
+    if find_binary() is None:
+        missing("asterisk is not installed (scripts/install-system-deps)")
+    sandbox = AsteriskSandbox(tmp_path_factory.mktemp("asterisk"))
+    try:
+        sandbox.start()
+    except AsteriskError as error:
+        missing(f"the Asterisk sandbox did not start: {error}")
+    try:
+        yield sandbox
+    finally:
+        sandbox.stop()
+
+
+@pytest.fixture
+def phones(asterisk: AsteriskSandbox, tmp_path: Path) -> Iterator[Phones]:
+    """sipp citizens and agents against the session's Asterisk, stopped after the test."""
+    if find_sipp() is None:
+        missing("sipp is not installed (Debian package sip-tester)")
+    bank = Phones(tmp_path / "sipp", asterisk.sip_port)
+    try:
+        yield bank
+    finally:
+        bank.stop_all()
+
+
+def _running(start: Callable[[], str]) -> str:
+    try:
+        return start()
+    except ServiceUnavailable as error:
+        missing(str(error))
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A running Redis on 127.0.0.1:6379 (started by scripts/ensure-services if needed)."""
+    return _running(start_redis)
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The SQLAlchemy URL of the ``acd_test`` database in the local PostgreSQL."""
+    return _running(start_postgres)

@@ -1,0 +1,120 @@
+"""The config loader: the 1555 example loads, and every mistake names file, line and reason."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from acd.config import ConfigError, load_config, load_config_text
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "1555.yaml"
+
+MINIMAL = """\
+service:
+  languages: [el, en]
+skills:
+  topic:a: A
+  lang:el: Greek
+queues:
+  q:
+    requires: {topic:a: 2}
+agents:
+  '11': {pin: '1234', skills: {topic:a: 3, lang:el: 5}}
+"""
+
+
+def test_the_1555_example_loads():
+    config = load_config(EXAMPLE)
+    assert config.languages == ("el", "en") and config.default_language == "el"
+    assert set(config.queues) == {"pensions", "unemployment", "welfare", "labour", "solidarity", "equality", "violence"}
+    violence = config.queues["violence"]
+    assert violence.always_open and violence.priority > 0 and violence.record
+    assert {a.skills.get("topic:violence", 0) >= 3 for a in config.agents.values()} == {True, False}
+    assert config.lines == 100
+    assert config.routing.pause_reasons["backoffice"] is True
+    assert config.agents["2001"].endpoint == "agent-2001"
+    assert config.schedules["business"].holidays == ("greece",)
+
+
+def test_minimal_config_gets_defaults():
+    config = load_config_text(MINIMAL)
+    q = config.queues["q"]
+    assert (q.strategy, q.wrapup, q.max_wait, q.widening) == ("longest_idle", 10.0, None, ())
+    assert q.title == {"el": "q", "en": "q"}
+
+
+def error_for(text: str, tmp_path: Path) -> ConfigError:
+    path = tmp_path / "acd.yaml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert info.value.file == str(path)
+    return info.value
+
+
+@pytest.mark.parametrize("change, line, words", [
+    (("    requires: {topic:a: 2}", "    requires: {topic:a: 2}\n    stratgy: random"), 9, "did you mean 'strategy'"),
+    (("    requires: {topic:a: 2}", "    requires: {topic:b: 2}"), 8, "unknown skill 'topic:b'"),
+    (("    requires: {topic:a: 2}", "    requires: {topic:a: 11}"), 8, "at most 10"),
+    (("    requires: {topic:a: 2}", "    requires: {topic:a: 2}\n    wrapup: ten"), 9, "expected a number"),
+    (("    requires: {topic:a: 2}", "    requires: {topic:a: 2}\n    strategy: ringall"), 9, "not one of"),
+    (("  lang:el: Greek", "  lang:el: Greek\n  topic:a: again"), 6, "duplicate key 'topic:a'"),
+    (("pin: '1234'", "pin: '12'"), 10, "4 to 8 digits"),
+    (("  '11':", "  'x1':"), 10, "2 to 8 digits"),
+    (("    requires: {topic:a: 2}", "    requires: {topic:a: 2}\n    schedule: office"), 9, "unknown schedule"),
+    (("    requires: {topic:a: 2}", "    requires: {topic:a: 2}\n    max_wait: 60\n    on_max_wait: queue:nowhere"), 10,
+     "unknown queue 'nowhere'"),
+    (("    requires: {topic:a: 2}", "    requires: {topic:a: 2}\n    widening: [{after: 60, min_level: 1}, {after: 30, min_level: 1}]"),
+     9, "increasing"),
+    (("    requires: {topic:a: 2}", "    requires: {topic:a: 2}\n    widening: [{after: 60}]"), 9, "needs 'min_level' or 'drop'"),
+    (("  languages: [el, en]", "  languages: [el, en, el]"), 2, "listed twice"),
+    (("  languages: [el, en]", "  languages: [el, en\n"), 4, "YAML syntax"),
+])
+def test_mistakes_name_the_line_and_reason(tmp_path, change, line, words):
+    old, new = change
+    assert old in MINIMAL
+    error = error_for(MINIMAL.replace(old, new, 1), tmp_path)
+    assert error.line == line, str(error)
+    assert words in error.reason
+    assert str(error).startswith(f"{tmp_path / 'acd.yaml'}:{line}: ")
+
+
+def test_missing_section_is_named(tmp_path):
+    error = error_for(MINIMAL.replace("queues:\n  q:\n    requires: {topic:a: 2}\n", ""), tmp_path)
+    assert "missing required key 'queues'" in error.reason
+
+
+def test_prompt_without_every_language_is_refused(tmp_path):
+    error = error_for(MINIMAL + "prompts:\n  hello: {el: 'Γεια σας'}\n", tmp_path)
+    assert error.line == 12 and "no text for en" in error.reason
+
+
+def test_missing_file_and_non_utf8_are_clear(tmp_path):
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes("service: {name: 'Αθήνα'}".encode("iso-8859-7"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        load_config(bad)
+
+
+def test_teams_expand_to_agents_and_collisions_are_refused(tmp_path):
+    text = MINIMAL + "teams:\n  desk:\n    ids: 20-22\n    pin: '5555'\n    skills: {topic:a: 1}\n"
+    config = load_config_text(text)
+    assert {"20", "21", "22"} <= set(config.agents)
+    error = error_for(text.replace("ids: 20-22", "ids: 10-12"), tmp_path)
+    assert "used twice" in error.reason and error.line == 13
+
+
+def test_schedule_hours_and_day_ranges():
+    text = MINIMAL + textwrap.dedent("""\
+        schedules:
+          office:
+            weekly:
+              mon-fri: ["08:00-12:00", "13:00-17:00"]
+              sat: "09:00-24:00"
+        """)
+    config = load_config_text(text)
+    weekly = config.schedules["office"].weekly
+    assert len(weekly[0]) == 2 and 6 not in weekly and weekly[5][0].end.hour == 23
