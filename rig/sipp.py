@@ -1,0 +1,362 @@
+"""sipp as citizens' phones (UAC) and agents' softphones (UAS).
+
+Each ``SippProcess`` runs one sipp on loopback with its own ports and files, and hands
+back what the phones saw: sipp's own counts of successful and failed calls, and a
+timestamped event per step of each call (``PhoneEvent``: which agent got which
+INVITE and when, when a citizen was answered, who hung up). The events come from the
+scenarios' ``<log>`` actions, so a benchmark measures "agent hangs up -> next INVITE"
+on the phones' side of the wire, never from the code under test.
+"""
+from __future__ import annotations
+
+import csv
+import itertools
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Literal
+
+from rig.ports import free_port, udp_port_taken
+
+SCENARIOS = Path(__file__).resolve().parent / "scenarios"
+
+AgentBehaviour = Literal["answers", "never_answers", "busy"]
+_AGENT_SCENARIOS: dict[str, str] = {
+    "answers": "agent_answers.xml",
+    "never_answers": "agent_never_answers.xml",
+    "busy": "agent_busy.xml",
+}
+DTMF_DIGITS = frozenset("0123456789*#ABCD")
+_DTMF_MARKER = "<!-- dtmf -->"
+_MAX_DIGITS = 64  # INFO CSeqs run 2..65, below the BYE's fixed CSeq 100
+_names = itertools.count(1)
+# sipp's exit codes for a run that happened (all calls fine, some failed, ended by a
+# command, no calls at all), as opposed to 255/254: it could not run at all.
+_FINISHED = (0, 1, 97, 99)
+
+
+class SippError(RuntimeError):
+    """sipp could not start or did not finish in time."""
+
+
+@dataclass(frozen=True, slots=True)
+class PhoneEvent:
+    """One step of one call, as a phone logged it.
+
+    ``event`` is one of: invite (citizen dialled / agent's phone got the INVITE),
+    answer (agent picked up), answered (citizen got the 200), dtmf, hangup (this phone
+    sent BYE), bye (the far end hung up), cancel (ringing stopped unanswered), busy.
+    ``peer`` is the other side: the caller's SIP user for an agent, the number dialled
+    for a citizen, the digit for a dtmf event.
+    """
+
+    at: float
+    event: str
+    phone: str
+    peer: str
+    call_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SippResult:
+    """How a sipp run ended: its exit code and its own call counts."""
+
+    returncode: int
+    created: int
+    successful: int
+    failed: int
+
+    @property
+    def all_successful(self) -> bool:
+        """Every call sipp started (or took) ran its scenario to the end."""
+        return self.failed == 0 and self.successful == self.created and self.returncode == 0
+
+
+def find_sipp() -> str | None:
+    return shutil.which("sipp")
+
+
+def parse_events(text: str) -> list[PhoneEvent]:
+    """The scenarios' log lines: ``<seconds> <microseconds> <event> <phone> <peer> <call-id>``.
+
+    sipp prints its numbers as doubles (``1700000000.000000 5123.000000``), so the
+    microseconds are added as a number, never glued on as a string.
+    """
+    events = []
+    for number, line in enumerate(text.splitlines(), 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 6:
+            raise ValueError(f"sipp event log line {number}: expected 6 fields, got {line!r}")
+        seconds, micros, event, phone, peer, call_id = fields
+        events.append(PhoneEvent(float(seconds) + float(micros) / 1e6, event, phone, peer, call_id))
+    events.sort(key=lambda e: e.at)
+    return events
+
+
+def parse_stats(text: str) -> dict[str, str]:
+    """The last row of sipp's ``-trace_stat`` CSV (cumulative counts), by column name."""
+    rows = [row for row in csv.reader(text.splitlines(), delimiter=";") if row]
+    if len(rows) < 2:
+        return {}
+    return dict(zip(rows[0], rows[-1]))
+
+
+class SippProcess:
+    """One sipp process with its files in ``workdir`` (``<name>.events``, ``.csv``, ...)."""
+
+    def __init__(self, scenario: Path, args: Sequence[str] = (), *, workdir: Path, name: str | None = None,
+                 remote: str | None = None, port: int | None = None) -> None:
+        self.binary = find_sipp()
+        if self.binary is None:
+            raise SippError("sipp is not installed (Debian package sip-tester; run scripts/install-system-deps)")
+        if not Path(scenario).is_file():
+            raise SippError(f"no sipp scenario at {scenario}")
+        self.workdir = Path(workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.name = name or f"sipp-{next(_names)}"
+        self.port = port if port is not None else free_port(16000, socket.SOCK_DGRAM)
+        # sipp binds the media port and the ones after it (RTCP, video): keep 4 free.
+        self.media_port = free_port(self.port + 1000, socket.SOCK_DGRAM, span=4)
+        base = self.workdir / self.name
+        self.events_path = base.with_suffix(".events")
+        self.stats_path = base.with_suffix(".csv")
+        self.errors_path = base.with_suffix(".errors")
+        self.output_path = base.with_suffix(".out")
+        self.command = [
+            self.binary, *([remote] if remote else []), "-sf", str(scenario),
+            "-i", "127.0.0.1", "-p", str(self.port), "-mi", "127.0.0.1", "-mp", str(self.media_port),
+            "-nostdin", "-trace_logs", "-log_file", str(self.events_path),
+            "-trace_stat", "-stf", str(self.stats_path), "-fd", "1",
+            "-trace_err", "-error_file", str(self.errors_path), *args,
+        ]
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.poll() is None
+
+    def start(self, ready_timeout: float = 5.0) -> SippProcess:
+        """Start sipp and return once it listens on its port (or raise with its output)."""
+        for path in (self.events_path, self.stats_path, self.errors_path):
+            path.unlink(missing_ok=True)
+        with open(self.output_path, "wb") as output:
+            self._process = subprocess.Popen(self.command, stdin=subprocess.DEVNULL, stdout=output,
+                                             stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + ready_timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                if self._process.returncode in _FINISHED:
+                    return self  # a short UAC run may be over already
+                raise SippError(f"{self.name} exited with {self._process.returncode} at start:\n{self.diagnostics()}")
+            if udp_port_taken(self.port):
+                return self
+            time.sleep(0.02)
+        self.stop()
+        raise SippError(f"{self.name} did not bind UDP port {self.port} within {ready_timeout} s")
+
+    def wait(self, timeout: float) -> SippResult:
+        """Wait for sipp to finish on its own (a UAC after its ``calls``)."""
+        if self._process is None:
+            raise SippError(f"{self.name} was never started")
+        try:
+            self._process.wait(timeout)
+        except subprocess.TimeoutExpired as error:
+            self.stop()
+            raise SippError(f"{self.name} still running after {timeout} s:\n{self.diagnostics()}") from error
+        return self.result()
+
+    def stop(self, timeout: float = 10.0) -> SippResult:
+        """End sipp cleanly: no new calls, let the calls in progress finish, then exit.
+
+        SIGUSR1 is sipp's smooth exit; a sipp still busy after ``timeout`` gets
+        SIGTERM, then SIGKILL. Only this process is signalled.
+        """
+        process = self._process
+        if process is None:
+            raise SippError(f"{self.name} was never started")
+        for sig, grace in ((signal.SIGUSR1, timeout), (signal.SIGTERM, 2.0), (signal.SIGKILL, 2.0)):
+            if process.poll() is not None:
+                break
+            process.send_signal(sig)
+            try:
+                process.wait(grace)
+            except subprocess.TimeoutExpired:
+                continue
+        return self.result()
+
+    def result(self) -> SippResult:
+        if self._process is None or self._process.returncode is None:
+            raise SippError(f"{self.name} has not finished")
+        stats = parse_stats(self.stats_path.read_text(errors="replace")) if self.stats_path.is_file() else {}
+
+        def count(column: str) -> int:
+            return int(stats.get(column, "0") or 0)
+
+        return SippResult(self._process.returncode, count("TotalCallCreated"),
+                          count("SuccessfulCall(C)"), count("FailedCall(C)"))
+
+    def events(self) -> list[PhoneEvent]:
+        """Every step logged so far (sipp writes the log as the calls go)."""
+        if not self.events_path.is_file():
+            return []
+        return parse_events(self.events_path.read_text(encoding="utf-8", errors="replace"))
+
+    def diagnostics(self, lines: int = 30) -> str:
+        """The tail of sipp's output and error file, for failure messages."""
+        parts = []
+        for path in (self.output_path, self.errors_path):
+            if path.is_file():
+                tail = path.read_text(errors="replace").splitlines()[-lines:]
+                parts.append(f"--- {path}\n" + "\n".join(tail))
+        return "\n".join(parts)
+
+    def __enter__(self) -> SippProcess:
+        return self.start()
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 trace: TracebackType | None) -> None:
+        if self.running:
+            self.stop()
+
+
+# ---------------------------------------------------------------------- helpers
+def agent_phones(workdir: Path, *, behaviour: AgentBehaviour = "answers", ring: float = 0.2,
+                 talk: float | None = 1.0, port: int | None = None, name: str = "agents") -> SippProcess:
+    """One sipp UAS playing every agent whose contact is ``sip:agent-<id>@127.0.0.1:<port>``.
+
+    ``answers``: rings ``ring`` seconds, answers, hangs up after ``talk`` seconds
+    (``talk=None``: waits for the caller to hang up). ``never_answers``: rings until
+    Asterisk cancels. ``busy``: 486 at once. Not started: call ``start()`` or use
+    ``with``.
+    """
+    if behaviour not in _AGENT_SCENARIOS:
+        raise ValueError(f"agent behaviour {behaviour!r}: one of {', '.join(_AGENT_SCENARIOS)}")
+    if ring < 0 or (talk is not None and talk <= 0):
+        raise ValueError(f"ring ({ring}) must be >= 0 and talk ({talk}) > 0 seconds")
+    args: list[str] = []
+    if behaviour == "answers":
+        args += ["-set", "ring_ms", str(round(ring * 1000))]
+        if talk is not None:
+            args += ["-recv_timeout", str(round(talk * 1000))]
+    return SippProcess(SCENARIOS / _AGENT_SCENARIOS[behaviour], args, workdir=workdir, name=name, port=port)
+
+
+def citizens(workdir: Path, sip_port: int, number: str, *, calls: int = 1, rate: float = 10.0,
+             concurrency: int | None = None, caller_name: str = "Πολίτης", caller_prefix: str = "citizen-",
+             digits: str = "", first_digit_after: float = 1.0, digit_gap: float = 0.3,
+             hold: float | None = None, name: str = "citizens") -> SippProcess:
+    """A sipp UAC placing ``calls`` calls to ``number`` at the sandbox's SIP port.
+
+    Each call waits as long as it takes to be answered, sends ``digits`` as SIP INFO
+    (the first ``first_digit_after`` seconds after the answer, then one every
+    ``digit_gap``), holds for ``hold`` seconds and hangs up (``hold=None``: until the
+    far end hangs up). ``caller_name`` goes into From as UTF-8. Not started.
+    """
+    if calls < 1 or rate <= 0 or (concurrency is not None and concurrency < 1):
+        raise ValueError(f"calls ({calls}), rate ({rate}) and concurrency ({concurrency}) must be positive")
+    if hold is not None and hold <= 0:
+        raise ValueError(f"hold must be positive seconds or None, not {hold}")
+    if not number or any(c.isspace() or c in "@:;<>\"" for c in number):
+        raise ValueError(f"{number!r} is not a number to dial")
+    if any(c in '"\\\r\n' for c in caller_name) or any(c.isspace() or c in "@:;<>\"" for c in caller_prefix):
+        raise ValueError(f"caller name {caller_name!r} / prefix {caller_prefix!r} would break the From header")
+    workdir = Path(workdir)
+    scenario = SCENARIOS / "citizen.xml"
+    if digits:
+        scenario = workdir / f"{name}.xml"
+        workdir.mkdir(parents=True, exist_ok=True)
+        scenario.write_text(citizen_scenario_with_dtmf(digits, first_digit_after, digit_gap), encoding="iso-8859-1")
+    # -l always: sipp's default concurrency limit (3 x rate x scenario length) would
+    # silently hold back citizens who wait long.
+    args = ["-s", number, "-key", "name", caller_name, "-key", "caller", caller_prefix,
+            "-m", str(calls), "-r", f"{rate:g}", "-l", str(concurrency or calls)]
+    if hold is not None:
+        args += ["-recv_timeout", str(round(hold * 1000))]
+    return SippProcess(scenario, args, workdir=workdir, name=name, remote=f"127.0.0.1:{sip_port}")
+
+
+def citizen_scenario_with_dtmf(digits: str, first_digit_after: float, digit_gap: float) -> str:
+    """citizen.xml with one SIP INFO (application/dtmf-relay) per digit after the answer.
+
+    The digits are written into the scenario because sipp cannot loop over the
+    characters of a string; everything else stays as in the shipped file.
+    """
+    bad = set(digits) - DTMF_DIGITS
+    if bad or len(digits) > _MAX_DIGITS:
+        raise ValueError(f"DTMF digits {digits!r}: up to {_MAX_DIGITS} of 0-9 * # A-D")
+    if first_digit_after < 0 or digit_gap < 0:
+        raise ValueError("DTMF pauses must be >= 0 seconds")
+    text = (SCENARIOS / "citizen.xml").read_text(encoding="iso-8859-1")
+    if _DTMF_MARKER not in text:
+        raise SippError(f"citizen.xml lost its {_DTMF_MARKER} marker")
+    blocks = [_info_block(digit, cseq=2 + index,
+                          pause_ms=round((first_digit_after if index == 0 else digit_gap) * 1000))
+              for index, digit in enumerate(digits)]
+    return text.replace(_DTMF_MARKER, "".join(blocks).strip())
+
+
+def _info_block(digit: str, *, cseq: int, pause_ms: int) -> str:
+    return f"""
+  <pause milliseconds="{pause_ms}" />
+  <nop>
+    <action>
+      <gettimeofday assign_to="sec,usec" />
+      <log message="[$sec] [$usec] dtmf [caller][call_number] {digit} [call_id]" />
+    </action>
+  </nop>
+  <send retrans="500"><![CDATA[
+INFO [$remote_contact] SIP/2.0
+Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch]
+From: "[name]" <sip:[caller][call_number]@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+[last_To:]
+Call-ID: [call_id]
+CSeq: {cseq} INFO
+Contact: <sip:[caller][call_number]@[local_ip]:[local_port]>
+Max-Forwards: 70
+Content-Type: application/dtmf-relay
+Content-Length: [len]
+
+Signal={digit}
+Duration=160
+]]></send>
+  <recv response="200" timeout="32000" />
+"""
+
+
+
+class Phones:
+    """The sipp phones of one test or run, all against one sandbox: each helper starts
+    its sipp at once, and ``stop_all()`` ends whatever is still running, so a failed
+    test leaves no sipp behind."""
+
+    def __init__(self, workdir: Path, sip_port: int) -> None:
+        self.workdir = Path(workdir)
+        self.sip_port = sip_port
+        self.started: list[SippProcess] = []
+
+    def agents(self, **options: object) -> SippProcess:
+        """``agent_phones(...)`` started; see there for the options."""
+        options.setdefault("name", f"agents-{len(self.started) + 1}")
+        return self._start(agent_phones(self.workdir, **options))  # type: ignore[arg-type]
+
+    def citizens(self, number: str, **options: object) -> SippProcess:
+        """``citizens(...)`` calling ``number`` at the sandbox, started."""
+        options.setdefault("name", f"citizens-{len(self.started) + 1}")
+        return self._start(citizens(self.workdir, self.sip_port, number, **options))  # type: ignore[arg-type]
+
+    def _start(self, process: SippProcess) -> SippProcess:
+        self.started.append(process)
+        return process.start()
+
+    def stop_all(self) -> None:
+        for process in self.started:
+            if process.running:
+                process.stop(timeout=2.0)
