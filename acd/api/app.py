@@ -1,0 +1,185 @@
+"""REST + WebSocket API over the live engine (aiohttp).
+
+Read side: queues (waiting, longest wait, agents staffed and free), agents (state,
+reason, since), waiting calls (position, estimated wait), and ``/api/events``, a
+WebSocket that streams every engine decision as JSON. Write side: the agents' web panel
+(login, logout, pause with a reason, unpause, ready), each with the agent's PIN and the
+same wrong-PIN lockout as the phone's feature codes. All writes become engine events;
+the API decides nothing itself.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from aiohttp import WSMsgType, web
+
+from acd.daemon.agents_phone import PinGuard, pin_matches
+from acd.engine import AgentState, Engine
+from acd.engine import decisions as d
+from acd.engine import events as e
+from acd.engine.serialize import decision_dict
+
+log = logging.getLogger(__name__)
+
+WALLBOARD = Path(__file__).with_name("wallboard.html")
+
+
+class Live(Protocol):
+    """What the API needs of the daemon's live engine (acd.daemon.live_engine.LiveEngine)."""
+
+    engine: Engine
+    now: Callable[[], float]
+
+    def feed(self, event: e.Event) -> list[d.Decision]: ...
+    def subscribe(self, subscriber: Callable[[Sequence[d.Decision]], None]) -> None: ...
+
+
+LIVE: web.AppKey[Live] = web.AppKey("live", Live)  # type: ignore[arg-type]
+GUARD: web.AppKey[PinGuard] = web.AppKey("guard", PinGuard)
+SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets", set)
+
+_ACTIONS: dict[str, Callable[[float, str, dict[str, Any]], e.Event]] = {
+    "login": lambda at, agent, body: e.AgentLoggedIn(at, agent),
+    "logout": lambda at, agent, body: e.AgentLoggedOut(at, agent),
+    "pause": lambda at, agent, body: e.AgentPaused(at, agent, str(body.get("reason", "break"))),
+    "unpause": lambda at, agent, body: e.AgentUnpaused(at, agent),
+    "ready": lambda at, agent, body: e.AgentReady(at, agent),
+}
+
+
+def make_app(live: Live, guard: PinGuard | None = None) -> web.Application:
+    app = web.Application()
+    app[LIVE] = live
+    app[GUARD] = guard or PinGuard()
+    app[SOCKETS] = set()
+    app.router.add_get("/", wallboard)
+    app.router.add_get("/api/health", health)
+    app.router.add_get("/api/queues", queues)
+    app.router.add_get("/api/agents", agents)
+    app.router.add_get("/api/calls", calls)
+    app.router.add_post("/api/agents/{agent_id}/{action}", agent_action)
+    app.router.add_get("/api/events", events)
+    live.subscribe(lambda decisions: _broadcast(app, decisions))
+    app.on_shutdown.append(_close_sockets)
+    return app
+
+
+async def wallboard(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(WALLBOARD)
+
+
+async def health(request: web.Request) -> web.Response:
+    live = request.app[LIVE]
+    return web.json_response({"status": "ok", "now": live.now(), "calls": len(live.engine.calls)})
+
+
+async def queues(request: web.Request) -> web.Response:
+    live = request.app[LIVE]
+    engine = live.engine
+    now = live.now()
+    result: dict[str, dict[str, Any]] = {
+        name: {"title": dict(q.title), "waiting": 0, "longest_wait": 0.0, "talking": 0}
+        for name, q in engine.config.queues.items()
+    }
+    for call in engine.calls.values():
+        figures = result.setdefault(call.queue.name, {"waiting": 0, "longest_wait": 0.0, "talking": 0})
+        if call.state.value == "waiting":
+            figures["waiting"] += 1
+            figures["longest_wait"] = max(figures["longest_wait"], now - call.enqueued_at)
+        else:
+            figures["talking"] += 1
+    counts: dict[str, int] = {}
+    for agent in engine.agents.values():
+        counts[agent.state.value] = counts.get(agent.state.value, 0) + 1
+    return web.json_response({"queues": result, "agents": counts})
+
+
+async def agents(request: web.Request) -> web.Response:
+    engine = request.app[LIVE].engine
+    return web.json_response({"agents": [
+        {"id": a.id, "name": a.config.name, "state": a.state.value, "reason": a.reason, "since": a.state_since,
+         "reachable": a.reachable, "call": a.call_id}
+        for a in engine.agents.values()
+    ]})
+
+
+async def calls(request: web.Request) -> web.Response:
+    live = request.app[LIVE]
+    engine = live.engine
+    now = live.now()
+    waiting = [{"id": c.id, "queue": c.queue.name, "waited": now - c.enqueued_at,
+                "position": engine.position(c), "estimated_wait": engine.estimated_wait(c),
+                "requirements": c.line.stages[c.stage]}
+               for c in engine.waiting_calls()]
+    return web.json_response({"waiting": waiting})
+
+
+async def agent_action(request: web.Request) -> web.Response:
+    live = request.app[LIVE]
+    guard = request.app[GUARD]
+    agent_id = request.match_info["agent_id"]
+    action = request.match_info["action"]
+    if action not in _ACTIONS:
+        raise web.HTTPNotFound(text=f"unknown action {action!r}; use one of {', '.join(_ACTIONS)}")
+    try:
+        body = await request.json()
+        if not isinstance(body, dict):
+            raise ValueError("not an object")
+    except (json.JSONDecodeError, ValueError, UnicodeDecodeError):
+        raise web.HTTPBadRequest(text='send a JSON object: {"pin": "1234"[, "reason": "break"]}') from None
+    agent = live.engine.config.agents.get(agent_id)
+    keys = (f"agent:{agent_id}", f"web:{request.remote}")
+    if guard.locked(*keys):
+        raise web.HTTPTooManyRequests(text="too many wrong PINs; try again later")
+    if agent is None or not pin_matches(agent, str(body.get("pin", ""))):
+        guard.failed(*keys)
+        raise web.HTTPForbidden(text="unknown agent or wrong PIN")
+    guard.succeeded(*keys)
+    out = live.feed(_ACTIONS[action](live.now(), agent_id, body))
+    ignored = [x.reason for x in out if isinstance(x, d.Ignored)]
+    if ignored:
+        return web.json_response({"ok": False, "reason": ignored[0]}, status=409)
+    return web.json_response({"ok": True, "state": live.engine.agents[agent_id].state.value})
+
+
+async def events(request: web.Request) -> web.WebSocketResponse:
+    socket = web.WebSocketResponse(heartbeat=30)
+    await socket.prepare(request)
+    sockets = request.app[SOCKETS]
+    sockets.add(socket)
+    try:
+        async for message in socket:
+            if message.type == WSMsgType.ERROR:
+                break
+    finally:
+        sockets.discard(socket)
+    return socket
+
+
+def _broadcast(app: web.Application, decisions: Sequence[d.Decision]) -> None:
+    sockets = app[SOCKETS]
+    if not sockets:
+        return
+    text = json.dumps([decision_dict(x) for x in decisions], ensure_ascii=False)
+    for socket in list(sockets):
+        if socket.closed:
+            sockets.discard(socket)
+            continue
+        # a slow wallboard must never hold routing up: sending is scheduled, not awaited
+        task = asyncio.get_running_loop().create_task(socket.send_str(text))
+        task.add_done_callback(_log_send_failure)
+
+
+def _log_send_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.info("websocket send failed: %r", task.exception())
+
+
+async def _close_sockets(app: web.Application) -> None:
+    for socket in list(app[SOCKETS]):
+        await socket.close()

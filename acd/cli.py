@@ -1,0 +1,88 @@
+"""The ``acd`` command: ``acd run --config FILE`` (the live daemon), ``acd check --config
+FILE`` (validate a config, exit 1 with file:line: reason), ``acd demo`` (the one-machine
+live demo)."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from acd.config import ConfigError, load_config
+
+#: LogRecord attributes that are not "extra" fields of a structured log line
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
+
+
+class FieldsFormatter(logging.Formatter):
+    """One line per event: time, level, logger, message, then the event's fields as k=v."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        fields = {k: v for k, v in vars(record).items() if k not in _STANDARD}
+        if fields:
+            line += " " + " ".join(f"{k}={v!r}" for k, v in fields.items())
+        return line
+
+
+def setup_logging(level: str) -> None:
+    handler = logging.StreamHandler()
+    handler.setFormatter(FieldsFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
+
+
+def _check(path: str) -> int:
+    try:
+        config = load_config(path)
+    except ConfigError as error:
+        print(str(error), file=sys.stderr)
+        return 1
+    except OSError as error:
+        print(f"{path}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    print(f"{path}: ok ({len(config.queues)} queues, {len(config.agents)} agents)")
+    return 0
+
+
+def _run(path: str, agi_port: int | None, ami_port: int | None) -> int:
+    from acd.daemon.app import Daemon
+
+    try:
+        daemon = Daemon(path, agi_port=agi_port, ami_port=ami_port)
+    except ConfigError as error:
+        print(str(error), file=sys.stderr)
+        return 1
+    asyncio.run(daemon.run())
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="acd", description="Automatic call distribution for Asterisk")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run the live daemon (AMI + FastAGI)")
+    run.add_argument("--config", required=True)
+    run.add_argument("--agi-port", type=int, help="override daemon.agi_port")
+    run.add_argument("--ami-port", type=int, help="override daemon.ami_port")
+    check = sub.add_parser("check", help="validate a config file")
+    check.add_argument("--config", required=True)
+    demo = sub.add_parser("demo", help="live demo: sandboxed Asterisk, daemon, sipp citizens and agents")
+    demo.add_argument("--config", default=None, help="default: examples/1555.yaml")
+    demo.add_argument("--seconds", type=float, default=60.0)
+    demo.add_argument("--rate", type=float, default=4.0)
+    demo.add_argument("--talk", type=float, default=8.0)
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level)
+    if args.command == "check":
+        return _check(args.config)
+    if args.command == "run":
+        return _run(args.config, args.agi_port, args.ami_port)
+    from acd.demo import main as demo_main
+
+    return demo_main([*(["--config", args.config] if args.config else []), "--seconds", str(args.seconds),
+                      "--rate", str(args.rate), "--talk", str(args.talk)])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

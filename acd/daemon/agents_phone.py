@@ -1,0 +1,182 @@
+"""The ``agent`` FastAGI handler: log in, log out, pause with a reason and unpause from
+the agent's own phone with feature codes and the agent's PIN.
+
+The dialplan calls ``AGI(agi://host:port/agent,<action>[,<reason>])`` from the agents'
+context (``acd-agents``); ``action`` is ``login``, ``logout``, ``pause`` or ``unpause``
+(also accepted as ``?action=...&reason=...`` in the URL). The agent is the one whose
+PJSIP endpoint placed the call; a phone that belongs to no agent is asked for the
+agent number (hot desking). Every action asks for the PIN: a phone on a desk is not an
+identity.
+
+A wrong PIN is refused, and after ``max_failures`` wrong PINs within ``window`` seconds
+the agent number and the phone are both locked for ``lockout`` seconds (refused without
+even checking), so a PIN of four digits cannot be walked from a phone. The outcome is
+left in ``ACD_AGENT_RESULT`` (``ok``, ``bad_pin``, ``locked``, ``unknown_agent``,
+``refused``) for the dialplan and for tests.
+"""
+from __future__ import annotations
+
+import hmac
+import logging
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from acd.config.model import AgentConfig, Config
+from acd.daemon.live_engine import LiveEngine
+from acd.engine import decisions as d
+from acd.engine import events as e
+
+log = logging.getLogger(__name__)
+
+ACTIONS = ("login", "logout", "pause", "unpause")
+
+#: Asterisk's own sound files (core sounds, en) for each step
+SOUNDS: Mapping[str, str] = {
+    "agent_number": "agent-user", "pin": "agent-pass", "bad_pin": "agent-incorrect",
+    "locked": "please-try-call-later", "logged_in": "agent-loginok", "logged_out": "agent-loggedoff",
+    "done": "auth-thankyou", "refused": "beeperr",
+}
+
+
+@dataclass
+class PinGuard:
+    """Counts wrong PINs per key (agent number, phone) and locks a key that has too many."""
+
+    max_failures: int = 3
+    window: float = 300.0
+    lockout: float = 300.0
+    now: Callable[[], float] = time.monotonic
+    _failures: dict[str, list[float]] = field(default_factory=dict)
+    _locked_until: dict[str, float] = field(default_factory=dict)
+
+    def locked(self, *keys: str) -> bool:
+        now = self.now()
+        return any(self._locked_until.get(key, 0.0) > now for key in keys)
+
+    def failed(self, *keys: str) -> None:
+        now = self.now()
+        for key in keys:
+            recent = [t for t in self._failures.get(key, []) if now - t < self.window]
+            recent.append(now)
+            self._failures[key] = recent
+            if len(recent) >= self.max_failures:
+                self._locked_until[key] = now + self.lockout
+                self._failures[key] = []
+
+    def succeeded(self, *keys: str) -> None:
+        for key in keys:
+            self._failures.pop(key, None)
+
+
+def pin_matches(agent: AgentConfig, typed: str) -> bool:
+    """Constant-time comparison, so the time to refuse says nothing about the digits."""
+    return hmac.compare_digest(agent.pin.encode(), typed.encode())
+
+
+def endpoint_of(channel: str) -> str:
+    """``PJSIP/agent-2001-0000002a`` -> ``agent-2001`` (a channel name ends in a sequence)."""
+    match = re.match(r"^[A-Za-z]+/(.+)-[0-9a-fA-F]+$", channel)
+    return match.group(1) if match else ""
+
+
+def pause_reason(config: Config, given: str) -> str | None:
+    """A reason code by name, or by its 1-based number in the config (what a phone can type)."""
+    reasons = list(config.routing.pause_reasons)
+    if given in config.routing.pause_reasons:
+        return given
+    if given.isdigit() and 1 <= int(given) <= len(reasons):
+        return reasons[int(given) - 1]
+    if not given and reasons:
+        return reasons[0]
+    return None
+
+
+class AgentPhone:
+    """The handler, holding the PIN guard across calls."""
+
+    def __init__(self, live: LiveEngine, guard: PinGuard | None = None) -> None:
+        self.live = live
+        self.guard = guard or PinGuard()
+
+    @property
+    def config(self) -> Config:
+        return self.live.config
+
+    def agent_for_endpoint(self, endpoint: str) -> AgentConfig | None:
+        for agent in self.config.agents.values():
+            if agent.endpoint == endpoint:
+                return agent
+        return None
+
+    async def handle(self, session: Any) -> None:
+        action, reason_text = _request(session)
+        result = await self._run(session, action, reason_text)
+        await session.set_variable("ACD_AGENT_RESULT", result)
+
+    async def _run(self, session: Any, action: str, reason_text: str) -> str:
+        if action not in ACTIONS:
+            log.warning("unknown agent action", extra={"action": action})
+            await session.stream_file(SOUNDS["refused"])
+            return "refused"
+        await session.answer()
+        phone = endpoint_of(str(session.env.get("agi_channel", "")))
+        agent = self.agent_for_endpoint(phone)
+        if agent is None:
+            typed = await session.get_data(SOUNDS["agent_number"], 5000, 8)
+            agent = self.config.agents.get((typed or "").strip())
+        keys = (f"phone:{phone}", f"agent:{agent.id}" if agent else "agent:?")
+        if self.guard.locked(*keys):
+            log.warning("agent PIN locked", extra={"phone": phone, "agent_id": agent.id if agent else None})
+            await session.stream_file(SOUNDS["locked"])
+            return "locked"
+        if agent is None:
+            self.guard.failed(keys[0])
+            await session.stream_file(SOUNDS["bad_pin"])
+            return "unknown_agent"
+        typed_pin = (await session.get_data(SOUNDS["pin"], 5000, 8) or "").strip()
+        if not pin_matches(agent, typed_pin):
+            self.guard.failed(*keys)
+            log.warning("wrong agent PIN", extra={"phone": phone, "agent_id": agent.id})
+            await session.stream_file(SOUNDS["bad_pin"])
+            return "bad_pin"
+        self.guard.succeeded(*keys)
+        event = self._event(action, agent.id, reason_text)
+        if event is None:
+            await session.stream_file(SOUNDS["refused"])
+            return "refused"
+        decisions = self.live.feed(event)
+        refused = [x.reason for x in decisions if isinstance(x, d.Ignored)]
+        if refused:
+            log.info("agent request not applied", extra={"agent_id": agent.id, "action": action, "reasons": refused})
+            await session.stream_file(SOUNDS["refused"])
+            return "refused"
+        sound = {"login": "logged_in", "logout": "logged_out"}.get(action, "done")
+        await session.stream_file(SOUNDS[sound])
+        return "ok"
+
+    def _event(self, action: str, agent_id: str, reason_text: str) -> e.Event | None:
+        now = self.live.now()
+        if action == "login":
+            return e.AgentLoggedIn(now, agent_id)
+        if action == "logout":
+            return e.AgentLoggedOut(now, agent_id)
+        if action == "unpause":
+            return e.AgentUnpaused(now, agent_id)
+        reason = pause_reason(self.config, reason_text)
+        return None if reason is None else e.AgentPaused(now, agent_id, reason)
+
+
+def _request(session: Any) -> tuple[str, str]:
+    env = session.env
+    query = getattr(env, "query", None) or {}
+    args = list(getattr(env, "args", None) or ())
+
+    def first(value: Any) -> str:
+        return str(value[0] if isinstance(value, list) else value)
+
+    action = first(query["action"]) if query.get("action") else (args[0] if args else "")
+    reason = first(query["reason"]) if query.get("reason") else (args[1] if len(args) > 1 else "")
+    return action.strip().lower(), reason.strip()

@@ -1,0 +1,208 @@
+"""The daemon's wiring: config -> engine -> waiting room, agents' phones, AMI bridge,
+queue_log, one FastAGI server; signals for reload and stop.
+
+Start-up order matters for the reliability contract: the FastAGI server listens first
+(callers looping back into ``wait`` after a restart are re-queued at once, at their
+original place), then the AMI link comes up in the background and retries forever, so
+a PBX that is restarting does not stop the daemon from serving the sessions it has.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from acd.config import ConfigError, load_config
+from acd.config.model import Config
+from acd.daemon.agents_phone import AgentPhone
+from acd.daemon.ami_bridge import AMIBridge
+from acd.daemon.callbacks import CallbackDialer
+from acd.daemon.live_engine import LiveEngine
+from acd.daemon.queue_log import QueueLogWriter
+from acd.daemon.roster import AgentRoster
+from acd.daemon.waiting_room import RoomSettings, WaitingRoom
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Any], Awaitable[None]]
+
+
+def ivr_handlers(config: Config, on_satisfaction: Callable[[str, int], None] | None = None) -> Mapping[str, Handler]:
+    """The IVR's own FastAGI handlers (``ivr``, ``survey``); none when the config has no IVR.
+    A failure to build them is logged, not raised: the dialplan's fallback path still serves
+    callers, which beats a daemon that will not start."""
+    from ivr import agi_app
+
+    try:
+        return dict(agi_app.handlers(config, on_satisfaction=on_satisfaction))
+    except Exception:
+        log.exception("IVR handlers could not be built; the dialplan's fallback serves callers")
+        return {}
+
+
+class Daemon:
+    def __init__(self, config_path: str | Path, *, agi_port: int | None = None, ami_port: int | None = None,
+                 now: Callable[[], float] = time.time, extras: bool = True) -> None:
+        """``extras``: also run the call records, the Redis live state (when configured) and
+        the REST API; the benchmark and unit tests leave them out."""
+        self.config_path = Path(config_path)
+        self.config = load_config(self.config_path)
+        settings = self.config.daemon
+        self.agi_port = settings.agi_port if agi_port is None else agi_port
+        self.ami_port = settings.ami_port if ami_port is None else ami_port
+        self.live = LiveEngine(self.config, now=now)
+        self.queue_log = QueueLogWriter(settings.queue_log, self.config)
+        self.roster = AgentRoster(Path(settings.queue_log).parent / "agents.json")
+        self.live.subscribe(self.queue_log)
+        self.live.subscribe(self.roster)
+        self.callbacks = CallbackDialer(self.live)
+        self.room = WaitingRoom(self.live, RoomSettings(recordings_dir=Path(settings.recordings_dir)),
+                                callbacks=self.callbacks)
+        self.phone = AgentPhone(self.live)
+        self.bridge = AMIBridge(self.live, self.room)
+        self.agi: Any = None
+        self.ami: Any = None
+        self._stopped = asyncio.Event()
+        self._ami_task: asyncio.Task[None] | None = None
+        self.extras = extras
+        self._writers: list[Any] = []
+        self._api_runner: Any = None
+
+    def handlers(self) -> dict[str, Handler]:
+        handlers: dict[str, Handler] = dict(ivr_handlers(self.config, self.store_satisfaction))
+        handlers["wait"] = self.room.handle
+        handlers["agent"] = self.phone.handle
+        return handlers
+
+    def store_satisfaction(self, call_id: str, score: int) -> None:
+        """The survey's answer goes to the call records (started later, with the extras);
+        without them it is only logged, so a survey never fails for lack of a database."""
+        stores = [w for w in self._writers if hasattr(w, "set_satisfaction")]
+        for store in stores:
+            store.set_satisfaction(call_id, score)
+        if not stores:
+            log.info("satisfaction answer not stored: no call records", extra={"call_id": call_id, "score": score})
+
+    async def start(self) -> None:
+        from acd.protocol import AMIClient, FastAGIServer
+
+        now = self.live.now()
+        self.queue_log.started(now)
+        self.roster.load()
+        for event in self.roster.restore_events(now, list(self.config.agents)):
+            self.live.feed(event)
+        settings = self.config.daemon
+        self.agi = FastAGIServer(self.handlers(), host=settings.agi_host, port=self.agi_port)
+        await self.agi.start()
+        self.agi_port = self.agi.port
+        log.info("FastAGI listening", extra={"host": settings.agi_host, "port": self.agi_port})
+        self.ami = AMIClient(settings.ami_host, self.ami_port, settings.ami_username, settings.ami_secret,
+                             reconnect=True)
+        self.bridge.install(self.ami)
+        self.callbacks.install(self.ami)
+        self._ami_task = asyncio.create_task(self._connect_ami())
+        if self.extras:
+            await self._start_extras()
+
+    async def _start_extras(self) -> None:
+        """Records, live state and API subscribe to decisions like the queue_log; any of them
+        failing to start is logged and routing goes on without it."""
+        settings = self.config.daemon
+        from acd.live_state import LiveState
+        from acd.records.writer import CallRecords
+
+        writers: list[tuple[str, Callable[[str], Any], str | None]] = [
+            ("call records", CallRecords, settings.database_url), ("live state", LiveState, settings.redis_url)]
+        for what, make, url in writers:
+            if not url:
+                continue
+            try:
+                writer = make(url)
+                await writer.start()
+            except Exception:
+                log.exception(f"{what} not started", extra={"url": url})
+                continue
+            self.live.subscribe(writer)
+            self._writers.append(writer)
+        try:
+            from aiohttp import web
+
+            from acd.api.app import make_app
+
+            runner = web.AppRunner(make_app(self.live, self.phone.guard))
+            await runner.setup()
+            await web.TCPSite(runner, settings.agi_host, settings.api_port).start()
+            self._api_runner = runner
+            log.info("API listening", extra={"host": settings.agi_host, "port": settings.api_port})
+        except Exception:
+            log.exception("API not started", extra={"port": settings.api_port})
+
+    async def _connect_ami(self) -> None:
+        delay = 0.5
+        while not self._stopped.is_set():
+            try:
+                await self.ami.connect()
+                log.info("AMI connected", extra={"port": self.ami_port})
+                return
+            except Exception as error:  # refused, auth, timeout: keep serving AGI and retry
+                log.warning("AMI connect failed; retrying", extra={"reason": repr(error), "in": delay})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    def reload(self) -> bool:
+        """SIGHUP: take the config file again; a bad one is refused and the last good one stays."""
+        try:
+            config = load_config(self.config_path)
+        except ConfigError as error:
+            log.error("config reload refused; keeping the running config",
+                      extra={"file": getattr(error, "file", None), "line": getattr(error, "line", None),
+                             "reason": getattr(error, "reason", str(error))})
+            return False
+        except OSError as error:
+            log.error("config reload refused; keeping the running config",
+                      extra={"file": str(self.config_path), "reason": str(error)})
+            return False
+        self.config = config
+        self.live.reconfigure(config)
+        log.info("config reloaded", extra={"file": str(self.config_path)})
+        return True
+
+    async def run(self) -> None:
+        """Start, then serve until SIGTERM/SIGINT; SIGHUP reloads."""
+        loop = asyncio.get_running_loop()
+        # before start(): a SIGHUP's default action would kill a daemon still starting
+        loop.add_signal_handler(signal.SIGHUP, self.reload)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self._stopped.set)
+        try:
+            await self.start()
+            await self._stopped.wait()
+        finally:
+            for sig in (signal.SIGHUP, signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+            await self.stop()
+
+    def request_stop(self) -> None:
+        self._stopped.set()
+
+    async def stop(self) -> None:
+        self._stopped.set()
+        if self._ami_task is not None:
+            self._ami_task.cancel()
+        if self.agi is not None:
+            await self.agi.stop()
+        if self.ami is not None:
+            await self.ami.close()
+        if self._api_runner is not None:
+            await self._api_runner.cleanup()
+        for writer in self._writers:
+            try:
+                await writer.close()
+            except Exception:
+                log.exception("writer did not close cleanly", extra={"writer": getattr(writer, "name", "?")})
+        self.live.clock.cancel()
+        self.queue_log.close()

@@ -1,0 +1,207 @@
+"""A queue_log in Asterisk's own format, written from the engine's decisions.
+
+Existing reporting tools (QueueMetrics, Asternic, home-grown SQL loaders) read the file
+app_queue writes, so we write the same lines. Every layout below was checked against
+Asterisk 16's source, not remembered:
+
+- main/logger.c ``ast_queue_log``: ``"%ld|%s|%s|%s|%s|" time, callid, queuename, agent,
+  event`` followed by the event's own fields, ``|``-separated, one line per event.
+- apps/app_queue.c (16 branch):
+
+  ========================  ============================================  ==============
+  event                     data fields                                   callid / agent
+  ========================  ============================================  ==============
+  ENTERQUEUE                url|callerid|position                         uniqueid / NONE
+  CONNECT                   holdtime|peer uniqueid|ringtime (s)           uniqueid / member
+  COMPLETECALLER/-AGENT     holdtime|calltime|origposition                uniqueid / member
+  ABANDON                   position|origposition|waittime                uniqueid / NONE
+  EXITWITHTIMEOUT           position|origposition|waittime                uniqueid / NONE
+  RINGNOANSWER              ringtime (ms)                                 uniqueid / member
+  RINGCANCELED              ringtime (ms)                                 uniqueid / member
+  ADDMEMBER                 "" (or PAUSED)                                MANAGER / member
+  REMOVEMEMBER              ""                                            MANAGER / member
+  PAUSEALL/UNPAUSEALL       reason                                        NONE (queue NONE)
+  PAUSE/UNPAUSE             reason                                        NONE / member
+  ========================  ============================================  ==============
+
+Agents are not members of one queue here but hold skills; a log-in, log-out or pause is
+written once per queue the agent can ever serve (as app_queue writes one line per queue
+for a member of several queues), so per-queue reports of staffed time stay right.
+The member name is the agent's dial interface (``PJSIP/agent-2001``), which is also
+what app_queue writes for the static members of the ``acd-fallback`` queue: a report
+joins both paths on the same name.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TextIO
+
+from acd.config.model import Config
+from acd.engine import decisions as d
+from acd.engine.lines import qualifies, requirements_at
+
+log = logging.getLogger(__name__)
+
+#: callid and agent fields when the line is not about one call or one member
+NONE = "NONE"
+#: callid of membership changes not tied to a call (app_queue writes this for AMI QueueAdd)
+MANAGER = "MANAGER"
+
+
+def member_name(endpoint: str) -> str:
+    """The queue_log agent field for an agent's PJSIP endpoint."""
+    return f"PJSIP/{endpoint}"
+
+
+def _clean(value: object) -> str:
+    """A field never carries the separator or a line break: one event is one line."""
+    return str(value).replace("|", "/").replace("\n", " ").replace("\r", " ")
+
+
+def serving_queues(config: Config) -> dict[str, list[str]]:
+    """Agent id -> the queues whose requirements it meets at the widest stage (those it can
+    ever be offered), in config order."""
+    result: dict[str, list[str]] = {agent_id: [] for agent_id in config.agents}
+    for queue in config.queues.values():
+        widest = requirements_at(queue.requirements, queue, len(queue.widening))
+        for agent in config.agents.values():
+            if qualifies(agent.skills, widest):
+                result[agent.id].append(queue.name)
+    return result
+
+
+class QueueLogFormatter:
+    """Turns decisions into queue_log lines (without I/O, so it is tested line by line).
+
+    Keeps the little per-call memory the lines need and the decisions do not carry: the
+    original position (for COMPLETE*), when each offer started (for RINGCANCELED), the
+    caller id given at entry and the agent channel's uniqueid (for CONNECT).
+    """
+
+    def __init__(self, config: Config) -> None:
+        self.reconfigure(config)
+        self._original_position: dict[str, int] = {}
+        self._offered_at: dict[str, tuple[float, str]] = {}
+        self._caller_id: dict[str, str] = {}
+        self._peer: dict[str, str] = {}
+
+    def reconfigure(self, config: Config) -> None:
+        """Follow a reloaded config (new agents, queues or skills)."""
+        self._members = {agent.id: member_name(agent.endpoint) for agent in config.agents.values()}
+        self._queues_of = serving_queues(config)
+
+    def note_caller(self, call_id: str, caller_id: str) -> None:
+        """Remember the caller's number for the ENTERQUEUE line (the engine does not know it)."""
+        self._caller_id[call_id] = caller_id
+
+    def note_peer(self, call_id: str, peer_uniqueid: str) -> None:
+        """Remember the agent channel's uniqueid for the CONNECT line."""
+        self._peer[call_id] = peer_uniqueid
+
+    def lines(self, decision: d.Decision) -> list[str]:
+        at = int(decision.at)
+        match decision:
+            case d.CallQueued():
+                self._original_position[decision.call_id] = decision.position
+                caller = self._caller_id.pop(decision.call_id, "")
+                return [self._line(at, decision.call_id, decision.queue, NONE, "ENTERQUEUE",
+                                   "", caller, decision.position)]
+            case d.OfferCall():
+                self._offered_at[decision.call_id] = (decision.at, decision.queue)
+                return []
+            case d.CallConnected():
+                self._offered_at.pop(decision.call_id, None)
+                peer = self._peer.pop(decision.call_id, "")
+                return [self._line(at, decision.call_id, decision.queue, self._member(decision.agent_id),
+                                   "CONNECT", int(decision.waited), peer, int(decision.ring_time))]
+            case d.CallEnded():
+                event = "COMPLETECALLER" if decision.by == "caller" else "COMPLETEAGENT"
+                position = self._original_position.pop(decision.call_id, 0)
+                return [self._line(at, decision.call_id, decision.queue, self._member(decision.agent_id), event,
+                                   int(decision.waited), int(decision.talk_time), position)]
+            case d.CallAbandoned():
+                self._forget(decision.call_id)
+                return [self._line(at, decision.call_id, decision.queue, NONE, "ABANDON",
+                                   decision.position, decision.original_position, int(decision.waited))]
+            case d.ExitCall():
+                original = self._original_position.get(decision.call_id, decision.position)
+                self._forget(decision.call_id)
+                return [self._line(at, decision.call_id, decision.queue, NONE, "EXITWITHTIMEOUT",
+                                   decision.position, original, int(decision.waited))]
+            case d.OfferMissed():
+                self._offered_at.pop(decision.call_id, None)
+                return [self._line(at, decision.call_id, decision.queue, self._member(decision.agent_id),
+                                   "RINGNOANSWER", round(decision.ring_time * 1000))]
+            case d.CancelOffer():
+                started, queue = self._offered_at.pop(decision.call_id, (decision.at, NONE))
+                return [self._line(at, decision.call_id, queue, self._member(decision.agent_id),
+                                   "RINGCANCELED", round((decision.at - started) * 1000))]
+            case d.AgentStatus():
+                return self._agent_lines(at, decision)
+        return []
+
+    def _agent_lines(self, at: int, status: d.AgentStatus) -> list[str]:
+        member = self._member(status.agent_id)
+        queues = self._queues_of.get(status.agent_id, [])
+        if status.previous == "logged_out" and status.state != "logged_out":
+            return [self._line(at, MANAGER, q, member, "ADDMEMBER", "") for q in queues]
+        if status.state == "logged_out":
+            return [self._line(at, MANAGER, q, member, "REMOVEMEMBER", "") for q in queues]
+        if status.state == "paused":
+            reason = status.reason or ""
+            return ([self._line(at, NONE, NONE, member, "PAUSEALL", reason)]
+                    + [self._line(at, NONE, q, member, "PAUSE", reason) for q in queues])
+        if status.previous == "paused":
+            return ([self._line(at, NONE, NONE, member, "UNPAUSEALL", "")]
+                    + [self._line(at, NONE, q, member, "UNPAUSE", "") for q in queues])
+        return []
+
+    def _member(self, agent_id: str) -> str:
+        return self._members.get(agent_id, f"Agent/{agent_id}")
+
+    def _forget(self, call_id: str) -> None:
+        self._original_position.pop(call_id, None)
+        self._offered_at.pop(call_id, None)
+        self._peer.pop(call_id, None)
+        self._caller_id.pop(call_id, None)
+
+    @staticmethod
+    def _line(at: int, call_id: str, queue: str, agent: str, event: str, *data: object) -> str:
+        return "|".join([str(at), _clean(call_id), _clean(queue), _clean(agent), event,
+                         *(_clean(value) for value in data)])
+
+
+class QueueLogWriter:
+    """Appends the formatter's lines to the queue_log file, one flush per batch of
+    decisions (an event's decisions), like Asterisk's fflush after every line but
+    without a system call per line under load."""
+
+    def __init__(self, path: str | os.PathLike[str], config: Config) -> None:
+        self.path = Path(path)
+        self.formatter = QueueLogFormatter(config)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file: TextIO = open(self.path, "a", encoding="utf-8")
+
+    def reconfigure(self, config: Config) -> None:
+        self.formatter.reconfigure(config)
+
+    def started(self, at: float) -> None:
+        """The QUEUESTART line Asterisk's logger writes when queue logging begins."""
+        self._write([QueueLogFormatter._line(int(at), NONE, NONE, NONE, "QUEUESTART", "")])
+
+    def __call__(self, decisions: Iterable[d.Decision]) -> None:
+        self._write([line for decision in decisions for line in self.formatter.lines(decision)])
+
+    def _write(self, lines: list[str]) -> None:
+        if lines:
+            try:
+                self._file.write("\n".join(lines) + "\n")
+                self._file.flush()
+            except OSError:
+                log.exception("queue_log write failed", extra={"path": str(self.path)})
+
+    def close(self) -> None:
+        self._file.close()

@@ -1,0 +1,491 @@
+"""The waiting room: the ``wait`` FastAGI handler that holds each caller until an agent
+answers.
+
+Why each caller waits inside its own FastAGI session, and the agent is dialled from it
+(``EXEC Dial``) rather than redirected there over AMI:
+
+- app_queue itself works this way (the caller's channel stays in the application and
+  Dials the member), and so avoids the race an AMI ``Redirect`` has: a caller who hangs
+  up, or whose channel moves, between the engine's decision and the Redirect leaves the
+  agent reserved for a channel that no longer exists, or pulls a channel out of another
+  application. Here the coroutine that owns the channel is the only one that acts on it.
+- res_agi.c (``run_agi``) keeps an idle FastAGI channel serviced: it reads the
+  channel's frames while it waits for our next command, so ``SET MUSIC ON`` plays music
+  on hold without a command in flight, and when the channel hangs up it writes
+  ``HANGUP`` to the socket. The coroutine can thus sleep on an asyncio queue until the
+  engine offers it an agent, at no cost to Asterisk and with no polling.
+- app_dial.c: with option ``g`` Dial returns 0 when the *agent* hangs up and the
+  caller is still there (``DIALSTATUS=ANSWER``), and -1 when the *caller* hangs up, so
+  who ended the call is known without guessing; ``m(class)`` keeps the music on while
+  the agent's phone rings; the ring timeout is Dial's own timeout, so ring-no-answer
+  (``NOANSWER``), busy (``BUSY``) and unreachable (``CHANUNAVAIL``) come back as
+  DIALSTATUS and go back to the engine with the caller's place kept.
+- The moment of answer comes from AMI (``DialEnd`` with ``DialStatus: ANSWER``, see
+  ami_bridge.py), because Dial only returns when the conversation is over.
+
+Restarts: the routing attributes live on the channel (ACD_* variables, see the
+contract). The handler stamps ``ACD_ENQUEUED_AT`` once; if the daemon dies, the socket
+closes, AGI returns with ``ACD_WAIT_RESULT`` still empty, and the generated dialplan loops
+back into ``wait`` (retrying while no daemon listens, ``ACD_TRIES``, reset here): the restarted daemon reads the same variables and re-queues the
+caller at the original place (``CallArrived(enqueued_at=...)``). A caller whose Dial was
+answered while the daemon was away is recognised by ``DIALSTATUS=ANSWER`` and not queued
+again.
+
+On the way out the handler always sets ``ACD_WAIT_RESULT`` (``answered``, ``exit``,
+``error``) and for an exit ``ACD_EXIT`` / ``ACD_EXIT_TARGET`` (the queue's on_max_wait
+action), so the dialplan has a next step for every outcome.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from acd.config.model import Config
+from acd.daemon.live_engine import LiveEngine
+from acd.engine import decisions as d
+from acd.engine import events as e
+from acd.engine.states import CallState
+
+log = logging.getLogger(__name__)
+
+#: The channel variables read at entry, in the order of the one GET FULL VARIABLE request.
+CALL_VARIABLES: tuple[str, ...] = (
+    "ACD_CALLID", "ACD_QUEUE", "ACD_SKILLS", "ACD_PRIORITY", "ACD_LANG", "ACD_CALLER_TYPE",
+    "ACD_ENQUEUED_AT", "ACD_CALLBACK", "DIALSTATUS", "UNIQUEID", "CALLERID(num)",
+)
+_SEPARATOR = "\x1f"  # a byte no variable value holds, so one round trip reads them all
+
+#: DIALSTATUS (app_dial.c) -> why the offer failed, for ``OfferFailed.reason``.
+DIAL_FAILURES: Mapping[str, str] = {
+    "NOANSWER": "no_answer",
+    "BUSY": "busy",
+    "CHANUNAVAIL": "unreachable",
+    "CONGESTION": "failed",
+    "DONTCALL": "failed",
+    "TORTURE": "failed",
+    "INVALIDARGS": "failed",
+    "CANCEL": "failed",
+}
+
+_SKILL_ITEM = re.compile(r"^\s*([a-z][a-z0-9_-]*(?::[a-z0-9_-]+)?)\s*=\s*([0-9]+)\s*$")
+
+
+class CallVariablesError(ValueError):
+    """The ACD_* variables on a channel cannot be routed (names the variable and value)."""
+
+
+class Session(Protocol):
+    """What the waiting room uses of ``acd.protocol.AGISession``."""
+
+    env: Any
+
+    async def command(self, *words: str) -> Any: ...
+    async def answer(self) -> Any: ...
+    async def set_variable(self, name: str, value: str) -> Any: ...
+    async def get_variable(self, name: str) -> str | None: ...
+    async def get_full_variable(self, expression: str) -> str | None: ...
+    async def exec(self, application: str, *args: str) -> Any: ...
+    async def stream_file(self, name: str, escape_digits: str = "") -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class CallerAttributes:
+    """A caller's routing attributes as carried on the channel."""
+
+    call_id: str
+    queue: str
+    requirements: Mapping[str, int]
+    priority: int | None
+    enqueued_at: float | None
+    language: str | None
+    caller_type: str | None
+    callback: str | None
+    caller_number: str = ""
+
+
+def parse_skills(text: str) -> dict[str, int]:
+    """``ACD_SKILLS``: ``"lang:el=1,type:employer=1"`` -> ``{"lang:el": 1, "type:employer": 1}``."""
+    skills: dict[str, int] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        match = _SKILL_ITEM.match(item)
+        if not match:
+            raise CallVariablesError(f"ACD_SKILLS item {item!r} is not skill=level (in {text!r})")
+        skills[match.group(1)] = int(match.group(2))
+    return skills
+
+
+def caller_attributes(values: Mapping[str, str], *, default_call_id: str, default_queue: str | None,
+                      config: Config) -> CallerAttributes:
+    """Validate the ACD_* variables read from a channel (empty means unset)."""
+    queue = values.get("ACD_QUEUE") or default_queue
+    if not queue:
+        raise CallVariablesError("ACD_QUEUE is not set and the AGI request names no queue")
+    if queue not in config.queues:
+        raise CallVariablesError(f"ACD_QUEUE {queue!r} is not a queue of {config.source}")
+    priority_text = values.get("ACD_PRIORITY", "")
+    enqueued_text = values.get("ACD_ENQUEUED_AT", "")
+    try:
+        priority = int(priority_text) if priority_text else None
+    except ValueError:
+        raise CallVariablesError(f"ACD_PRIORITY {priority_text!r} is not an integer") from None
+    try:
+        enqueued_at = float(enqueued_text) if enqueued_text else None
+    except ValueError:
+        raise CallVariablesError(f"ACD_ENQUEUED_AT {enqueued_text!r} is not epoch seconds") from None
+    if enqueued_at is not None and not math.isfinite(enqueued_at):
+        raise CallVariablesError(f"ACD_ENQUEUED_AT {enqueued_text!r} is not epoch seconds")
+    requirements = parse_skills(values.get("ACD_SKILLS", ""))
+    unknown = sorted(set(requirements) - config.skills)
+    if unknown:
+        raise CallVariablesError(f"ACD_SKILLS names unknown skills {unknown}")
+    return CallerAttributes(
+        call_id=values.get("ACD_CALLID") or default_call_id,
+        queue=queue,
+        requirements=requirements,
+        priority=priority,
+        enqueued_at=enqueued_at,
+        language=values.get("ACD_LANG") or None,
+        caller_type=values.get("ACD_CALLER_TYPE") or None,
+        callback=values.get("ACD_CALLBACK") or None,
+        caller_number=values.get("CALLERID(num)", ""),
+    )
+
+
+class _Hangup:
+    """Put in a caller's inbox when Asterisk says the channel is gone."""
+
+
+HANGUP = _Hangup()
+
+
+@dataclass
+class WaitingCaller:
+    call_id: str
+    session: Session
+    channel_uniqueid: str
+    music_class: str
+    inbox: asyncio.Queue[object] = field(default_factory=asyncio.Queue)
+    offer: d.OfferCall | None = None
+    answered: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RoomSettings:
+    recordings_dir: Path = Path("var/recordings")
+    #: how the caller hears position and wait: Asterisk's own queue-* sound files
+    sounds: Mapping[str, str] = field(default_factory=lambda: {
+        "there_are": "queue-thereare", "calls_waiting": "queue-callswaiting",
+        "hold_time": "queue-holdtime", "minutes": "queue-minutes",
+    })
+    #: where the IVR's rendered prompts live (a periodic message is ``<dir>/<lang>/<id>``)
+    prompts_dir: str = "acd"
+
+
+class WaitingRoom:
+    """Holds the callers' sessions and carries out the engine's commands on them."""
+
+    def __init__(self, live: LiveEngine, settings: RoomSettings = RoomSettings(), callbacks: Any = None) -> None:
+        """``callbacks`` places offers of calls whose caller left asking to be called back
+        (``acd.daemon.callbacks.CallbackDialer``)."""
+        self.live = live
+        self.settings = settings
+        self.callbacks = callbacks
+        self.callers: dict[str, WaitingCaller] = {}
+        self._by_channel: dict[str, str] = {}
+        live.commands = self
+
+    @property
+    def config(self) -> Config:
+        return self.live.config
+
+    # -------------------------------------------------------------- the FastAGI handler
+    async def handle(self, session: Session) -> None:
+        """The ``wait`` handler: from entry to the end of the caller's call with an agent."""
+        caller: WaitingCaller | None = None
+        try:
+            values = await self._read_variables(session)
+            if values.get("DIALSTATUS") == "ANSWER" and values.get("ACD_ENQUEUED_AT"):
+                # answered by an agent while the daemon was away: the call is done
+                await session.set_variable("ACD_WAIT_RESULT", "answered")
+                return
+            try:
+                attributes = caller_attributes(
+                    values, default_call_id=values.get("UNIQUEID") or _env(session, "agi_uniqueid"),
+                    default_queue=_requested_queue(session), config=self.config)
+            except CallVariablesError as error:
+                log.error("caller cannot be queued", extra={"channel": _env(session, "agi_channel"),
+                                                           "reason": str(error)})
+                await session.set_variable("ACD_WAIT_RESULT", "error")
+                return
+            caller = await self._enter(session, attributes, values.get("UNIQUEID") or _env(session, "agi_uniqueid"))
+            if caller is None:
+                await session.set_variable("ACD_WAIT_RESULT", "error")
+                return
+            await self._serve(caller)
+        except ConnectionError:  # AGIHangup is one: the channel or the connection is gone
+            if caller is not None:
+                self._caller_left(caller)
+        finally:
+            if caller is not None:
+                self._forget(caller)
+
+    async def _read_variables(self, session: Session) -> dict[str, str]:
+        expression = _SEPARATOR.join("${%s}" % name for name in CALL_VARIABLES)
+        raw = await session.get_full_variable(expression) or ""
+        parts = raw.split(_SEPARATOR)
+        if len(parts) != len(CALL_VARIABLES):
+            parts = [await session.get_variable(name) or "" for name in CALL_VARIABLES]
+        return dict(zip(CALL_VARIABLES, parts))
+
+    async def _enter(self, session: Session, attributes: CallerAttributes, uniqueid: str) -> WaitingCaller | None:
+        """Queue the caller first, then answer and start the music: the place in line is
+        taken at arrival, not after the answer's round trips (Asterisk's ANSWER can wait
+        up to 500 ms for media, ``__ast_answer`` in main/channel.c)."""
+        queue = self.config.queues[attributes.queue]
+        call_id = attributes.call_id
+        old = self.callers.get(call_id)
+        if old is not None:
+            log.warning("second wait session for a call; the newer one takes over", extra={"call_id": call_id})
+            old.inbox.put_nowait(HANGUP)
+        now = self.live.now()
+        stamped = attributes.enqueued_at is None
+        # what the channel variable keeps (ms, rounded down: never after now), so a
+        # restarted daemon restores exactly the same place
+        enqueued_at = math.floor(now * 1000) / 1000 if attributes.enqueued_at is None else attributes.enqueued_at
+        caller = WaitingCaller(call_id, session, uniqueid, queue.music_class)
+        self.callers[call_id] = caller
+        self._by_channel[uniqueid] = call_id
+        known = self.live.engine.calls.get(call_id)
+        if known is None or known.state is not CallState.WAITING:
+            # (a known waiting call is a session that came back while this daemon kept it)
+            formatter = self._queue_log_formatter()
+            if formatter is not None and attributes.caller_number:
+                formatter.note_caller(call_id, attributes.caller_number)
+            decisions = self.live.feed(e.CallArrived(
+                now, call_id, attributes.queue, dict(attributes.requirements), attributes.priority,
+                enqueued_at, attributes.language, attributes.caller_type, attributes.callback))
+            if call_id not in self.live.engine.calls:
+                reasons = [x.reason for x in decisions if isinstance(x, d.Ignored)]
+                log.error("engine refused the caller", extra={"call_id": call_id, "reasons": reasons})
+                self._forget(caller)
+                return None
+        if stamped:   # on the channel at once, before the answer: a restart keeps this place
+            await session.set_variable("ACD_CALLID", call_id)
+            await session.set_variable("ACD_QUEUE", attributes.queue)
+            await session.set_variable("ACD_ENQUEUED_AT", f"{enqueued_at:.3f}")
+        await session.answer()
+        await session.set_variable("ACD_WAIT_RESULT", "")
+        await session.set_variable("ACD_TRIES", "0")   # the dialplan's retry count: a daemon answered
+        await session.command("SET MUSIC", "ON", queue.music_class)
+        return caller
+
+    async def _next(self, caller: WaitingCaller) -> object:
+        """The next engine command for this caller, or HANGUP when the channel goes first.
+
+        res_agi writes ``HANGUP`` on the socket of an idle session whose caller hung up,
+        and the AGI session's reader sees it (``wait_for_hangup``); AMI's HangupRequest
+        says the same through ``channel_hung_up``. Whichever comes first wins."""
+        wait_for_hangup = getattr(caller.session, "wait_for_hangup", None)
+        if not caller.inbox.empty() or wait_for_hangup is None:
+            return await caller.inbox.get()
+        command = asyncio.ensure_future(caller.inbox.get())
+        hangup = asyncio.ensure_future(wait_for_hangup())
+        try:
+            await asyncio.wait({command, hangup}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            hangup.cancel()
+            if not command.done():
+                command.cancel()
+        return command.result() if command.done() and not command.cancelled() else HANGUP
+
+    async def _serve(self, caller: WaitingCaller) -> None:
+        while True:
+            item = await self._next(caller)
+            if item is HANGUP:
+                self._caller_left(caller)
+                return
+            if isinstance(item, d.OfferCall):
+                if await self._ring(caller, item):
+                    return
+            elif isinstance(item, d.Announce):
+                await self._announce(caller, item)
+            elif isinstance(item, d.ExitCall):
+                session = caller.session
+                await session.set_variable("ACD_EXIT", item.action.kind)
+                await session.set_variable("ACD_EXIT_TARGET", item.action.target or "")
+                await session.set_variable("ACD_WAIT_RESULT", "exit")
+                return
+
+    async def _ring(self, caller: WaitingCaller, offer: d.OfferCall) -> bool:
+        """Dial the reserved agent; True when the call is over (answered, then ended).
+
+        The agent's hang-up is the routing hot path (the agent is free for the next
+        caller), so when AMI already reported the answer, Dial returning 0 is enough to
+        free the agent at once; the bookkeeping round trips come after."""
+        session = caller.session
+        agent = self.config.agents[offer.agent_id]
+        caller.offer, caller.answered = offer, False
+        if offer.record:
+            await session.exec("MixMonitor", self.recording_options(offer.call_id))
+        ring = max(1, math.ceil(offer.ring_timeout))
+        response = await session.exec("Dial", f"PJSIP/{agent.endpoint},{ring},gm({caller.music_class})")
+        result = getattr(response, "result", 0)
+        if result is not None and int(result) < 0:
+            self._caller_left(caller)
+            return True
+        if caller.answered:                       # with option g: the agent hung up first
+            caller.offer = None
+            self.live.feed(e.AgentHungUp(self.live.now(), caller.call_id))
+            await session.set_variable("ACD_WAIT_RESULT", "answered")
+            return True
+        status = await session.get_variable("DIALSTATUS") or ""
+        caller.offer = None
+        if status == "ANSWER":                    # answered, and AMI's DialEnd not seen yet
+            talked = await session.get_variable("ANSWEREDTIME")
+            self._answered(caller, offer, self.live.now() - _seconds(talked))
+            self.live.feed(e.AgentHungUp(self.live.now(), caller.call_id))
+            await session.set_variable("ACD_WAIT_RESULT", "answered")
+            return True
+        self.live.feed(e.OfferFailed(self.live.now(), caller.call_id, offer.agent_id,
+                                     DIAL_FAILURES.get(status, "failed")))
+        if caller.call_id in self.live.engine.calls:
+            await session.command("SET MUSIC", "ON", caller.music_class)
+        return False
+
+    def recording_options(self, call_id: str) -> str:
+        """MixMonitor's argument: the file named by call id; ``b`` records only while
+        bridged to the agent (the hold music is not worth storing). The directory is
+        Asterisk's (a relative one is under its monitor spool); MixMonitor creates it."""
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", call_id)
+        return f"{self.settings.recordings_dir / safe}.wav,b"
+
+    async def _announce(self, caller: WaitingCaller, announce: d.Announce) -> None:
+        """Position, estimated wait and the periodic message; an offer arriving meanwhile
+        cuts the announcement short so the agent is rung at once."""
+        session, sounds = caller.session, self.settings.sounds
+        steps: list[tuple[str, str]] = [("file", sounds["there_are"]), ("number", str(announce.position)),
+                                        ("file", sounds["calls_waiting"])]
+        if announce.estimated_wait is not None:
+            minutes = max(1, math.ceil(announce.estimated_wait / 60))
+            steps += [("file", sounds["hold_time"]), ("number", str(minutes)), ("file", sounds["minutes"])]
+        if announce.periodic_prompt:
+            language = self._language(caller)
+            steps.append(("file", f"{self.settings.prompts_dir}/{language}/{announce.periodic_prompt}"))
+        await session.command("SET MUSIC", "OFF")
+        for kind, what in steps:
+            if not caller.inbox.empty():
+                break
+            if kind == "file":
+                await session.stream_file(what)
+            else:
+                await session.command("SAY NUMBER", what, "")
+        await session.command("SET MUSIC", "ON", caller.music_class)
+
+    def _language(self, caller: WaitingCaller) -> str:
+        call = self.live.engine.calls.get(caller.call_id)
+        return (call.language if call is not None and call.language else None) or self.config.default_language
+
+    # -------------------------------------------------------------- engine commands
+    def offer(self, command: d.OfferCall) -> None:
+        caller = self.callers.get(command.call_id)
+        if caller is None and command.callback and self.callbacks is not None:
+            self.callbacks.place(command)
+            return
+        if caller is None:
+            # The caller's session is gone (hung up in the same instant): give the agent back.
+            log.warning("offer for a call without a session", extra={"call_id": command.call_id,
+                                                                    "agent_id": command.agent_id})
+            asyncio.get_running_loop().call_soon(self._drop_orphan, command)
+            return
+        caller.inbox.put_nowait(command)
+
+    def announce(self, command: d.Announce) -> None:
+        caller = self.callers.get(command.call_id)
+        if caller is not None:
+            caller.inbox.put_nowait(command)
+
+    def exit(self, command: d.ExitCall) -> None:
+        caller = self.callers.get(command.call_id)
+        if caller is not None:
+            caller.inbox.put_nowait(command)
+
+    def cancel_offer(self, command: d.CancelOffer) -> None:
+        """Nothing to do: the caller's hang-up already ended its Dial, which stops the ringing."""
+
+    def _drop_orphan(self, command: d.OfferCall) -> None:
+        if command.call_id not in self.callers and command.call_id in self.live.engine.calls:
+            self.live.feed(e.CallerHungUp(self.live.now(), command.call_id))
+
+    # -------------------------------------------------------------- AMI facts
+    def channel_hung_up(self, uniqueid: str) -> None:
+        """AMI ``Hangup`` of a caller's channel: wake its coroutine if it is idle."""
+        call_id = self._by_channel.get(uniqueid)
+        caller = self.callers.get(call_id) if call_id else None
+        if caller is not None:
+            caller.inbox.put_nowait(HANGUP)
+
+    def dial_answered(self, caller_uniqueid: str, agent_uniqueid: str, at: float) -> None:
+        """AMI ``DialEnd`` with ``DialStatus: ANSWER`` on a caller's channel."""
+        call_id = self._by_channel.get(caller_uniqueid)
+        caller = self.callers.get(call_id) if call_id else None
+        if caller is not None and caller.offer is not None and not caller.answered:
+            formatter = self._queue_log_formatter()
+            if formatter is not None and agent_uniqueid:
+                formatter.note_peer(caller.call_id, agent_uniqueid)
+            self._answered(caller, caller.offer, at)
+
+    # -------------------------------------------------------------- bookkeeping
+    def _answered(self, caller: WaitingCaller, offer: d.OfferCall, at: float) -> None:
+        caller.answered = True
+        self.live.feed(e.OfferAnswered(at, caller.call_id, offer.agent_id))
+
+    def _caller_left(self, caller: WaitingCaller) -> None:
+        """The caller hung up, whatever the call's state: the engine knows whether that is an
+        abandon (waiting), a cancelled offer (ringing) or the end of a conversation."""
+        if caller.call_id in self.live.engine.calls:
+            self.live.feed(e.CallerHungUp(self.live.now(), caller.call_id))
+
+    def _forget(self, caller: WaitingCaller) -> None:
+        if self.callers.get(caller.call_id) is caller:
+            del self.callers[caller.call_id]
+            self._by_channel.pop(caller.channel_uniqueid, None)
+
+    def _queue_log_formatter(self) -> Any:
+        for subscriber in self.live.subscribers:
+            formatter = getattr(subscriber, "formatter", None)
+            if formatter is not None:
+                return formatter
+        return None
+
+
+def _env(session: Session, key: str) -> str:
+    env = session.env
+    try:
+        return str(env.get(key, "") or "")
+    except AttributeError:
+        return ""
+
+
+def _requested_queue(session: Session) -> str | None:
+    """The queue named in the AGI request when the channel carries none: ``wait?queue=q``
+    or ``AGI(agi://host/wait,q)`` (the direct per-queue test extensions)."""
+    env = session.env
+    query = getattr(env, "query", None) or {}
+    if isinstance(query, Mapping) and query.get("queue"):
+        value = query["queue"]
+        return value[0] if isinstance(value, list) else str(value)
+    args = getattr(env, "args", None) or ()
+    return str(args[0]) if args else None
+
+
+def _seconds(text: str | None) -> float:
+    try:
+        return float(text) if text else 0.0
+    except ValueError:
+        return 0.0

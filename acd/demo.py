@@ -1,0 +1,144 @@
+"""The live demo on one machine: a sandboxed Asterisk, the daemon, sipp citizens and
+sipp agents, with the live queue figures printed every second.
+
+It reads a real config (``examples/1555.yaml`` by default), logs every agent in, gives
+every agent's phone to one sipp process (rings 200 ms, talks ``--talk`` seconds, hangs
+up) and sends citizens to the queues' direct numbers (``q-<queue>``) at ``--rate`` calls a
+second, spread over the queues, for ``--seconds``; then it stops everything it started
+and prints the final report (acd.metrics' definitions). Nothing is left running.
+
+Run: ``python -m acd.demo`` (or ``acd demo``) ``[--seconds 60] [--rate 4] [--talk 8]``.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from acd.config import ConfigError, load_config
+from acd.config.model import Config
+from acd.daemon.live_figures import LiveFigures
+from acd.engine import AgentState
+from acd.engine import events as e
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "1555.yaml"
+
+
+def sandbox_config(source: Path, target: Path, sandbox: Any, agi_port: int, var: Path) -> Path:
+    """The user's config with the daemon section pointed at the sandbox (ports, secret,
+    files under ``var``); everything else as written."""
+    data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    data["daemon"] = {
+        "ami_host": "127.0.0.1", "ami_port": sandbox.ami_port, "ami_username": sandbox.ami_username,
+        "ami_secret": sandbox.ami_secret, "agi_host": "127.0.0.1", "agi_port": agi_port,
+        "queue_log": str(var / "queue_log"), "recordings_dir": str(var / "recordings"),
+    }
+    target.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    return target
+
+
+def status_line(elapsed: float, daemon: Any, figures: LiveFigures) -> str:
+    engine = daemon.live.engine
+    states: dict[AgentState, int] = {}
+    for agent in engine.agents.values():
+        states[agent.state] = states.get(agent.state, 0) + 1
+    waiting = engine.waiting_calls()
+    longest = max((daemon.live.now() - c.enqueued_at for c in waiting), default=0.0)
+    report = figures.figures()
+    level = "-" if report.service_level is None else f"{report.service_level:.0%}"
+    asa = "-" if report.asa is None else f"{report.asa:.1f}s"
+    return (f"{elapsed:5.0f}s  waiting {len(waiting):3d} (longest {longest:4.0f}s)  "
+            f"talking {states.get(AgentState.ON_CALL, 0):3d}  ringing {states.get(AgentState.RINGING, 0):2d}  "
+            f"wrap-up {states.get(AgentState.WRAP_UP, 0):3d}  free {states.get(AgentState.AVAILABLE, 0):3d}  |  "
+            f"done {report.answered:4d} answered {report.abandoned:3d} abandoned  SL {level:>4}  ASA {asa}")
+
+
+async def run(config_path: Path, workdir: Path, *, seconds: float, rate: float, talk: float) -> int:
+    from bench.asterisk_side import baseline_queue, dialplan, endpoints
+    from acd.daemon.app import Daemon
+    from rig.asterisk import AsteriskSandbox
+    from rig.ports import free_port
+    from rig.sipp import agent_phones, citizens
+
+    config: Config = load_config(config_path)
+    agi_port = free_port(14573)
+    agents = agent_phones(workdir, ring=0.2, talk=talk, name="agents")
+    contacts = {agent.endpoint: agents.port for agent in config.agents.values()}
+    sandbox = AsteriskSandbox(workdir / "asterisk", extra_files={
+        "pjsip_generated.conf": endpoints(contacts), "extensions_generated.conf": dialplan(agi_port),
+        "queues_generated.conf": baseline_queue("acd-fallback", contacts)})
+    print(f"starting Asterisk (SIP 127.0.0.1:{sandbox.sip_port}, AMI {sandbox.ami_port}) ...", flush=True)
+    await asyncio.to_thread(sandbox.start)
+    daemon = None
+    callers: list[Any] = []
+    try:
+        daemon = Daemon(sandbox_config(config_path, workdir / "demo.yaml", sandbox, agi_port, workdir / "var"),
+                        extras=False)
+        figures = LiveFigures()
+        daemon.live.subscribe(figures)
+        await daemon.start()
+        for agent in config.agents:
+            daemon.live.feed(e.AgentLoggedIn(daemon.live.now(), agent))
+        await asyncio.to_thread(agents.start)
+        queues = list(config.queues)
+        share = rate / len(queues)
+        print(f"{len(config.agents)} agents logged in; citizens call {len(queues)} queues at {rate:g}/s "
+              f"for {seconds:g} s (talk {talk:g} s)", flush=True)
+        for queue in queues:
+            phone = citizens(workdir, sandbox.sip_port, f"q-{queue}", calls=max(1, round(share * seconds)),
+                             rate=share, caller_prefix=f"{queue}-", name=f"citizens-{queue}")
+            await asyncio.to_thread(phone.start)
+            callers.append(phone)
+        started = time.monotonic()
+        while (elapsed := time.monotonic() - started) < seconds:
+            print(status_line(elapsed, daemon, figures), flush=True)
+            await asyncio.sleep(1.0)
+        print(status_line(time.monotonic() - started, daemon, figures), flush=True)
+        final = figures.figures()
+        print(f"demo: offered {final.offered}, answered {final.answered}, abandoned {final.abandoned}, "
+              f"service level {'-' if final.service_level is None else f'{final.service_level:.0%}'}, "
+              f"queue_log {workdir / 'var' / 'queue_log'}", flush=True)
+    finally:
+        for phone in [*callers, agents]:
+            if phone.running:
+                await asyncio.to_thread(phone.stop, 1.0)
+        if daemon is not None:
+            await daemon.stop()
+        await asyncio.to_thread(sandbox.stop)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m acd.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", type=Path, default=DEFAULT_CONFIG)
+    parser.add_argument("--seconds", type=float, default=60.0, help="how long citizens keep calling")
+    parser.add_argument("--rate", type=float, default=4.0, help="citizens' calls per second, all queues")
+    parser.add_argument("--talk", type=float, default=8.0, help="seconds each agent talks")
+    parser.add_argument("--keep", type=Path, help="keep the sandbox, logs and queue_log in this directory")
+    args = parser.parse_args(argv)
+    if args.seconds <= 0 or args.rate <= 0 or args.talk <= 0:
+        parser.error("seconds, rate and talk must be positive")
+    logging.basicConfig(level=logging.ERROR)
+    try:
+        load_config(args.config)
+    except ConfigError as error:
+        print(str(error), file=sys.stderr)
+        return 1
+    if args.keep:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        return asyncio.run(run(args.config.resolve(), args.keep.resolve(), seconds=args.seconds, rate=args.rate,
+                               talk=args.talk))
+    with tempfile.TemporaryDirectory(prefix="acd-demo-") as tmp:
+        return asyncio.run(run(args.config.resolve(), Path(tmp), seconds=args.seconds, rate=args.rate,
+                               talk=args.talk))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

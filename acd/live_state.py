@@ -1,0 +1,117 @@
+"""The live state in Redis: who waits, who talks, every agent's state, and an event stream.
+
+Wallboards, the agents' web panel and a second daemon read it; a restarted daemon reads
+the waiting calls back (with their original enqueue times) to rebuild its lines when
+Asterisk's channel variables are not enough. Like the records, the daemon calls it
+synchronously and a background task writes, so Redis being slow or down never delays
+routing. redis-py's asyncio pool raises once ``max_connections`` are in use; we use its
+``BlockingConnectionPool``, which waits for a free connection instead.
+
+Keys (prefix ``acd:`` by default):
+
+- ``acd:call:<call_id>``: hash of a call in the queue or on an agent (removed when it ends);
+- ``acd:calls``: sorted set of live call ids by enqueue time;
+- ``acd:agents``: hash agent id -> JSON {state, previous, reason, at};
+- ``acd:events``: stream of every decision as JSON (capped at ``stream_length``).
+"""
+from __future__ import annotations
+
+import json
+import logging
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from acd.batch_writer import BatchWriter
+from acd.engine import decisions as d
+from acd.engine.serialize import decision_dict
+
+log = logging.getLogger(__name__)
+
+_ENDS = (d.CallEnded, d.CallAbandoned, d.ExitCall)
+
+
+class LiveState(BatchWriter):
+    name = "live-state"
+
+    def __init__(self, url: str, *, prefix: str = "acd:", stream_length: int = 100_000,
+                 max_connections: int = 8, interval: float = 0.2) -> None:
+        super().__init__(interval, max_delay=10.0)
+        # decode_responses belongs to the pool: given to Redis() beside a pool it is ignored
+        pool = aioredis.BlockingConnectionPool.from_url(url, max_connections=max_connections, timeout=10,
+                                                        decode_responses=True)
+        self.redis = aioredis.Redis(connection_pool=pool)
+        self.prefix = prefix
+        self.stream_length = stream_length
+        self._pending: deque[d.Decision] = deque()
+
+    @property
+    def backlog(self) -> int:
+        return len(self._pending)
+
+    async def _prepare(self) -> None:
+        await self.redis.ping()
+
+    async def close(self) -> None:
+        await self.stop()
+        await self.redis.aclose()
+
+    def __call__(self, decisions: Sequence[d.Decision]) -> None:
+        self._pending.extend(decisions)
+        self._poke()
+
+    async def _write(self) -> None:
+        batch = list(self._pending)
+        if not batch:
+            return
+        p = self.prefix
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for decision in batch:
+                record = decision_dict(decision)
+                pipe.xadd(f"{p}events", {"json": json.dumps(record, ensure_ascii=False)},
+                          maxlen=self.stream_length, approximate=True)
+                kind = type(decision)
+                if kind is d.CallQueued:
+                    pipe.hset(f"{p}call:{decision.call_id}", mapping={
+                        "queue": decision.queue, "enqueued_at": repr(decision.enqueued_at),
+                        "priority": decision.priority, "state": "waiting",
+                        "requirements": json.dumps(dict(decision.requirements)),
+                    })
+                    pipe.zadd(f"{p}calls", {decision.call_id: decision.enqueued_at})
+                elif kind is d.OfferCall:
+                    pipe.hset(f"{p}call:{decision.call_id}", mapping={"state": "offered", "agent": decision.agent_id})
+                elif kind is d.OfferMissed:
+                    pipe.hset(f"{p}call:{decision.call_id}", mapping={"state": "waiting", "agent": ""})
+                elif kind is d.CallConnected:
+                    pipe.hset(f"{p}call:{decision.call_id}", mapping={"state": "connected", "agent": decision.agent_id})
+                elif kind in _ENDS:
+                    pipe.delete(f"{p}call:{decision.call_id}")
+                    pipe.zrem(f"{p}calls", decision.call_id)
+                elif kind is d.AgentStatus:
+                    pipe.hset(f"{p}agents", decision.agent_id, json.dumps(
+                        {"state": decision.state, "previous": decision.previous, "reason": decision.reason,
+                         "at": decision.at}))
+            await pipe.execute()
+        for _ in batch:
+            self._pending.popleft()
+
+    async def waiting_calls(self) -> list[dict[str, Any]]:
+        """Live calls in enqueue order, as stored: what a restarted daemon rebuilds from."""
+        p = self.prefix
+        ids = await self.redis.zrange(f"{p}calls", 0, -1)
+        result = []
+        for call_id in ids:
+            data = await self.redis.hgetall(f"{p}call:{call_id}")
+            if data:
+                data["call_id"] = call_id
+                data["enqueued_at"] = float(data["enqueued_at"])
+                data["priority"] = int(data["priority"])
+                data["requirements"] = json.loads(data["requirements"])
+                result.append(data)
+        return result
+
+    async def agents(self) -> dict[str, dict[str, Any]]:
+        raw = await self.redis.hgetall(f"{self.prefix}agents")
+        return {agent_id: json.loads(value) for agent_id, value in raw.items()}

@@ -1,0 +1,127 @@
+"""Writes records from the engine's decisions without ever slowing routing down.
+
+The daemon calls ``CallRecords`` synchronously with each batch of decisions; rows are
+only assembled here and a background task writes them in batches. When the database is
+down the rows stay queued and the task retries with backoff, so nothing is lost by a
+short outage; a warning says how many rows wait.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from acd.batch_writer import BatchWriter
+from acd.engine import decisions as d
+from acd.records.schema import agent_events, calls, metadata
+
+log = logging.getLogger(__name__)
+
+
+class CallRecords(BatchWriter):
+    name = "call-records"
+
+    def __init__(self, database_url: str, *, batch: int = 500, interval: float = 0.5) -> None:
+        super().__init__(interval)
+        self.database_url = database_url
+        self.db: AsyncEngine = create_async_engine(database_url)
+        self._open: dict[str, dict[str, Any]] = {}     # calls not finished yet
+        self._call_rows: deque[dict[str, Any]] = deque()
+        self._agent_rows: deque[dict[str, Any]] = deque()
+        self._updates: deque[tuple[str, int]] = deque()
+        self._batch = batch
+
+    async def _prepare(self) -> None:
+        async with self.db.begin() as conn:
+            await conn.run_sync(metadata.create_all)
+
+    async def close(self) -> None:
+        await self.stop()
+        await self.db.dispose()
+
+    @property
+    def backlog(self) -> int:
+        return len(self._call_rows) + len(self._agent_rows) + len(self._updates)
+
+    # -- the subscriber ------------------------------------------------------------------
+    def __call__(self, decisions: Sequence[d.Decision]) -> None:
+        for decision in decisions:
+            self._take(decision)
+        if self.backlog >= self._batch:
+            self._poke()
+
+    def _take(self, decision: d.Decision) -> None:
+        kind = type(decision)
+        if kind is d.CallQueued:
+            self._open[decision.call_id] = {
+                "call_id": decision.call_id, "queue": decision.queue, "enqueued_at": decision.enqueued_at,
+                "priority": decision.priority, "requirements": dict(decision.requirements),
+                "missed_offers": 0, "original_position": decision.position,
+            }
+        elif kind is d.OfferCall:
+            row = self._open.get(decision.call_id)
+            if row is not None and decision.callback:
+                row["callback"] = decision.callback
+        elif kind is d.OfferMissed:
+            row = self._open.get(decision.call_id)
+            if row is not None:
+                row["missed_offers"] += 1
+        elif kind is d.CallConnected:
+            row = self._open.get(decision.call_id)
+            if row is not None:
+                row.update(agent_id=decision.agent_id, answered_at=decision.at, waited=decision.waited)
+        elif kind is d.CallEnded:
+            self._finish(decision.call_id, outcome="answered", ended_at=decision.at, talk_time=decision.talk_time,
+                         ended_by=decision.by, waited=decision.waited)
+        elif kind is d.CallAbandoned:
+            self._finish(decision.call_id, outcome="abandoned", ended_at=decision.at, waited=decision.waited,
+                         position=decision.position)
+        elif kind is d.ExitCall:
+            self._finish(decision.call_id, outcome="exited", ended_at=decision.at, waited=decision.waited,
+                         position=decision.position, exit_action=decision.action.kind)
+        elif kind is d.AgentStatus:
+            self._agent_rows.append({"agent_id": decision.agent_id, "at": decision.at, "state": decision.state,
+                                     "previous": decision.previous, "reason": decision.reason})
+
+    def _finish(self, call_id: str, **values: Any) -> None:
+        row = self._open.pop(call_id, None)
+        if row is None:
+            log.warning("record for an unknown call", extra={"call_id": call_id})
+            return
+        row.update(values)
+        for column in calls.columns.keys():
+            row.setdefault(column, None)
+        self._call_rows.append(row)
+
+    def set_satisfaction(self, call_id: str, score: int) -> None:
+        """The post-call survey's answer, stored with the call's record."""
+        if not 1 <= score <= 5:
+            raise ValueError(f"satisfaction is 1 to 5, got {score}")
+        self._updates.append((call_id, score))
+        self._poke()
+
+    # -- the writer ------------------------------------------------------------------------
+    async def _write(self) -> None:
+        """Write everything queued so far (rows leave the queue only once committed)."""
+        call_rows = list(self._call_rows)
+        agent_rows = list(self._agent_rows)
+        updates = list(self._updates)
+        if not (call_rows or agent_rows or updates):
+            return
+        async with self.db.begin() as conn:
+            if call_rows:
+                await conn.execute(calls.insert(), call_rows)
+            if agent_rows:
+                await conn.execute(agent_events.insert(), agent_rows)
+            for call_id, score in updates:
+                await conn.execute(update(calls).where(calls.c.call_id == call_id).values(satisfaction=score))
+        for _ in call_rows:
+            self._call_rows.popleft()
+        for _ in agent_rows:
+            self._agent_rows.popleft()
+        for _ in updates:
+            self._updates.popleft()

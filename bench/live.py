@@ -1,0 +1,197 @@
+"""The ACD against app_queue on one real Asterisk, with sipp citizens and agents.
+
+One sandboxed Asterisk, one sipp process playing every agent phone (rings 200 ms,
+answers, talks ``--talk`` seconds, hangs up), and two phases with the same load and
+the same agents:
+
+1. ``acd``: citizens call ``q-bench``; the dialplan hands them to the daemon's ``wait``
+   FastAGI handler, the engine picks the agent, the caller's session Dials it.
+2. ``app_queue``: citizens call ``aq``; the dialplan runs ``Queue(bench-aq)``, a plain
+   app_queue queue with the same agents as static members, ``strategy=leastrecent``,
+   ``wrapuptime=0``, ``autofill=yes``, ``ringinuse=no``.
+
+Every figure is read from the phones' event logs (bench/phone_figures.py): routing
+latency from an agent's hang-up, while callers wait, to that agent's next INVITE;
+answered calls from the agents' answers; peak concurrency from the citizens' calls.
+
+Why app_queue is slower here than with one waiting caller: only the caller at the head
+of an app_queue queue polls the members continuously; every caller behind it (and with
+``autofill`` each of the first N callers for N free members) re-checks its turn once a
+second (``RECHECK`` in apps/app_queue.c, ``wait_our_turn``), so a member freed while
+many callers wait is rung at the next of those one-second checks.
+
+Last line:
+
+    live: <answered>/<offered> answered, peak <P> concurrent, routing p99 <X> ms (app_queue <Y> ms), lost <L>
+
+Run: ``python -m bench.live [--calls 150] [--agents 50] [--rate 50] [--talk 5]``.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.asterisk_side import baseline_queue, dialplan, endpoints
+from bench.phone_figures import answered_callers, call_intervals, peak_concurrency, percentile, routing_latencies
+
+SKILL = "topic:bench"
+BASELINE = "bench-aq"
+#: phase name, number the citizens dial, prefix of their caller ids
+PHASES: tuple[tuple[str, str, str], ...] = (("acd", "q-bench", "acd-"), ("app_queue", "aq", "aq-"))
+
+
+@dataclass(frozen=True)
+class Load:
+    calls: int = 150
+    agents: int = 50
+    rate: float = 50.0          # new citizens' calls per second
+    talk: float = 5.0           # seconds each agent talks before hanging up
+    first_agent: int = 3001
+
+    @property
+    def agent_ids(self) -> list[str]:
+        return [str(self.first_agent + i) for i in range(self.agents)]
+
+
+@dataclass(frozen=True)
+class PhaseResult:
+    name: str
+    offered: int
+    answered: int
+    peak: int
+    latencies: list[float]
+
+    @property
+    def p99(self) -> float:
+        return percentile(self.latencies, 0.99)
+
+    @property
+    def lost(self) -> int:
+        return self.offered - self.answered
+
+
+def acd_config(load: Load, agi_port: int, sandbox: object, var: Path) -> str:
+    """The ACD's config for the bench: one queue, wrap-up 0, leastrecent like the baseline."""
+    agents = "".join(f"  '{agent}': {{pin: '1234', skills: {{{SKILL}: 1}}}}\n" for agent in load.agent_ids)
+    return (
+        "service: {name: bench, languages: [en]}\n"
+        f"skills: {{{SKILL}: Benchmark}}\n"
+        "queues:\n"
+        f"  bench: {{requires: {{{SKILL}: 1}}, wrapup: 0, ring_timeout: 15, strategy: leastrecent,\n"
+        "          announcements: {first_after: 0, every: 0}}\n"
+        "routing: {missed_offer_rest: 0}\n"
+        f"agents:\n{agents}"
+        f"daemon: {{ami_host: 127.0.0.1, ami_port: {sandbox.ami_port}, ami_username: {sandbox.ami_username},\n"
+        f"         ami_secret: '{sandbox.ami_secret}', agi_host: 127.0.0.1, agi_port: {agi_port},\n"
+        f"         queue_log: {var / 'queue_log'}, recordings_dir: {var / 'recordings'}}}\n"
+    )
+
+
+def asterisk_files(load: Load, agi_port: int, agents_port: int) -> dict[str, str]:
+    """Endpoints, dialplan and the baseline queue (the *_generated.conf the base config includes)."""
+    contacts = {f"agent-{agent}": agents_port for agent in load.agent_ids}
+    return {"pjsip_generated.conf": endpoints(contacts),
+            "extensions_generated.conf": dialplan(agi_port, baseline_queue=BASELINE),
+            "queues_generated.conf": baseline_queue(BASELINE, contacts)}
+
+
+def analyse(name: str, load: Load, citizen_events: Sequence, agent_events: Sequence, prefix: str) -> PhaseResult:
+    """One phase's figures. Callers wait from the last citizen's dialling (all are in)
+    until the last INVITE an agent received in this phase."""
+    mine = [e for e in agent_events if e.peer.startswith(prefix)]
+    dialled = [e.at for e in citizen_events if e.event == "invite"]
+    rung = [e.at for e in mine if e.event == "invite"]
+    window_agents = {e.phone for e in mine}
+    phase_events = [e for e in agent_events if e.phone in window_agents
+                    and (min(dialled, default=0.0) <= e.at <= max(rung, default=0.0))]
+    latencies = routing_latencies(phase_events, waiting_from=max(dialled, default=0.0),
+                                  waiting_until=max(rung, default=0.0))
+    return PhaseResult(name, load.calls, len(answered_callers(mine)), peak_concurrency(call_intervals(citizen_events)),
+                       latencies)
+
+
+def summary(acd: PhaseResult, baseline: PhaseResult) -> str:
+    return (f"live: {acd.answered}/{acd.offered} answered, peak {acd.peak} concurrent, "
+            f"routing p99 {acd.p99:.1f} ms (app_queue {baseline.p99:.1f} ms), lost {acd.lost}")
+
+
+async def run(load: Load, workdir: Path) -> tuple[PhaseResult, PhaseResult]:
+    from acd.daemon.app import Daemon
+    from acd.engine import events as e
+    from rig.asterisk import AsteriskSandbox
+    from rig.ports import free_port
+    from rig.sipp import agent_phones, citizens
+
+    agi_port = free_port(14573)
+    agents = agent_phones(workdir, ring=0.2, talk=load.talk)
+    sandbox = AsteriskSandbox(workdir / "asterisk", extra_files=asterisk_files(load, agi_port, agents.port))
+    await asyncio.to_thread(sandbox.start)
+    daemon = None
+    citizen_events: dict[str, list] = {}
+    try:
+        config = workdir / "bench.yaml"
+        config.write_text(acd_config(load, agi_port, sandbox, workdir / "var"))
+        daemon = Daemon(config, extras=False)
+        await daemon.start()
+        for agent in load.agent_ids:
+            daemon.live.feed(e.AgentLoggedIn(daemon.live.now(), agent))
+        await asyncio.to_thread(agents.start)
+        for name, number, prefix in PHASES:
+            started = time.monotonic()
+            print(f"{name}: {load.calls} calls at {load.rate:g}/s to {load.agents} agents ...", flush=True)
+            callers = citizens(workdir, sandbox.sip_port, number, calls=load.calls, rate=load.rate,
+                               caller_prefix=prefix, name=name)
+            await asyncio.to_thread(callers.start)
+            result = await asyncio.to_thread(callers.wait, 600)
+            citizen_events[name] = callers.events()
+            print(f"{name}: citizens done in {time.monotonic() - started:.1f} s "
+                  f"({result.successful} successful, {result.failed} failed)", flush=True)
+            await asyncio.sleep(0.5)
+    finally:
+        if agents.running:
+            await asyncio.to_thread(agents.stop, 5.0)
+        if daemon is not None:
+            await daemon.stop()
+        await asyncio.to_thread(sandbox.stop)
+    agent_events = agents.events()
+    acd, baseline = (analyse(name, load, citizen_events.get(name, []), agent_events, prefix)
+                     for name, _, prefix in PHASES)
+    return acd, baseline
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.live", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=Load.calls)
+    parser.add_argument("--agents", type=int, default=Load.agents)
+    parser.add_argument("--rate", type=float, default=Load.rate)
+    parser.add_argument("--talk", type=float, default=Load.talk)
+    parser.add_argument("--keep", help="keep the sandbox, phone logs and queue_log in this directory")
+    args = parser.parse_args(argv)
+    if args.calls < 1 or args.agents < 1 or args.rate <= 0 or args.talk <= 0:
+        parser.error("calls, agents, rate and talk must be positive")
+    logging.basicConfig(level=logging.ERROR)
+    load = Load(calls=args.calls, agents=args.agents, rate=args.rate, talk=args.talk)
+    if args.keep:
+        workdir = Path(args.keep)
+        workdir.mkdir(parents=True, exist_ok=True)
+        acd, baseline = asyncio.run(run(load, workdir.resolve()))
+    else:
+        with tempfile.TemporaryDirectory(prefix="bench-live-") as tmp:
+            acd, baseline = asyncio.run(run(load, Path(tmp)))
+    for phase in (acd, baseline):
+        print(f"{phase.name}: {phase.answered}/{phase.offered} answered, peak {phase.peak}, "
+              f"routing p50 {percentile(phase.latencies, 0.5):.1f} ms p99 {phase.p99:.1f} ms "
+              f"({len(phase.latencies)} hand-overs)")
+    print(summary(acd, baseline))
+    return 0 if acd.lost == 0 else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

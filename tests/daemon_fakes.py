@@ -1,0 +1,142 @@
+"""Fakes for daemon unit tests: an AGI session whose Dial outcomes the test decides, a
+settable clock, and a waiting room wired to the real engine and queue_log writer."""
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+
+from acd.daemon.live_engine import LiveEngine
+from acd.daemon.queue_log import QueueLogWriter
+from acd.daemon.waiting_room import WaitingRoom
+from acd.engine import decisions as d
+from acd.engine import events as e
+from tests.engine_helpers import make_config
+
+QUEUES = """
+q:
+  requires: {topic:a: 1}
+  wrapup: 5
+  ring_timeout: 15
+  max_wait: 300
+  on_max_wait: callback
+  announcements: {first_after: 0, every: 0}
+  record: true
+"""
+AGENTS = "'11': {pin: '1234', skills: {topic:a: 3, lang:el: 2}}\n'12': {pin: '1234', skills: {topic:a: 3}}\n"
+
+
+class Hangup(ConnectionError):
+    """What the protocol raises when the channel is gone (a ConnectionError subclass here)."""
+
+
+@dataclass
+class Response:
+    result: int
+
+
+class FakeSession:
+    """An AGI session whose Dial outcomes the test decides."""
+
+    def __init__(self, variables: dict[str, str], uniqueid: str) -> None:
+        self.vars = {"UNIQUEID": uniqueid, "CALLERID(num)": "2101234567", **variables}
+        self.env = {"agi_uniqueid": uniqueid, "agi_channel": f"PJSIP/citizens-{uniqueid}"}
+        self.commands: list[tuple[str, ...]] = []
+        self.dials: asyncio.Queue[tuple[str, asyncio.Future]] = asyncio.Queue()
+        self.gone = False
+        self._hangup_notice = asyncio.Event()
+
+    async def wait_for_hangup(self) -> None:
+        await self._hangup_notice.wait()
+
+    def _check(self) -> None:
+        if self.gone:
+            raise Hangup("channel hung up")
+
+    async def command(self, *words: str) -> Response:
+        self._check()
+        self.commands.append(words)
+        return Response(0)
+
+    async def answer(self) -> Response:
+        return await self.command("ANSWER")
+
+    async def set_variable(self, name: str, value: str) -> Response:
+        self._check()
+        self.vars[name] = value
+        return Response(1)
+
+    async def get_variable(self, name: str) -> str | None:
+        return self.vars.get(name)
+
+    async def get_full_variable(self, expression: str) -> str | None:
+        return re.sub(r"\$\{([^}]+)\}", lambda m: self.vars.get(m.group(1), ""), expression)
+
+    async def stream_file(self, name: str, escape_digits: str = "") -> str | None:
+        await self.command("STREAM FILE", name)
+        return None
+
+    async def exec(self, application: str, *args: str) -> Response:
+        self._check()
+        self.commands.append(("EXEC", application, *args))
+        if application != "Dial":
+            return Response(0)
+        outcome: asyncio.Future = asyncio.get_running_loop().create_future()
+        self.dials.put_nowait((args[0], outcome))
+        status, result = await outcome
+        self.vars["DIALSTATUS"] = status
+        if result < 0:
+            self.gone = True
+        return Response(result)
+
+    def hang_up(self) -> None:
+        """The caller hangs up: Asterisk's HANGUP notice arrives on the session."""
+        self.gone = True
+        self._hangup_notice.set()
+
+
+class Clock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class Room:
+    def __init__(self, tmp_path, queues: str = QUEUES, agents: str = AGENTS, routing: str = "") -> None:
+        self.clock = Clock()
+        self.config = make_config(queues, agents, routing=routing)
+        self.live = LiveEngine(self.config, now=self.clock)
+        self.decisions: list[d.Decision] = []
+        self.live.subscribe(self.decisions.extend)
+        self.queue_log = QueueLogWriter(tmp_path / "queue_log", self.config)
+        self.live.subscribe(self.queue_log)
+        self.room = WaitingRoom(self.live)
+        self.tasks: list[asyncio.Task] = []
+
+    def login(self, *agent_ids: str) -> None:
+        for agent_id in agent_ids:
+            self.live.feed(e.AgentLoggedIn(self.clock(), agent_id))
+
+    async def arrive(self, uniqueid: str, **variables: str) -> FakeSession:
+        session = FakeSession({"ACD_QUEUE": "q", **variables}, uniqueid)
+        self.tasks.append(asyncio.create_task(self.room.handle(session)))
+        await settle()
+        return session
+
+    def of(self, kind: type) -> list:
+        return [x for x in self.decisions if isinstance(x, kind)]
+
+    def queue_log_events(self) -> list[str]:
+        self.queue_log._file.flush()
+        return [line.split("|")[4] for line in self.queue_log.path.read_text().splitlines()]
+
+
+async def settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+async def ringing(session: FakeSession) -> tuple[str, asyncio.Future]:
+    return await asyncio.wait_for(session.dials.get(), 1)

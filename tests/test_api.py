@@ -1,0 +1,93 @@
+"""The REST/WebSocket API over a real LiveEngine, through a real HTTP server on loopback."""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from acd.api import make_app
+from acd.daemon.agents_phone import PinGuard
+from acd.daemon.live_engine import LiveEngine
+from acd.engine import events as e
+from tests.engine_helpers import make_config
+
+QUEUE = "q:\n  title: {el: 'Συντάξεις', en: Pensions}\n  requires: {topic:a: 1}\n"
+AGENTS = "'11': {pin: '1234', skills: {topic:a: 3}}\n'12': {pin: '9999', skills: {topic:b: 3}}\n"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture
+async def api():
+    clock = Clock()
+    live = LiveEngine(make_config(QUEUE, AGENTS), now=clock)
+    guard = PinGuard(max_failures=2, window=60, lockout=60, now=clock)
+    client = TestClient(TestServer(make_app(live, guard)))
+    await client.start_server()
+    yield client, live, clock
+    await client.close()
+
+
+async def test_agent_logs_in_from_the_web_panel_and_takes_a_call(api):
+    client, live, clock = api
+    r = await client.post("/api/agents/11/login", json={"pin": "1234"})
+    assert r.status == 200 and (await r.json())["state"] == "available"
+    live.feed(e.CallArrived(clock(), "c1", "q"))
+    agents = {a["id"]: a for a in (await (await client.get("/api/agents")).json())["agents"]}
+    assert agents["11"]["state"] == "ringing" and agents["11"]["call"] == "c1"
+    r = await client.post("/api/agents/11/pause", json={"pin": "1234", "reason": "nap"})
+    assert r.status == 409 and "unknown pause reason" in (await r.json())["reason"]
+
+
+async def test_wrong_pins_are_refused_then_locked(api):
+    client, _, clock = api
+    for _ in range(2):
+        assert (await client.post("/api/agents/11/login", json={"pin": "0000"})).status == 403
+    r = await client.post("/api/agents/11/login", json={"pin": "1234"})
+    assert r.status == 429                      # locked even with the right PIN
+    clock.t += 61
+    assert (await client.post("/api/agents/11/login", json={"pin": "1234"})).status == 200
+
+
+async def test_bad_requests_get_clear_errors(api):
+    client, _, _ = api
+    r = await client.post("/api/agents/11/login", data=b"\xff\xfe garbage")
+    assert r.status == 400 and "JSON object" in await r.text()
+    assert (await client.post("/api/agents/11/dance", json={"pin": "1234"})).status == 404
+    assert (await client.post("/api/agents/77/login", json={"pin": "1234"})).status == 403
+
+
+async def test_queue_figures_and_waiting_calls(api):
+    client, live, clock = api
+    live.feed(e.CallArrived(clock(), "c1", "q"))
+    clock.t += 30
+    live.feed(e.CallArrived(clock(), "Κλήση", "q"))
+    data = await (await client.get("/api/queues")).json()
+    assert data["queues"]["q"]["waiting"] == 2 and data["queues"]["q"]["longest_wait"] == 30
+    assert data["queues"]["q"]["title"]["el"] == "Συντάξεις"
+    waiting = (await (await client.get("/api/calls")).json())["waiting"]
+    assert [(c["id"], c["position"]) for c in waiting] == [("c1", 1), ("Κλήση", 2)]
+    assert waiting[0]["estimated_wait"] is None  # nobody logged in: no honest estimate
+
+
+async def test_events_stream_over_websocket(api):
+    client, live, clock = api
+    socket = await client.ws_connect("/api/events")
+    await asyncio.sleep(0)
+    live.feed(e.AgentLoggedIn(clock(), "11"))
+    message = await asyncio.wait_for(socket.receive_json(), 5)
+    assert message[0]["type"] == "AgentStatus" and message[0]["agent_id"] == "11"
+    await socket.close()
+
+
+async def test_wallboard_page_is_served(api):
+    client, _, _ = api
+    r = await client.get("/")
+    assert r.status == 200 and "/api/queues" in await r.text()

@@ -1,0 +1,115 @@
+"""The daemon's config handling: ``acd check`` and SIGHUP reload (bad config refused,
+the last good one stays), and the agent roster that survives a restart."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from acd.cli import main
+from acd.daemon.app import Daemon
+from acd.engine import AgentState
+from acd.engine import events as e
+
+GOOD = """\
+service: {{name: test, languages: [el, en]}}
+skills: {{topic:a: A}}
+queues:
+  q: {{requires: {{topic:a: 1}}, wrapup: {wrapup}}}
+agents:
+  '11': {{pin: '1234', skills: {{topic:a: 3}}}}
+daemon: {{queue_log: {log}}}
+"""
+
+
+def write(path: Path, wrapup: int = 5) -> Path:
+    path.write_text(GOOD.format(wrapup=wrapup, log=path.parent / "queue_log"))
+    return path
+
+
+def test_check_accepts_a_good_config_and_names_file_and_line_of_a_bad_one(tmp_path, capsys):
+    config = write(tmp_path / "acd.yaml")
+    assert main(["check", "--config", str(config)]) == 0
+    config.write_text(config.read_text().replace("topic:a: 1", "topic:zz: 1"))
+    assert main(["check", "--config", str(config)]) == 1
+    assert f"{config}:4:" in capsys.readouterr().err
+
+
+def test_check_of_a_missing_file_is_a_clear_error(tmp_path, capsys):
+    assert main(["check", "--config", str(tmp_path / "none.yaml")]) == 1
+    assert "none.yaml" in capsys.readouterr().err
+
+
+def test_reload_with_a_bad_config_is_refused_and_the_running_config_stays(tmp_path, caplog):
+    config = write(tmp_path / "acd.yaml", wrapup=5)
+    daemon = Daemon(config)
+    config.write_text("service: {name: test\n")          # broken YAML
+    with caplog.at_level(logging.ERROR):
+        assert daemon.reload() is False
+    assert daemon.live.config.queues["q"].wrapup == 5
+    refused = [r for r in caplog.records if "refused" in r.getMessage()]
+    assert refused and refused[0].file == str(config) and refused[0].line is not None
+
+
+def test_reload_keeps_agents_and_applies_the_new_rules(tmp_path):
+    config = write(tmp_path / "acd.yaml", wrapup=5)
+    daemon = Daemon(config)
+    daemon.live.feed(e.AgentLoggedIn(daemon.live.now(), "11"))
+    write(config, wrapup=30)
+    assert daemon.reload() is True
+    assert daemon.live.engine.config.queues["q"].wrapup == 30
+    assert daemon.live.engine.agents["11"].state is AgentState.AVAILABLE
+
+
+def test_agent_logins_and_pauses_survive_a_daemon_restart(tmp_path):
+    config = write(tmp_path / "acd.yaml")
+    first = Daemon(config)
+    first.live.feed(e.AgentLoggedIn(first.live.now(), "11"))
+    first.live.feed(e.AgentPaused(first.live.now(), "11", "break"))
+    second = Daemon(config)
+    second.roster.load()
+    for event in second.roster.restore_events(second.live.now(), list(second.config.agents)):
+        second.live.feed(event)
+    agent = second.live.engine.agents["11"]
+    assert (agent.state, agent.reason) == (AgentState.PAUSED, "break")
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def test_a_survey_answer_is_stored_with_the_call_record(tmp_path):
+    """The survey handler's sink is the daemon's: the score lands in the call's row."""
+    from sqlalchemy import select
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from acd.records import calls
+
+    database = f"sqlite+aiosqlite:///{tmp_path / 'acd.sqlite3'}"
+    config = tmp_path / "acd.yaml"
+    config.write_text(GOOD.format(wrapup=0, log=tmp_path / "queue_log").replace(
+        "daemon: {", f"daemon: {{database_url: '{database}', api_port: {free_port()}, agi_port: {free_port()}, "
+                     f"ami_port: {free_port()}, "))
+    daemon = Daemon(config)
+    await daemon.start()
+    try:
+        now = daemon.live.now()
+        daemon.live.feed(e.AgentLoggedIn(now, "11"))
+        daemon.live.feed(e.CallArrived(now, "c1", "q"))
+        daemon.live.feed(e.OfferAnswered(now + 1, "c1", "11"))
+        daemon.live.feed(e.AgentHungUp(now + 60, "c1"))
+        daemon.store_satisfaction("c1", 5)
+    finally:
+        await daemon.stop()
+    db = create_async_engine(database)
+    async with db.connect() as conn:
+        (row,) = (await conn.execute(select(calls))).all()
+    await db.dispose()
+    assert (row.call_id, row.outcome, row.satisfaction) == ("c1", "answered", 5)

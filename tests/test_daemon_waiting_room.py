@@ -1,0 +1,203 @@
+"""The ``wait`` FastAGI handler against a scripted AGI session and the real engine.
+
+The session fake stands in for Asterisk only at the AGI command boundary (what the
+channel variables hold, what Dial returns); routing is the real engine's. The same
+behaviours run through a real Asterisk in tests/test_live_calls.py.
+"""
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from acd.daemon.waiting_room import CallVariablesError, caller_attributes, parse_skills
+from acd.engine import AgentState
+from acd.engine import decisions as d
+from acd.engine import events as e
+from tests.daemon_fakes import AGENTS, QUEUES, Room, ringing, settle
+from tests.engine_helpers import make_config
+
+async def test_caller_is_queued_from_its_channel_variables_and_the_enqueue_time_is_stamped(tmp_path):
+    r = Room(tmp_path)
+    session = await r.arrive("1.1", ACD_SKILLS="lang:el=2", ACD_LANG="el")
+    call = r.live.engine.calls["1.1"]
+    assert call.requirements == {"topic:a": 1, "lang:el": 2} and call.language == "el"
+    assert float(session.vars["ACD_ENQUEUED_AT"]) == r.clock.now
+    assert session.vars["ACD_CALLID"] == "1.1"
+    assert ("SET MUSIC", "ON", "default") in session.commands
+
+
+async def test_caller_is_connected_to_the_agent_the_engine_picks_and_agent_hang_up_leads_to_wrap_up(tmp_path):
+    r = Room(tmp_path)
+    r.login("12")
+    session = await r.arrive("1.1", ACD_SKILLS="lang:el=1")
+    r.login("11")                                   # only 11 speaks Greek
+    await settle()
+    target, outcome = await ringing(session)
+    assert target == "PJSIP/agent-11,15,gm(default)"
+    r.clock.now += 3
+    r.room.dial_answered("1.1", "9.9", r.clock.now)
+    assert r.live.engine.agents["11"].state is AgentState.ON_CALL
+    r.clock.now += 60
+    outcome.set_result(("ANSWER", 0))                 # the agent hung up, the caller is still there
+    await asyncio.wait_for(r.tasks[0], 1)
+    assert r.live.engine.agents["11"].state is AgentState.WRAP_UP
+    assert session.vars["ACD_WAIT_RESULT"] == "answered"
+    ended = r.of(d.CallEnded)
+    assert [(x.by, x.talk_time) for x in ended] == [("agent", 60)]
+    assert [x for x in r.queue_log_events() if x not in ("ADDMEMBER", "QUEUESTART")] == [
+        "ENTERQUEUE", "CONNECT", "COMPLETEAGENT"]
+
+
+async def test_caller_keeps_place_when_agent_does_not_answer(tmp_path):
+    r = Room(tmp_path, routing="missed_offer_rest: 30\n")
+    first = await r.arrive("1.1")
+    r.clock.now += 1
+    second = await r.arrive("1.2")
+    r.login("11")
+    await settle()
+    _, outcome = await ringing(first)
+    r.clock.now += 15
+    outcome.set_result(("NOANSWER", 0))
+    await settle()
+    assert [(x.agent_id, x.reason) for x in r.of(d.OfferMissed)] == [("11", "no_answer")]
+    r.login("12")
+    await settle()
+    target, _ = await ringing(first)                 # first caller again, ahead of the second
+    assert target.startswith("PJSIP/agent-12,")
+    assert second.dials.empty()
+    assert ("SET MUSIC", "ON", "default") in first.commands[-3:]
+    assert "RINGNOANSWER" in r.queue_log_events()
+
+
+@pytest.mark.parametrize("status, reason", [("BUSY", "busy"), ("CHANUNAVAIL", "unreachable"), ("CONGESTION", "failed")])
+async def test_busy_and_unreachable_agents_go_back_to_the_engine_with_the_reason(tmp_path, status, reason):
+    r = Room(tmp_path)
+    r.login("11")
+    session = await r.arrive("1.1")
+    _, outcome = await ringing(session)
+    outcome.set_result((status, 0))
+    await settle()
+    assert [x.reason for x in r.of(d.OfferMissed)] == [reason]
+    assert "1.1" in r.live.engine.calls
+
+
+async def test_caller_who_hangs_up_while_waiting_is_logged_abandon_once_and_frees_nothing_twice(tmp_path):
+    r = Room(tmp_path)
+    session = await r.arrive("1.1")
+    session.hang_up()
+    r.room.channel_hung_up("1.1")
+    r.room.channel_hung_up("1.1")                    # AMI may say it twice; the HANGUP notice too
+    await asyncio.wait_for(r.tasks[0], 1)
+    assert len(r.of(d.CallAbandoned)) == 1
+    assert r.queue_log_events().count("ABANDON") == 1
+    assert r.room.callers == {} and r.live.engine.calls == {}
+
+
+async def test_idle_caller_hang_up_is_seen_from_the_agi_hangup_notice_alone(tmp_path):
+    r = Room(tmp_path)
+    session = await r.arrive("1.1")
+    session.hang_up()                                # no AMI event at all
+    await asyncio.wait_for(r.tasks[0], 1)
+    assert [a.call_id for a in r.of(d.CallAbandoned)] == ["1.1"]
+
+
+async def test_caller_who_hangs_up_while_the_agent_rings_frees_the_agent(tmp_path):
+    r = Room(tmp_path)
+    r.login("11")
+    session = await r.arrive("1.1")
+    _, outcome = await ringing(session)
+    outcome.set_result(("CANCEL", -1))
+    await asyncio.wait_for(r.tasks[0], 1)
+    assert r.live.engine.agents["11"].state is AgentState.AVAILABLE
+    assert r.queue_log_events()[-2:] == ["RINGCANCELED", "ABANDON"]
+
+
+async def test_caller_hang_up_during_the_conversation_is_completecaller(tmp_path):
+    r = Room(tmp_path)
+    r.login("11")
+    session = await r.arrive("1.1")
+    _, outcome = await ringing(session)
+    r.room.dial_answered("1.1", "9.9", r.clock.now)
+    r.clock.now += 20
+    outcome.set_result(("ANSWER", -1))
+    await asyncio.wait_for(r.tasks[0], 1)
+    assert [x.by for x in r.of(d.CallEnded)] == ["caller"]
+    assert r.live.engine.agents["11"].state is AgentState.WRAP_UP
+
+
+async def test_restarted_daemon_requeues_a_caller_at_its_original_place(tmp_path):
+    r = Room(tmp_path)
+    newcomer = await r.arrive("2.2")
+    old_enqueue = r.clock.now - 120                 # queued two minutes ago by the daemon that died
+    veteran = await r.arrive("1.1", ACD_CALLID="1.1", ACD_ENQUEUED_AT=f"{old_enqueue:.3f}")
+    assert r.live.engine.calls["1.1"].enqueued_at == old_enqueue
+    assert veteran.vars["ACD_ENQUEUED_AT"] == f"{old_enqueue:.3f}"   # never re-stamped
+    r.login("11")
+    await settle()
+    await ringing(veteran)
+    assert newcomer.dials.empty()
+
+
+async def test_caller_answered_while_the_daemon_was_away_is_not_queued_again(tmp_path):
+    r = Room(tmp_path)
+    session = await r.arrive("1.1", ACD_ENQUEUED_AT="999000.0", DIALSTATUS="ANSWER")
+    await asyncio.wait_for(r.tasks[0], 1)
+    assert session.vars["ACD_WAIT_RESULT"] == "answered" and r.live.engine.calls == {}
+
+
+async def test_channel_that_cannot_be_routed_leaves_with_an_error_result(tmp_path):
+    r = Room(tmp_path)
+    session = await r.arrive("1.1", ACD_QUEUE="nope")
+    await asyncio.wait_for(r.tasks[0], 1)
+    assert session.vars["ACD_WAIT_RESULT"] == "error" and r.live.engine.calls == {}
+
+
+async def test_caller_who_waited_max_wait_takes_the_queue_exit(tmp_path):
+    r = Room(tmp_path)
+    session = await r.arrive("1.1")
+    r.clock.now += 301
+    r.live.feed(e.Tick(r.clock.now))
+    await asyncio.wait_for(r.tasks[0], 1)
+    assert (session.vars["ACD_WAIT_RESULT"], session.vars["ACD_EXIT"]) == ("exit", "callback")
+    assert r.queue_log_events()[-1] == "EXITWITHTIMEOUT"
+
+
+async def test_recorded_queue_starts_mixmonitor_named_by_call_id_before_dialling(tmp_path):
+    r = Room(tmp_path)
+    r.login("11")
+    session = await r.arrive("1700000000.7")
+    await ringing(session)
+    mixmonitor = [c for c in session.commands if c[:2] == ("EXEC", "MixMonitor")]
+    assert mixmonitor == [("EXEC", "MixMonitor", "var/recordings/1700000000.7.wav,b")]
+
+
+async def test_announcement_tells_position_and_wait_and_stops_when_an_agent_is_offered(tmp_path):
+    r = Room(tmp_path)
+    session = await r.arrive("1.1")
+    r.room.announce(d.Announce(r.clock.now, "1.1", 3, 200.0))
+    await settle()
+    said = [c for c in session.commands if c[0] in ("STREAM FILE", "SAY NUMBER")]
+    assert said == [("STREAM FILE", "queue-thereare"), ("SAY NUMBER", "3", ""),
+                    ("STREAM FILE", "queue-callswaiting"), ("STREAM FILE", "queue-holdtime"),
+                    ("SAY NUMBER", "4", ""), ("STREAM FILE", "queue-minutes")]
+    assert session.commands[-1] == ("SET MUSIC", "ON", "default")
+
+
+def test_skills_variable_is_parsed_and_garbage_is_refused_with_the_value():
+    assert parse_skills("lang:el=1, type:employer=3") == {"lang:el": 1, "type:employer": 3}
+    assert parse_skills("") == {}
+    with pytest.raises(CallVariablesError, match="lang:el"):
+        parse_skills("lang:el")
+
+
+def test_unknown_skill_or_bad_priority_on_the_channel_is_a_clear_error():
+    config = make_config(QUEUES, AGENTS)
+    with pytest.raises(CallVariablesError, match="unknown skills"):
+        caller_attributes({"ACD_QUEUE": "q", "ACD_SKILLS": "lang:xx=1"}, default_call_id="1", default_queue=None,
+                          config=config)
+    with pytest.raises(CallVariablesError, match="ACD_PRIORITY"):
+        caller_attributes({"ACD_QUEUE": "q", "ACD_PRIORITY": "high"}, default_call_id="1", default_queue=None,
+                          config=config)
+    with pytest.raises(CallVariablesError, match="ACD_QUEUE"):
+        caller_attributes({}, default_call_id="1", default_queue=None, config=config)

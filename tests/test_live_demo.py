@@ -1,0 +1,31 @@
+"""The live demo runs by itself for a bounded time, serves callers and leaves nothing running."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.asterisk
+
+
+def test_demo_serves_callers_prints_figures_every_second_and_stops_by_itself(tmp_path):
+    if shutil.which("asterisk") is None or shutil.which("sipp") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI: asterisk and sipp are needed for the live demo")
+        pytest.skip("asterisk and sipp are needed for the live demo")
+    run = subprocess.run([sys.executable, "-m", "acd.demo", "--seconds", "4", "--rate", "4", "--talk", "1",
+                          "--keep", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    lines = run.stdout.splitlines()
+    assert sum(" waiting " in line for line in lines) >= 4
+    final = lines[-1]
+    assert final.startswith("demo: offered ") and " answered " in final
+    answered = int(final.split("answered ")[1].split(",")[0])
+    assert answered > 0
+    queue_log = (tmp_path / "var" / "queue_log").read_text().splitlines()
+    assert sum("|CONNECT|" in line for line in queue_log) >= answered
+    leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()
+    assert leftovers == []

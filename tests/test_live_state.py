@@ -1,0 +1,50 @@
+"""The live state in a real Redis, written from a real engine run."""
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from acd.engine import Engine
+from acd.engine import events as e
+from acd.live_state import LiveState
+from tests.engine_helpers import make_config
+
+pytestmark = pytest.mark.redis
+
+QUEUE = "q:\n  requires: {topic:a: 1}\n  wrapup: 5\n"
+AGENTS = "'11': {pin: '1234', skills: {topic:a: 3}}\n"
+
+
+async def test_waiting_calls_and_agents_are_mirrored_in_redis(redis_url):
+    state = LiveState(redis_url, prefix=f"test-{uuid.uuid4().hex[:8]}:", interval=0.01)
+    await state.start()
+    engine = Engine(make_config(QUEUE, AGENTS))
+    try:
+        for event in (e.AgentLoggedIn(0, "11"), e.CallArrived(1, "c1", "q"), e.CallArrived(2, "c2", "q"),
+                      e.CallArrived(3, "Κλήση-3", "q"), e.OfferAnswered(4, "c1", "11"), e.CallerHungUp(5, "c2")):
+            state(engine.handle(event))
+        await state.flush()
+        waiting = await state.waiting_calls()
+        assert [(c["call_id"], c["state"], c["enqueued_at"]) for c in waiting] == [
+            ("c1", "connected", 1.0), ("Κλήση-3", "waiting", 3.0)]
+        assert waiting[1]["requirements"] == {"topic:a": 1}
+        assert (await state.agents())["11"]["state"] == "on_call"
+        events = await state.redis.xrange(f"{state.prefix}events")
+        assert len(events) >= 8 and '"CallAbandoned"' in "".join(v["json"] for _, v in events)
+    finally:
+        keys = await state.redis.keys(f"{state.prefix}*")
+        if keys:
+            await state.redis.delete(*keys)
+        await state.close()
+
+
+async def test_many_writers_wait_for_a_connection_instead_of_failing(redis_url):
+    state = LiveState(redis_url, prefix=f"test-{uuid.uuid4().hex[:8]}:", max_connections=2)
+    try:
+        import asyncio
+        results = await asyncio.gather(*(state.redis.incr(f"{state.prefix}n") for _ in range(50)))
+        assert sorted(results) == list(range(1, 51))
+    finally:
+        await state.redis.delete(f"{state.prefix}n")
+        await state.redis.aclose()
