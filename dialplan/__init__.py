@@ -1,0 +1,1 @@
+"""The Asterisk side generated from the ACD config (``python -m dialplan``)."""

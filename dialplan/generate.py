@@ -1,0 +1,253 @@
+"""The Asterisk side of the config: dialplan, agents' PJSIP endpoints and the degraded
+app_queue queue, written as the ``*_generated.conf`` files the base config includes.
+
+Why generated: the queues, agents, IVR entry and prompts already live in the one
+config file; writing them again by hand into Asterisk's files is how the two drift
+apart. The generator reads the validated config and nothing else (never the daemon).
+
+The call's path, and the fallbacks that keep "no caller is left in silence" true:
+
+- ``acd-inbound``: the service number answers, runs the ``ivr`` FastAGI handler and
+  goes on by ``ACD_IVR_RESULT``: ``queue`` to the waiting room, ``goodbye`` hangs up,
+  anything else (no daemon answered, the IVR crashed) to ``acd-fallback``. One
+  extension per queue (``q-<queue>``) skips the IVR, for tests and transfers.
+- ``acd-waiting``: the ``wait`` handler holds the caller until an agent answers. It
+  always leaves ``ACD_WAIT_RESULT`` set; empty means the daemon went away mid-call,
+  so the channel loops back into ``wait`` (the next daemon re-queues it at its
+  original place from the ACD_* variables) and after ``wait_retries`` seconds without
+  any daemon it takes the fallback. After the agent hangs up: the ``survey``.
+- ``acd-exit``: the queue's ``on_max_wait`` (``ACD_EXIT``): callback, other queue,
+  ticket, goodbye (voicemail plays the goodbye: app_voicemail is not loaded).
+- ``acd-fallback``: app_queue queue ``acd-fallback`` with every agent's phone as a
+  static member: skills are lost, callers are still answered.
+- ``acd-agents``: the agents' feature codes (``agent`` handler); ``acd-callback``: the
+  leg to the citizen when a callback is placed (``acd.daemon.callbacks``).
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from acd.config.model import Config
+
+#: the agents' feature codes: login, logout, pause (+ the reason's number), unpause
+FEATURE_CODES: Mapping[str, str] = {"login": "*11", "logout": "*12", "pause": "*13", "unpause": "*14"}
+FALLBACK_QUEUE = "acd-fallback"
+FILES = ("extensions_generated.conf", "pjsip_generated.conf", "queues_generated.conf")
+_HOST = re.compile(r"^[A-Za-z0-9.:_-]+$")
+
+
+class GenerateError(ValueError):
+    """Options the generator cannot turn into a working Asterisk config."""
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    """What differs between production and the sandbox; the config gives the rest."""
+
+    agi_host: str | None = None
+    agi_port: int | None = None
+    #: the number citizens dial (default: the service name when it is digits)
+    service_number: str | None = None
+    #: overrides ``ivr.prompts_dir`` (where Asterisk finds ``<lang>/<prompt>``)
+    prompts_dir: str | None = None
+    #: seconds a caller loops waiting for a daemon before taking the fallback
+    wait_retries: int = 10
+    #: ``host:port`` of the agents' phones as static contacts (the sandbox's sipp);
+    #: None: the phones register (with ``secrets``)
+    agents_at: str | None = None
+    #: agent id -> SIP password, for phones that register
+    secrets: Mapping[str, str] = field(default_factory=dict)
+    #: the address the citizens' trunk calls come from
+    trunk_match: str = "127.0.0.1"
+
+    def check(self) -> None:
+        if self.agi_port is not None and not 0 < self.agi_port < 65536:
+            raise GenerateError(f"AGI port {self.agi_port} is not a TCP port")
+        if self.agi_host is not None and not _HOST.match(self.agi_host):
+            raise GenerateError(f"AGI host {self.agi_host!r} is not a host name or address")
+        if self.service_number is not None and not re.match(r"^[0-9A-Za-z+]+$", self.service_number):
+            raise GenerateError(f"service number {self.service_number!r} is not dialable")
+        if self.agents_at is not None and not re.match(r"^[A-Za-z0-9.-]+:[0-9]{1,5}$", self.agents_at):
+            raise GenerateError(f"agents_at {self.agents_at!r} must be host:port")
+        if not 1 <= self.wait_retries <= 3600:
+            raise GenerateError(f"wait_retries {self.wait_retries} must be 1 to 3600 seconds")
+
+
+def _agi(config: Config, options: Options, handler: str, *args: str) -> str:
+    host = options.agi_host or config.daemon.agi_host
+    port = options.agi_port or config.daemon.agi_port
+    return "AGI(" + ",".join((f"agi://{host}:{port}/{handler}", *args)) + ")"
+
+
+def _prompts_dir(config: Config, options: Options) -> str:
+    if options.prompts_dir:
+        return options.prompts_dir.rstrip("/")
+    return config.ivr.prompts_dir.rstrip("/") if config.ivr is not None else "acd"
+
+
+def _sound(config: Config, options: Options, prompt: str, fallback: str) -> str:
+    """A config prompt in the caller's language, or one of Asterisk's own sounds when
+    the config has no such prompt (a config without IVR still hears something)."""
+    if prompt in config.prompts:
+        return f"{_prompts_dir(config, options)}/${{ACD_LANG}}/{prompt}"
+    return fallback
+
+
+def service_number(config: Config, options: Options) -> str:
+    if options.service_number:
+        return options.service_number
+    if config.service_name.isdigit():
+        return config.service_name
+    raise GenerateError(f"service name {config.service_name!r} is not a number: give --service-number")
+
+
+def extensions(config: Config, options: Options = Options()) -> str:
+    """``extensions_generated.conf``."""
+    options.check()
+    goodbye = _sound(config, options, "goodbye", "vm-goodbye")
+    lines = [f"; Generated by `python -m dialplan` from {config.source}: edit the config, not this file.", ""]
+    lines += ["[acd-inbound]", f"exten => {service_number(config, options)},1,Answer()",
+              " same => n,Set(ACD_CALLID=${UNIQUEID})",
+              f" same => n,Set(ACD_LANG={config.default_language})"]
+    if config.ivr is not None:
+        lines += [f" same => n,{_agi(config, options, 'ivr')}",
+                  ' same => n,GotoIf($["${ACD_IVR_RESULT}" = "queue"]?acd-waiting,s,1)',
+                  ' same => n,GotoIf($["${ACD_IVR_RESULT}" = "goodbye"]?bye)',
+                  ' same => n,Log(WARNING,ACD IVR did not finish for ${CHANNEL} (AGISTATUS=${AGISTATUS}))',
+                  f" same => n,Goto({FALLBACK_QUEUE},s,1)",
+                  " same => n(bye),Hangup()"]
+    else:
+        first = next(iter(config.queues))
+        lines += [f" same => n,Set(ACD_QUEUE={first})", " same => n,Goto(acd-waiting,s,1)"]
+    for name in config.queues:
+        lines += [f"exten => q-{name},1,Set(ACD_CALLID=${{UNIQUEID}})", f" same => n,Set(ACD_QUEUE={name})",
+                  f" same => n,Set(ACD_LANG={config.default_language})", " same => n,Goto(acd-waiting,s,1)"]
+    lines += ["", "[acd-waiting]", "exten => s,1,Set(ACD_TRIES=0)",
+              f" same => n(wait),{_agi(config, options, 'wait')}",
+              ' same => n,GotoIf($["${ACD_WAIT_RESULT}" = "answered"]?answered)',
+              ' same => n,GotoIf($["${ACD_WAIT_RESULT}" = "exit"]?exit)',
+              f' same => n,GotoIf($["${{ACD_WAIT_RESULT}}" = "error"]?{FALLBACK_QUEUE},s,1)',
+              " same => n,Set(ACD_TRIES=$[${ACD_TRIES} + 1])",
+              f" same => n,GotoIf($[${{ACD_TRIES}} > {options.wait_retries}]?{FALLBACK_QUEUE},s,1)",
+              " same => n,Wait(1)",
+              " same => n,Goto(wait)",
+              " same => n(exit),GotoIf(${DIALPLAN_EXISTS(acd-exit,${ACD_EXIT},1)}?acd-exit,${ACD_EXIT},1)",
+              " same => n,Goto(acd-exit,goodbye,1)"]
+    if config.ivr is not None and config.ivr.survey is not None:
+        lines += [f" same => n(answered),{_agi(config, options, 'survey')}",
+                  ' same => n,ExecIf($["${ACD_SATISFACTION}" != ""]?UserEvent(ACDSatisfaction,'
+                  'CallID: ${ACD_CALLID},Score: ${ACD_SATISFACTION}))',
+                  " same => n,Hangup()"]
+    else:
+        lines += [" same => n(answered),Hangup()"]
+    ticket = _sound(config, options, "ticket_recorded", "auth-thankyou")
+    lines += ["", "[acd-exit]"]
+    if config.ivr is not None and config.ivr.callback.prompt:
+        lines += ['exten => callback,1,GotoIf($["${ACD_CALLBACK}" != ""]?goodbye,1)',
+                  f" same => n,{_agi(config, options, 'ivr', 'callback')}",
+                  ' same => n,GotoIf($["${ACD_IVR_RESULT}" = "queue"]?acd-waiting,s,1)',
+                  " same => n,Goto(goodbye,1)"]
+    else:
+        lines += ["exten => callback,1,Goto(goodbye,1)"]
+    lines += ["exten => queue,1,Set(ACD_QUEUE=${ACD_EXIT_TARGET})",
+              " same => n,Set(ACD_ENQUEUED_AT=)",
+              " same => n,Goto(acd-waiting,s,1)",
+              f"exten => ticket,1,Playback({ticket})",
+              " same => n,Goto(goodbye,1)",
+              "exten => voicemail,1,Goto(goodbye,1)",
+              f"exten => goodbye,1,Playback({goodbye})",
+              " same => n,Hangup()"]
+    lines += ["", f"[{FALLBACK_QUEUE}]", "; No daemon: every agent's phone in one app_queue queue (skills lost, callers served).",
+              "exten => s,1,Log(WARNING,ACD degraded path: ${CHANNEL} to app_queue " + FALLBACK_QUEUE + ")",
+              " same => n,Answer()",
+              f" same => n,Queue({FALLBACK_QUEUE})",
+              " same => n,Hangup()"]
+    lines += ["", "[acd-agents]"]
+    for action, code in FEATURE_CODES.items():
+        lines += [f"exten => {code},1,{_agi(config, options, 'agent', action)}", " same => n,Hangup()"]
+    pause = FEATURE_CODES["pause"]
+    lines += [f"exten => _{pause}X,1,{_agi(config, options, 'agent', 'pause', '${EXTEN:' + str(len(pause)) + '}')}",
+              " same => n,Hangup()"]
+    dial = config.ivr.callback.dial if config.ivr is not None else "PJSIP/{number}@citizens"
+    lines += ["", "[acd-callback]", "; The agent answered a callback (AMI Originate): now ring the citizen.",
+              "exten => _X.,1,Dial(" + dial.replace("{number}", "${EXTEN}") + ",60)",
+              " same => n,Hangup()", ""]
+    return "\n".join(lines)
+
+
+def queues(config: Config) -> str:
+    """``queues_generated.conf``: the degraded path's one queue, every agent a member.
+
+    ``ringinuse=no`` keeps it from ringing agents busy with the daemon's callers;
+    ``autofill`` rings every free member for the waiting callers at once."""
+    members = "".join(f"member => PJSIP/{agent.endpoint},0,{agent.name},PJSIP/{agent.endpoint}\n"
+                      for agent in config.agents.values())
+    return (f"; Generated by `python -m dialplan` from {config.source}.\n"
+            f"[{FALLBACK_QUEUE}]\nstrategy=leastrecent\ntimeout=15\nretry=2\nwrapuptime=10\nringinuse=no\n"
+            "autofill=yes\njoinempty=yes\nleavewhenempty=no\nmusicclass=default\nannounce-frequency=0\n"
+            f"{members}")
+
+
+def pjsip(config: Config, options: Options = Options()) -> str:
+    """``pjsip_generated.conf``: the citizens' trunk and one endpoint per agent.
+
+    ``dtmf_mode=info`` and ``direct_media=no`` are the contract (SIP INFO DTMF from the
+    phones; media stays through Asterisk so recordings and music work)."""
+    options.check()
+    parts = [f"; Generated by `python -m dialplan` from {config.source}.\n",
+             "[citizens]\ntype=endpoint\ncontext=acd-inbound\ndisallow=all\nallow=ulaw,alaw\n"
+             "dtmf_mode=info\ndirect_media=no\n\n",
+             f"[citizens]\ntype=identify\nendpoint=citizens\nmatch={options.trunk_match}\n\n"]
+    if options.agents_at is None:
+        missing = [agent_id for agent_id in config.agents if agent_id not in options.secrets]
+        if missing:
+            raise GenerateError(f"agents' phones register, but {len(missing)} agents have no SIP password "
+                                f"(first: {missing[0]}); give --secrets FILE or --agents-at HOST:PORT")
+    for agent in config.agents.values():
+        name = agent.endpoint
+        endpoint = (f"[{name}]\ntype=endpoint\ncontext=acd-agents\ndisallow=all\nallow=ulaw,alaw\n"
+                    f"dtmf_mode=info\ndirect_media=no\naors={name}\ncallerid={agent.name} <{agent.id}>\n")
+        if options.agents_at is not None:
+            parts.append(f"{endpoint}\n[{name}]\ntype=aor\ncontact=sip:{name}@{options.agents_at}\n\n")
+        else:
+            parts.append(f"{endpoint}auth={name}\n\n[{name}]\ntype=auth\nauth_type=userpass\nusername={name}\n"
+                         f"password={options.secrets[agent.id]}\n\n"
+                         f"[{name}]\ntype=aor\nmax_contacts=1\nremove_existing=yes\n\n")
+    return "".join(parts)
+
+
+def generate(config: Config, options: Options = Options()) -> dict[str, str]:
+    """Every generated file by name."""
+    return {"extensions_generated.conf": extensions(config, options),
+            "pjsip_generated.conf": pjsip(config, options),
+            "queues_generated.conf": queues(config)}
+
+
+def write(config: Config, out: Path, options: Options = Options()) -> list[Path]:
+    """Write the files into ``out`` (all or none: they are generated before any is written)."""
+    files = generate(config, options)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in files.items():
+        path = out / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def read_secrets(path: Path) -> dict[str, str]:
+    """``<agent id> <password>`` per line (``#`` comments): the phones' SIP passwords stay
+    out of the config file, which is shared far more widely."""
+    secrets: dict[str, str] = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        text = line.split("#", 1)[0].strip()
+        if not text:
+            continue
+        parts = text.split()
+        if len(parts) != 2 or not re.match(r"^[A-Za-z0-9_.!@%^*+=-]{8,}$", parts[1]):
+            raise GenerateError(f"{path}:{number}: expected '<agent id> <password of 8+ safe characters>'")
+        secrets[parts[0]] = parts[1]
+    return secrets

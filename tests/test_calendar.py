@@ -1,0 +1,111 @@
+"""Greek public holidays and opening hours (ivr.calendar)."""
+from __future__ import annotations
+
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, strategies as st
+
+from acd.config.model import HolidayCalendar, Schedule, TimeRange
+from ivr.calendar import greek_holidays, holiday_name, is_open, local_time, orthodox_easter
+
+ATHENS = ZoneInfo("Europe/Athens")
+
+# Orthodox Easter Sundays as published by the Church of Greece.
+PUBLISHED_EASTERS = {
+    2008: date(2008, 4, 27), 2010: date(2010, 4, 4), 2021: date(2021, 5, 2), 2022: date(2022, 4, 24),
+    2023: date(2023, 4, 16), 2024: date(2024, 5, 5), 2025: date(2025, 4, 20), 2026: date(2026, 4, 12),
+    2027: date(2027, 5, 2),
+}
+
+
+@pytest.mark.parametrize("year", sorted(PUBLISHED_EASTERS))
+def test_orthodox_easter_matches_the_published_dates(year: int) -> None:
+    assert orthodox_easter(year) == PUBLISHED_EASTERS[year]
+
+
+@given(st.integers(min_value=1900, max_value=2099))
+def test_orthodox_easter_is_a_sunday_between_april_4_and_may_8(year: int) -> None:
+    easter = orthodox_easter(year)
+    assert easter.weekday() == 6
+    assert date(year, 4, 4) <= easter <= date(year, 5, 8)
+
+
+def test_easter_before_the_gregorian_calendar_is_refused() -> None:
+    with pytest.raises(ValueError, match="1583"):
+        orthodox_easter(1500)
+
+
+def test_movable_holidays_of_2025_follow_easter() -> None:
+    days = greek_holidays(2025)
+    assert days[date(2025, 3, 3)] == "Clean Monday"
+    assert days[date(2025, 4, 18)] == "Good Friday"
+    assert days[date(2025, 4, 21)] == "Easter Monday"
+    assert days[date(2025, 6, 9)] == "Whit Monday (Holy Spirit)"
+
+
+def test_fixed_holidays_are_there_every_year() -> None:
+    for year in (2024, 2025, 2031):
+        days = greek_holidays(year)
+        for month, day in ((1, 1), (1, 6), (3, 25), (5, 1), (8, 15), (10, 28), (12, 25), (12, 26)):
+            assert date(year, month, day) in days
+
+
+def test_an_ordinary_day_is_no_holiday() -> None:
+    assert holiday_name(date(2025, 2, 12), [HolidayCalendar("greece", builtin="greece")]) is None
+
+
+def test_extra_dates_of_a_calendar_are_holidays() -> None:
+    extra = HolidayCalendar("local", dates=(date(2025, 11, 17),))
+    assert holiday_name(date(2025, 11, 17), [extra]) == "local holiday"
+
+
+WEEKDAYS = Schedule("business", weekly={d: (TimeRange(time(7), time(22)),) for d in range(5)}, holidays=("greece",))
+CALENDARS = {"greece": HolidayCalendar("greece", builtin="greece")}
+
+
+def at(*args: int) -> datetime:
+    return datetime(*args, tzinfo=ATHENS)
+
+
+def test_open_inside_hours_on_a_working_day() -> None:
+    assert is_open(WEEKDAYS, CALENDARS, at(2025, 2, 12, 7, 0))
+    assert is_open(WEEKDAYS, CALENDARS, at(2025, 2, 12, 21, 59))
+
+
+def test_closed_at_the_end_of_the_range_and_before_it() -> None:
+    assert not is_open(WEEKDAYS, CALENDARS, at(2025, 2, 12, 22, 0))
+    assert not is_open(WEEKDAYS, CALENDARS, at(2025, 2, 12, 6, 59))
+
+
+def test_closed_on_a_weekday_that_has_no_hours() -> None:
+    assert not is_open(WEEKDAYS, CALENDARS, at(2025, 2, 15, 12, 0))   # a Saturday
+
+
+def test_closed_all_day_on_good_friday() -> None:
+    assert not is_open(WEEKDAYS, CALENDARS, at(2025, 4, 18, 12, 0))
+
+
+def test_always_open_schedule_ignores_holidays() -> None:
+    always = Schedule("always", weekly={}, always_open=True, holidays=("greece",))
+    assert is_open(always, CALENDARS, at(2025, 12, 25, 3, 0))
+
+
+def test_midnight_end_keeps_the_last_minute_open() -> None:
+    late = Schedule("late", weekly={2: (TimeRange(time(20), time.max),)})
+    assert is_open(late, {}, at(2025, 2, 12, 23, 59, 59))
+
+
+def test_hours_are_athens_wall_clock_across_summer_time() -> None:
+    # 07:00 in Athens is 05:00 UTC in winter and 04:00 UTC in summer
+    winter = datetime(2025, 2, 12, 5, 0, tzinfo=ZoneInfo("UTC")).timestamp()
+    summer = datetime(2025, 7, 9, 4, 0, tzinfo=ZoneInfo("UTC")).timestamp()
+    assert is_open(WEEKDAYS, CALENDARS, local_time(winter))
+    assert is_open(WEEKDAYS, CALENDARS, local_time(summer))
+    assert not is_open(WEEKDAYS, CALENDARS, local_time(summer - 60))
+
+
+def test_naive_time_is_refused() -> None:
+    with pytest.raises(ValueError, match="aware"):
+        is_open(WEEKDAYS, CALENDARS, datetime(2025, 2, 12, 12, 0))
