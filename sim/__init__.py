@@ -1,0 +1,11 @@
+"""The planner's simulator: the live engine, a SimPy load model and the analytic formulas.
+
+- ``model``: a simulated day (``CallCentreDay``) driving ``acd.engine.Engine``;
+- ``load``, ``roster``: arrivals and durations; who is on duty per interval;
+- ``figures``, ``confidence``, ``replications``: the report's figures (by the
+  definitions of ``acd.metrics``) and their confidence intervals over independent days;
+- ``needed``, ``plan``: Erlang C agents per interval, and the staffing search checked by
+  simulation;
+- ``output``, ``run_command``, ``plan_command``: files and the ``acd-sim run`` / ``plan``
+  subcommands.
+"""

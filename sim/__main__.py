@@ -1,0 +1,4 @@
+"""``python -m sim``, the same as ``acd-sim``."""
+from sim.cli import main
+
+raise SystemExit(main())

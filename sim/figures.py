@@ -1,0 +1,146 @@
+"""The planner's figures per interval and for the whole day, from one simulated day.
+
+Every figure that live reports also show (service level, ASA, abandon rate, short
+abandons, longest wait, AHT, occupancy) is computed by ``acd.metrics``, from the same
+``CallOutcome`` and ``AgentTime`` records the live side builds, so a simulated day and a
+real one mean the same thing. This module only turns simulated calls into those
+records and adds what only a simulation knows (redials, escalations, calls still in
+the system at midnight, Erlang C's agents needed).
+
+Undefined ratios (``None`` in ``acd.metrics``: no call answered, nobody staffed) are
+NaN here, so that averaging over replications can skip them.
+"""
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, fields
+
+from acd.metrics import AgentTime, CallOutcome, queue_figures
+from sim.model import CallAttempt, DayResult
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """One row of the report: an interval (``start`` "HH:MM") or the day (``start`` "day")."""
+
+    start: str
+    #: calls offered: entered the queue, or got busy at the trunk, in this interval
+    offered: int
+    blocked: int
+    answered: int
+    #: abandoned after the short-abandon grace
+    abandoned: int
+    short_abandoned: int
+    exited: int
+    #: still in the system at midnight (no outcome yet; in ``offered`` only)
+    unfinished: int
+    redials: int
+    escalated: int
+    #: answered after some wait (P(wait) = waited / answered when nobody abandons)
+    waited: int
+    service_level: float
+    asa: float
+    longest_wait: float
+    aht: float
+    #: share of offered calls that got busy
+    blocking: float
+    abandon_rate: float
+    occupancy: float
+    staffed_agents: float
+    needed_agents: float
+
+    def as_dict(self) -> dict[str, float | int | str]:
+        return asdict(self)
+
+
+FIGURE_NAMES: tuple[str, ...] = tuple(f.name for f in fields(Figures))
+
+
+def _nan(value: float | None) -> float:
+    return math.nan if value is None else float(value)
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
+def outcome(call: CallAttempt, wrapup: Mapping[str, float]) -> CallOutcome | None:
+    """The ``acd.metrics`` record of a finished call (None while it is still going on)."""
+    if call.outcome == "blocked":
+        return CallOutcome(call.id, call.queue, call.arrived, None, call.arrived, blocked=True)
+    if call.outcome == "unfinished" or call.enqueued is None or call.wait is None:
+        return None
+    left_queue = call.enqueued + call.wait
+    if call.outcome == "answered":
+        return CallOutcome(call.id, call.queue, call.enqueued, left_queue, left_queue + call.talk,
+                           handle_time=call.talk + wrapup[call.queue])
+    return CallOutcome(call.id, call.queue, call.enqueued, None, left_queue,
+                       abandoned=call.outcome == "abandoned", exited=call.outcome == "exited")
+
+
+def offered_at(call: CallAttempt) -> float:
+    """When a call counts as offered: entering the queue, or being refused at the trunk
+    (a call still in the IVR at midnight counts when it dialled)."""
+    return call.enqueued if call.enqueued is not None else call.arrived
+
+
+def figures(calls: Sequence[CallAttempt], start: str, *, threshold: float, short_abandon: float,
+            wrapup: Mapping[str, float], busy_seconds: float, staffed_seconds: float,
+            staffed_agents: float, needed_agents: float) -> Figures:
+    """Count and measure one group of calls (an interval's, or the day's)."""
+    records = [r for r in (outcome(c, wrapup) for c in calls) if r is not None]
+    agents = [AgentTime("all agents", staffed_seconds, min(busy_seconds, staffed_seconds))]
+    row = queue_figures(records, threshold, short_abandon_s=short_abandon, agents=agents)
+    unfinished = len(calls) - len(records)
+    offered = row.offered + unfinished
+    return Figures(
+        start=start,
+        offered=offered,
+        blocked=row.blocked,
+        answered=row.answered,
+        abandoned=row.abandoned,
+        short_abandoned=row.short_abandoned,
+        exited=row.exited,
+        unfinished=unfinished,
+        redials=sum(1 for c in calls if c.attempt > 1),
+        escalated=sum(1 for c in calls if c.escalated),
+        waited=sum(1 for r in records if r.answered_at is not None and r.answered_at > r.offered_at),
+        service_level=_nan(row.service_level),
+        asa=_nan(row.asa),
+        longest_wait=_nan(row.longest_wait),
+        aht=_nan(row.aht),
+        blocking=row.blocked / offered if offered else math.nan,
+        abandon_rate=_nan(row.abandon_rate),
+        occupancy=_nan(row.occupancy),
+        staffed_agents=staffed_agents,
+        needed_agents=needed_agents,
+    )
+
+
+def day_report(day: DayResult, needed: Sequence[float] | None = None) -> tuple[list[Figures], Figures]:
+    """The rows of every interval and the day's total row.
+
+    ``needed`` is the analytic agent requirement per interval (Erlang C on the offered
+    load), shown next to the simulated staffing; NaN when not computed. The day's
+    staffed and needed agents are the peak of the intervals.
+    """
+    settings = day.settings
+    length = settings.interval_seconds
+    count = settings.intervals
+    buckets: list[list[CallAttempt]] = [[] for _ in range(count)]
+    for call in day.attempts:
+        buckets[min(int(offered_at(call) // length), count - 1)].append(call)
+    needed = list(needed) if needed is not None else [math.nan] * count
+    common = dict(threshold=settings.target.threshold, short_abandon=settings.target.short_abandon,
+                  wrapup=day.wrapup)
+    rows = [
+        figures(buckets[i], _clock(i * settings.interval), busy_seconds=day.busy_seconds[i],
+                staffed_seconds=day.staffed_seconds[i], staffed_agents=day.staffed_agents[i],
+                needed_agents=needed[i], **common)
+        for i in range(count)
+    ]
+    total = figures(day.attempts, "day", busy_seconds=sum(day.busy_seconds),
+                    staffed_seconds=sum(day.staffed_seconds), staffed_agents=max(day.staffed_agents, default=0),
+                    needed_agents=max((n for n in needed if not math.isnan(n)), default=math.nan), **common)
+    return rows, total

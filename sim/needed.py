@@ -1,0 +1,33 @@
+"""How many agents each interval needs by the analytic formula planners know (Erlang C,
+through ``sim.staffing``), shown next to the simulated staffing and used as the
+staffing search's starting point.
+
+Erlang C pools every caller and every agent into one skill and ignores abandonment,
+the trunk and the interval's carry-over: the simulation answers what it leaves out.
+"""
+from __future__ import annotations
+
+from acd.config.model import Config
+from acd.config.sim import SimSettings
+from sim.staffing import StaffingTarget, agents_needed
+
+
+def mean_handle_time(config: Config, settings: SimSettings) -> float:
+    """Talk time plus the topic-weighted wrap-up: what an agent spends per call."""
+    wrapup = sum(share * config.queues[queue].wrapup for queue, share in settings.topics.items())
+    return settings.handle_time.mean + wrapup
+
+
+def calls_per_hour(settings: SimSettings, calls_per_day: float | None = None) -> list[float]:
+    """The profile's expected first calls per hour, interval by interval."""
+    calls = settings.calls_per_day if calls_per_day is None else calls_per_day
+    hours = settings.interval / 60
+    return [calls * share / hours for share in settings.profile]
+
+
+def erlang_c_agents(config: Config, settings: SimSettings, calls_per_day: float | None = None) -> list[float]:
+    """Erlang C agents per interval for the profile's expected first calls (redials of a
+    well-staffed line are few) at the settings' service-level target."""
+    handle = mean_handle_time(config, settings)
+    target = StaffingTarget(settings.target.threshold, service_level=settings.target.service_level)
+    return [float(agents_needed(rate, handle, target).agents) for rate in calls_per_hour(settings, calls_per_day)]

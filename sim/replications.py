@@ -1,0 +1,59 @@
+"""Several independent days of the same plan, and the confidence in their figures.
+
+One simulated day is one sample: a planner needs to know how far its figures could be
+from the truth, so we run R days with seeds ``seed, seed+1, ...`` (the same seed always
+gives the same day) and report each figure's mean with a t interval.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from acd.config.model import Config
+from acd.config.sim import SimSettings
+from sim.confidence import Estimate, estimate
+from sim.figures import FIGURE_NAMES, Figures, day_report
+from sim.model import CallCentreDay, DayResult
+
+#: figures averaged over replications (the rest, like ``start``, are labels)
+NUMERIC_FIGURES: tuple[str, ...] = tuple(name for name in FIGURE_NAMES if name != "start")
+
+
+@dataclass(frozen=True, slots=True)
+class Replicated:
+    """Figures of R days: per replication, and as estimates per interval and for the day."""
+
+    days: list[tuple[list[Figures], Figures]]
+    intervals: list[dict[str, Estimate]]
+    day: dict[str, Estimate]
+    starts: list[str]
+    level: float
+
+
+def run_days(config: Config, settings: SimSettings, replications: int, seed: int, *,
+             calls_per_day: float | None = None, staffing: Sequence[int] | None = None,
+             needed: Sequence[float] | None = None, level: float = 0.95,
+             progress: Callable[[float], None] | None = None) -> Replicated:
+    """Simulate ``replications`` days; ``progress`` is told the fraction done (0..1)."""
+    if replications < 1:
+        raise ValueError(f"replications must be at least 1, got {replications}")
+    days: list[tuple[list[Figures], Figures]] = []
+    for r in range(replications):
+        model = CallCentreDay(config, settings, seed + r, calls_per_day=calls_per_day,
+                              staffing=tuple(staffing) if staffing is not None else None)
+        report: Callable[[float], None] | None = None
+        if progress is not None:
+            report = (lambda seconds, r=r: progress((r + seconds / 86_400.0) / replications))
+        result: DayResult = model.run(report)
+        days.append(day_report(result, needed))
+    return summarise(days, level)
+
+
+def summarise(days: list[tuple[list[Figures], Figures]], level: float = 0.95) -> Replicated:
+    count = len(days[0][0])
+    intervals = [
+        {name: estimate([float(getattr(rows[i], name)) for rows, _ in days], level) for name in NUMERIC_FIGURES}
+        for i in range(count)
+    ]
+    day = {name: estimate([float(getattr(total, name)) for _, total in days], level) for name in NUMERIC_FIGURES}
+    return Replicated(days, intervals, day, [row.start for row in days[0][0]], level)

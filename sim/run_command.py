@@ -1,0 +1,144 @@
+"""``acd-sim run``: simulate the config's day and write the figures.
+
+    acd-sim run --config examples/1555.yaml [--calls-per-day N] [--replications R]
+                [--seed S] [--lines L] --out DIR
+
+writes ``DIR/figures.csv``, ``DIR/figures.json`` and ``DIR/calls.png``,
+``service.png``, ``staffing.png``, and prints the day's figures.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from acd.config import ConfigError, load_config
+from acd.config.model import Config
+from acd.config.sim import SimSettings, settings_for
+from sim.cli_options import positive_number, whole_number
+from sim.needed import erlang_c_agents
+from sim.output import write_csv, write_json, write_plots
+from sim.replications import Replicated, run_days
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options ``run`` and ``plan`` share."""
+    parser.add_argument("--config", required=True, help="the ACD config file (its sim: section, or defaults)")
+    parser.add_argument("--calls-per-day", type=positive_number, default=None, help="override sim.calls_per_day")
+    parser.add_argument("--replications", type=whole_number, default=5, help="independent days (default 5)")
+    parser.add_argument("--seed", type=int, default=None, help="first day's seed (default sim.seed)")
+    parser.add_argument("--lines", type=whole_number, default=None, help="override service.lines (trunk)")
+    parser.add_argument("--out", required=True, type=Path, help="directory for CSV, JSON and PNG files")
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("run", help="simulate a day with the config's routing and staffing",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_arguments(parser)
+    parser.set_defaults(handler=main)
+
+
+def load(args: argparse.Namespace) -> tuple[Config, SimSettings] | None:
+    """The config and its sim settings with the command line's overrides applied, or
+    None after telling the user (file, line, reason) why the config cannot be used."""
+    try:
+        config = load_config(args.config)
+    except ConfigError as exc:
+        print(f"acd-sim: {exc}", file=sys.stderr)
+        return None
+    settings = settings_for(config)
+    if args.calls_per_day is not None:
+        settings = replace(settings, calls_per_day=args.calls_per_day)
+    if args.seed is not None:
+        settings = replace(settings, seed=args.seed)
+    if args.lines is not None:
+        config = replace(config, lines=args.lines)
+    return config, settings
+
+
+class Progress:
+    """A tqdm bar over the simulated time of all replications (stderr, so that the
+    figures on stdout stay clean for pipes)."""
+
+    def __init__(self, enabled: bool, description: str) -> None:
+        self._bar = None
+        if enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=100, desc=description, unit="%", file=sys.stderr,
+                             bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
+        self._done = 0.0
+
+    def __call__(self, fraction: float) -> None:
+        if self._bar is not None:
+            step = fraction * 100 - self._done
+            if step > 0:
+                self._bar.update(step)
+                self._done += step
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def simulate(config: Config, settings: SimSettings, replications: int, *, staffing: tuple[int, ...] | None = None,
+             quiet: bool = False, description: str = "simulating") -> Replicated:
+    needed = erlang_c_agents(config, settings)
+    progress = Progress(not quiet, description)
+    try:
+        return run_days(config, settings, replications, settings.seed, staffing=staffing, needed=needed,
+                        progress=progress)
+    finally:
+        progress.close()
+
+
+def write_outputs(result: Replicated, out: Path, config: Config, settings: SimSettings, plots: bool,
+                  extra: dict[str, Any] | None = None) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    meta = {"config": config.source, "service": config.service_name, "calls_per_day": settings.calls_per_day,
+            "lines": config.lines, "agents": len(config.agents), "seed": settings.seed,
+            "interval_minutes": settings.interval, **(extra or {})}
+    written = [out / "figures.csv", out / "figures.json"]
+    write_csv(result, written[0])
+    write_json(result, written[1], meta)
+    if plots:
+        written += write_plots(result, out, config.service_name)
+    return written
+
+
+def summary(result: Replicated) -> str:
+    day = result.day
+
+    def show(name: str, scale: float = 1.0, unit: str = "", digits: int = 1) -> str:
+        est = day[name]
+        text = f"{est.mean * scale:.{digits}f}{unit}"
+        if est.replications > 1 and not math.isnan(est.half_width):
+            text += f" ± {est.half_width * scale:.{digits}f}"
+        return text
+
+    return "\n".join([
+        f"day ({len(result.days)} replications, {result.level:.0%} intervals):",
+        f"  offered {show('offered', digits=0)}, blocked {show('blocked', digits=0)}, "
+        f"answered {show('answered', digits=0)}, abandoned {show('abandoned', digits=0)} "
+        f"(+ {show('short_abandoned', digits=0)} short), exited {show('exited', digits=0)}",
+        f"  service level {show('service_level', 100, ' %')}, ASA {show('asa', unit=' s')}, "
+        f"longest wait {show('longest_wait', unit=' s', digits=0)}",
+        f"  occupancy {show('occupancy', 100, ' %')}, escalated to back office {show('escalated', digits=0)}, "
+        f"peak agents staffed {show('staffed_agents', digits=0)}, needed {show('needed_agents', digits=0)}",
+    ])
+
+
+def main(args: argparse.Namespace) -> int:
+    if (loaded := load(args)) is None:
+        return 2
+    config, settings = loaded
+    result = simulate(config, settings, args.replications, quiet=args.quiet)
+    written = write_outputs(result, args.out, config, settings, not args.no_plots)
+    print(summary(result))
+    print("wrote " + ", ".join(str(p) for p in written))
+    return 0

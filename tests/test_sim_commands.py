@@ -1,0 +1,141 @@
+"""``acd-sim run`` and ``acd-sim plan``: files a planner can open, figures that add up,
+and a staffing plan that really meets its target when simulated again."""
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from acd.config import load_config, load_config_text
+from acd.config.sim import settings_for
+from sim.cli import main
+from sim.plan import search
+from sim.replications import run_days
+
+CONFIG = """\
+service: {name: small, languages: [el], lines: 60}
+skills: {topic:a: A, topic:b: B}
+queues:
+  qa: {requires: {topic:a: 1}, wrapup: 5, announcements: {first_after: 0, every: 0}}
+  qb: {requires: {topic:b: 1}, wrapup: 5, announcements: {first_after: 0, every: 0}}
+teams:
+  both: {ids: 100-109, pin: '1234', skills: {topic:a: 1, topic:b: 1}}
+  onlya: {ids: 200-209, pin: '1234', skills: {topic:a: 2}}
+sim:
+  calls_per_day: 1200
+  interval: 60
+  profile: {"08:00": 1, "10:00": 3, "12:00": 1, "14:00": 0}
+  topics: {qa: 2, qb: 1}
+  handle_time: {distribution: exponential, mean: 120}
+  patience: {distribution: exponential, mean: 300}
+  target: {threshold: 20, service_level: 0.8}
+"""
+
+
+def acd_sim(argv: list[str]) -> int:
+    """The ``acd-sim`` entry point, in-process."""
+    return main(argv)
+
+
+@pytest.fixture()
+def config_file(tmp_path: Path) -> Path:
+    path = tmp_path / "small.yaml"
+    path.write_text(CONFIG, encoding="utf-8")
+    return path
+
+
+def test_run_writes_csv_json_and_plots_with_a_row_per_interval_and_the_day(config_file: Path, tmp_path: Path, capsys):
+    out = tmp_path / "out"
+    assert acd_sim(["run", "--config", str(config_file), "--replications", "3", "--seed", "4",
+                    "--out", str(out), "--quiet"]) == 0
+    with (out / "figures.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["interval"] for r in rows] == [f"{h:02d}:00" for h in range(24)] + ["day"]
+    day = rows[-1]
+    intervals = rows[:-1]
+    assert float(day["offered"]) == pytest.approx(sum(float(r["offered"]) for r in intervals))
+    assert float(day["answered"]) + float(day["abandoned"]) + float(day["short_abandoned"]) \
+        + float(day["blocked"]) + float(day["exited"]) + float(day["unfinished"]) == pytest.approx(float(day["offered"]))
+    assert 1000 < float(day["offered"]) < 1600
+    assert float(day["service_level_ci"]) > 0, "three replications give an interval"
+    document = json.loads((out / "figures.json").read_text())
+    assert document["replications"] == 3 and document["seed"] == 4 and len(document["days"]) == 3
+    assert document["intervals"][3]["offered"] == 0 and document["intervals"][3]["asa"] is None
+    for name in ("calls.png", "service.png", "staffing.png"):
+        assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    printed = capsys.readouterr().out
+    assert "service level" in printed and "figures.csv" in printed
+
+
+def test_run_overrides_calls_per_day_and_lines(config_file: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    assert acd_sim(["run", "--config", str(config_file), "--replications", "1", "--calls-per-day", "300",
+                    "--lines", "1", "--out", str(out), "--quiet", "--no-plots"]) == 0
+    document = json.loads((out / "figures.json").read_text())
+    assert document["lines"] == 1 and document["calls_per_day"] == 300
+    assert document["day"]["blocked"] > 0
+    assert not (out / "calls.png").exists()
+
+
+def test_run_refuses_a_bad_config_with_file_and_line(tmp_path: Path, capsys):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(CONFIG.replace("interval: 60", "interval: 7"), encoding="utf-8")
+    assert acd_sim(["run", "--config", str(bad), "--out", str(tmp_path / "o"), "--quiet"]) == 2
+    assert f"{bad}:{CONFIG.splitlines().index('  interval: 60') + 1}" in capsys.readouterr().err
+
+
+def test_run_refuses_nonsense_options(config_file: Path, tmp_path: Path):
+    for option in (["--replications", "0"], ["--calls-per-day", "-5"], ["--lines", "0"]):
+        with pytest.raises(SystemExit):
+            acd_sim(["run", "--config", str(config_file), "--out", str(tmp_path), *option])
+
+
+def test_the_same_seed_gives_the_same_figures(config_file: Path, tmp_path: Path):
+    for name in ("a", "b"):
+        acd_sim(["run", "--config", str(config_file), "--replications", "2", "--seed", "9",
+                 "--out", str(tmp_path / name), "--quiet", "--no-plots"])
+    assert (tmp_path / "a" / "figures.csv").read_text() == (tmp_path / "b" / "figures.csv").read_text()
+
+
+def test_plan_meets_the_target_in_every_interval_when_simulated_with_fresh_seeds():
+    config = load_config_text(CONFIG, "small.yaml")
+    settings = settings_for(config)
+    plan = search(config, settings, replications=3)
+    assert plan.converged and not plan.short_of_agents
+    busy_hours = range(8, 14)
+    assert all(plan.staffing[h] >= 1 for h in busy_hours)
+    assert plan.staffing[10] > plan.staffing[8], "the peak needs more agents than the morning"
+    assert not any(plan.staffing[:8]), "nobody before the first call"
+    # callers who dialled just before 14:00 reach the queue after it (IVR), and a few redial
+    assert plan.staffing[14] < plan.staffing[13]
+    assert sum(plan.staffing[15:]) <= 1
+    fresh = run_days(config, replace(settings, seed=1000), 6, 1000, staffing=plan.staffing)
+    for hour in busy_hours:
+        level = fresh.intervals[hour]["service_level"]
+        assert level.high >= settings.target.service_level, (hour, level)
+
+
+def test_plan_says_when_even_every_agent_is_not_enough():
+    config = load_config_text(CONFIG.replace("calls_per_day: 1200", "calls_per_day: 6000"), "busy.yaml")
+    plan = search(config, settings_for(config), replications=2, max_rounds=4)
+    assert plan.short_of_agents
+    assert all(plan.staffing[i] == 20 for i in plan.short_of_agents)
+
+
+def test_plan_writes_a_staffing_table_the_config_accepts(config_file: Path, tmp_path: Path):
+    out = tmp_path / "plan"
+    assert acd_sim(["plan", "--config", str(config_file), "--replications", "2", "--out", str(out),
+                    "--quiet", "--no-plots"]) == 0
+    table = (out / "staffing.yaml").read_text()
+    planned = config_file.read_text() + "".join("  " + line + "\n" for line in table.splitlines()[1:])
+    config_path = tmp_path / "planned.yaml"
+    config_path.write_text(planned)
+    settings = settings_for(load_config(config_path))
+    with (out / "plan.csv").open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["planned_agents"]) for r in rows] == list(settings.staffing)
+    assert all(math.isclose(float(r["erlang_c_agents"]), int(r["erlang_c_agents"])) for r in rows)
