@@ -18,7 +18,7 @@ import time
 
 from acd.config import load_config_text
 from acd.config.model import Config
-from acd.engine import Engine
+from acd.engine import Engine, compiled
 from acd.engine import decisions as d
 from acd.engine import events as e
 
@@ -137,7 +137,8 @@ def main(argv: list[str] | None = None) -> None:
     p50 = timings[len(timings) // 2] / 1000
     p99 = timings[int(len(timings) * 0.99)] / 1000
     busy = sum(1 for a in engine.agents.values() if a.state.value in ("ringing", "on_call", "wrap_up"))
-    print(f"agents 1000, skills 40, waiting at end {still_waiting}, agents busy at end {busy}")
+    print(f"agents 1000, skills 40, waiting at end {still_waiting}, agents busy at end {busy}, "
+          f"engine {'compiled (mypyc)' if compiled() else 'plain Python'}")
     print(f"timed events {len(timings)}, engine time {total_s:.2f} s, p50 {p50:.1f} us, "
           f"mean {statistics.fmean(timings) / 1000:.1f} us, max {timings[-1] / 1000:.0f} us")
     print(f"engine: {len(timings) / total_s:,.0f} events/s, p99 {p99:.0f} us".replace(",", ""))

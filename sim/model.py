@@ -111,6 +111,8 @@ class CallCentreDay:
         self._agent_mode: dict[str, tuple[int, float]] = {}   # agent -> (0 off, 1 idle, 2 busy; since)
         self._ignored = 0
         self._serial = 0
+        self._engine_touched = True
+        self._ringing_at_once: str | None = None
         self._handlers: dict[type, Callable[[d.Decision], None]] = {
             d.OfferCall: self._on_offer,
             d.CallConnected: self._on_connected,
@@ -132,12 +134,18 @@ class CallCentreDay:
         """
         env, engine = self.env, self.engine
         env.process(self._shifts())
-        env.process(self._dialling())
+        self._dialling()
         next_report = self._interval_length
+        inf = float("inf")
+        deadline: float = inf
         while True:
             upcoming = env.peek()
-            deadline = engine.next_deadline()
-            if deadline is not None and deadline <= upcoming and deadline < DAY:
+            if self._engine_touched:
+                # the engine's next deadline only moves when it is fed
+                self._engine_touched = False
+                due = engine.next_deadline()
+                deadline = inf if due is None else due
+            if deadline <= upcoming and deadline < DAY:
                 self._feed(e.Tick(deadline))
                 continue
             if upcoming >= DAY:
@@ -153,13 +161,22 @@ class CallCentreDay:
                          [len(ids) for ids in self.roster],
                          {name: q.wrapup for name, q in self.config.queues.items()}, self._ignored)
 
-    def _dialling(self):
-        """First calls, at the times of the arrival profile."""
-        env, start = self.env, self._start_call
-        for at in self.arrivals:
-            if at > env.now:
-                yield env.timeout(at - env.now)
-            start(self._new_attempt(1, None))
+    def _dialling(self) -> None:
+        """First calls, at the times of the arrival profile: each arrival schedules the
+        next one (a chain of timeouts: less SimPy work than a generator process)."""
+        arrivals, env = self.arrivals, self.env
+        index = 0
+
+        def arrive(_event: object = None) -> None:
+            nonlocal index
+            if index:
+                self._start_call(self._new_attempt(1, None))
+            if index < len(arrivals):
+                at = arrivals[index]
+                index += 1
+                env.timeout(max(at - env.now, 0.0)).callbacks.append(arrive)
+
+        arrive()
 
     def _new_attempt(self, attempt: int, previous: CallAttempt | None) -> CallAttempt:
         self._serial += 1
@@ -192,10 +209,15 @@ class CallCentreDay:
         now = self.env.now
         call.enqueued = now
         self._live[call.id] = call
+        self._ringing_at_once = None
         self._feed(e.CallArrived(now, call.id, call.queue, self._requirements(call),
                                  language=call.language, caller_type="employer" if call.employer else "citizen"))
         if self._patience is not None and call.outcome == "unfinished":
-            self._after(self._patience(), self._give_up, call)
+            patience = self._patience()
+            # an offered caller is connected answer_delay later (simulated agents always
+            # answer): patience longer than that can never run out, so it needs no event
+            if self._ringing_at_once != call.id or patience < self.settings.answer_delay:
+                self._after(patience, self._give_up, call)
 
     def _give_up(self, call: CallAttempt) -> None:
         if call.outcome == "unfinished" and call.id in self._live:
@@ -256,6 +278,7 @@ class CallCentreDay:
 
     # ================================================================== the engine
     def _feed(self, event: e.Event) -> None:
+        self._engine_touched = True
         handlers = self._handlers
         for decision in self.engine.handle(event):
             handler = handlers.get(type(decision))
@@ -265,6 +288,7 @@ class CallCentreDay:
     # ================================================================== decisions
     def _on_offer(self, offer: d.Decision) -> None:
         assert isinstance(offer, d.OfferCall)
+        self._ringing_at_once = offer.call_id
         # Offers made at an engine deadline come before SimPy's clock reaches it: count
         # the ring from the decision's own time.
         delay = offer.at + self.settings.answer_delay - self.env.now
@@ -303,12 +327,12 @@ class CallCentreDay:
         assert isinstance(decision, d.AgentStatus)
         mode = _TIME_MODE[decision.state]
         previous = self._agent_mode.get(decision.agent_id)
-        if previous is not None and previous[0] == mode:
-            return
-        now = decision.at
         if previous is not None:
-            self._spend(previous[0], previous[1], now)
-        self._agent_mode[decision.agent_id] = (mode, now)
+            if previous[0] == mode:
+                return
+            if previous[0]:
+                self._spend(previous[0], previous[1], decision.at)
+        self._agent_mode[decision.agent_id] = (mode, decision.at)
 
     def _spend(self, mode: int, start: float, end: float) -> None:
         """Add an agent's span in ``mode`` to the intervals it covers."""
@@ -317,6 +341,12 @@ class CallCentreDay:
         length = self._interval_length
         staffed, busy = self._staffed, self._busy
         last = len(staffed) - 1
+        index = int(start // length)
+        if index < last and end <= (index + 1) * length:   # the usual case: one interval
+            staffed[index] += end - start
+            if mode == 2:
+                busy[index] += end - start
+            return
         while start < end:
             index = min(int(start // length), last)
             stop = min(end, (index + 1) * length) if index < last else end

@@ -3,6 +3,8 @@
 Commands (``OfferCall``, ``CancelOffer``, ``Announce``, ``ExitCall``) ask the driver to
 act on a call; notices (the rest) report what happened, so the queue_log, the records,
 the live state and the simulator's statistics are all written from one stream.
+Like events, decisions are never changed once made (not ``frozen`` only for speed:
+see ``acd.engine.events``).
 """
 from __future__ import annotations
 
@@ -12,14 +14,14 @@ from dataclasses import dataclass
 from acd.config.model import ExitAction
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Decision:
     at: float
 
 
 # -- commands ----------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OfferCall(Decision):
     """Ring ``agent_id`` for ``call_id``; the driver reports OfferAnswered or OfferFailed."""
 
@@ -31,7 +33,7 @@ class OfferCall(Decision):
     record: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CancelOffer(Decision):
     """The caller left while the agent's phone was ringing: stop ringing it."""
 
@@ -39,7 +41,7 @@ class CancelOffer(Decision):
     agent_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Announce(Decision):
     """Tell a waiting caller its position and estimated wait (None: no estimate possible)."""
 
@@ -49,7 +51,7 @@ class Announce(Decision):
     periodic_prompt: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ExitCall(Decision):
     """The caller waited the queue's max_wait: take the configured exit."""
 
@@ -62,7 +64,7 @@ class ExitCall(Decision):
 
 # -- notices -----------------------------------------------------------------------------------
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallQueued(Decision):
     call_id: str
     queue: str
@@ -72,7 +74,7 @@ class CallQueued(Decision):
     enqueued_at: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallWidened(Decision):
     call_id: str
     queue: str
@@ -80,7 +82,7 @@ class CallWidened(Decision):
     requirements: Mapping[str, int]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallConnected(Decision):
     call_id: str
     agent_id: str
@@ -89,7 +91,7 @@ class CallConnected(Decision):
     ring_time: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallEnded(Decision):
     """A connected call ended; ``by`` is ``caller`` or ``agent`` (COMPLETECALLER/COMPLETEAGENT)."""
 
@@ -101,7 +103,7 @@ class CallEnded(Decision):
     talk_time: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class CallAbandoned(Decision):
     call_id: str
     queue: str
@@ -110,7 +112,7 @@ class CallAbandoned(Decision):
     waited: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class OfferMissed(Decision):
     """An offer failed (RINGNOANSWER in queue_log); the call is back at its place."""
 
@@ -121,7 +123,7 @@ class OfferMissed(Decision):
     ring_time: float
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AgentStatus(Decision):
     """An agent's state changed (login, logout, pause with reason, unpause, ...)."""
 
@@ -131,7 +133,7 @@ class AgentStatus(Decision):
     reason: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Ignored(Decision):
     """An event that did not fit the current state (a race between hang-up and answer,
     a duplicate, an unknown id). Reported, never raised: the driver logs it."""

@@ -19,6 +19,8 @@ from __future__ import annotations
 from bisect import bisect_left
 from heapq import heapify, heappop, heappush
 from collections.abc import Callable, Iterable
+from collections.abc import Set as AbstractSet
+from typing import Any
 
 from acd.config.model import Config, QueueConfig
 from acd.engine import decisions as d
@@ -69,7 +71,7 @@ class Engine:
             agent = Agent(agent_config, order)
             self.agents[agent.id] = agent
         self._index_agents()
-        self._handlers: dict[type, Callable[[e.Event], None]] = {
+        self._handlers: dict[type, Callable[[Any], None]] = {
             e.AgentLoggedIn: self._on_login,
             e.AgentLoggedOut: self._on_logout,
             e.AgentPaused: self._on_pause,
@@ -676,7 +678,7 @@ class Engine:
             return None
         if requirements:
             by_skill = self._free_by_skill
-            pool: set[str] = min((by_skill.get(skill, _EMPTY) for skill in requirements), key=len)  # type: ignore[arg-type]
+            pool: AbstractSet[str] = min((by_skill.get(skill, _EMPTY) for skill in requirements), key=len)
             if not pool:
                 return None
         else:

@@ -6,8 +6,13 @@ path. Only the engine mutates them; drivers read them through ``Engine.agents`` 
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from acd.config.model import AgentConfig, QueueConfig
 from acd.engine.states import AgentState, CallState
+
+if TYPE_CHECKING:
+    from acd.engine.lines import Line
 
 
 class Agent:
@@ -45,6 +50,8 @@ class Agent:
 
 
 class Call:
+    #: set by the engine right after creation (the line depends on the engine's lines)
+    line: Line
     __slots__ = (
         "id", "queue", "line", "requirements", "priority", "enqueued_at", "seq", "state",
         "stage", "agent_id", "offered_at", "answered_at", "callback", "language",
@@ -55,7 +62,6 @@ class Call:
                  enqueued_at: float, seq: int) -> None:
         self.id = call_id
         self.queue = queue
-        self.line = None  # type: ignore[assignment]  # set by the engine: acd.engine.lines.Line
         self.requirements = requirements        # base requirements (queue's + the IVR's)
         self.priority = priority
         self.enqueued_at = enqueued_at

@@ -32,9 +32,9 @@ def static_key(line: Line, agent: Agent) -> tuple:
     elif strategy == "leastrecent":
         value = agent.last_end.get(queue.name, float("-inf"))
     elif strategy == "fewestcalls":
-        value = agent.calls_taken.get(queue.name, 0)
+        value = float(agent.calls_taken.get(queue.name, 0))
     else:
-        value = 0
+        value = 0.0
     if queue.prefer_best_match:
         level, count = line.match[agent.id]
         return (level, count, value, agent.order)
