@@ -6,6 +6,15 @@ the config would silently go stale every year. Orthodox Easter is reckoned on th
 Julian calendar (Meeus' Julian algorithm) and shifted to the Gregorian date the
 country lives by.
 
+Labour Day (May 1) is the one fixed holiday that moves. It is a mandatory day off, and
+each year it fell in the Easter days the Ministry of Labour moved it, by decision, to
+the Tuesday after Easter: 2013 and 2024 (May 1 was Holy Wednesday, kept on May 7), 2016
+(Easter Sunday, kept on May 3), 2021 (Holy Saturday, kept on May 4). A May 1 on a plain
+Sunday went to the Monday (2022, kept on May 2). ``labour_day`` applies that practice,
+so the line is open on a May 1 that is a working day and closed on the day the holiday
+went to. It is a yearly decision, not a formula in the law: a year that departs from
+the practice adds its day under the calendar's ``dates``.
+
 Opening hours are local time in Athens (``Europe/Athens``, with its summer time),
 whatever the server's clock zone is, so the line opens at 07:00 on the caller's wall
 clock on both sides of a daylight-saving change.
@@ -24,7 +33,6 @@ FIXED_GREEK_HOLIDAYS: Mapping[tuple[int, int], str] = {
     (1, 1): "New Year's Day",
     (1, 6): "Epiphany",
     (3, 25): "Independence Day",
-    (5, 1): "Labour Day",
     (8, 15): "Dormition of the Mother of God",
     (10, 28): "Ochi Day",
     (12, 25): "Christmas Day",
@@ -57,10 +65,28 @@ def orthodox_easter(year: int) -> date:
     return date(year, month, day + 1) + timedelta(days=julian_gap)
 
 
+#: From Holy Monday to Easter Monday: a May 1 in these days moves to Easter Tuesday.
+EASTER_DAYS_LABOUR_DAY_LEAVES = range(-6, 2)
+
+
+def labour_day(year: int) -> date:
+    """The day the Labour Day holiday is kept in ``year`` (see the module docstring)."""
+    kept = date(year, 5, 1)
+    if kept.weekday() == 6:
+        kept += timedelta(days=1)
+    easter = orthodox_easter(year)
+    # also a Palm Sunday May 1 (no precedent yet): its Monday is Holy Monday
+    if (kept - easter).days in EASTER_DAYS_LABOUR_DAY_LEAVES:
+        return easter + timedelta(days=2)
+    return kept
+
+
 @lru_cache(maxsize=64)
 def greek_holidays(year: int) -> Mapping[date, str]:
     """Every national public holiday of ``year``: date -> name."""
     days = {date(year, month, day): name for (month, day), name in FIXED_GREEK_HOLIDAYS.items()}
+    kept = labour_day(year)
+    days[kept] = "Labour Day" if kept == date(year, 5, 1) else "Labour Day (moved from May 1)"
     easter = orthodox_easter(year)
     for offset, name in EASTER_OFFSETS.items():
         days.setdefault(easter + timedelta(days=offset), name)

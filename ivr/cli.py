@@ -29,7 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
 
         def bar(jobs):  # type: ignore[no-untyped-def]
-            from tqdm import tqdm
+            from tqdm import tqdm  # type: ignore[import-untyped]
 
             return tqdm(jobs, desc="prompts", unit="prompt", disable=args.quiet)
 

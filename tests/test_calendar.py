@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from acd.config.model import HolidayCalendar, Schedule, TimeRange
-from ivr.calendar import greek_holidays, holiday_name, is_open, local_time, orthodox_easter
+from ivr.calendar import greek_holidays, holiday_name, is_open, labour_day, local_time, orthodox_easter
 
 ATHENS = ZoneInfo("Europe/Athens")
 
@@ -48,8 +48,42 @@ def test_movable_holidays_of_2025_follow_easter() -> None:
 def test_fixed_holidays_are_there_every_year() -> None:
     for year in (2024, 2025, 2031):
         days = greek_holidays(year)
-        for month, day in ((1, 1), (1, 6), (3, 25), (5, 1), (8, 15), (10, 28), (12, 25), (12, 26)):
+        for month, day in ((1, 1), (1, 6), (3, 25), (8, 15), (10, 28), (12, 25), (12, 26)):
             assert date(year, month, day) in days
+
+
+# The day Labour Day was kept, as the Ministry of Labour decided it in the years it moved.
+PUBLISHED_LABOUR_DAYS = {
+    2013: date(2013, 5, 7),   # May 1 was Holy Wednesday: Easter Tuesday
+    2016: date(2016, 5, 3),   # Easter Sunday: Easter Tuesday
+    2021: date(2021, 5, 4),   # Holy Saturday: Easter Tuesday
+    2022: date(2022, 5, 2),   # a plain Sunday: the Monday
+    2024: date(2024, 5, 7),   # Holy Wednesday: Easter Tuesday
+    2025: date(2025, 5, 1),   # a Thursday after Easter: stays
+}
+
+
+@pytest.mark.parametrize("year", sorted(PUBLISHED_LABOUR_DAYS))
+def test_labour_day_is_kept_where_the_ministry_moved_it(year: int) -> None:
+    kept = PUBLISHED_LABOUR_DAYS[year]
+    assert labour_day(year) == kept
+    days = greek_holidays(year)
+    assert days[kept].startswith("Labour Day")
+    if kept != date(year, 5, 1):              # no longer Labour Day (a working day but in 2016: Easter)
+        assert not days.get(date(year, 5, 1), "").startswith("Labour Day")
+
+
+@given(st.integers(min_value=1900, max_value=2099))
+def test_labour_day_never_lands_in_the_easter_days(year: int) -> None:
+    kept = labour_day(year)
+    assert not -6 <= (kept - orthodox_easter(year)).days <= 1
+    assert kept.weekday() != 6 and date(year, 5, 1) <= kept <= date(year, 5, 10)
+
+
+def test_line_is_open_on_a_may_day_in_holy_week_and_closed_when_the_holiday_moved() -> None:
+    assert is_open(WEEKDAYS, CALENDARS, at(2024, 5, 1, 12, 0))     # Holy Wednesday 2024
+    assert not is_open(WEEKDAYS, CALENDARS, at(2024, 5, 7, 12, 0))  # Easter Tuesday 2024
+    assert not is_open(WEEKDAYS, CALENDARS, at(2025, 5, 1, 12, 0))  # an ordinary May Day
 
 
 def test_an_ordinary_day_is_no_holiday() -> None:
@@ -65,8 +99,8 @@ WEEKDAYS = Schedule("business", weekly={d: (TimeRange(time(7), time(22)),) for d
 CALENDARS = {"greece": HolidayCalendar("greece", builtin="greece")}
 
 
-def at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=ATHENS)
+def at(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, second, tzinfo=ATHENS)
 
 
 def test_open_inside_hours_on_a_working_day() -> None:

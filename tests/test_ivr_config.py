@@ -83,3 +83,10 @@ def test_callback_dial_string_needs_the_number() -> None:
 def test_unknown_key_in_a_node_gets_a_spelling_hint() -> None:
     error, text = refused("    documents:\n      type: info", "    documents:\n      typ: info")
     assert "did you mean 'type'" in error.reason and error.line == line_of(text, "typ: info")
+
+
+def test_callback_without_a_dial_string_takes_the_default() -> None:
+    text = EXAMPLE_TEXT.replace('    dial: "PJSIP/{number}@citizens"\n', "", 1)
+    assert text != EXAMPLE_TEXT
+    config = load_config_text(text, "1555.yaml")
+    assert config.ivr.callback.dial == "PJSIP/{number}@citizens" and config.ivr.callback.min_digits == 10

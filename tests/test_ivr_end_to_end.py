@@ -12,6 +12,7 @@ menus' long texts would only make every call slower), with timeouts of one secon
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +38,7 @@ ATHENS = ZoneInfo("Europe/Athens")
 WEDNESDAY_MORNING = datetime(2025, 2, 12, 10, 0, tzinfo=ATHENS).timestamp()
 SUNDAY_NIGHT = datetime(2025, 2, 16, 23, 30, tzinfo=ATHENS).timestamp()
 GOOD_FRIDAY_NOON = datetime(2025, 4, 18, 12, 0, tzinfo=ATHENS).timestamp()
+MOVED_LABOUR_DAY = datetime(2024, 5, 7, 12, 0, tzinfo=ATHENS).timestamp()   # May 1 2024 was Holy Wednesday
 RETRIES = 2
 
 
@@ -57,6 +59,9 @@ class Recorder:
     ivr_endings: asyncio.Queue[str] = field(default_factory=asyncio.Queue)
     hold: asyncio.Event | None = None
     clock: list[float] = field(default_factory=lambda: [WEDNESDAY_MORNING])
+    #: the agent answered and hung up at once: the dialplan goes on to the survey
+    answered_by_agent: bool = False
+    scores: asyncio.Queue[tuple[str, int]] = field(default_factory=asyncio.Queue)
 
     async def wait(self, session: Any) -> None:
         names = ("ACD_CALLID", "ACD_QUEUE", "ACD_SKILLS", "ACD_PRIORITY", "ACD_LANG", "ACD_CALLER_TYPE",
@@ -65,6 +70,9 @@ class Recorder:
         self.arrived.put_nowait(values)
         if self.hold is not None:
             await self.hold.wait()
+        if self.answered_by_agent:
+            await session.set_variable("ACD_WAIT_RESULT", "answered")
+            return
         await session.hangup()
 
 
@@ -74,6 +82,12 @@ class Line:
     recorder: Recorder
     config: Config
     agi_port: int
+    apps: list[IvrApp]
+
+    def reconfigure(self, config: Config) -> None:
+        """The next call walks ``config``'s IVR (same dialplan, same clock and prompts)."""
+        old = self.apps[0]
+        self.apps[0] = IvrApp(config, now=old.now, on_satisfaction=old.on_satisfaction, prompts_dir=old.prompts_dir)
 
 
 @pytest.fixture(scope="module")
@@ -91,22 +105,26 @@ async def line(asterisk: AsteriskSandbox, prompts_dir: Path) -> AsyncIterator[Li
     dialplan pointing at it."""
     config = short_config()
     recorder = Recorder()
-    app = IvrApp(config, now=lambda: recorder.clock[0], prompts_dir=str(prompts_dir))
+    apps = [IvrApp(config, now=lambda: recorder.clock[0], prompts_dir=str(prompts_dir),
+                   on_satisfaction=lambda call_id, score: recorder.scores.put_nowait((call_id, score)))]
 
     async def ivr(session: Any) -> None:
         try:
-            await app.handle_ivr(session)
+            await apps[0].handle_ivr(session)
             recorder.ivr_endings.put_nowait("finished")
         except AGIHangup:
             recorder.ivr_endings.put_nowait("hangup")
             raise
 
-    server = FastAGIServer({"ivr": ivr, "survey": app.handle_survey, "wait": recorder.wait}, port=0)
+    async def survey(session: Any) -> None:
+        await apps[0].handle_survey(session)
+
+    server = FastAGIServer({"ivr": ivr, "survey": survey, "wait": recorder.wait}, port=0)
     await server.start()
     files = generate(config, Options(agi_port=server.port, prompts_dir=str(prompts_dir), agents_at="127.0.0.1:5999"))
     asterisk.apply(files)
     try:
-        yield Line(asterisk, recorder, config, server.port)
+        yield Line(asterisk, recorder, config, server.port, apps)
     finally:
         await server.stop()
 
@@ -130,6 +148,11 @@ async def finished(citizen: Any, timeout: float = 30.0) -> list[str]:
     ("242", "labour", "lang:en=1,type:employer=1", "en", "employer"),
     ("13", "welfare", "lang:el=1", "el", "citizen"),
     ("26", "equality", "lang:en=1", "en", "citizen"),
+    ("121", "unemployment", "lang:el=1", "el", "citizen"),
+    ("15", "solidarity", "lang:el=1", "el", "citizen"),
+    ("1#3", "welfare", "lang:el=1", "el", "citizen"),          # '#' repeats the topic menu
+    ("240", "labour", "lang:en=1", "en", "citizen"),           # '0': an agent of the chosen topic
+    ("180", "pensions", "lang:el=1", "el", "citizen"),         # information node, then '0'
 ])
 async def test_each_menu_path_lands_in_its_queue_with_its_requirements(
         line: Line, phones: Phones, keys: str, queue: str, skills: str, language: str, caller_type: str) -> None:
@@ -164,6 +187,14 @@ async def test_invalid_keys_are_retried_then_the_caller_gets_an_agent(line: Line
     await finished(citizen)
 
 
+async def test_invalid_keys_end_in_a_polite_goodbye_when_configured(line: Line, phones: Phones) -> None:
+    line.reconfigure(dataclasses.replace(line.config, ivr=dataclasses.replace(line.config.ivr, on_failure="goodbye")))
+    citizen = await call(phones, "1" + "7" * (RETRIES + 1))
+    assert await asyncio.wait_for(line.recorder.ivr_endings.get(), 30) == "finished"
+    assert "bye" in await finished(citizen)          # Asterisk hung up after the goodbye
+    assert line.recorder.arrived.empty()
+
+
 async def test_silent_caller_is_greek_by_default_then_goes_to_an_agent(line: Line, phones: Phones) -> None:
     citizen = await call(phones, "")
     got = await arrival(line, timeout=40)
@@ -183,6 +214,7 @@ async def test_caller_hanging_up_mid_menu_never_reaches_a_queue(line: Line, phon
 @pytest.mark.parametrize(("moment", "keys", "queue"), [
     (SUNDAY_NIGHT, "111", "pensions"),        # outside the weekly hours
     (GOOD_FRIDAY_NOON, "13", "welfare"),      # a movable Greek holiday
+    (MOVED_LABOUR_DAY, "13", "welfare"),      # Labour Day kept on Easter Tuesday
 ])
 async def test_closed_route_hears_the_hours_and_leaves_a_number_keeping_a_place(
         line: Line, phones: Phones, moment: float, keys: str, queue: str) -> None:
@@ -193,9 +225,44 @@ async def test_closed_route_hears_the_hours_and_leaves_a_number_keeping_a_place(
     await finished(citizen)
 
 
-async def test_emergency_route_answers_outside_hours(line: Line, phones: Phones) -> None:
+@pytest.mark.parametrize(("moment", "keys"), [
+    (SUNDAY_NIGHT, "19"),          # from the topic menu, outside the weekly hours
+    (GOOD_FRIDAY_NOON, "9"),       # from the first menu, on a holiday
+])
+async def test_emergency_route_answers_outside_hours(line: Line, phones: Phones, moment: float, keys: str) -> None:
+    line.recorder.clock[0] = moment
+    citizen = await call(phones, keys)
+    got = await arrival(line)
+    assert (got["ACD_QUEUE"], got["ACD_PRIORITY"], got["ACD_CALLBACK"]) == ("violence", "10", "")
+    await finished(citizen)
+
+
+async def test_closed_route_with_an_other_line_exit_lands_in_that_line(line: Line, phones: Phones) -> None:
+    from acd.config.ivr import ClosedExit
+
     line.recorder.clock[0] = SUNDAY_NIGHT
-    citizen = await call(phones, "19")
+    other = ClosedExit(("closed",), "queue", "violence")
+    line.reconfigure(dataclasses.replace(line.config, ivr=dataclasses.replace(line.config.ivr,
+                                                                              routes_closed={"welfare": other})))
+    citizen = await call(phones, "13")
     got = await arrival(line)
     assert (got["ACD_QUEUE"], got["ACD_CALLBACK"]) == ("violence", "")
     await finished(citizen)
+
+
+# ---------------------------------------------------------------------------- callback and survey
+async def test_callback_request_in_hours_keeps_the_topic_and_the_number(line: Line, phones: Phones) -> None:
+    citizen = await call(phones, "113" + "2101234567#", gap=0.4)
+    got = await arrival(line)
+    assert (got["ACD_QUEUE"], got["ACD_CALLER_TYPE"], got["ACD_CALLBACK"]) == ("pensions", "citizen", "2101234567")
+    assert got["ACD_IVR_RESULT"] == "queue"
+    await finished(citizen)
+
+
+async def test_satisfaction_answer_after_the_call_is_stored_with_the_call(line: Line, phones: Phones) -> None:
+    line.recorder.answered_by_agent = True
+    citizen = await call(phones, "134", gap=2.0)      # welfare, then 4 at the survey question
+    got = await arrival(line)
+    call_id, score = await asyncio.wait_for(line.recorder.scores.get(), 30)
+    assert (call_id, score) == (got["ACD_CALLID"], 4)
+    assert "bye" in await finished(citizen)

@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from acd.config import load_config
+from acd.config import load_config, load_config_text
+from acd.config.ivr import ClosedExit
 from acd.config.model import Config
 from ivr.menu import AskNumber, Goodbye, Listen, MenuWalk, Route, Step, sound_file
 from ivr.survey import Answered, SurveyQuestion
@@ -206,3 +207,103 @@ def test_survey_without_answer_stores_no_score() -> None:
     question.start()
     assert isinstance(question.no_input(), Listen)
     assert question.no_input() == Answered((), None)
+
+
+# ---------------------------------------------------------------------------- out-of-hours exits
+def with_closed_exit(config: Config, **routes: ClosedExit) -> Config:
+    import dataclasses
+
+    return dataclasses.replace(config, ivr=dataclasses.replace(config.ivr, routes_closed=routes))
+
+
+def test_closed_route_with_a_message_exit_says_the_hours_and_goodbye(config: Config) -> None:
+    message = with_closed_exit(config, welfare=ClosedExit(("closed",), "goodbye"))
+    _, step = walk(message, "13", at=SUNDAY_NIGHT)
+    assert step == Goodbye(("closed", "goodbye"))
+
+
+def test_closed_route_with_an_other_line_exit_goes_to_that_line(config: Config) -> None:
+    other = with_closed_exit(config, welfare=ClosedExit(("closed",), "queue", "violence"))
+    _, step = walk(other, "13", at=SUNDAY_NIGHT)
+    assert isinstance(step, Route)
+    assert (step.queue, step.priority, step.prompts[0]) == ("violence", 10, "closed")
+
+
+def test_other_line_that_is_closed_too_takes_no_second_hop(config: Config) -> None:
+    chained = with_closed_exit(config, welfare=ClosedExit(("closed",), "queue", "pensions"),
+                               pensions=ClosedExit(("closed",), "queue", "welfare"))
+    _, step = walk(chained, "13", at=SUNDAY_NIGHT)
+    assert isinstance(step, Goodbye) and step.prompts[-1] == "goodbye"
+
+
+def test_per_route_closed_exit_is_read_from_the_file() -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        "  closed: {prompt: closed, exit: callback}",
+        "  closed: {prompt: closed, exit: callback}\n  routes: {labour: {closed: {prompt: closed, exit: goodbye}}}", 1)
+    per_route = load_config_text(text, str(EXAMPLE))
+    _, labour = walk(per_route, "241", at=SUNDAY_NIGHT)
+    assert labour == Goodbye(("closed", "goodbye"))
+    _, pensions = walk(per_route, "211", at=SUNDAY_NIGHT)   # the others keep the general exit
+    assert isinstance(pensions, AskNumber) and pensions.prompts[0] == "closed"
+
+
+def test_open_again_on_saturday_morning_by_the_weekend_hours(config: Config) -> None:
+    saturday = datetime(2025, 2, 15, 10, 0, tzinfo=ATHENS).timestamp()
+    _, step = walk(config, "13", at=saturday)
+    assert isinstance(step, Route) and step.queue == "welfare"
+
+
+def test_may_day_in_holy_week_is_open_and_the_moved_holiday_is_closed(config: Config) -> None:
+    holy_wednesday = datetime(2024, 5, 1, 12, 0, tzinfo=ATHENS).timestamp()
+    easter_tuesday = datetime(2024, 5, 7, 12, 0, tzinfo=ATHENS).timestamp()
+    assert isinstance(walk(config, "13", at=holy_wednesday)[1], Route)
+    assert isinstance(walk(config, "13", at=easter_tuesday)[1], AskNumber)
+
+
+# ---------------------------------------------------------------------------- IVR -> engine
+def every_path(config: Config) -> list[str]:
+    """The keys of every way through the tree to a queue (menu options only)."""
+    paths: list[str] = []
+
+    def visit(node_id: str, keys: str) -> None:
+        for key, action in config.ivr.nodes[node_id].options.items():
+            if action.hangup:
+                continue
+            if action.next is not None and len(keys) < 6:
+                visit(action.next, keys + key)
+            elif action.next is None:
+                paths.append(keys + key)
+        if config.ivr.nodes[node_id].type == "info":
+            paths.append(keys + "0")
+
+    visit(config.ivr.entry, "")
+    return paths
+
+
+def test_every_path_becomes_a_call_the_engine_routes_by_the_ivr_choices(config: Config) -> None:
+    """What the IVR leaves on the channel is what the daemon reads back
+    (``caller_attributes``) and what the engine queues: the queue's own skills plus the
+    IVR's language and caller type, at the queue's priority."""
+    from acd.daemon.waiting_room import caller_attributes
+    from acd.engine import events as e
+    from acd.engine.engine import Engine
+
+    paths = every_path(config)
+    assert {"111", "242", "13", "9", "19", "180"} <= set(paths)
+    engine = Engine(config)
+    for number, keys in enumerate(paths):
+        menu, step = walk(config, keys)
+        if isinstance(step, AskNumber):
+            step = menu.entered("2101234567")
+        assert isinstance(step, Route), keys
+        attributes = caller_attributes(step.variables, default_call_id=f"c{number}", default_queue=None,
+                                       config=config)
+        engine.handle(e.CallArrived(0.0, f"c{number}", attributes.queue, dict(attributes.requirements),
+                                    attributes.priority, None, attributes.language, attributes.caller_type,
+                                    attributes.callback))
+        call = engine.calls[f"c{number}"]
+        queue = config.queues[step.queue]
+        assert dict(call.requirements) == {**queue.requirements, **step.requirements}, keys
+        assert f"lang:{step.language}" in call.requirements
+        assert ("type:employer" in call.requirements) == (step.caller_type == "employer")
+        assert (call.priority, call.language, call.caller_type) == (queue.priority, step.language, step.caller_type)

@@ -77,3 +77,13 @@ def test_cli_builds_every_prompt_of_the_example(tmp_path: Path) -> None:
     assert f"{2 * len(prompts)} rendered" in done.stdout
     for prompt_id in prompts:
         assert (tmp_path / "el" / f"{prompt_id}.wav").is_file() and (tmp_path / "en" / f"{prompt_id}.wav").is_file()
+
+
+def test_ivr_command_is_installed_with_the_build_subcommand(tmp_path: Path) -> None:
+    """The issue's spelling, ``ivr prompts build``: the console script, not only ``-m``."""
+    script = Path(sys.executable).with_name("ivr")
+    assert script.is_file(), "the 'ivr' console script is not installed (pip install -e .)"
+    done = subprocess.run([str(script), "prompts", "build", "--config", str(EXAMPLE), "--out", str(tmp_path),
+                           "--quiet"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "en" / "welcome.wav").is_file() and (tmp_path / "el" / "survey_question.wav").is_file()

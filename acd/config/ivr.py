@@ -50,6 +50,9 @@ KEYS = "0123456789*#"
 BACK, AGENT, REPEAT = "*", "0", "#"
 SOUND_NAMES = ("invalid", "no_input", "goodbye", "info_options", "transfer")
 _NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
+#: the callback leg's dial string when the file gives none. A module constant, because a
+#: slotted dataclass's class attribute is its slot descriptor, not its default.
+DEFAULT_CALLBACK_DIAL = "PJSIP/{number}@citizens"
 _DIAL = re.compile(r"^[A-Za-z0-9_/@.:${}-]*\{number\}[A-Za-z0-9_/@.:${}-]*$")
 
 
@@ -99,7 +102,7 @@ class CallbackSettings:
     min_digits: int = 8
     max_digits: int = 15
     #: the dial string of the callback leg to the citizen, ``{number}`` replaced
-    dial: str = "PJSIP/{number}@citizens"
+    dial: str = DEFAULT_CALLBACK_DIAL
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,7 +280,7 @@ def _callback(p: _Parser, node: Located | None) -> CallbackSettings:
         confirm=p.prompt_list(c) if (c := f.get("confirm")) is not None else (),
         min_digits=f.int("min_digits", 8, minimum=3, maximum=20),
         max_digits=f.int("max_digits", 15, minimum=3, maximum=20),
-        dial=f.str("dial", CallbackSettings.dial),
+        dial=f.str("dial", DEFAULT_CALLBACK_DIAL),
     )
     if settings.max_digits < settings.min_digits:
         raise node.error("max_digits is below min_digits")
