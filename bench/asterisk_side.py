@@ -21,8 +21,12 @@ SCENARIOS = Path(__file__).with_name("scenarios")
 
 
 
-def endpoints(agent_contacts: Mapping[str, int]) -> str:
+def endpoints(agent_contacts: Mapping[str, int | None]) -> str:
     """PJSIP endpoints: ``agent-<id>`` -> sipp port, and the citizens' endpoint by IP.
+
+    A port of ``None`` writes the AOR without a contact: a softphone that is not
+    registered, which Asterisk reports as ``UNAVAILABLE`` and a Dial to it as
+    ``CHANUNAVAIL`` (how the live tests get an unreachable agent).
 
     The base pjsip.conf identifies by the user in From before the IP
     (``endpoint_identifier_order=username,ip``): on one machine citizens and agents'
@@ -31,16 +35,21 @@ def endpoints(agent_contacts: Mapping[str, int]) -> str:
              "direct_media=no\ndtmf_mode=info\n\n",
              "[citizens]\ntype=identify\nendpoint=citizens\nmatch=127.0.0.1\n\n"]
     for endpoint, port in agent_contacts.items():
+        contact = "" if port is None else f"contact=sip:{endpoint}@127.0.0.1:{port}\n"
         parts.append(
             f"[{endpoint}]\ntype=endpoint\ncontext=acd-agents\ndisallow=all\nallow=ulaw\n"
             f"direct_media=no\ndtmf_mode=info\naors={endpoint}\n\n"
-            f"[{endpoint}]\ntype=aor\ncontact=sip:{endpoint}@127.0.0.1:{port}\n\n")
+            f"[{endpoint}]\ntype=aor\n{contact}\n")
     return "".join(parts)
 
 
-def dialplan(agi_port: int, *, baseline_queue: str | None = None, retries: int = 10) -> str:
-    """Citizens: ``q-<queue>`` into the waiting room; ``aq`` straight into the baseline
-    queue. Agents: the feature codes.
+def dialplan(agi_port: int, *, baseline_queue: str | None = None, retries: int = 10,
+             callback_dial: str = "PJSIP/{number}@citizens") -> str:
+    """Citizens: ``q-<queue>`` into the waiting room; ``cb-<queue>`` the same, asking to
+    be called back at the caller's number (what the IVR's callback node leaves on the
+    channel, without the IVR); ``aq`` straight into the baseline queue. Agents: the
+    feature codes. ``acd-callback``: the leg to the citizen once the agent answered a
+    callback, ``callback_dial`` with ``{number}`` replaced (the generator's contract).
 
     The waiting room's contract with the dialplan: the ``wait`` handler always sets
     ``ACD_WAIT_RESULT`` before it returns (``answered``, ``exit``, ``error``) and resets
@@ -64,6 +73,10 @@ def dialplan(agi_port: int, *, baseline_queue: str | None = None, retries: int =
          same => n(done),Hangup()
          same => n(fallback),Queue({fallback})
          same => n,Hangup()
+        exten => _cb-.,1,Set(ACD_QUEUE=${{EXTEN:3}})
+         same => n,Set(ACD_CALLBACK=${{CALLERID(num)}})
+         same => n,Set(ACD_TRIES=0)
+         same => n,Goto(q-${{EXTEN:3}},wait)
         exten => aq,1,Answer()
          same => n,Queue({fallback},,,,3600)
          same => n,Hangup()
@@ -78,6 +91,10 @@ def dialplan(agi_port: int, *, baseline_queue: str | None = None, retries: int =
         exten => _{FEATURE_CODES['pause']}X,1,AGI({agi}/agent,pause,${{EXTEN:3}})
          same => n,Hangup()
         exten => {FEATURE_CODES['unpause']},1,AGI({agi}/agent,unpause)
+         same => n,Hangup()
+
+        [acd-callback]
+        exten => _X.,1,Dial({callback_dial.replace("{number}", "${EXTEN}")},60)
          same => n,Hangup()
         """
     return textwrap.dedent(text)

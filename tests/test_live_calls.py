@@ -20,7 +20,11 @@ from bench.asterisk_side import FEATURE_CODES, dialplan, endpoints, feature_code
 
 pytestmark = pytest.mark.asterisk
 
-AGENT_PHONES = {"answering": ["11", "12", "21"], "silent": ["31"], "desk": ["41"]}
+AGENT_PHONES = {"answering": ["11", "12", "21"], "silent": ["31"], "desk": ["41"], "busy": ["51"]}
+#: an agent whose phone is not registered (AOR without contact: Asterisk says UNAVAILABLE)
+UNREGISTERED = ["61"]
+#: agent 71 has no endpoint in Asterisk at all (a config out of step): Dial says CHANUNAVAIL
+CALLBACK_NUMBER_PREFIX = "21055500"
 CONFIG = """\
 service: {{name: e2e, languages: [el, en]}}
 skills: {{topic:a: A, topic:b: B}}
@@ -35,6 +39,9 @@ agents:
   '21': {{pin: '2121', skills: {{topic:b: 2}}}}
   '31': {{pin: '3131', skills: {{topic:a: 5}}}}
   '41': {{pin: '4141', skills: {{topic:a: 1}}}}
+  '51': {{pin: '5151', skills: {{topic:a: 9}}}}
+  '61': {{pin: '6161', skills: {{topic:a: 8}}}}
+  '71': {{pin: '7171', skills: {{topic:a: 7}}}}
 daemon: {{ami_host: 127.0.0.1, ami_port: {ami_port}, ami_username: {ami_user}, ami_secret: '{ami_secret}',
          agi_host: 127.0.0.1, agi_port: {agi_port}, queue_log: {var}/queue_log, recordings_dir: {var}/rec}}
 """
@@ -66,15 +73,22 @@ def pbx(tmp_path_factory) -> Iterator[Pbx]:
     agi_port = free_port(14573)
     phones = {"answering": agent_phones(workdir, talk=1.0, name="answering"),
               "silent": agent_phones(workdir, behaviour="never_answers", name="silent"),
-              "desk": agent_phones(workdir, name="desk")}
+              "desk": agent_phones(workdir, name="desk"),
+              "busy": agent_phones(workdir, behaviour="busy", name="busy"),
+              # the citizens' phones a callback reaches: answer, talk until the agent hangs up
+              "callback": agent_phones(workdir, name="callback")}
     ports = {group: phone.port for group, phone in phones.items()}
-    contacts = {f"agent-{agent}": ports[group] for group, ids in AGENT_PHONES.items() for agent in ids}
+    contacts: dict[str, int | None] = {f"agent-{agent}": ports[group] for group, ids in AGENT_PHONES.items()
+                                       for agent in ids}
+    contacts.update({f"agent-{agent}": None for agent in UNREGISTERED})
+    callback_dial = f"PJSIP/citizens/sip:{{number}}@127.0.0.1:{ports['callback']}"
     sandbox = AsteriskSandbox(workdir / "asterisk", extra_files={
-        "pjsip_generated.conf": endpoints(contacts), "extensions_generated.conf": dialplan(agi_port),
+        "pjsip_generated.conf": endpoints(contacts),
+        "extensions_generated.conf": dialplan(agi_port, callback_dial=callback_dial),
         "queues_generated.conf": ""})
     sandbox.start()
     try:
-        for group in ("answering", "silent"):
+        for group in ("answering", "silent", "busy", "callback"):
             phones[group].start()
         yield Pbx(sandbox, agi_port, phones, workdir)
     finally:
@@ -188,7 +202,8 @@ async def test_agent_hang_up_leads_to_wrap_up_then_the_agent_is_available(pbx, d
     await eventually(lambda: agent.state is AgentState.AVAILABLE, timeout=5)
 
 
-async def test_agent_logs_in_and_pauses_from_the_phone_and_a_wrong_pin_is_refused(pbx, daemon):
+async def test_agent_logs_in_pauses_with_a_reason_and_unpauses_from_the_phone_and_a_wrong_pin_is_refused(
+        pbx, daemon):
     agent = daemon.live.engine.agents["41"]
 
     async def dial(code: str, pin: str) -> None:
@@ -202,7 +217,10 @@ async def test_agent_logs_in_and_pauses_from_the_phone_and_a_wrong_pin_is_refuse
     assert agent.state is AgentState.AVAILABLE
     await dial(FEATURE_CODES["pause"] + "2", "4141")
     assert (agent.state, agent.reason) == (AgentState.PAUSED, "backoffice")
-    assert [f[4] for f in queue_log(daemon) if f[3] == "PJSIP/agent-41"] == ["ADDMEMBER", "PAUSEALL", "PAUSE"]
+    await dial(FEATURE_CODES["unpause"], "4141")
+    assert agent.state is AgentState.AVAILABLE
+    assert [f[4:] for f in queue_log(daemon) if f[3] == "PJSIP/agent-41"] == [
+        ["ADDMEMBER", ""], ["PAUSEALL", "backoffice"], ["PAUSE", "backoffice"], ["UNPAUSEALL", ""], ["UNPAUSE", ""]]
 
 
 async def test_caller_keeps_place_when_the_daemon_restarts(pbx, tmp_path):
@@ -231,3 +249,142 @@ async def test_caller_keeps_place_when_the_daemon_restarts(pbx, tmp_path):
         assert order == ["veteran-1", "newcomer-1"]
     finally:
         await second_daemon.stop()
+
+
+async def test_busy_and_unreachable_agents_go_back_into_the_engine_and_the_caller_is_served(pbx, daemon):
+    # 61's phone is not registered: the device states read at AMI login take it out first
+    await eventually(lambda: not daemon.live.engine.agents["61"].reachable)
+    login(daemon, "51", "61", "71", "11")             # the best matches first: 51 (busy), 71 (no endpoint)
+    _, done = await call(pbx, "q-qa", "unlucky-")
+    assert (await done).all_successful
+    answers = [ev.phone for ev in agent_events(pbx, "answering", "unlucky-") if ev.event == "answer"]
+    assert answers == ["agent-11"]
+    assert [ev.event for ev in agent_events(pbx, "busy", "unlucky-")] == ["busy"]
+    lines = [f for f in queue_log(daemon) if f[1] != "MANAGER" and f[4] not in ("PAUSE", "PAUSEALL")]
+    # app_queue logs a busy or unavailable member as RINGNOANSWER too (rna() in app_queue.c)
+    assert [(f[4], f[3]) for f in lines if f[4] in ("RINGNOANSWER", "CONNECT")] == [
+        ("RINGNOANSWER", "PJSIP/agent-51"), ("RINGNOANSWER", "PJSIP/agent-71"), ("CONNECT", "PJSIP/agent-11")]
+    assert not daemon.live.engine.agents["71"].reachable   # CHANUNAVAIL: out until Asterisk says otherwise
+
+
+async def test_callback_request_keeps_the_place_and_is_placed_when_an_agent_is_free(pbx, daemon):
+    _, asked = await call(pbx, "cb-qa", CALLBACK_NUMBER_PREFIX, hold=1.0)   # asks, then hangs up
+    assert (await asked).all_successful
+    await eventually(lambda: not daemon.room.callers)
+    (callback,) = daemon.live.engine.calls.values()
+    assert callback.callback == f"{CALLBACK_NUMBER_PREFIX}1"
+    _, later = await call(pbx, "q-qa", "later-")
+    await eventually(lambda: len(daemon.room.callers) == 1)
+    login(daemon, "11")                               # the callback is first in line: placed first
+    assert (await later).all_successful
+    invites = [ev.peer for ev in pbx.phones["answering"].events()
+               if ev.event == "invite" and ev.peer in (callback.callback, "later-1")]
+    assert invites == [callback.callback, "later-1"]
+    citizen = [ev.event for ev in pbx.phones["callback"].events() if ev.phone == callback.callback]
+    assert citizen[:2] == ["invite", "answer"]
+    log = queue_log(daemon)
+    assert [f[4] for f in log if f[1] == callback.id] == ["ENTERQUEUE", "CONNECT", "COMPLETEAGENT"]
+    assert [f[4] for f in log if f[4] in ("CONNECT", "ABANDON")] == ["CONNECT", "CONNECT"]
+    await eventually(lambda: daemon.live.engine.calls == {})
+
+
+class AMIProxy:
+    """A TCP relay between the daemon and Asterisk's AMI port that the test can cut: the
+    link drops as a network or a restarting PBX drops it, and while it is down every
+    connection attempt is accepted and closed at once (and counted)."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self.down = False
+        self.refused = 0
+        self._links: list[asyncio.StreamWriter] = []
+        self._server: asyncio.AbstractServer | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.down:
+            self.refused += 1
+            writer.transport.abort()
+            return
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._links += [writer, up_writer]
+        for source, sink in ((reader, up_writer), (up_reader, writer)):
+            task = asyncio.ensure_future(self._pipe(source, sink))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        try:
+            while data := await source.read(65536):
+                sink.write(data)
+                await sink.drain()
+        except (ConnectionError, OSError):
+            pass
+        finally:
+            sink.transport.abort()
+
+    def cut(self) -> None:
+        self.down = True
+        for writer in self._links:
+            writer.transport.abort()
+        self._links.clear()
+
+    def resume(self) -> None:
+        self.down = False
+
+    async def close(self) -> None:
+        self.cut()
+        if self._server is not None:
+            self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+
+
+def agent_channels(pbx: Pbx, endpoint: str) -> list[str]:
+    concise = pbx.sandbox.cli("core show channels concise")
+    return [line.split("!")[0] for line in concise.splitlines() if line.startswith(f"PJSIP/{endpoint}-")]
+
+
+async def test_lost_ami_link_is_reconnected_with_backoff_and_resynced_from_asterisk(pbx, tmp_path):
+    from acd.daemon.app import Daemon
+
+    proxy = AMIProxy(pbx.sandbox.ami_port)
+    await proxy.start()
+    running = Daemon(write_config(pbx, tmp_path), ami_port=proxy.port, extras=False)
+    await running.start()
+    agent = running.live.engine.agents["31"]
+    try:
+        await eventually(lambda: running.ami.connected)
+        await eventually(lambda: not running.live.engine.agents["61"].reachable)   # the login's resync
+        login(running, "31")
+        proxy.cut()
+        cut_at = asyncio.get_running_loop().time()
+        await eventually(lambda: not running.ami.connected)
+        # while the link is down, agent 31's phone is rung from outside the ACD: the
+        # DeviceStateChange and Newchannel events of that are lost to the daemon
+        await asyncio.to_thread(pbx.sandbox.cli, "channel originate PJSIP/agent-31 application Wait 30")
+        while not await asyncio.to_thread(agent_channels, pbx, "agent-31"):   # the CLI off the loop
+            assert asyncio.get_running_loop().time() < cut_at + 10, "the originated channel never showed"
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(max(0.0, cut_at + 3.5 - asyncio.get_running_loop().time()))
+        assert agent.reachable and not running.ami.connected
+        # backoff: 0.5 s doubling (with jitter) tries at about 0.5, 1.5 and 3.5 s; a fixed
+        # retry every 0.5 s would make 7 attempts, a loop without a pause hundreds
+        assert 2 <= proxy.refused <= 4, proxy.refused
+        proxy.resume()
+        await eventually(lambda: running.ami.connected, timeout=15)
+        await eventually(lambda: not agent.reachable)    # CoreShowChannels: on a call we did not place
+        for channel in agent_channels(pbx, "agent-31"):
+            await asyncio.to_thread(pbx.sandbox.cli, f"channel request hangup {channel}")
+        await eventually(lambda: agent.reachable)        # its phone is free again (DeviceStateChange)
+    finally:
+        for channel in await asyncio.to_thread(agent_channels, pbx, "agent-31"):
+            await asyncio.to_thread(pbx.sandbox.cli, f"channel request hangup {channel}")
+        await running.stop()
+        await proxy.close()

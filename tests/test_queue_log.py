@@ -85,6 +85,18 @@ def test_ring_no_answer_reports_ring_time_in_milliseconds():
     assert h(e.OfferFailed(1015.25, "c1", "11", "no_answer")) == ["1015|c1|q|PJSIP/agent-11|RINGNOANSWER|15250"]
 
 
+def test_busy_and_unreachable_agents_are_ringnoanswer_as_app_queue_logs_them():
+    # app_queue.c (16): AST_CONTROL_BUSY and CONGESTION go through rna(), which logs
+    # RINGNOANSWER with the ring time; there is no separate busy event in 16
+    h = Harness()
+    h(e.AgentLoggedIn(1000, "11"))
+    h(e.AgentLoggedIn(1000, "12"))
+    h(e.CallArrived(1000, "c1", "q"))
+    busy = h(e.OfferFailed(1000.4, "c1", h.engine.calls["c1"].agent_id, "busy"))
+    unreachable = h(e.OfferFailed(1000.5, "c1", h.engine.calls["c1"].agent_id, "unreachable"))
+    assert [fields(line)[4:] for line in busy + unreachable] == [["RINGNOANSWER", "400"], ["RINGNOANSWER", "100"]]
+
+
 def test_caller_leaving_while_agent_rings_writes_ringcanceled_then_abandon():
     h = Harness()
     h(e.AgentLoggedIn(1000, "11"))
