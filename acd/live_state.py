@@ -20,7 +20,7 @@ import json
 import logging
 from collections import deque
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import redis.asyncio as aioredis
 
@@ -72,24 +72,23 @@ class LiveState(BatchWriter):
                 record = decision_dict(decision)
                 pipe.xadd(f"{p}events", {"json": json.dumps(record, ensure_ascii=False)},
                           maxlen=self.stream_length, approximate=True)
-                kind = type(decision)
-                if kind is d.CallQueued:
+                if isinstance(decision, d.CallQueued):
                     pipe.hset(f"{p}call:{decision.call_id}", mapping={
                         "queue": decision.queue, "enqueued_at": repr(decision.enqueued_at),
                         "priority": decision.priority, "state": "waiting",
                         "requirements": json.dumps(dict(decision.requirements)),
                     })
                     pipe.zadd(f"{p}calls", {decision.call_id: decision.enqueued_at})
-                elif kind is d.OfferCall:
+                elif isinstance(decision, d.OfferCall):
                     pipe.hset(f"{p}call:{decision.call_id}", mapping={"state": "offered", "agent": decision.agent_id})
-                elif kind is d.OfferMissed:
+                elif isinstance(decision, d.OfferMissed):
                     pipe.hset(f"{p}call:{decision.call_id}", mapping={"state": "waiting", "agent": ""})
-                elif kind is d.CallConnected:
+                elif isinstance(decision, d.CallConnected):
                     pipe.hset(f"{p}call:{decision.call_id}", mapping={"state": "connected", "agent": decision.agent_id})
-                elif kind in _ENDS:
+                elif isinstance(decision, _ENDS):
                     pipe.delete(f"{p}call:{decision.call_id}")
                     pipe.zrem(f"{p}calls", decision.call_id)
-                elif kind is d.AgentStatus:
+                elif isinstance(decision, d.AgentStatus):
                     pipe.hset(f"{p}agents", decision.agent_id, json.dumps(
                         {"state": decision.state, "previous": decision.previous, "reason": decision.reason,
                          "at": decision.at}))
@@ -100,18 +99,17 @@ class LiveState(BatchWriter):
     async def waiting_calls(self) -> list[dict[str, Any]]:
         """Live calls in enqueue order, as stored: what a restarted daemon rebuilds from."""
         p = self.prefix
-        ids = await self.redis.zrange(f"{p}calls", 0, -1)
-        result = []
+        # the client decodes responses (decode_responses=True): keys and values are str
+        ids = cast(list[str], await self.redis.zrange(f"{p}calls", 0, -1))
+        result: list[dict[str, Any]] = []
         for call_id in ids:
-            data = await self.redis.hgetall(f"{p}call:{call_id}")
-            if data:
-                data["call_id"] = call_id
-                data["enqueued_at"] = float(data["enqueued_at"])
-                data["priority"] = int(data["priority"])
-                data["requirements"] = json.loads(data["requirements"])
-                result.append(data)
+            stored = cast(dict[str, str], await self.redis.hgetall(f"{p}call:{call_id}"))
+            if stored:
+                result.append({**stored, "call_id": call_id, "enqueued_at": float(stored["enqueued_at"]),
+                               "priority": int(stored["priority"]),
+                               "requirements": json.loads(stored["requirements"])})
         return result
 
     async def agents(self) -> dict[str, dict[str, Any]]:
-        raw = await self.redis.hgetall(f"{self.prefix}agents")
+        raw = cast(dict[str, str], await self.redis.hgetall(f"{self.prefix}agents"))
         return {agent_id: json.loads(value) for agent_id, value in raw.items()}

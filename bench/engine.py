@@ -71,17 +71,16 @@ def run(events: int, seed: int, waiting_target: int = 500) -> tuple[list[int], i
         if timed:
             timings.append(perf() - start)
         for decision in out:
-            kind = type(decision)
-            if kind is d.CallQueued:
+            if isinstance(decision, d.CallQueued):
                 waiting.add(decision.call_id)
-            elif kind is d.OfferCall:
+            elif isinstance(decision, d.OfferCall):
                 waiting.discard(decision.call_id)
                 offered[decision.call_id] = decision.agent_id
-            elif kind is d.CallConnected:
+            elif isinstance(decision, d.CallConnected):
                 connected.append(decision.call_id)
-            elif kind is d.OfferMissed:
+            elif isinstance(decision, d.OfferMissed):
                 waiting.add(decision.call_id)
-            elif kind is d.CallAbandoned or kind is d.ExitCall:
+            elif isinstance(decision, (d.CallAbandoned, d.ExitCall)):
                 waiting.discard(decision.call_id)
                 offered.pop(decision.call_id, None)
 

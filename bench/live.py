@@ -40,6 +40,7 @@ from pathlib import Path
 
 from bench.asterisk_side import baseline_queue, dialplan, endpoints
 from bench.phone_figures import answered_callers, call_intervals, peak_concurrency, percentile, routing_latencies
+from rig.asterisk import AsteriskSandbox
 
 SKILL = "topic:bench"
 BASELINE = "bench-aq"
@@ -77,7 +78,7 @@ class PhaseResult:
         return self.offered - self.answered
 
 
-def acd_config(load: Load, agi_port: int, sandbox: object, var: Path) -> str:
+def acd_config(load: Load, agi_port: int, sandbox: AsteriskSandbox, var: Path) -> str:
     """The ACD's config for the bench: one queue, wrap-up 0, leastrecent like the baseline."""
     agents = "".join(f"  '{agent}': {{pin: '1234', skills: {{{SKILL}: 1}}}}\n" for agent in load.agent_ids)
     return (

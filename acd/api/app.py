@@ -181,5 +181,6 @@ def _log_send_failure(task: asyncio.Task[None]) -> None:
 
 
 async def _close_sockets(app: web.Application) -> None:
-    for socket in list(app[SOCKETS]):
+    sockets: set[web.WebSocketResponse] = app[SOCKETS]
+    for socket in list(sockets):
         await socket.close()

@@ -121,7 +121,9 @@ class AMIBridge:
         for message in channels:
             device = str(message.get("Channel", "")).rsplit("-", 1)[0]
             agent_id = agents.get(device)
-            agent = engine.agents.get(agent_id) if agent_id else None
+            if not agent_id:
+                continue
+            agent = engine.agents.get(agent_id)
             if agent is not None and agent.call_id is None and agent_id not in self._busy_elsewhere:
                 log.info("agent on a call unknown to this daemon; out of routing until it ends",
                          extra={"agent_id": agent_id, "channel": message.get("Channel")})

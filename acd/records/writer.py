@@ -55,35 +55,34 @@ class CallRecords(BatchWriter):
             self._poke()
 
     def _take(self, decision: d.Decision) -> None:
-        kind = type(decision)
-        if kind is d.CallQueued:
+        if isinstance(decision, d.CallQueued):
             self._open[decision.call_id] = {
                 "call_id": decision.call_id, "queue": decision.queue, "enqueued_at": decision.enqueued_at,
                 "priority": decision.priority, "requirements": dict(decision.requirements),
                 "missed_offers": 0, "original_position": decision.position,
             }
-        elif kind is d.OfferCall:
+        elif isinstance(decision, d.OfferCall):
             row = self._open.get(decision.call_id)
             if row is not None and decision.callback:
                 row["callback"] = decision.callback
-        elif kind is d.OfferMissed:
+        elif isinstance(decision, d.OfferMissed):
             row = self._open.get(decision.call_id)
             if row is not None:
                 row["missed_offers"] += 1
-        elif kind is d.CallConnected:
+        elif isinstance(decision, d.CallConnected):
             row = self._open.get(decision.call_id)
             if row is not None:
                 row.update(agent_id=decision.agent_id, answered_at=decision.at, waited=decision.waited)
-        elif kind is d.CallEnded:
+        elif isinstance(decision, d.CallEnded):
             self._finish(decision.call_id, outcome="answered", ended_at=decision.at, talk_time=decision.talk_time,
                          ended_by=decision.by, waited=decision.waited)
-        elif kind is d.CallAbandoned:
+        elif isinstance(decision, d.CallAbandoned):
             self._finish(decision.call_id, outcome="abandoned", ended_at=decision.at, waited=decision.waited,
                          position=decision.position)
-        elif kind is d.ExitCall:
+        elif isinstance(decision, d.ExitCall):
             self._finish(decision.call_id, outcome="exited", ended_at=decision.at, waited=decision.waited,
                          position=decision.position, exit_action=decision.action.kind)
-        elif kind is d.AgentStatus:
+        elif isinstance(decision, d.AgentStatus):
             self._agent_rows.append({"agent_id": decision.agent_id, "at": decision.at, "state": decision.state,
                                      "previous": decision.previous, "reason": decision.reason})
 
