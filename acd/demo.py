@@ -4,8 +4,9 @@ sipp agents, with the live queue figures printed every second.
 It reads a real config (``examples/1555.yaml`` by default), logs every agent in, gives
 every agent's phone to one sipp process (rings 200 ms, talks ``--talk`` seconds, hangs
 up) and sends citizens to the queues' direct numbers (``q-<queue>``) at ``--rate`` calls a
-second, spread over the queues, for ``--seconds``; then it stops everything it started
-and prints the final report (acd.metrics' definitions). Nothing is left running.
+second, spread over the queues in the config's topic mix, for ``--seconds``; once the
+calls under way have ended it prints the final report (acd.metrics' definitions) and
+stops everything it started. Nothing is left running.
 
 Run: ``python -m acd.demo`` (or ``acd demo``) ``[--seconds 60] [--rate 4] [--talk 8]``.
 """
@@ -42,6 +43,18 @@ def sandbox_config(source: Path, target: Path, sandbox: Any, agi_port: int, var:
     }
     target.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return target
+
+
+def queue_shares(config: Config) -> dict[str, float]:
+    """Each queue's share of the citizens: the simulator's topic mix when the config has
+    one (so the rare violence line gets its few calls, not a seventh), else equal."""
+    from acd.config.sim import settings_for
+
+    topics = {queue: share for queue, share in settings_for(config).topics.items() if queue in config.queues}
+    total = sum(topics.values())
+    if total <= 0:
+        return {queue: 1 / len(config.queues) for queue in config.queues}
+    return {queue: share / total for queue, share in topics.items() if share > 0}
 
 
 def status_line(elapsed: float, daemon: Any, figures: LiveFigures) -> str:
@@ -87,17 +100,19 @@ async def run(config_path: Path, workdir: Path, *, seconds: float, rate: float, 
         for agent in config.agents:
             daemon.live.feed(e.AgentLoggedIn(daemon.live.now(), agent))
         await asyncio.to_thread(agents.start)
-        queues = list(config.queues)
-        share = rate / len(queues)
-        print(f"{len(config.agents)} agents logged in; citizens call {len(queues)} queues at {rate:g}/s "
-              f"for {seconds:g} s (talk {talk:g} s)", flush=True)
-        for queue in queues:
-            phone = citizens(workdir, sandbox.sip_port, f"q-{queue}", calls=max(1, round(share * seconds)),
-                             rate=share, caller_prefix=f"{queue}-", name=f"citizens-{queue}")
+        shares = queue_shares(config)
+        print(f"{len(config.agents)} agents logged in; citizens call {len(shares)} queues at {rate:g}/s "
+              f"for {seconds:g} s (talk {talk:g} s), in the config's topic mix", flush=True)
+        for queue, share in shares.items():
+            phone = citizens(workdir, sandbox.sip_port, f"q-{queue}", calls=max(1, round(rate * share * seconds)),
+                             rate=rate * share, caller_prefix=f"{queue}-", name=f"citizens-{queue}")
             await asyncio.to_thread(phone.start)
             callers.append(phone)
         started = time.monotonic()
-        while (elapsed := time.monotonic() - started) < seconds:
+        # citizens call for `seconds`; then the calls under way finish before the report
+        drain_until = seconds + talk + 60
+        while ((elapsed := time.monotonic() - started) < seconds
+               or (elapsed < drain_until and any(phone.running for phone in callers))):
             print(status_line(elapsed, daemon, figures), flush=True)
             await asyncio.sleep(1.0)
         print(status_line(time.monotonic() - started, daemon, figures), flush=True)

@@ -23,8 +23,11 @@ def test_demo_serves_callers_prints_figures_every_second_and_stops_by_itself(tmp
     assert sum(" waiting " in line for line in lines) >= 4
     final = lines[-1]
     assert final.startswith("demo: offered ") and " answered " in final
+    offered = int(final.split("offered ")[1].split(",")[0])
     answered = int(final.split("answered ")[1].split(",")[0])
-    assert answered > 0
+    # the demo waits for the calls under way: every caller offered was answered
+    assert answered > 0 and answered == offered
+    assert "Traceback" not in run.stderr, run.stderr
     queue_log = (tmp_path / "var" / "queue_log").read_text().splitlines()
     assert sum("|CONNECT|" in line for line in queue_log) >= answered
     leftovers = subprocess.run(["pgrep", "-f", str(tmp_path)], capture_output=True, text=True).stdout.split()

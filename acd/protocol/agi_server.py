@@ -215,6 +215,7 @@ class FastAGIServer:
         self.header_timeout = header_timeout
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._stopping = False
 
     @property
     def port(self) -> int:
@@ -224,6 +225,7 @@ class FastAGIServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def start(self) -> None:
+        self._stopping = False
         self._server = await asyncio.start_server(self._accept, self.host, self._requested_port)
 
     async def stop(self) -> None:
@@ -231,6 +233,7 @@ class FastAGIServer:
         dialplan: Asterisk sees the connection close and moves to the next priority)."""
         if self._server is not None:
             self._server.close()
+        self._stopping = True
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
@@ -248,7 +251,10 @@ class FastAGIServer:
         try:
             await self._serve(reader, writer, peer)
         except asyncio.CancelledError:
-            raise
+            if not self._stopping:
+                raise
+            # stop() ended this session: a normal end. Re-raised, it would reach asyncio's
+            # start_server callback, which logs a cancelled connection task as an error.
         except Exception:  # the server outlives any one connection
             log.exception("FastAGI connection failed", extra={"peer": str(peer)})
         finally:
