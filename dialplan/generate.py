@@ -17,10 +17,13 @@ The call's path, and the fallbacks that keep "no caller is left in silence" true
   original place from the ACD_* variables) and after ``wait_retries`` seconds without
   any daemon it takes the fallback. After the agent hangs up: the ``survey``.
 - ``acd-exit``: the queue's ``on_max_wait`` (``ACD_EXIT``): callback, other queue,
-  ticket, goodbye (voicemail plays the goodbye: app_voicemail is not loaded).
+  ticket (the daemon's call records open the ticket from the engine's exit decision;
+  the caller hears that it is recorded), goodbye (voicemail plays the goodbye:
+  app_voicemail is not loaded).
 - ``acd-fallback``: app_queue queue ``acd-fallback`` with every agent's phone as a
   static member: skills are lost, callers are still answered.
-- ``acd-agents``: the agents' feature codes (``agent`` handler); ``acd-callback``: the
+- ``acd-agents``: the agents' feature codes (``agent`` handler), escalation to the
+  back office among them; ``acd-callback``: the
   leg to the citizen when a callback is placed (``acd.daemon.callbacks``).
 """
 from __future__ import annotations
@@ -32,8 +35,12 @@ from pathlib import Path
 
 from acd.config.model import Config
 
-#: the agents' feature codes: login, logout, pause (+ the reason's number), unpause
-FEATURE_CODES: Mapping[str, str] = {"login": "*11", "logout": "*12", "pause": "*13", "unpause": "*14"}
+#: the agents' feature codes: login, logout, pause (+ the reason's number), unpause, and
+#: escalate the current (or just ended) call to the back office (+ a unit's number)
+FEATURE_CODES: Mapping[str, str] = {"login": "*11", "logout": "*12", "pause": "*13", "unpause": "*14",
+                                    "escalate": "*15"}
+#: the codes that take a trailing digit: the pause reason's, the back-office unit's number
+_WITH_NUMBER = ("pause", "escalate")
 FALLBACK_QUEUE = "acd-fallback"
 FILES = ("extensions_generated.conf", "pjsip_generated.conf", "queues_generated.conf")
 _HOST = re.compile(r"^[A-Za-z0-9.:_-]+$")
@@ -168,9 +175,10 @@ def extensions(config: Config, options: Options = Options()) -> str:
     lines += ["", "[acd-agents]"]
     for action, code in FEATURE_CODES.items():
         lines += [f"exten => {code},1,{_agi(config, options, 'agent', action)}", " same => n,Hangup()"]
-    pause = FEATURE_CODES["pause"]
-    lines += [f"exten => _{pause}X,1,{_agi(config, options, 'agent', 'pause', '${EXTEN:' + str(len(pause)) + '}')}",
-              " same => n,Hangup()"]
+    for action in _WITH_NUMBER:
+        code = FEATURE_CODES[action]
+        lines += [f"exten => _{code}X,1,{_agi(config, options, 'agent', action, '${EXTEN:' + str(len(code)) + '}')}",
+                  " same => n,Hangup()"]
     dial = config.ivr.callback.dial if config.ivr is not None else "PJSIP/{number}@citizens"
     lines += ["", "[acd-callback]", "; The agent answered a callback (AMI Originate): now ring the citizen.",
               "exten => _X.,1,Dial(" + dial.replace("{number}", "${EXTEN}") + ",60)",

@@ -7,7 +7,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from acd.api import make_app
+from acd.config import load_config_text
 from acd.daemon.agents_phone import PinGuard
+from acd.daemon.escalation import Escalations
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import events as e
 from tests.engine_helpers import make_config
@@ -91,3 +93,103 @@ async def test_wallboard_page_is_served(api):
     client, _, _ = api
     r = await client.get("/")
     assert r.status == 200 and "/api/queues" in await r.text()
+
+
+# -- escalation to the back office ------------------------------------------------------------------
+
+DESK = """\
+service: {name: test, languages: [el]}
+skills: {topic:a: A}
+queues:
+  q: {requires: {topic:a: 1}, wrapup: 60}
+agents:
+  '11': {pin: '1234', skills: {topic:a: 3}}
+  '12': {pin: '9999', skills: {topic:a: 3}}
+back_office:
+  units:
+    a-desk: {primary: team:bo-a, alternate: person:bo-a-head, queues: [q]}
+    general: {primary: team:bo-general, alternate: person:duty-officer}
+"""
+
+
+@pytest.fixture
+async def desk():
+    """The API with escalation wired as the daemon wires it; agent 11 took c1, 12 took c2."""
+    clock = Clock()
+    live = LiveEngine(load_config_text(DESK, "<desk>"), now=clock)
+    stored: list = []
+    escalations = Escalations(live, stored.append)
+    live.subscribe(escalations)
+    for agent_id, call_id in (("11", "c1"), ("12", "c2")):
+        live.feed(e.AgentLoggedIn(clock(), agent_id))
+        live.feed(e.CallArrived(clock(), call_id, "q"))
+        live.feed(e.OfferAnswered(clock(), call_id, agent_id))
+    guard = PinGuard(max_failures=2, window=60, lockout=60, now=clock)
+    client = TestClient(TestServer(make_app(live, guard, escalations)))
+    await client.start_server()
+    yield client, live, stored
+    await client.close()
+
+
+async def test_agent_escalates_a_call_it_took_with_a_note(desk):
+    client, live, stored = desk
+    live.feed(e.AgentHungUp(live.now(), "c1"))
+    r = await client.post("/api/calls/c1/escalate",
+                          json={"agent_id": "11", "pin": "1234", "note": "Η σύνταξη δεν έχει καταβληθεί"})
+    assert r.status == 201
+    ticket = (await r.json())["ticket"]
+    assert (ticket["call_id"], ticket["agent_id"], ticket["source"], ticket["status"]) == ("c1", "11", "agent", "open")
+    assert (ticket["unit"], ticket["primary_owner"], ticket["alternate_owner"]) == ("a-desk", "team:bo-a", "person:bo-a-head")
+    assert ticket["note"] == "Η σύνταξη δεν έχει καταβληθεί"
+    assert [t.id for t in stored] == [ticket["id"]]
+
+
+async def test_agent_names_another_unit(desk):
+    client, _, stored = desk
+    r = await client.post("/api/calls/c2/escalate", json={"agent_id": "12", "pin": "9999", "unit": "general"})
+    assert r.status == 201 and (await r.json())["ticket"]["unit"] == "general"
+    r = await client.post("/api/calls/c1/escalate", json={"agent_id": "11", "pin": "1234", "unit": "nowhere"})
+    assert r.status == 400 and "unknown back-office unit 'nowhere'" in (await r.json())["reason"]
+    assert len(stored) == 1
+
+
+async def test_escalating_a_call_the_agent_did_not_take_is_refused(desk):
+    client, _, stored = desk
+    r = await client.post("/api/calls/c2/escalate", json={"agent_id": "11", "pin": "1234"})
+    assert r.status == 403
+    body = await r.json()
+    assert body["error"] == "not_your_call" and "agent 11 did not take call c2" in body["reason"]
+    r = await client.post("/api/calls/nope/escalate", json={"agent_id": "11", "pin": "1234"})
+    assert r.status == 404 and (await r.json())["error"] == "unknown_call"
+    assert stored == []
+
+
+async def test_escalation_wrong_pins_are_refused_then_locked(desk):
+    client, _, stored = desk
+    for _ in range(2):
+        r = await client.post("/api/calls/c1/escalate", json={"agent_id": "11", "pin": "0000"})
+        assert r.status == 403
+    r = await client.post("/api/calls/c1/escalate", json={"agent_id": "11", "pin": "1234"})
+    assert r.status == 429 and stored == []                  # locked even with the right PIN
+
+
+async def test_a_call_is_escalated_once_and_bad_bodies_get_clear_errors(desk):
+    client, _, stored = desk
+    assert (await client.post("/api/calls/c1/escalate", json={"agent_id": "11", "pin": "1234"})).status == 201
+    again = await client.post("/api/calls/c1/escalate", json={"agent_id": "11", "pin": "1234"})
+    assert again.status == 409 and (await again.json())["error"] == "already"
+    r = await client.post("/api/calls/c2/escalate", json={"pin": "9999"})
+    assert r.status == 400 and "agent_id" in await r.text()
+    r = await client.post("/api/calls/c2/escalate", json={"agent_id": "12", "pin": "9999", "note": 5})
+    assert r.status == 400 and "note" in await r.text()
+    r = await client.post("/api/calls/c2/escalate", json={"agent_id": "12", "pin": "9999", "note": "x" * 5000})
+    assert r.status == 400 and "at most" in await r.text()
+    r = await client.post("/api/calls/c2/escalate", data=b"[1, 2]")
+    assert r.status == 400 and "JSON object" in await r.text()
+    assert len(stored) == 1
+
+
+async def test_escalation_without_the_daemons_wiring_is_unavailable(api):
+    client, live, clock = api
+    r = await client.post("/api/calls/c1/escalate", json={"agent_id": "11", "pin": "1234"})
+    assert r.status == 503

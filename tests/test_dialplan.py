@@ -87,6 +87,9 @@ def test_agents_feature_codes_call_the_agent_handler(config: Config) -> None:
     for action, code in FEATURE_CODES.items():
         assert f"exten => {code},1,AGI(agi://127.0.0.1:4573/agent,{action})" in agents
     assert "exten => _*13X,1,AGI(agi://127.0.0.1:4573/agent,pause,${EXTEN:3})" in agents
+    # escalation to the back office: the current or just-ended call, optionally to unit N
+    assert FEATURE_CODES["escalate"] == "*15"
+    assert "exten => _*15X,1,AGI(agi://127.0.0.1:4573/agent,escalate,${EXTEN:3})" in agents
 
 
 def test_max_wait_exits_each_have_an_extension(config: Config) -> None:

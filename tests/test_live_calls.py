@@ -388,3 +388,44 @@ async def test_lost_ami_link_is_reconnected_with_backoff_and_resynced_from_aster
             await asyncio.to_thread(pbx.sandbox.cli, f"channel request hangup {channel}")
         await running.stop()
         await proxy.close()
+
+
+async def test_agent_escalates_the_call_it_just_ended_from_the_phone_with_the_callers_number(pbx, tmp_path):
+    """*15 from the agent's phone in wrap-up: one ticket for that call, with the unit the
+    config gives its queue and the caller's number learnt from AMI. (The bench's dialplan
+    has no *15, so the test adds the generated extension through AMI.)"""
+    from acd.daemon.app import Daemon
+
+    config = write_config(pbx, tmp_path)
+    text = config.read_text().replace("qa: {requires: {topic:a: 1}, wrapup: 3,", "qa: {requires: {topic:a: 1}, wrapup: 60,")
+    config.write_text(text + "back_office:\n  units:\n"
+                             "    a-desk: {primary: team:bo-a, alternate: person:bo-a-head, queues: [qa]}\n")
+    daemon = Daemon(config, extras=False)
+    tickets: list = []
+    daemon.escalations.store = tickets.append
+    await daemon.start()
+    try:
+        await eventually(lambda: daemon.ami.connected)
+        added = await daemon.ami.action("DialplanExtensionAdd", Context="acd-agents", Extension=FEATURE_CODES["escalate"],
+                                        Priority="1", Application="AGI", Replace="yes",
+                                        ApplicationData=f"agi://127.0.0.1:{daemon.agi_port}/agent,escalate")
+        assert added.get("Response") == "Success", added
+        login(daemon, "12")
+        _, done = await call(pbx, "q-qa", "escalate-")
+        assert (await done).all_successful
+        agent = daemon.live.engine.agents["12"]
+        await eventually(lambda: agent.state is AgentState.WRAP_UP)
+        (call_id,) = [f[1] for f in queue_log(daemon) if f[4] == "CONNECT"]
+        phone = feature_code_phone(pbx.workdir, pbx.sandbox.sip_port, "agent-12", FEATURE_CODES["escalate"], "1111")
+        await asyncio.to_thread(phone.start)
+        await asyncio.to_thread(phone.wait, 30)
+        assert tickets == []                                       # a wrong PIN opens nothing
+        phone = feature_code_phone(pbx.workdir, pbx.sandbox.sip_port, "agent-12", FEATURE_CODES["escalate"], "1212")
+        await asyncio.to_thread(phone.start)
+        await asyncio.to_thread(phone.wait, 30)
+        [ticket] = tickets
+        assert (ticket.call_id, ticket.queue, ticket.agent_id, ticket.source) == (call_id, "qa", "12", "agent")
+        assert (ticket.unit, ticket.primary_owner, ticket.alternate_owner) == ("a-desk", "team:bo-a", "person:bo-a-head")
+        assert (ticket.caller or "").startswith("escalate-")
+    finally:
+        await daemon.stop()

@@ -4,8 +4,10 @@ Read side: queues (waiting, longest wait, agents staffed and free), agents (stat
 reason, since), waiting calls (position, estimated wait), and ``/api/events``, a
 WebSocket that streams every engine decision as JSON. Write side: the agents' web panel
 (login, logout, pause with a reason, unpause, ready), each with the agent's PIN and the
-same wrong-PIN lockout as the phone's feature codes. All writes become engine events;
-the API decides nothing itself.
+same wrong-PIN lockout as the phone's feature codes, and escalation of a call the agent
+took to the back office (``POST /api/calls/{call_id}/escalate``, a ticket). All writes
+become engine events or go through the daemon's rules (``acd.daemon.escalation``); the
+API decides nothing itself.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from typing import Any, Protocol
 from aiohttp import WSMsgType, web
 
 from acd.daemon.agents_phone import PinGuard, pin_matches
+from acd.daemon.escalation import EscalationRefused, Escalations
 from acd.engine import AgentState, Engine
 from acd.engine import decisions as d
 from acd.engine import events as e
@@ -42,6 +45,9 @@ class Live(Protocol):
 LIVE: web.AppKey[Live] = web.AppKey("live", Live)  # type: ignore[arg-type]
 GUARD: web.AppKey[PinGuard] = web.AppKey("guard", PinGuard)
 SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets", set)
+ESCALATIONS: web.AppKey[Escalations | None] = web.AppKey("escalations", object)  # type: ignore[arg-type]
+#: HTTP status of each refusal of an escalation
+_REFUSED_STATUS = {"unknown_call": 404, "no_call": 404, "not_your_call": 403, "unknown_unit": 400, "already": 409}
 
 _ACTIONS: dict[str, Callable[[float, str, dict[str, Any]], e.Event]] = {
     "login": lambda at, agent, body: e.AgentLoggedIn(at, agent),
@@ -52,10 +58,12 @@ _ACTIONS: dict[str, Callable[[float, str, dict[str, Any]], e.Event]] = {
 }
 
 
-def make_app(live: Live, guard: PinGuard | None = None) -> web.Application:
+def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations | None = None) -> web.Application:
+    """``escalations``: the daemon's back-office escalation (None: that route answers 503)."""
     app = web.Application()
     app[LIVE] = live
     app[GUARD] = guard or PinGuard()
+    app[ESCALATIONS] = escalations
     app[SOCKETS] = set()
     app.router.add_get("/", wallboard)
     app.router.add_get("/api/health", health)
@@ -63,6 +71,7 @@ def make_app(live: Live, guard: PinGuard | None = None) -> web.Application:
     app.router.add_get("/api/agents", agents)
     app.router.add_get("/api/calls", calls)
     app.router.add_post("/api/agents/{agent_id}/{action}", agent_action)
+    app.router.add_post("/api/calls/{call_id}/escalate", escalate)
     app.router.add_get("/api/events", events)
     live.subscribe(lambda decisions: _broadcast(app, decisions))
     app.on_shutdown.append(_close_sockets)
@@ -119,32 +128,68 @@ async def calls(request: web.Request) -> web.Response:
     return web.json_response({"waiting": waiting})
 
 
-async def agent_action(request: web.Request) -> web.Response:
-    live = request.app[LIVE]
-    guard = request.app[GUARD]
-    agent_id = request.match_info["agent_id"]
-    action = request.match_info["action"]
-    if action not in _ACTIONS:
-        raise web.HTTPNotFound(text=f"unknown action {action!r}; use one of {', '.join(_ACTIONS)}")
+async def _json_object(request: web.Request, shape: str) -> dict[str, Any]:
     try:
         body = await request.json()
         if not isinstance(body, dict):
             raise ValueError("not an object")
     except (json.JSONDecodeError, ValueError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text='send a JSON object: {"pin": "1234"[, "reason": "break"]}') from None
+        raise web.HTTPBadRequest(text=f"send a JSON object: {shape}") from None
+    return body
+
+
+def _check_pin(request: web.Request, agent_id: str, pin: object) -> None:
+    """The agent's PIN, under the same lockout as the phone's (per agent and per address)."""
+    live = request.app[LIVE]
+    guard = request.app[GUARD]
     agent = live.engine.config.agents.get(agent_id)
     keys = (f"agent:{agent_id}", f"web:{request.remote}")
     if guard.locked(*keys):
         raise web.HTTPTooManyRequests(text="too many wrong PINs; try again later")
-    if agent is None or not pin_matches(agent, str(body.get("pin", ""))):
+    if agent is None or not pin_matches(agent, str(pin or "")):
         guard.failed(*keys)
         raise web.HTTPForbidden(text="unknown agent or wrong PIN")
     guard.succeeded(*keys)
+
+
+async def agent_action(request: web.Request) -> web.Response:
+    live = request.app[LIVE]
+    agent_id = request.match_info["agent_id"]
+    action = request.match_info["action"]
+    if action not in _ACTIONS:
+        raise web.HTTPNotFound(text=f"unknown action {action!r}; use one of {', '.join(_ACTIONS)}")
+    body = await _json_object(request, '{"pin": "1234"[, "reason": "break"]}')
+    _check_pin(request, agent_id, body.get("pin"))
     out = live.feed(_ACTIONS[action](live.now(), agent_id, body))
     ignored = [x.reason for x in out if isinstance(x, d.Ignored)]
     if ignored:
         return web.json_response({"ok": False, "reason": ignored[0]}, status=409)
     return web.json_response({"ok": True, "state": live.engine.agents[agent_id].state.value})
+
+
+async def escalate(request: web.Request) -> web.Response:
+    """Open a back-office ticket for a call the agent took; 201 with the ticket."""
+    call_id = request.match_info["call_id"]
+    body = await _json_object(request, '{"agent_id": "2001", "pin": "1234"[, "note": "...", "unit": "pensions"]}')
+    agent_id, note, unit = body.get("agent_id"), body.get("note"), body.get("unit")
+    if not isinstance(agent_id, str) or not agent_id:
+        raise web.HTTPBadRequest(text='"agent_id" (a string) is required')
+    if note is not None and not isinstance(note, str):
+        raise web.HTTPBadRequest(text='"note" must be a string')
+    if unit is not None and not isinstance(unit, str):
+        raise web.HTTPBadRequest(text='"unit" must be a string')
+    _check_pin(request, agent_id, body.get("pin"))
+    escalations = request.app[ESCALATIONS]
+    if escalations is None:
+        raise web.HTTPServiceUnavailable(text="escalation is not set up in this daemon")
+    try:
+        ticket = escalations.escalate(agent_id, call_id, note=note, unit=unit)
+    except EscalationRefused as refused:
+        return web.json_response({"ok": False, "error": refused.kind, "reason": refused.reason},
+                                 status=_REFUSED_STATUS.get(refused.kind, 409))
+    except ValueError as error:    # a note too long
+        raise web.HTTPBadRequest(text=str(error)) from None
+    return web.json_response({"ok": True, "ticket": ticket.row()}, status=201)
 
 
 async def events(request: web.Request) -> web.WebSocketResponse:

@@ -57,7 +57,8 @@ def load_config_text(text: str, file: str = "<config>") -> Config:
     return _build(parse_yaml(text, file))
 
 
-_TOP = ("service", "skills", "routing", "holidays", "schedules", "queues", "agents", "teams", "daemon", "prompts", "ivr", "sim")
+_TOP = ("service", "skills", "routing", "holidays", "schedules", "queues", "agents", "teams", "daemon", "prompts", "ivr", "sim",
+        "back_office")
 
 
 def _build(root: Located) -> Config:
@@ -95,12 +96,13 @@ def _build(root: Located) -> Config:
         prompts=prompts,
         lines=service.int("lines", 100, minimum=1),
         sim=extras.get("sim"),
+        back_office=extras.get("back_office"),
     )
 
 
 def _import_feature_sections() -> None:
     """Import the packages that own extra sections, so their parsers are registered."""
-    for module in ("acd.config.ivr", "acd.config.sim"):
+    for module in ("acd.config.ivr", "acd.config.sim", "acd.config.back_office"):
         try:
             __import__(module)
         except ModuleNotFoundError as exc:

@@ -202,6 +202,8 @@ class Config:
     lines: int = 100
     #: the simulator's section, parsed by ``acd.config.sim`` (the live daemon ignores it)
     sim: Any = None
+    #: the back-office units tickets go to, parsed by ``acd.config.back_office``
+    back_office: Any = None
 
     @property
     def default_language(self) -> str:

@@ -1,9 +1,13 @@
-"""The ``agent`` FastAGI handler: log in, log out, pause with a reason and unpause from
-the agent's own phone with feature codes and the agent's PIN.
+"""The ``agent`` FastAGI handler: log in, log out, pause with a reason, unpause and
+escalate a call to the back office from the agent's own phone with feature codes and
+the agent's PIN.
 
 The dialplan calls ``AGI(agi://host:port/agent,<action>[,<reason>])`` from the agents'
-context (``acd-agents``); ``action`` is ``login``, ``logout``, ``pause`` or ``unpause``
-(also accepted as ``?action=...&reason=...`` in the URL). The agent is the one whose
+context (``acd-agents``); ``action`` is ``login``, ``logout``, ``pause``, ``unpause`` or
+``escalate`` (also accepted as ``?action=...&reason=...`` in the URL). ``escalate``
+opens a ticket for the call the agent is on, or in wrap-up the call it just ended
+(``acd.daemon.escalation``); its ``reason`` is an optional unit, by name or by its
+1-based number in the config's ``back_office.units``, else the call's queue decides. The agent is the one whose
 PJSIP endpoint placed the call; a phone that belongs to no agent is asked for the
 agent number (hot desking). Every action asks for the PIN: a phone on a desk is not an
 identity.
@@ -12,7 +16,8 @@ A wrong PIN is refused, and after ``max_failures`` wrong PINs within ``window`` 
 the agent number and the phone are both locked for ``lockout`` seconds (refused without
 even checking), so a PIN of four digits cannot be walked from a phone. The outcome is
 left in ``ACD_AGENT_RESULT`` (``ok``, ``bad_pin``, ``locked``, ``unknown_agent``,
-``refused``) for the dialplan and for tests.
+``refused``) for the dialplan and for tests; an escalation also leaves the ticket's id
+in ``ACD_TICKET``.
 """
 from __future__ import annotations
 
@@ -24,14 +29,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from acd.config.back_office import back_office_of
 from acd.config.model import AgentConfig, Config
+from acd.daemon.escalation import EscalationRefused, Escalations
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import decisions as d
 from acd.engine import events as e
 
 log = logging.getLogger(__name__)
 
-ACTIONS = ("login", "logout", "pause", "unpause")
+ACTIONS = ("login", "logout", "pause", "unpause", "escalate")
 
 #: Asterisk's own sound files (core sounds, en) for each step
 SOUNDS: Mapping[str, str] = {
@@ -94,12 +101,28 @@ def pause_reason(config: Config, given: str) -> str | None:
     return None
 
 
+def unit_choice(config: Config, given: str) -> str | None:
+    """A back-office unit typed on a phone: its name, or its 1-based number in the config.
+    Empty (the call's queue decides) and anything unknown give None; ``_escalate`` refuses
+    the unknown rather than guess."""
+    office = back_office_of(config)
+    units = list(office.units) if office is not None else []
+    if given in units:
+        return given
+    if given.isdigit() and 1 <= int(given) <= len(units):
+        return units[int(given) - 1]
+    return None
+
+
 class AgentPhone:
     """The handler, holding the PIN guard across calls."""
 
-    def __init__(self, live: LiveEngine, guard: PinGuard | None = None) -> None:
+    def __init__(self, live: LiveEngine, guard: PinGuard | None = None,
+                 escalations: Escalations | None = None) -> None:
+        """``escalations``: where ``escalate`` opens tickets (None: the code is refused)."""
         self.live = live
         self.guard = guard or PinGuard()
+        self.escalations = escalations
 
     @property
     def config(self) -> Config:
@@ -143,6 +166,8 @@ class AgentPhone:
             await session.stream_file(SOUNDS["bad_pin"])
             return "bad_pin"
         self.guard.succeeded(*keys)
+        if action == "escalate":
+            return await self._escalate(session, agent.id, reason_text)
         event = self._event(action, agent.id, reason_text)
         if event is None:
             await session.stream_file(SOUNDS["refused"])
@@ -155,6 +180,23 @@ class AgentPhone:
             return "refused"
         sound = {"login": "logged_in", "logout": "logged_out"}.get(action, "done")
         await session.stream_file(SOUNDS[sound])
+        return "ok"
+
+    async def _escalate(self, session: Any, agent_id: str, unit_text: str) -> str:
+        unit = unit_choice(self.config, unit_text)
+        try:
+            if self.escalations is None:
+                raise EscalationRefused("unavailable", "escalation is not set up in this daemon")
+            if unit_text and unit is None:
+                raise EscalationRefused("unknown_unit", f"no back-office unit {unit_text!r}")
+            ticket = self.escalations.escalate(agent_id, unit=unit)
+        except EscalationRefused as refused:
+            log.info("escalation refused", extra={"agent_id": agent_id, "kind": refused.kind,
+                                                  "reason": refused.reason})
+            await session.stream_file(SOUNDS["refused"])
+            return "refused"
+        await session.set_variable("ACD_TICKET", ticket.id)
+        await session.stream_file(SOUNDS["done"])
         return "ok"
 
     def _event(self, action: str, agent_id: str, reason_text: str) -> e.Event | None:

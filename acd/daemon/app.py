@@ -21,6 +21,8 @@ from acd.config.model import Config
 from acd.daemon.agents_phone import AgentPhone
 from acd.daemon.ami_bridge import AMIBridge
 from acd.daemon.callbacks import CallbackDialer
+from acd.daemon.caller_numbers import CallerNumbers
+from acd.daemon.escalation import Escalations
 from acd.daemon.live_engine import LiveEngine
 from acd.daemon.queue_log import QueueLogWriter
 from acd.daemon.roster import AgentRoster
@@ -62,7 +64,10 @@ class Daemon:
         self.callbacks = CallbackDialer(self.live)
         self.room = WaitingRoom(self.live, RoomSettings(recordings_dir=Path(settings.recordings_dir)),
                                 callbacks=self.callbacks)
-        self.phone = AgentPhone(self.live)
+        self.caller_numbers = CallerNumbers()
+        self.escalations = Escalations(self.live, self.store_ticket, self.caller_numbers.number)
+        self.live.subscribe(self.escalations)
+        self.phone = AgentPhone(self.live, escalations=self.escalations)
         self.bridge = AMIBridge(self.live, self.room)
         self.agi: Any = None
         self.ami: Any = None
@@ -87,6 +92,15 @@ class Daemon:
         if not stores:
             log.info("satisfaction answer not stored: no call records", extra={"call_id": call_id, "score": score})
 
+    def store_ticket(self, ticket: Any) -> None:
+        """An agent's escalation goes to the call records like the survey's answer; without
+        them the whole ticket is logged, so the back office can still find it."""
+        stores = [w for w in self._writers if hasattr(w, "open_ticket")]
+        for store in stores:
+            store.open_ticket(ticket)
+        if not stores:
+            log.warning("ticket not stored: no call records", extra=ticket.row())
+
     async def start(self) -> None:
         from acd.protocol import AMIClient, FastAGIServer
 
@@ -104,6 +118,7 @@ class Daemon:
                              reconnect=True)
         self.bridge.install(self.ami)
         self.callbacks.install(self.ami)
+        self.caller_numbers.install(self.ami)
         self._ami_task = asyncio.create_task(self._connect_ami())
         if self.extras:
             await self._start_extras()
@@ -112,11 +127,15 @@ class Daemon:
         """Records, live state and API subscribe to decisions like the queue_log; any of them
         failing to start is logged and routing goes on without it."""
         settings = self.config.daemon
+        from acd.config.back_office import back_office_of
         from acd.live_state import LiveState
         from acd.records.writer import CallRecords
 
+        def call_records(url: str) -> CallRecords:
+            return CallRecords(url, back_office=back_office_of(self.config), caller_number=self.caller_numbers.number)
+
         writers: list[tuple[str, Callable[[str], Any], str | None]] = [
-            ("call records", CallRecords, settings.database_url), ("live state", LiveState, settings.redis_url)]
+            ("call records", call_records, settings.database_url), ("live state", LiveState, settings.redis_url)]
         for what, make, url in writers:
             if not url:
                 continue
@@ -133,7 +152,7 @@ class Daemon:
 
             from acd.api.app import make_app
 
-            runner = web.AppRunner(make_app(self.live, self.phone.guard))
+            runner = web.AppRunner(make_app(self.live, self.phone.guard, self.escalations))
             await runner.setup()
             await web.TCPSite(runner, settings.agi_host, settings.api_port).start()
             self._api_runner = runner

@@ -1,5 +1,6 @@
-"""Call and agent records in SQL (SQLite by default, PostgreSQL in production)."""
-from acd.records.schema import agent_events, calls, metadata
+"""Call, agent and ticket records in SQL (SQLite by default, PostgreSQL in production)."""
+from acd.records.schema import agent_events, calls, metadata, tickets
+from acd.records.ticket import Ticket
 from acd.records.writer import CallRecords
 
-__all__ = ["CallRecords", "agent_events", "calls", "metadata"]
+__all__ = ["CallRecords", "Ticket", "agent_events", "calls", "metadata", "tickets"]

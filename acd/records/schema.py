@@ -1,4 +1,5 @@
-"""The record tables: one row per call when it ends, one row per agent state change.
+"""The record tables: one row per call when it ends, one row per agent state change,
+one row per back-office ticket.
 
 SQLAlchemy Core, not the ORM: rows are written in batches from decisions and read by
 reports; there are no objects with behaviour to map.
@@ -44,4 +45,27 @@ agent_events = Table(
     Column("state", String(16), nullable=False),
     Column("previous", String(16), nullable=False),
     Column("reason", String(32)),
+)
+
+tickets = Table(
+    "tickets",
+    metadata,
+    #: made when the ticket is opened (not by the database), so the agent is told its
+    #: reference at once even while the database is down and the row waits to be written
+    Column("id", String(32), primary_key=True),
+    Column("call_id", String(64), nullable=False, index=True),
+    Column("created_at", Float, nullable=False, index=True),
+    Column("queue", String(64), nullable=False),
+    #: the back-office unit, and its owners as they were when the ticket was opened;
+    #: None when the config has no back_office section
+    Column("unit", String(64), index=True),
+    Column("primary_owner", String(128)),
+    Column("alternate_owner", String(128)),
+    #: agent (escalated by the agent who took the call) | max_wait (the queue's exit)
+    Column("source", String(16), nullable=False),
+    Column("agent_id", String(16), index=True),
+    Column("caller", String(64)),
+    Column("note", Text),
+    #: open when made here; the back office's own tools move it on
+    Column("status", String(16), nullable=False, default="open"),
 )

@@ -4,20 +4,26 @@ The daemon calls ``CallRecords`` synchronously with each batch of decisions; row
 only assembled here and a background task writes them in batches. When the database is
 down the rows stay queued and the task retries with backoff, so nothing is lost by a
 short outage; a warning says how many rows wait.
+
+Tickets are written the same way: a queue's max-wait exit with action ``ticket`` opens
+one from the ``ExitCall`` decision (the engine knows nothing of back offices), and an
+agent's escalation hands one in through ``open_ticket``.
 """
 from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from acd.batch_writer import BatchWriter
+from acd.config.back_office import BackOffice, back_office_of
 from acd.engine import decisions as d
-from acd.records.schema import agent_events, calls, metadata
+from acd.records.schema import agent_events, calls, metadata, tickets
+from acd.records.ticket import Ticket, new_ticket
 
 log = logging.getLogger(__name__)
 
@@ -25,14 +31,21 @@ log = logging.getLogger(__name__)
 class CallRecords(BatchWriter):
     name = "call-records"
 
-    def __init__(self, database_url: str, *, batch: int = 500, interval: float = 0.5) -> None:
+    def __init__(self, database_url: str, *, batch: int = 500, interval: float = 0.5,
+                 back_office: BackOffice | None = None,
+                 caller_number: Callable[[str], str | None] | None = None) -> None:
+        """``back_office``: the units max-wait tickets go to (follows ``reconfigure``);
+        ``caller_number``: the citizen's number of a call id, when the daemon knows it."""
         super().__init__(interval)
+        self.back_office = back_office
+        self.caller_number = caller_number
         self.database_url = database_url
         self.db: AsyncEngine = create_async_engine(database_url)
         self._open: dict[str, dict[str, Any]] = {}     # calls not finished yet
         self._call_rows: deque[dict[str, Any]] = deque()
         self._agent_rows: deque[dict[str, Any]] = deque()
         self._updates: deque[tuple[str, int]] = deque()
+        self._ticket_rows: deque[dict[str, Any]] = deque()
         self._batch = batch
 
     async def _prepare(self) -> None:
@@ -45,7 +58,11 @@ class CallRecords(BatchWriter):
 
     @property
     def backlog(self) -> int:
-        return len(self._call_rows) + len(self._agent_rows) + len(self._updates)
+        return len(self._call_rows) + len(self._agent_rows) + len(self._updates) + len(self._ticket_rows)
+
+    def reconfigure(self, config: Any) -> None:
+        """Follow a reloaded config's back office (tickets already opened keep their unit)."""
+        self.back_office = back_office_of(config)
 
     # -- the subscriber ------------------------------------------------------------------
     def __call__(self, decisions: Sequence[d.Decision]) -> None:
@@ -82,6 +99,10 @@ class CallRecords(BatchWriter):
         elif isinstance(decision, d.ExitCall):
             self._finish(decision.call_id, outcome="exited", ended_at=decision.at, waited=decision.waited,
                          position=decision.position, exit_action=decision.action.kind)
+            if decision.action.kind == "ticket":
+                caller = self.caller_number(decision.call_id) if self.caller_number else None
+                self.open_ticket(new_ticket(self.back_office, call_id=decision.call_id, queue=decision.queue,
+                                            at=decision.at, source="max_wait", caller=caller))
         elif isinstance(decision, d.AgentStatus):
             self._agent_rows.append({"agent_id": decision.agent_id, "at": decision.at, "state": decision.state,
                                      "previous": decision.previous, "reason": decision.reason})
@@ -103,13 +124,21 @@ class CallRecords(BatchWriter):
         self._updates.append((call_id, score))
         self._poke()
 
+    def open_ticket(self, ticket: Ticket) -> None:
+        """Queue a ticket's row; like every row, it is kept until the database has it."""
+        self._ticket_rows.append(ticket.row())
+        log.info("ticket opened", extra={"ticket": ticket.id, "call_id": ticket.call_id, "unit": ticket.unit,
+                                         "source": ticket.source})
+        self._poke()
+
     # -- the writer ------------------------------------------------------------------------
     async def _write(self) -> None:
         """Write everything queued so far (rows leave the queue only once committed)."""
         call_rows = list(self._call_rows)
         agent_rows = list(self._agent_rows)
         updates = list(self._updates)
-        if not (call_rows or agent_rows or updates):
+        ticket_rows = list(self._ticket_rows)
+        if not (call_rows or agent_rows or updates or ticket_rows):
             return
         async with self.db.begin() as conn:
             if call_rows:
@@ -118,9 +147,13 @@ class CallRecords(BatchWriter):
                 await conn.execute(agent_events.insert(), agent_rows)
             for call_id, score in updates:
                 await conn.execute(update(calls).where(calls.c.call_id == call_id).values(satisfaction=score))
+            if ticket_rows:
+                await conn.execute(tickets.insert(), ticket_rows)
         for _ in call_rows:
             self._call_rows.popleft()
         for _ in agent_rows:
             self._agent_rows.popleft()
         for _ in updates:
             self._updates.popleft()
+        for _ in ticket_rows:
+            self._ticket_rows.popleft()

@@ -1,0 +1,134 @@
+"""Agents escalating a call to the back office: who may, which call, which unit.
+
+One rule for the phone's feature code and the web panel: an agent escalates only a call
+it took (so a typo in a call id, or a curious colleague, cannot open tickets in someone
+else's name), and from the phone, which cannot type a call id, the call meant is the one
+the agent is on, or in wrap-up the one it just ended: the moment agents write up what
+the back office must do.
+
+The engine forgets a call soon after it ends, so ``Escalations`` keeps its own short
+memory of who took what, as a decision subscriber (like the queue_log). It is bounded
+and lives in the daemon: after a restart, calls taken before it cannot be escalated from
+here (the refusal says so) and go to the back office by its usual channels.
+"""
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from acd.config.back_office import back_office_of
+from acd.config.model import Config
+from acd.engine import AgentState, Engine
+from acd.engine import decisions as d
+from acd.records.ticket import Ticket, UnknownUnit, new_ticket
+
+log = logging.getLogger(__name__)
+
+
+class Live(Protocol):
+    """What escalation needs of the live engine (acd.daemon.live_engine.LiveEngine)."""
+
+    config: Config
+    engine: Engine
+    now: Callable[[], float]
+
+
+class EscalationRefused(Exception):
+    """Why a ticket was not opened; ``kind`` lets the API and the phone answer precisely:
+    ``no_call``, ``unknown_call``, ``not_your_call``, ``unknown_unit``, ``already``."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class TakenCall:
+    call_id: str
+    queue: str
+    agent_id: str
+    callback: str | None = None
+    ticket: str | None = None
+
+
+class Escalations:
+    def __init__(self, live: Live, store: Callable[[Ticket], None],
+                 caller_number: Callable[[str], str | None] | None = None, memory: int = 50_000) -> None:
+        """``store`` keeps the ticket (the call records); ``caller_number`` finds the
+        citizen's number of a call id when the daemon knows it."""
+        self.live = live
+        self.store = store
+        self.caller_number = caller_number
+        self.memory = memory
+        self._taken: OrderedDict[str, TakenCall] = OrderedDict()
+        self._callbacks: dict[str, str] = {}     # call id -> callback number, until connected
+        self._current: dict[str, str] = {}       # agent -> call it is on
+        self._last: dict[str, str] = {}          # agent -> call it ended last
+
+    # -- the subscriber ------------------------------------------------------------------
+    def __call__(self, decisions: Sequence[d.Decision]) -> None:
+        for decision in decisions:
+            if isinstance(decision, d.OfferCall) and decision.callback:
+                self._callbacks[decision.call_id] = decision.callback
+            elif isinstance(decision, d.CallConnected):
+                self._remember(TakenCall(decision.call_id, decision.queue, decision.agent_id,
+                                         self._callbacks.pop(decision.call_id, None)))
+                self._current[decision.agent_id] = decision.call_id
+            elif isinstance(decision, d.CallEnded):
+                if self._current.get(decision.agent_id) == decision.call_id:
+                    del self._current[decision.agent_id]
+                self._last[decision.agent_id] = decision.call_id
+            elif isinstance(decision, (d.CallAbandoned, d.ExitCall)):
+                self._callbacks.pop(decision.call_id, None)
+
+    def _remember(self, taken: TakenCall) -> None:
+        self._taken[taken.call_id] = taken
+        while len(self._taken) > self.memory:
+            self._taken.popitem(last=False)
+
+    # -- escalating ------------------------------------------------------------------------
+    def escalate(self, agent_id: str, call_id: str | None = None, *, note: str | None = None,
+                 unit: str | None = None) -> Ticket:
+        """Open a ticket for a call ``agent_id`` took; ``call_id`` None means the phone's
+        rule (the current call, or in wrap-up the last one). Raises EscalationRefused."""
+        taken = self._call_of(agent_id) if call_id is None else self._taken.get(call_id)
+        if taken is None:
+            raise EscalationRefused("unknown_call", f"no call {call_id!r} taken by an agent is known here "
+                                                    "(unknown id, or taken before the daemon started)")
+        if taken.agent_id != agent_id:
+            raise EscalationRefused("not_your_call", f"agent {agent_id} did not take call {taken.call_id}; "
+                                                     "only the agent who took a call escalates it")
+        if taken.ticket is not None:
+            raise EscalationRefused("already", f"call {taken.call_id} is already escalated as ticket {taken.ticket}")
+        caller = (self.caller_number(taken.call_id) if self.caller_number else None) or taken.callback
+        try:
+            ticket = new_ticket(back_office_of(self.live.config), call_id=taken.call_id, queue=taken.queue,
+                                at=self.live.now(), source="agent", agent_id=agent_id, caller=caller, note=note,
+                                unit=unit)
+        except UnknownUnit as error:
+            raise EscalationRefused("unknown_unit", str(error)) from None
+        self.store(ticket)
+        taken.ticket = ticket.id
+        log.info("call escalated", extra={"call_id": taken.call_id, "agent_id": agent_id, "ticket": ticket.id,
+                                          "unit": ticket.unit})
+        return ticket
+
+    def _call_of(self, agent_id: str) -> TakenCall:
+        """The phone's rule: the call the agent is on, else in wrap-up the one it ended."""
+        agent = self.live.engine.agents.get(agent_id)
+        state = agent.state if agent is not None else AgentState.LOGGED_OUT
+        if state is AgentState.ON_CALL:
+            call_id = self._current.get(agent_id)
+        elif state is AgentState.WRAP_UP:
+            call_id = self._last.get(agent_id)
+        else:
+            raise EscalationRefused("no_call", f"agent {agent_id} is {state.value}: escalate during a call "
+                                               "or its wrap-up")
+        taken = self._taken.get(call_id) if call_id is not None else None
+        if taken is None:
+            raise EscalationRefused("no_call", f"agent {agent_id}'s call is not known here")
+        return taken

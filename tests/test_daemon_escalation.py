@@ -1,0 +1,123 @@
+"""Escalation's own rules (whose call, which one from the phone, a callback number as the
+caller's), the callers' numbers learnt from AMI, and the daemon's wiring of both."""
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from acd.config import load_config_text
+from acd.daemon.app import Daemon
+from acd.daemon.caller_numbers import CallerNumbers
+from acd.daemon.escalation import EscalationRefused, Escalations
+from acd.daemon.live_engine import LiveEngine
+from acd.engine import events as e
+from acd.records.ticket import Ticket
+
+CONFIG = """\
+service: {name: test, languages: [el]}
+skills: {topic:a: A}
+queues:
+  q: {requires: {topic:a: 1}, wrapup: 60}
+agents:
+  '11': {pin: '1234', skills: {topic:a: 3}}
+  '12': {pin: '9876', skills: {topic:a: 3}}
+back_office:
+  units:
+    a-desk: {primary: team:bo-a, alternate: person:bo-a-head, queues: [q]}
+"""
+
+
+class Clock:
+    now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def desk():
+    clock = Clock()
+    live = LiveEngine(load_config_text(CONFIG, "<t>"), now=clock)
+    stored: list[Ticket] = []
+    escalations = Escalations(live, stored.append, memory=3)
+    live.subscribe(escalations)
+    return live, escalations, stored
+
+
+def take(live: LiveEngine, call_id: str, agent_id: str, callback: str | None = None) -> None:
+    live.feed(e.AgentLoggedIn(live.now(), agent_id))
+    live.feed(e.CallArrived(live.now(), call_id, "q", callback=callback))
+    live.feed(e.OfferAnswered(live.now(), call_id, agent_id))
+
+
+async def test_the_phone_means_the_current_call_then_the_one_just_ended(desk):
+    live, escalations, stored = desk
+    take(live, "c1", "11")
+    assert escalations.escalate("11").call_id == "c1"         # on the call
+    live.feed(e.AgentHungUp(live.now(), "c1"))
+    with pytest.raises(EscalationRefused) as refused:           # the same call, now in wrap-up
+        escalations.escalate("11")
+    assert refused.value.kind == "already"
+    assert [t.call_id for t in stored] == ["c1"]
+
+
+async def test_only_the_agent_who_took_the_call_escalates_it(desk):
+    live, escalations, stored = desk
+    take(live, "c1", "11")
+    with pytest.raises(EscalationRefused) as refused:
+        escalations.escalate("12", "c1")
+    assert refused.value.kind == "not_your_call" and "agent 12 did not take call c1" in refused.value.reason
+    with pytest.raises(EscalationRefused) as idle:
+        escalations.escalate("12")                              # logged out, no call
+    assert idle.value.kind == "no_call"
+    assert stored == []
+
+
+async def test_a_callback_number_is_the_callers_number_when_nothing_better_is_known(desk):
+    live, escalations, _ = desk
+    take(live, "cb", "11", callback="6912345678")
+    assert escalations.escalate("11", "cb").caller == "6912345678"
+
+
+async def test_the_memory_of_taken_calls_is_bounded(desk):
+    live, escalations, _ = desk
+    for n in range(5):
+        take(live, f"c{n}", "11")
+        live.feed(e.AgentHungUp(live.now(), f"c{n}"))
+        live.feed(e.Tick(live.now() + 61 * (n + 1)))
+        live.clock.cancel()
+    with pytest.raises(EscalationRefused) as refused:
+        escalations.escalate("11", "c0")
+    assert refused.value.kind == "unknown_call"
+    assert escalations.escalate("11", "c4").call_id == "c4"
+
+
+def test_caller_numbers_come_from_newchannel_in_the_citizens_context():
+    numbers = CallerNumbers(memory=2)
+    numbers.on_newchannel({"Context": "acd-inbound", "Uniqueid": "1.1", "CallerIDNum": "2101234567"})
+    numbers.on_newchannel({"Context": "acd-agents", "Uniqueid": "1.2", "CallerIDNum": "2001"})
+    numbers.on_newchannel({"Context": "acd-inbound", "Uniqueid": "1.3", "CallerIDNum": "<unknown>"})
+    assert numbers.number("1.1") == "2101234567"
+    assert numbers.number("1.2") is None and numbers.number("1.3") is None
+    numbers.note("1.4", "1")
+    numbers.note("1.5", "2")
+    assert numbers.number("1.1") is None                       # the oldest is forgotten
+
+
+async def test_the_daemon_wires_escalation_to_the_phone_and_logs_a_ticket_it_cannot_store(tmp_path: Path, caplog):
+    path = tmp_path / "acd.yaml"
+    path.write_text(CONFIG + f"daemon: {{queue_log: {tmp_path / 'queue_log'}}}\n")
+    daemon = Daemon(path, extras=False)
+    assert daemon.phone.escalations is daemon.escalations
+    daemon.caller_numbers.note("c1", "2101234567")
+    live = daemon.live
+    take(live, "c1", "11")
+    with caplog.at_level(logging.WARNING):
+        ticket = daemon.escalations.escalate("11")
+    assert ticket.caller == "2101234567" and ticket.unit == "a-desk"
+    logged = [r for r in caplog.records if "ticket not stored" in r.getMessage()]
+    assert logged and logged[0].call_id == "c1" and logged[0].primary_owner == "team:bo-a"
+    live.clock.cancel()
+    daemon.queue_log.close()
