@@ -92,6 +92,10 @@ def dialplan(agi_port: int, *, baseline_queue: str | None = None, retries: int =
          same => n,Hangup()
         exten => {FEATURE_CODES['unpause']},1,AGI({agi}/agent,unpause)
          same => n,Hangup()
+        exten => {FEATURE_CODES['escalate']},1,AGI({agi}/agent,escalate)
+         same => n,Hangup()
+        exten => _{FEATURE_CODES['escalate']}X,1,AGI({agi}/agent,escalate,${{EXTEN:3}})
+         same => n,Hangup()
 
         [acd-callback]
         exten => _X.,1,Dial({callback_dial.replace("{number}", "${EXTEN}")},60)

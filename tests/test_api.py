@@ -95,6 +95,16 @@ async def test_wallboard_page_is_served(api):
     assert r.status == 200 and "/api/queues" in await r.text()
 
 
+async def test_agent_panel_page_and_the_pause_reasons_it_offers(api):
+    client, live, _ = api
+    r = await client.get("/agent")
+    page = await r.text()
+    assert r.status == 200 and "/api/pause-reasons" in page and 'data-action="escalate"' in page
+    reasons = await (await client.get("/api/pause-reasons")).json()
+    assert reasons["reasons"] == list(live.engine.config.routing.pause_reasons)
+    assert set(reasons["productive"]) == {r for r, p in live.engine.config.routing.pause_reasons.items() if p}
+
+
 # -- escalation to the back office ------------------------------------------------------------------
 
 DESK = """\
@@ -142,6 +152,19 @@ async def test_agent_escalates_a_call_it_took_with_a_note(desk):
     assert (ticket["unit"], ticket["primary_owner"], ticket["alternate_owner"]) == ("a-desk", "team:bo-a", "person:bo-a-head")
     assert ticket["note"] == "Η σύνταξη δεν έχει καταβληθεί"
     assert [t.id for t in stored] == [ticket["id"]]
+
+
+async def test_the_panel_escalates_the_call_the_agent_just_ended_without_its_id(desk):
+    client, live, stored = desk
+    live.feed(e.AgentHungUp(live.now(), "c1"))                     # agent 11 is in wrap-up
+    r = await client.post("/api/agents/11/escalate", json={"pin": "0000"})
+    assert r.status == 403 and stored == []
+    r = await client.post("/api/agents/11/escalate", json={"pin": "1234", "note": "δεύτερη κλήση"})
+    assert r.status == 201
+    ticket = (await r.json())["ticket"]
+    assert (ticket["call_id"], ticket["note"]) == ("c1", "δεύτερη κλήση")
+    r = await client.post("/api/agents/11/logout", json={"pin": "1234"})    # the generic route still works
+    assert r.status == 200
 
 
 async def test_agent_names_another_unit(desk):

@@ -392,8 +392,7 @@ async def test_lost_ami_link_is_reconnected_with_backoff_and_resynced_from_aster
 
 async def test_agent_escalates_the_call_it_just_ended_from_the_phone_with_the_callers_number(pbx, tmp_path):
     """*15 from the agent's phone in wrap-up: one ticket for that call, with the unit the
-    config gives its queue and the caller's number learnt from AMI. (The bench's dialplan
-    has no *15, so the test adds the generated extension through AMI.)"""
+    config gives its queue and the caller's number learnt from AMI."""
     from acd.daemon.app import Daemon
 
     config = write_config(pbx, tmp_path)
@@ -406,10 +405,6 @@ async def test_agent_escalates_the_call_it_just_ended_from_the_phone_with_the_ca
     await daemon.start()
     try:
         await eventually(lambda: daemon.ami.connected)
-        added = await daemon.ami.action("DialplanExtensionAdd", Context="acd-agents", Extension=FEATURE_CODES["escalate"],
-                                        Priority="1", Application="AGI", Replace="yes",
-                                        ApplicationData=f"agi://127.0.0.1:{daemon.agi_port}/agent,escalate")
-        assert added.get("Response") == "Success", added
         login(daemon, "12")
         _, done = await call(pbx, "q-qa", "escalate-")
         assert (await done).all_successful

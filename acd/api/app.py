@@ -30,6 +30,7 @@ from acd.engine.serialize import decision_dict
 log = logging.getLogger(__name__)
 
 WALLBOARD = Path(__file__).with_name("wallboard.html")
+AGENT_PANEL = Path(__file__).with_name("agent.html")
 
 
 class Live(Protocol):
@@ -66,10 +67,13 @@ def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations
     app[ESCALATIONS] = escalations
     app[SOCKETS] = set()
     app.router.add_get("/", wallboard)
+    app.router.add_get("/agent", agent_panel)
+    app.router.add_get("/api/pause-reasons", pause_reasons)
     app.router.add_get("/api/health", health)
     app.router.add_get("/api/queues", queues)
     app.router.add_get("/api/agents", agents)
     app.router.add_get("/api/calls", calls)
+    app.router.add_post("/api/agents/{agent_id}/escalate", escalate_own_call)   # before the generic route
     app.router.add_post("/api/agents/{agent_id}/{action}", agent_action)
     app.router.add_post("/api/calls/{call_id}/escalate", escalate)
     app.router.add_get("/api/events", events)
@@ -80,6 +84,17 @@ def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations
 
 async def wallboard(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(WALLBOARD)
+
+
+async def agent_panel(request: web.Request) -> web.StreamResponse:
+    """The agents' web panel: log in, pause with a reason, end wrap-up, escalate."""
+    return web.FileResponse(AGENT_PANEL)
+
+
+async def pause_reasons(request: web.Request) -> web.Response:
+    """The config's pause reason codes (what the panel offers), productive or not."""
+    reasons = request.app[LIVE].engine.config.routing.pause_reasons
+    return web.json_response({"reasons": list(reasons), "productive": [r for r, p in reasons.items() if p]})
 
 
 async def health(request: web.Request) -> web.Response:
@@ -169,11 +184,22 @@ async def agent_action(request: web.Request) -> web.Response:
 
 async def escalate(request: web.Request) -> web.Response:
     """Open a back-office ticket for a call the agent took; 201 with the ticket."""
-    call_id = request.match_info["call_id"]
     body = await _json_object(request, '{"agent_id": "2001", "pin": "1234"[, "note": "...", "unit": "pensions"]}')
-    agent_id, note, unit = body.get("agent_id"), body.get("note"), body.get("unit")
+    agent_id = body.get("agent_id")
     if not isinstance(agent_id, str) or not agent_id:
         raise web.HTTPBadRequest(text='"agent_id" (a string) is required')
+    return await _escalate(request, agent_id, request.match_info["call_id"], body)
+
+
+async def escalate_own_call(request: web.Request) -> web.Response:
+    """The phone's rule from the web panel: the call the agent is on, or in wrap-up the
+    one it just ended (the panel does not know the call's id once it has ended)."""
+    body = await _json_object(request, '{"pin": "1234"[, "note": "...", "unit": "pensions"]}')
+    return await _escalate(request, request.match_info["agent_id"], None, body)
+
+
+async def _escalate(request: web.Request, agent_id: str, call_id: str | None, body: dict[str, Any]) -> web.Response:
+    note, unit = body.get("note"), body.get("unit")
     if note is not None and not isinstance(note, str):
         raise web.HTTPBadRequest(text='"note" must be a string')
     if unit is not None and not isinstance(unit, str):
