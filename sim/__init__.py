@@ -6,6 +6,6 @@
   definitions of ``acd.metrics``) and their confidence intervals over independent days;
 - ``needed``, ``plan``: Erlang C agents per interval, and the staffing search checked by
   simulation;
-- ``output``, ``run_command``, ``plan_command``: files and the ``acd-sim run`` / ``plan``
-  subcommands.
+- ``output``, ``plots``, ``run_command``, ``plan_command``: CSV/JSON files, PNG plots
+  and the ``acd-sim run`` / ``plan`` subcommands.
 """

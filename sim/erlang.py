@@ -50,7 +50,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import betainc, gammainc, gammaln, logsumexp
+from scipy.special import betainc, gammainc, gammaln, logsumexp  # type: ignore[import-untyped]
 
 #: The Erlang A window keeps terms within this many standard deviations of the peak
 #: (exp(-40**2 / 2) is far below double precision).
@@ -151,7 +151,7 @@ def performance(calls_per_hour: float, aht_s: float, agents: int, threshold_s: f
     if trunk is not None and trunk < count:
         raise ValueError(f"lines ({trunk}) must be at least agents ({count}): "
                          "an agent without a line can never take a call")
-    base = dict(calls_per_hour=float(calls_per_hour), aht_s=float(aht_s), agents=count, threshold_s=threshold,
+    base: dict[str, Any] = dict(calls_per_hour=float(calls_per_hour), aht_s=float(aht_s), agents=count, threshold_s=threshold,
                 patience_s=patience, lines=trunk, offered_load=load)
     if load == 0:
         return Performance(**base, p_wait=0.0, service_level=1.0, asa=0.0, occupancy=0.0,
@@ -166,7 +166,7 @@ def performance(calls_per_hour: float, aht_s: float, agents: int, threshold_s: f
     return Performance(**base, **figures)
 
 
-def _erlang_c_figures(load: float, agents: int, threshold: float, aht: float) -> dict[str, float]:
+def _erlang_c_figures(load: float, agents: int, threshold: float, aht: float) -> dict[str, Any]:
     """Erlang C's closed forms: SL = 1 - C exp(-(n - A) t / AHT), ASA = C AHT / (n - A).
     Unstable (n <= A): every caller waits, none within any threshold, ASA infinite,
     agents always busy."""
@@ -194,27 +194,27 @@ def _log_ahead_weights(x: float, y: float, last: int | None) -> tuple[np.ndarray
         last = int(math.ceil(peak + width))
     else:
         first = 0
-    q = np.arange(first, last + 1, dtype=float)
+    q = np.arange(first, last + 1, dtype=np.float64)
     steps = math.log(y) - np.log(x + q[1:])  # log of term(q) / term(q - 1)
     base = first * math.log(y) - (gammaln(x + first + 1) - gammaln(x + 1)) if first else 0.0
     return q, base + np.concatenate(([0.0], np.cumsum(steps)))
 
 
 def _chain_figures(load: float, agents: int, threshold: float, aht: float,
-                   patience: float | None, lines: int | None) -> dict[str, float]:
+                   patience: float | None, lines: int | None) -> dict[str, Any]:
     """Erlang A (with or without lines) and Erlang C with lines, by the state
     probabilities of the birth-death chain and PASTA (an arriving caller sees the
     stationary distribution)."""
     n = agents
     log_load = math.log(load)
-    below = np.arange(n, dtype=float)
+    below = np.arange(n, dtype=np.float64)
     log_below = float(logsumexp(below * log_load - gammaln(below + 1)))  # states with a free agent
     log_all_busy = n * log_load - float(gammaln(n + 1))
     room = None if lines is None else lines - n  # waiting places
     service_rate = n / aht  # answers per second while all agents are busy
     if patience is None:
         rho = load / n
-        q = np.arange(room + 1, dtype=float)  # type: ignore[operator]
+        q = np.arange(room + 1, dtype=np.float64)  # type: ignore[operator]
         log_weights = q * math.log(rho)
         served = np.ones_like(q)
         within = gammainc(q + 1, service_rate * threshold)  # Erlang(q + 1, n / aht) CDF
@@ -256,4 +256,4 @@ def _chain_figures(load: float, agents: int, threshold: float, aht: float,
 
 def _harmonic_offset(x: float, count: int) -> float:
     """sum over k = 1..count of 1 / (x + k), for a window that starts past q = 0."""
-    return float(np.sum(1.0 / (x + np.arange(1, count + 1, dtype=float))))
+    return float(np.sum(1.0 / (x + np.arange(1, count + 1, dtype=np.float64))))

@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
+from typing import Any
 
 from acd.metrics import AgentTime, CallOutcome, queue_figures
 from sim.model import CallAttempt, DayResult
@@ -132,8 +133,8 @@ def day_report(day: DayResult, needed: Sequence[float] | None = None) -> tuple[l
     for call in day.attempts:
         buckets[min(int(offered_at(call) // length), count - 1)].append(call)
     needed = list(needed) if needed is not None else [math.nan] * count
-    common = dict(threshold=settings.target.threshold, short_abandon=settings.target.short_abandon,
-                  wrapup=day.wrapup)
+    common: dict[str, Any] = dict(threshold=settings.target.threshold,
+                                  short_abandon=settings.target.short_abandon, wrapup=day.wrapup)
     rows = [
         figures(buckets[i], _clock(i * settings.interval), busy_seconds=day.busy_seconds[i],
                 staffed_seconds=day.staffed_seconds[i], staffed_agents=day.staffed_agents[i],

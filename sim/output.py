@@ -1,5 +1,5 @@
 """Writing a simulation's figures where planners read them: CSV for spreadsheets, JSON
-for tools, PNG plots for people.
+for tools (the PNG plots for people are ``sim.plots``).
 
 Every file carries the mean over replications and, when there were at least two, the
 half-width of the confidence interval (``<figure>_ci``), so a reader can tell a real
@@ -55,72 +55,3 @@ def write_json(result: Replicated, path: Path, meta: dict[str, Any]) -> None:
                  for _, total in result.days],
     }
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-
-
-def write_plots(result: Replicated, directory: Path, title: str) -> list[Path]:
-    """Three plots of the day by interval: load, waiting, and staffing."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    hours = [int(s[:2]) + int(s[3:]) / 60 for s in result.starts]
-    width = hours[1] - hours[0] if len(hours) > 1 else 1.0
-
-    def series(name: str) -> tuple[list[float], list[float]]:
-        means = [est[name].mean for est in result.intervals]
-        halves = [0.0 if math.isnan(est[name].half_width) else est[name].half_width for est in result.intervals]
-        return means, halves
-
-    written: list[Path] = []
-
-    fig, ax = plt.subplots(figsize=(10, 4.5))
-    bottom = [0.0] * len(hours)
-    for name, colour in (("answered", "tab:green"), ("abandoned", "tab:orange"),
-                         ("short_abandoned", "tab:olive"), ("exited", "tab:purple"), ("blocked", "tab:red")):
-        values, _ = series(name)
-        ax.bar(hours, values, width=width * 0.9, bottom=bottom, align="edge", label=name, color=colour)
-        bottom = [b + v for b, v in zip(bottom, values)]
-    ax.set(title=f"{title}: calls per interval", xlabel="hour of day", ylabel="calls", xlim=(0, 24))
-    ax.legend(loc="upper right")
-    written.append(_save(fig, directory / "calls.png"))
-
-    fig, ax = plt.subplots(figsize=(10, 4.5))
-    sl, sl_ci = series("service_level")
-    ax.errorbar([h + width / 2 for h in hours], [v * 100 for v in sl], yerr=[v * 100 for v in sl_ci],
-                fmt="o-", ms=3, label="service level (%)", color="tab:blue")
-    ax.set(title=f"{title}: service level and waiting", xlabel="hour of day", ylabel="service level (%)",
-           xlim=(0, 24), ylim=(0, 105))
-    twin = ax.twinx()
-    asa, _ = series("asa")
-    longest, _ = series("longest_wait")
-    twin.plot([h + width / 2 for h in hours], asa, "s-", ms=3, color="tab:orange", label="ASA (s)")
-    twin.plot([h + width / 2 for h in hours], longest, ":", color="tab:red", label="longest wait (s)")
-    twin.set_ylabel("seconds")
-    fig.legend(loc="upper right")
-    written.append(_save(fig, directory / "service.png"))
-
-    fig, ax = plt.subplots(figsize=(10, 4.5))
-    staffed, _ = series("staffed_agents")
-    needed, _ = series("needed_agents")
-    occupancy, _ = series("occupancy")
-    ax.step(hours, staffed, where="post", label="agents staffed", color="tab:blue")
-    if not all(math.isnan(v) for v in needed):
-        ax.step(hours, needed, where="post", label="agents needed (Erlang C)", color="tab:red", linestyle="--")
-    ax.set(title=f"{title}: staffing", xlabel="hour of day", ylabel="agents", xlim=(0, 24))
-    twin = ax.twinx()
-    twin.plot([h + width / 2 for h in hours], [v * 100 for v in occupancy], color="tab:green", label="occupancy (%)")
-    twin.set_ylabel("occupancy (%)")
-    twin.set_ylim(0, 105)
-    fig.legend(loc="upper right")
-    written.append(_save(fig, directory / "staffing.png"))
-    return written
-
-
-def _save(fig: Any, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path

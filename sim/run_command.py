@@ -20,7 +20,8 @@ from acd.config.model import Config
 from acd.config.sim import SimSettings, settings_for
 from sim.cli_options import positive_number, whole_number
 from sim.needed import erlang_c_agents
-from sim.output import write_csv, write_json, write_plots
+from sim.output import write_csv, write_json
+from sim.plots import PlotContext, write_plots
 from sim.replications import Replicated, run_days
 
 
@@ -68,7 +69,7 @@ class Progress:
     def __init__(self, enabled: bool, description: str) -> None:
         self._bar = None
         if enabled:
-            from tqdm import tqdm
+            from tqdm import tqdm  # type: ignore[import-untyped]
 
             self._bar = tqdm(total=100, desc=description, unit="%", file=sys.stderr,
                              bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}<{remaining}")
@@ -107,7 +108,9 @@ def write_outputs(result: Replicated, out: Path, config: Config, settings: SimSe
     write_csv(result, written[0])
     write_json(result, written[1], meta)
     if plots:
-        written += write_plots(result, out, config.service_name)
+        context = PlotContext(config.service_name, settings.target.threshold, settings.target.service_level,
+                              settings.target.short_abandon, config.lines)
+        written += write_plots(result, out, context)
     return written
 
 
@@ -123,7 +126,8 @@ def summary(result: Replicated) -> str:
 
     return "\n".join([
         f"day ({len(result.days)} replications, {result.level:.0%} intervals):",
-        f"  offered {show('offered', digits=0)}, blocked {show('blocked', digits=0)}, "
+        f"  offered {show('offered', digits=0)}, blocked {show('blocked', digits=0)} "
+        f"({show('blocking', 100, ' %')} got busy), "
         f"answered {show('answered', digits=0)}, abandoned {show('abandoned', digits=0)} "
         f"(+ {show('short_abandoned', digits=0)} short), exited {show('exited', digits=0)}",
         f"  service level {show('service_level', 100, ' %')}, ASA {show('asa', unit=' s')}, "

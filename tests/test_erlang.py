@@ -4,6 +4,7 @@ probabilities, a thousand agents are no harder than ten)."""
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, settings
@@ -17,9 +18,36 @@ from tests.markov_oracle import solve_queue
 
 
 def test_erlang_b_table_value_for_10_erlangs_on_15_lines():
-    # Erlang B tables (e.g. the ITU "Table of the Erlang loss formula"): A = 10 E,
-    # N = 15 lines -> blocking 0.0365.
+    # Erlang B tables (e.g. J. R. Boucher, "Traffic System Design Handbook", IEEE Press
+    # 1993, Erlang-B tables): A = 10 E, N = 15 lines -> blocking 0.0365.
     assert erlang_b(10.0, 15) == pytest.approx(0.0365, abs=5e-5)
+
+
+def test_westbay_example_15_lines_at_1_percent_carry_8_108_erlangs():
+    # Westbay Engineers, Erlang calculator manual, "How much traffic can a trunk group
+    # handle?" (https://erlang.com/calculatormanual/howmuchtrafficcanatrunkgrouphandle.htm):
+    # 15 lines at 1 % blocking can be offered at most 8.108 Erlangs in the busy hour.
+    assert erlang_b(8.108, 15) == pytest.approx(0.01, abs=1e-5)
+    assert erlang_b(8.107, 15) < 0.01 < erlang_b(8.109, 15)
+
+
+def test_westbay_example_50000_minutes_a_day_need_168_lines_at_3_percent():
+    # Westbay Engineers, Erlang calculator manual, "How many lines does a trunk group
+    # need?" (https://erlang.com/calculatormanual/minutes_howmanylines.htm): 50,000
+    # minutes a day, 19 % of them in the busiest hour (158.333 Erlangs), 3 % blocking
+    # -> 168 lines.
+    load = 50_000 * 0.19 / 60
+    assert load == pytest.approx(158.333, abs=5e-4)
+    lines = next(n for n in range(1, 1000) if erlang_b(load, n) <= 0.03)
+    assert lines == 168
+
+
+def test_wolfram_example_30_lines_at_25_erlangs_block_about_5_percent():
+    # Wolfram Research, "New in Mathematica 9: Compute Loss Probabilities for a Queue"
+    # (wolfram.com/mathematica/new-in-9/enhanced-core-algorithms/
+    # compute-loss-probabilities-for-a-queue.html): 30 lines, 25 Erlangs -> "approximately
+    # 0.05"; ErlangB[30, 25.] = 0.0526.
+    assert erlang_b(25.0, 30) == pytest.approx(0.0526, abs=5e-5)
 
 
 def test_erlang_b_of_one_line_is_load_over_one_plus_load():
@@ -212,6 +240,51 @@ def test_thousands_of_agents_give_finite_probabilities(agents, load_per_agent, t
     assert not math.isnan(figures.asa) and figures.asa >= 0
     if figures.stable:
         assert figures.service_level >= 1 - figures.p_wait - 1e-12
+
+
+def _exact_erlang_b_and_c(load: Fraction, agents: int) -> tuple[Fraction, Fraction]:
+    """Erlang B and C in exact rational arithmetic: no rounding at all, whatever the size."""
+    blocking = Fraction(1)
+    for k in range(1, agents + 1):
+        blocking = load * blocking / (k + load * blocking)
+    return blocking, agents * blocking / (agents - load * (1 - blocking))
+
+
+@pytest.mark.parametrize("load", [Fraction(900), Fraction(9805, 10), Fraction(999)])
+def test_a_thousand_agents_match_exact_rational_arithmetic(load):
+    # 1,000 agents: the textbook form A**n / n! overflows a double (1000**1000 / 1000!
+    # is about 10**432, a double stops near 10**308) and returns NaN; the recursion
+    # must stay exact to the last digits
+    agents = 1000
+    blocking, waiting = _exact_erlang_b_and_c(load, agents)
+    erlangs = float(load)
+    assert erlang_b(erlangs, agents) == pytest.approx(float(blocking), rel=1e-12)
+    assert erlang_c(erlangs, agents) == pytest.approx(float(waiting), rel=1e-12)
+    figures = performance(erlangs * 20, 180, agents, 20)  # 180 s AHT: 20 calls/h per Erlang
+    asa = waiting * 180 / (agents - load)
+    assert figures.p_wait == pytest.approx(float(waiting), rel=1e-12)
+    assert figures.asa == pytest.approx(float(asa), rel=1e-12)
+    assert figures.service_level == pytest.approx(
+        1 - float(waiting) * math.exp(-float(agents - load) * 20 / 180), rel=1e-12)
+    assert 0.0 < figures.p_wait < 1.0 and math.isfinite(figures.asa)
+
+
+@pytest.mark.parametrize("case", [
+    dict(calls_per_hour=20_000, patience_s=120),  # 1000 Erlangs on 1000 agents, critically loaded
+    dict(calls_per_hour=21_000, patience_s=300),  # 1050 Erlangs: overloaded, abandonment sheds the excess
+    dict(calls_per_hour=20_000, patience_s=120, lines=1100),
+])
+def test_a_thousand_agents_with_impatient_callers_match_the_markov_chain(case):
+    figures = performance(aht_s=180, agents=1000, threshold_s=20, **case)
+    oracle = solve_queue(aht_s=180, agents=1000, threshold_s=20, cap=1400, **case)
+    assert figures.p_wait == pytest.approx(oracle.p_wait, abs=1e-8)
+    assert figures.service_level == pytest.approx(oracle.service_level, abs=1e-8)
+    assert figures.asa == pytest.approx(oracle.asa, rel=1e-6)
+    assert figures.p_abandon == pytest.approx(oracle.p_abandon, abs=1e-8)
+    assert figures.occupancy == pytest.approx(oracle.occupancy, abs=1e-8)
+    if "lines" in case:
+        assert figures.p_block == pytest.approx(oracle.p_block, abs=1e-8)
+    assert 0.01 < figures.p_wait < 0.99, "a case where waiting is neither rare nor certain"
 
 
 def test_a_large_centre_near_full_load_matches_the_square_root_staffing_picture():

@@ -55,6 +55,35 @@ def test_erlang_json_with_patience_and_lines_has_every_figure(capsys):
     assert 0 < data["p_block"] < data["p_abandon"] < data["p_wait"] < 1
 
 
+ERLANG_C_FIELDS = ("offered_load", "p_wait", "service_level", "asa", "occupancy")
+
+
+def test_erlang_json_in_the_issue_form_prints_the_named_figures(capsys):
+    # acd-sim erlang --arrival-rate <calls/hour> --aht <s> --agents <n> --threshold <s> --json
+    status, out, _ = run(capsys, "erlang", "--arrival-rate", "720", "--aht", "240", "--agents", "55",
+                         "--threshold", "15", "--json")
+    assert status == 0
+    data = json.loads(out)
+    # Mitan's published example (see test_erlang): 48 E on 55 agents, 15 s threshold
+    expected = dict(offered_load=48.0, p_wait=0.2387, service_level=0.8459, asa=8.184, occupancy=48 / 55)
+    for key in ERLANG_C_FIELDS:
+        assert data[key] == pytest.approx(expected[key], abs=5e-4), key
+    assert data["p_abandon"] is None and data["p_block"] is None
+    assert (data["agents"], data["threshold_s"], data["stable"]) == (55, 15.0, True)
+
+
+def test_erlang_json_with_patience_adds_p_abandon_and_with_lines_p_block(capsys):
+    base = ["erlang", "--arrival-rate", "200", "--aht", "180", "--agents", "11", "--threshold", "20", "--json"]
+    _, out, _ = run(capsys, *base, "--patience", "60")
+    patient = json.loads(out)
+    assert all(isinstance(patient[key], float) for key in (*ERLANG_C_FIELDS, "p_abandon"))
+    assert patient["p_block"] is None and patient["model"] == "Erlang A (M/M/n+M)"
+    _, out, _ = run(capsys, *base, "--lines", "13")
+    trunk = json.loads(out)
+    assert all(isinstance(trunk[key], float) for key in (*ERLANG_C_FIELDS, "p_block"))
+    assert trunk["p_abandon"] is None and 0 < trunk["p_block"] < 1
+
+
 def test_an_unstable_queue_is_flagged_and_its_json_stays_standard(capsys):
     status, out, _ = run(capsys, "erlang", "--arrival-rate", "400", "--aht", "180", "--agents", "11", "--json")
     assert status == 0
@@ -70,6 +99,42 @@ def test_staff_finds_the_fewest_agents_and_shows_their_figures(capsys):
     assert status == 0
     assert out.splitlines()[0] == "agents needed: 14"
     assert "88.84 %" in out
+
+
+def test_staff_json_in_the_issue_form_prints_agents_needed_and_their_figures(capsys):
+    # acd-sim staff --arrival-rate ... --aht ... --target-sl 0.8 --threshold 20 --json
+    status, out, _ = run(capsys, "staff", "--arrival-rate", "770", "--aht", "270", "--target-sl", "0.8",
+                         "--threshold", "20", "--json")
+    assert status == 0
+    data = json.loads(out)
+    assert data["agents_needed"] == data["agents"] == 65
+    for key in ERLANG_C_FIELDS:
+        assert isinstance(data[key], float), key
+    assert data["service_level"] >= 0.8 and data["offered_load"] == pytest.approx(57.75)
+
+
+def test_staff_with_patience_abandon_and_occupancy_caps_meets_every_one(capsys):
+    status, out, _ = run(capsys, "staff", "--arrival-rate", "770", "--aht", "270", "--target-sl", "0.8",
+                         "--threshold", "20", "--patience", "120", "--max-abandon", "0.01",
+                         "--max-occupancy", "0.85", "--json")
+    assert status == 0
+    data = json.loads(out)
+    assert data["service_level"] >= 0.8 and data["p_abandon"] <= 0.01 and data["occupancy"] <= 0.85
+    assert data["model"] == "Erlang A (M/M/n+M)"
+    _, fewer, _ = run(capsys, "erlang", "--arrival-rate", "770", "--aht", "270", "--threshold", "20",
+                      "--patience", "120", "--agents", str(data["agents_needed"] - 1), "--json")
+    one_fewer = json.loads(fewer)
+    assert one_fewer["service_level"] < 0.8 or one_fewer["p_abandon"] > 0.01 or one_fewer["occupancy"] > 0.85
+
+
+def test_staff_with_an_asa_target_alone(capsys):
+    status, out, _ = run(capsys, "staff", "--arrival-rate", "770", "--aht", "270", "--target-asa", "16", "--json")
+    assert status == 0
+    data = json.loads(out)
+    assert data["asa"] <= 16
+    _, fewer, _ = run(capsys, "erlang", "--arrival-rate", "770", "--aht", "270",
+                      "--agents", str(data["agents_needed"] - 1), "--json")
+    assert json.loads(fewer)["asa"] > 16
 
 
 def test_staff_json_with_abandonment_target(capsys):
@@ -106,11 +171,18 @@ def test_bad_input_is_refused_with_status_2_and_the_reason(capsys, argv, complai
     assert complaint in err
 
 
-def test_help_explains_every_figure(capsys):
-    status, out, _ = run(capsys, "erlang", "--help")
+@pytest.mark.parametrize("command", ["erlang", "staff"])
+def test_help_defines_every_figure(capsys, command):
+    status, out, _ = run(capsys, command, "--help")
     assert status == 0
-    for word in ("p_wait", "service level", "asa", "occupancy", "p_abandon", "p_block", "Erlang A"):
-        assert word in out
+    for definition in ("offered load   calls per second x AHT, in Erlangs",
+                       "p_wait         share of callers who find every agent busy and queue",
+                       "service level  share of callers answered within --threshold seconds (wait <= T)",
+                       "asa            average speed of answer: mean wait of the answered callers",
+                       "occupancy      share of agents' time spent on calls (carried load / agents)",
+                       "p_abandon      with --patience: share of callers who hang up before an answer",
+                       "p_block        with --lines: share of callers who get busy"):
+        assert definition in out, definition
 
 
 def test_every_registered_command_has_a_handler():

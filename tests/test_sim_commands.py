@@ -16,6 +16,8 @@ from sim.cli import main
 from sim.plan import search
 from sim.replications import run_days
 
+EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "1555.yaml"
+
 CONFIG = """\
 service: {name: small, languages: [el], lines: 60}
 skills: {topic:a: A, topic:b: B}
@@ -69,6 +71,54 @@ def test_run_writes_csv_json_and_plots_with_a_row_per_interval_and_the_day(confi
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     printed = capsys.readouterr().out
     assert "service level" in printed and "figures.csv" in printed
+
+
+#: the issue's columns, per interval and for the day: offered, blocked, answered,
+#: abandoned with short abandons apart, service level, ASA, longest wait, occupancy,
+#: agents staffed vs needed
+REPORTED = ("offered", "blocked", "answered", "abandoned", "short_abandoned", "service_level", "asa",
+            "longest_wait", "occupancy", "staffed_agents", "needed_agents")
+
+
+def test_every_reported_figure_is_a_column_with_its_confidence_interval(config_file: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    assert acd_sim(["run", "--config", str(config_file), "--replications", "2", "--out", str(out),
+                    "--quiet", "--no-plots"]) == 0
+    with (out / "figures.csv").open() as handle:
+        header = next(csv.reader(handle))
+    document = json.loads((out / "figures.json").read_text())
+    for name in REPORTED:
+        assert name in header and f"{name}_ci" in header, name
+        assert name in document["day"] and f"{name}_ci" in document["day"], name
+        assert all(name in row for row in document["intervals"]), name
+    busiest = max(document["intervals"], key=lambda row: row["offered"])
+    assert busiest["staffed_agents"] == 20 and busiest["needed_agents"] >= 1
+    assert 0 < busiest["occupancy"] <= 1 and 0 <= busiest["service_level"] <= 1
+
+
+def test_a_run_shows_a_progress_bar_on_stderr_and_keeps_stdout_for_figures(config_file: Path, tmp_path: Path,
+                                                                         capsys):
+    assert acd_sim(["run", "--config", str(config_file), "--replications", "2", "--out", str(tmp_path / "o"),
+                    "--no-plots"]) == 0
+    captured = capsys.readouterr()
+    assert "simulating" in captured.err and "100%" in captured.err
+    assert "100%" not in captured.out and "service level" in captured.out
+
+
+def test_run_the_1555_example_with_the_issue_options(tmp_path: Path, capsys):
+    # acd-sim run --config examples/1555.yaml --calls-per-day ... --replications ... --seed ... --out DIR
+    out = tmp_path / "1555"
+    assert acd_sim(["run", "--config", str(EXAMPLE), "--calls-per-day", "1500", "--replications", "2",
+                    "--seed", "7", "--out", str(out), "--quiet"]) == 0
+    document = json.loads((out / "figures.json").read_text())
+    assert (document["service"], document["lines"], document["seed"]) == ("1555", 100, 7)
+    assert document["calls_per_day"] == 1500 and len(document["intervals"]) == 48
+    assert 1300 < document["day"]["offered"] < 1800
+    assert document["day"]["escalated"] > 0, "15 % of answered calls go to the back office"
+    for name in ("calls.png", "service.png", "staffing.png"):
+        assert (out / name).stat().st_size > 10_000, name
+    printed = capsys.readouterr().out
+    assert "service level" in printed and "got busy" in printed
 
 
 def test_run_overrides_calls_per_day_and_lines(config_file: Path, tmp_path: Path):

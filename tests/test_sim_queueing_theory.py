@@ -4,7 +4,8 @@ with exponential patience), the exact values lie inside the simulation's 99 %
 confidence intervals from independent replications (fixed seed: the test repeats).
 
 The exact values come from the birth-death chain of M/M/n(+M) solved numerically here,
-independently of the project's own Erlang formulas.
+independently of the project's own Erlang formulas, and from those formulas
+(``sim.erlang``) too: the simulator, the chain and the closed forms must all agree.
 """
 from __future__ import annotations
 
@@ -14,12 +15,16 @@ import pytest
 
 from acd.config import load_config_text
 from acd.config.sim import settings_for
+from sim.confidence import estimate
+from sim.erlang import performance
 from sim.replications import Replicated, run_days
 
 AGENTS = 5
 MEAN_HANDLE = 100.0
 ARRIVALS_PER_SECOND = 0.04          # offered load 4 Erlangs on 5 agents: 80 % busy
 THRESHOLD = 20.0
+PATIENCE = 200.0                    # Erlang A: mean of the exponential patience
+CALLS_PER_HOUR = ARRIVALS_PER_SECOND * 3600
 REPLICATIONS = 8
 LEVEL = 0.99
 
@@ -73,7 +78,7 @@ def erlang_c_days() -> Replicated:
 
 @pytest.fixture(scope="module")
 def erlang_a_days() -> Replicated:
-    return simulate("{distribution: exponential, mean: 200}")
+    return simulate(f"{{distribution: exponential, mean: {PATIENCE}}}")
 
 
 def _exact_erlang_c() -> tuple[float, float, float]:
@@ -84,11 +89,14 @@ def _exact_erlang_c() -> tuple[float, float, float]:
     return p_wait, p_wait / drain, 1 - p_wait * math.exp(-drain * THRESHOLD)
 
 
+def test_the_chain_and_the_erlang_module_agree_on_the_exact_values():
+    figures = performance(CALLS_PER_HOUR, MEAN_HANDLE, AGENTS, THRESHOLD)
+    assert (figures.p_wait, figures.asa, figures.service_level) == pytest.approx(_exact_erlang_c(), rel=1e-9)
+
+
 def test_probability_of_waiting_matches_erlang_c(erlang_c_days: Replicated):
     p_wait, _, _ = _exact_erlang_c()
     per_day = [total.waited / total.answered for _, total in erlang_c_days.days]
-    from sim.confidence import estimate
-
     measured = estimate(per_day, LEVEL)
     assert measured.covers(p_wait), (measured, p_wait)
     assert 0.5 < p_wait < 0.65   # the case is one where waiting is common, so the check has teeth
@@ -111,7 +119,7 @@ def test_nobody_abandons_without_a_patience_limit(erlang_c_days: Replicated):
 
 
 def test_abandonment_matches_erlang_a(erlang_a_days: Replicated):
-    theta = 1 / 200
+    theta = 1 / PATIENCE
     p = birth_death(AGENTS, ARRIVALS_PER_SECOND, 1 / MEAN_HANDLE, theta)
     queue_length = sum(max(k - AGENTS, 0) * pk for k, pk in enumerate(p))
     p_abandon = theta * queue_length / ARRIVALS_PER_SECOND
@@ -121,10 +129,24 @@ def test_abandonment_matches_erlang_a(erlang_a_days: Replicated):
 
 
 def test_probability_of_waiting_matches_erlang_a(erlang_a_days: Replicated):
-    from sim.confidence import estimate
-
-    p = birth_death(AGENTS, ARRIVALS_PER_SECOND, 1 / MEAN_HANDLE, 1 / 200)
+    p = birth_death(AGENTS, ARRIVALS_PER_SECOND, 1 / MEAN_HANDLE, 1 / PATIENCE)
     p_wait = sum(p[AGENTS:])
     per_day = [(total.waited + total.abandoned) / (total.offered - total.unfinished) for _, total in erlang_a_days.days]
     measured = estimate(per_day, LEVEL)
     assert measured.covers(p_wait), (measured, p_wait)
+
+
+def test_service_level_asa_and_occupancy_match_erlang_a(erlang_a_days: Replicated):
+    # with short_abandon 0 the report's service level is answered within T / (answered
+    # + abandoned), the Erlang A definition of sim.erlang
+    exact = performance(CALLS_PER_HOUR, MEAN_HANDLE, AGENTS, THRESHOLD, patience_s=PATIENCE)
+    for name, value in (("service_level", exact.service_level), ("asa", exact.asa),
+                        ("abandon_rate", exact.p_abandon), ("occupancy", exact.occupancy)):
+        measured = erlang_a_days.day[name]
+        assert measured.covers(value), (name, measured, value)
+    assert exact.service_level < 0.75 and exact.asa > 10, "a case where waiting is common"
+
+
+def test_occupancy_matches_erlang_c(erlang_c_days: Replicated):
+    measured = erlang_c_days.day["occupancy"]
+    assert measured.covers(ARRIVALS_PER_SECOND * MEAN_HANDLE / AGENTS), measured
