@@ -13,7 +13,8 @@ the Tuesday after Easter: 2013 and 2024 (May 1 was Holy Wednesday, kept on May 7
 Sunday went to the Monday (2022, kept on May 2). ``labour_day`` applies that practice,
 so the line is open on a May 1 that is a working day and closed on the day the holiday
 went to. It is a yearly decision, not a formula in the law: a year that departs from
-the practice adds its day under the calendar's ``dates``.
+the practice adds its day under the calendar's ``dates`` and takes the computed one out
+under ``not_dates`` (the loader refuses a ``not_dates`` day the calendar does not compute).
 
 Opening hours are local time in Athens (``Europe/Athens``, with its summer time),
 whatever the server's clock zone is, so the line opens at 07:00 on the caller's wall
@@ -96,11 +97,19 @@ def greek_holidays(year: int) -> Mapping[date, str]:
 _BUILTIN = {"greece": greek_holidays}
 
 
+def builtin_holidays(builtin: str, year: int) -> Mapping[date, str]:
+    """The holidays the builtin calendar ``builtin`` computes for ``year``: date -> name."""
+    return _BUILTIN[builtin](year)
+
+
 def holiday_name(day: date, calendars: Iterable[HolidayCalendar]) -> str | None:
-    """The name of the holiday ``day`` is in any of ``calendars``, or None for a working day."""
+    """The name of the holiday ``day`` is in any of ``calendars``, or None for a working day.
+
+    A calendar's ``not_dates`` take a computed day back out of that calendar only (another
+    calendar of the same schedule may still close the day); its ``dates`` always count."""
     for calendar in calendars:
-        if calendar.builtin is not None:
-            name = _BUILTIN[calendar.builtin](day.year).get(day)
+        if calendar.builtin is not None and day not in calendar.not_dates:
+            name = builtin_holidays(calendar.builtin, day.year).get(day)
             if name is not None:
                 return name
         if day in calendar.dates:

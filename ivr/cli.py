@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from acd.config import ConfigError, load_config
-from ivr.prompts import PromptBuildError, build
+from ivr.prompts import PromptBuildError, build, config_texts
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -16,7 +16,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     prompts = commands.add_parser("prompts", help="the IVR's recorded prompts")
     prompt_commands = prompts.add_subparsers(dest="action", required=True)
     build_parser = prompt_commands.add_parser(
-        "build", help="render every prompt text with espeak-ng and sox into <out>/<lang>/<id>.wav (8 kHz)")
+        "build", help="render every prompt text with espeak-ng and sox into <out>/<lang>/<id>.wav (8 kHz); "
+                      "a number prompt into <id>-1 .. <id>-<up_to> and <id>-over")
     build_parser.add_argument("--config", required=True, type=Path)
     build_parser.add_argument("--out", required=True, type=Path,
                               help="e.g. /usr/share/asterisk/sounds/acd (the config's ivr.prompts_dir)")
@@ -24,7 +25,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
-        if not config.prompts:
+        texts = config_texts(config)
+        if not texts:
             print(f"{args.config}: no prompts to build", file=sys.stderr)
             return 0
 
@@ -33,7 +35,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             return tqdm(jobs, desc="prompts", unit="prompt", disable=args.quiet)
 
-        report = build(config.prompts, args.out, progress=bar)
+        report = build(texts, args.out, progress=bar)
     except (ConfigError, PromptBuildError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -9,6 +9,12 @@ Asterisk's ``format_wav`` reads without transcoding for a narrowband call). A fi
 rendered again only when its text, voice or renderer settings changed: the hash of
 those is kept in ``<out>/.prompts.json``, so a rebuild after editing one prompt costs
 one prompt and a studio-recorded file is never overwritten unless its text changes.
+
+A number prompt (the waiting room's position and wait, ``acd.config.number_prompts``)
+is expanded first into one plain prompt per number, ``<id>-1`` .. ``<id>-<up_to>`` and
+``<id>-over``, each with the sentence of its plural form: from there on it is rendered,
+hashed and skipped like any other prompt, so raising ``up_to`` renders only the new
+numbers.
 """
 from __future__ import annotations
 
@@ -20,6 +26,8 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+
+from acd.config.model import Config, NumberPrompt
 
 #: espeak-ng voice per language code of the config
 VOICES: Mapping[str, str] = {"el": "el", "en": "en"}
@@ -73,6 +81,21 @@ def _run(command: list[str], what: str) -> None:
         raise PromptBuildError(f"{what} took more than 60 s") from error
     if done.returncode != 0:
         raise PromptBuildError(f"{what} failed ({done.returncode}): {done.stderr.decode(errors='replace').strip()}")
+
+
+def expand(number_prompts: Mapping[str, NumberPrompt]) -> dict[str, dict[str, str]]:
+    """Number prompts as plain ones: file id -> language -> the sentence for that number."""
+    files: dict[str, dict[str, str]] = {}
+    for prompt in number_prompts.values():
+        for language in prompt.texts:
+            for file_id, text in prompt.expanded(language).items():
+                files.setdefault(file_id, {})[language] = text
+    return files
+
+
+def config_texts(config: Config) -> dict[str, dict[str, str]]:
+    """Every file the config's prompts make: plain prompts and expanded number prompts."""
+    return {**config.prompts, **expand(config.number_prompts)}
 
 
 def build(prompts: Mapping[str, Mapping[str, str]], out: Path, *,

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+import textwrap
 from dataclasses import dataclass
 
+from acd.config import load_config_text
+from acd.config.model import Config
 from acd.daemon.live_engine import LiveEngine
 from acd.daemon.queue_log import QueueLogWriter
-from acd.daemon.waiting_room import WaitingRoom
+from acd.daemon.waiting_room import RoomSettings, WaitingRoom
 from acd.engine import decisions as d
 from acd.engine import events as e
 from tests.engine_helpers import make_config
@@ -24,6 +27,18 @@ q:
   record: true
 """
 AGENTS = "'11': {pin: '1234', skills: {topic:a: 3, lang:el: 2}}\n'12': {pin: '1234', skills: {topic:a: 3}}\n"
+
+
+def config_with(sections: str, queues: str = QUEUES, agents: str = AGENTS) -> Config:
+    """The fakes' queue and agents plus more top-level sections (``prompts:`` ...), as YAML."""
+    text = (
+        "service: {name: test, languages: [el, en]}\n"
+        "skills: {topic:a: A, topic:b: B, lang:el: Greek, lang:en: English, type:employer: Employers}\n"
+        + "queues:\n" + textwrap.indent(textwrap.dedent(queues), "  ")
+        + "agents:\n" + textwrap.indent(textwrap.dedent(agents), "  ")
+        + textwrap.dedent(sections)
+    )
+    return load_config_text(text, "<test>")
 
 
 class Hangup(ConnectionError):
@@ -45,6 +60,8 @@ class FakeSession:
         self.dials: asyncio.Queue[tuple[str, asyncio.Future]] = asyncio.Queue()
         self.gone = False
         self._hangup_notice = asyncio.Event()
+        #: sound files Asterisk cannot open (not built, misnamed)
+        self.missing_files: set[str] = set()
 
     async def wait_for_hangup(self) -> None:
         await self._hangup_notice.wait()
@@ -56,6 +73,8 @@ class FakeSession:
     async def command(self, *words: str) -> Response:
         self._check()
         self.commands.append(words)
+        if words[0] == "STREAM FILE" and words[1] in self.missing_files:
+            return Response(-1)      # res_agi: "200 result=-1 endpos=0", the channel still up
         return Response(0)
 
     async def answer(self) -> Response:
@@ -73,7 +92,9 @@ class FakeSession:
         return re.sub(r"\$\{([^}]+)\}", lambda m: self.vars.get(m.group(1), ""), expression)
 
     async def stream_file(self, name: str, escape_digits: str = "") -> str | None:
-        await self.command("STREAM FILE", name)
+        """Like ``AGISession.stream_file``: a file Asterisk cannot open (result -1 at
+        position 0, the channel still up) is skipped; a gone channel raises."""
+        await self.command("STREAM FILE", name, escape_digits)
         return None
 
     async def exec(self, application: str, *args: str) -> Response:
@@ -104,23 +125,25 @@ class Clock:
 
 
 class Room:
-    def __init__(self, tmp_path, queues: str = QUEUES, agents: str = AGENTS, routing: str = "") -> None:
+    def __init__(self, tmp_path, queues: str = QUEUES, agents: str = AGENTS, routing: str = "", *,
+                 config: Config | None = None, settings: RoomSettings = RoomSettings()) -> None:
         self.clock = Clock()
-        self.config = make_config(queues, agents, routing=routing)
+        self.config = config if config is not None else make_config(queues, agents, routing=routing)
         self.live = LiveEngine(self.config, now=self.clock)
         self.decisions: list[d.Decision] = []
         self.live.subscribe(self.decisions.extend)
         self.queue_log = QueueLogWriter(tmp_path / "queue_log", self.config)
         self.live.subscribe(self.queue_log)
-        self.room = WaitingRoom(self.live)
+        self.room = WaitingRoom(self.live, settings)
         self.tasks: list[asyncio.Task] = []
 
     def login(self, *agent_ids: str) -> None:
         for agent_id in agent_ids:
             self.live.feed(e.AgentLoggedIn(self.clock(), agent_id))
 
-    async def arrive(self, uniqueid: str, **variables: str) -> FakeSession:
+    async def arrive(self, uniqueid: str, *, missing_files: set[str] = frozenset(), **variables: str) -> FakeSession:
         session = FakeSession({"ACD_QUEUE": "q", **variables}, uniqueid)
+        session.missing_files = set(missing_files)
         self.tasks.append(asyncio.create_task(self.room.handle(session)))
         await settle()
         return session

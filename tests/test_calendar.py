@@ -143,3 +143,31 @@ def test_hours_are_athens_wall_clock_across_summer_time() -> None:
 def test_naive_time_is_refused() -> None:
     with pytest.raises(ValueError, match="aware"):
         is_open(WEEKDAYS, CALENDARS, datetime(2025, 2, 12, 12, 0))
+
+
+# A ministerial decision that departs from the practice: Labour Day 2024 kept on
+# Wednesday May 8 instead of Easter Tuesday May 7.
+DECIDED_OTHERWISE = {"greece": HolidayCalendar("greece", builtin="greece", dates=(date(2024, 5, 8),),
+                                               not_dates=(date(2024, 5, 7),))}
+DECIDED_SCHEDULE = Schedule("business", weekly=WEEKDAYS.weekly, holidays=("greece",))
+
+
+def test_a_removed_computed_holiday_is_a_working_day_and_the_added_one_is_not() -> None:
+    calendar = [DECIDED_OTHERWISE["greece"]]
+    assert holiday_name(date(2024, 5, 7), calendar) is None
+    assert holiday_name(date(2024, 5, 8), calendar) == "greece holiday"
+    assert is_open(DECIDED_SCHEDULE, DECIDED_OTHERWISE, at(2024, 5, 7, 12, 0))
+    assert not is_open(DECIDED_SCHEDULE, DECIDED_OTHERWISE, at(2024, 5, 8, 12, 0))
+
+
+def test_removing_one_day_leaves_every_other_computed_holiday() -> None:
+    calendar = [DECIDED_OTHERWISE["greece"]]
+    assert holiday_name(date(2024, 5, 6), calendar) == "Easter Monday"
+    assert holiday_name(date(2025, 5, 1), calendar) == "Labour Day"        # another year: untouched
+    assert not is_open(DECIDED_SCHEDULE, DECIDED_OTHERWISE, at(2024, 5, 6, 12, 0))
+
+
+def test_a_day_removed_from_one_calendar_is_still_closed_by_another() -> None:
+    calendars = {**DECIDED_OTHERWISE, "national": HolidayCalendar("national", builtin="greece")}
+    both = Schedule("business", weekly=WEEKDAYS.weekly, holidays=("greece", "national"))
+    assert not is_open(both, calendars, at(2024, 5, 7, 12, 0))

@@ -118,3 +118,42 @@ def test_schedule_hours_and_day_ranges():
     config = load_config_text(text)
     weekly = config.schedules["office"].weekly
     assert len(weekly[0]) == 2 and 6 not in weekly and weekly[5][0].end.hour == 23
+
+
+HOLIDAYS = MINIMAL + textwrap.dedent("""\
+    holidays:
+      greece:
+        builtin: greece
+        dates: [2024-05-08]
+        not_dates: [2024-05-07]
+    """)
+
+
+def test_holidays_can_add_and_remove_days_of_the_computed_calendar():
+    from datetime import date
+
+    calendar = load_config_text(HOLIDAYS).holidays["greece"]
+    assert (calendar.builtin, calendar.dates, calendar.not_dates) == ("greece", (date(2024, 5, 8),), (date(2024, 5, 7),))
+
+
+@pytest.mark.parametrize("old, new, line, words", [
+    ("not_dates: [2024-05-07]", "not_dates: [2024-13-07]", 15, "expected a date like 2026-12-24, got '2024-13-07'"),
+    ("not_dates: [2024-05-07]", "not_dates: [May 7]", 15, "expected a date"),
+    ("not_dates: [2024-05-07]", "not_dates: [2024-05-01]", 15, "not a holiday the 'greece' calendar computes"),
+    ("not_dates: [2024-05-07]", "not_dates: [2024-05-07, 2024-05-07]", 15, "listed twice"),
+    ("not_dates: [2024-05-07]", "not_dates: [2024-05-08]", 15, "both in 'dates' and in 'not_dates'"),
+    ("not_dates: [2024-05-07]", "not_dates: 2024-05-07", 15, "expected a list"),
+    ("not_dates: [2024-05-07]", "not_date: [2024-05-07]", 15, "did you mean 'not_dates'"),
+    ("    builtin: greece\n", "", 14, "has no 'builtin'"),
+    ("dates: [2024-05-08]", "dates: [2024-05-08 10:00:00]", 14, "expected a date"),
+])
+def test_holiday_mistakes_name_the_line_and_reason(tmp_path, old, new, line, words):
+    assert old in HOLIDAYS
+    error = error_for(HOLIDAYS.replace(old, new, 1), tmp_path)
+    assert error.line == line, str(error)
+    assert words in error.reason, str(error)
+
+
+def test_a_value_yaml_takes_for_an_impossible_date_is_a_config_error_not_a_crash(tmp_path):
+    error = error_for(MINIMAL + "prompts:\n  hello: {el: 2024-13-07, en: x}\n", tmp_path)
+    assert error.line == 12 and "'2024-13-07' cannot be read" in error.reason

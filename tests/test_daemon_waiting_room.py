@@ -172,16 +172,26 @@ async def test_recorded_queue_starts_mixmonitor_named_by_call_id_before_dialling
     assert mixmonitor == [("EXEC", "MixMonitor", "var/recordings/1700000000.7.wav,b")]
 
 
-async def test_announcement_tells_position_and_wait_and_stops_when_an_agent_is_offered(tmp_path):
-    r = Room(tmp_path)
-    session = await r.arrive("1.1")
+async def test_without_number_prompts_the_announcement_falls_back_to_asterisks_core_sounds(tmp_path):
+    r = Room(tmp_path)                               # a config with no announce_* prompts
+    session = await r.arrive("1.1", ACD_LANG="el")
     r.room.announce(d.Announce(r.clock.now, "1.1", 3, 200.0))
     await settle()
     said = [c for c in session.commands if c[0] in ("STREAM FILE", "SAY NUMBER")]
-    assert said == [("STREAM FILE", "queue-thereare"), ("SAY NUMBER", "3", ""),
-                    ("STREAM FILE", "queue-callswaiting"), ("STREAM FILE", "queue-holdtime"),
-                    ("SAY NUMBER", "4", ""), ("STREAM FILE", "queue-minutes")]
+    assert said == [("STREAM FILE", "queue-thereare", ""), ("SAY NUMBER", "3", ""),
+                    ("STREAM FILE", "queue-callswaiting", ""), ("STREAM FILE", "queue-holdtime", ""),
+                    ("SAY NUMBER", "4", ""), ("STREAM FILE", "queue-minutes", "")]
     assert session.commands[-1] == ("SET MUSIC", "ON", "default")
+
+
+async def test_an_offer_already_waiting_skips_the_announcement_and_rings_at_once(tmp_path):
+    r = Room(tmp_path)
+    session = await r.arrive("1.1")
+    r.room.announce(d.Announce(r.clock.now, "1.1", 3, 200.0))
+    r.login("11")                                    # the offer lands in the inbox behind the announcement
+    target, _ = await ringing(session)
+    assert [c for c in session.commands if c[0] in ("STREAM FILE", "SAY NUMBER")] == []
+    assert target.startswith("PJSIP/agent-11,")
 
 
 def test_skills_variable_is_parsed_and_garbage_is_refused_with_the_value():

@@ -307,3 +307,20 @@ def test_every_path_becomes_a_call_the_engine_routes_by_the_ivr_choices(config: 
         assert f"lang:{step.language}" in call.requirements
         assert ("type:employer" in call.requirements) == (step.caller_type == "employer")
         assert (call.priority, call.language, call.caller_type) == (queue.priority, step.language, step.caller_type)
+
+
+def test_config_can_take_a_computed_holiday_back_and_close_another_day_instead() -> None:
+    """A ministerial decision that departs from the practice: Labour Day 2024 kept on
+    Wednesday May 8, not on Easter Tuesday May 7 as ``labour_day`` computes."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    computed = "    builtin: greece            # fixed and Orthodox-Easter-based public holidays, computed\n"
+    assert computed in text
+    decided = load_config_text(text.replace(computed, computed + "    dates: [2024-05-08]\n"
+                                                                 "    not_dates: [2024-05-07]\n"), str(EXAMPLE))
+    easter_tuesday = datetime(2024, 5, 7, 12, 0, tzinfo=ATHENS).timestamp()
+    wednesday = datetime(2024, 5, 8, 12, 0, tzinfo=ATHENS).timestamp()
+    easter_monday = datetime(2024, 5, 6, 12, 0, tzinfo=ATHENS).timestamp()
+    assert isinstance(walk(decided, "13", at=easter_tuesday)[1], Route)
+    assert isinstance(walk(decided, "13", at=wednesday)[1], AskNumber)        # closed: the callback offer
+    assert isinstance(walk(decided, "13", at=easter_monday)[1], AskNumber)    # the rest stays computed
+    assert isinstance(walk(decided, "9", at=wednesday)[1], Route)             # the 24/7 line never closes

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr.prompts import PromptBuildError, build
+from acd.config.model import NumberForms, NumberPrompt
+from ivr.prompts import PromptBuildError, build, expand
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "1555.yaml"
@@ -73,17 +74,85 @@ def test_cli_builds_every_prompt_of_the_example(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     from acd.config import load_config
 
-    prompts = load_config(EXAMPLE).prompts
-    assert f"{2 * len(prompts)} rendered" in done.stdout
-    for prompt_id in prompts:
+    config = load_config(EXAMPLE)
+    numbered = sum(prompt.up_to + 1 for prompt in config.number_prompts.values())
+    assert numbered == 50 + 1 + 60 + 1
+    assert f"{2 * (len(config.prompts) + numbered)} rendered" in done.stdout
+    for prompt_id in config.prompts:
         assert (tmp_path / "el" / f"{prompt_id}.wav").is_file() and (tmp_path / "en" / f"{prompt_id}.wav").is_file()
+    for name in ("announce_position-1", "announce_position-50", "announce_position-over",
+                 "announce_wait-1", "announce_wait-60", "announce_wait-over"):
+        assert (tmp_path / "el" / f"{name}.wav").is_file() and (tmp_path / "en" / f"{name}.wav").is_file()
+    assert not (tmp_path / "el" / "announce_wait-61.wav").exists()
+
+
+# A small config of its own: the console script needs no full build of the example.
+SMALL_CONFIG = """\
+service: {languages: [el, en]}
+skills: {topic:a: A}
+queues: {q: {requires: {topic:a: 1}}}
+agents: {'11': {pin: '1234', skills: {topic:a: 1}}}
+prompts:
+  welcome: {el: "Καλωσορίσατε.", en: "Welcome."}
+  announce_position:
+    up_to: 1
+    el: {one: "Είστε επόμενοι.", other: "Θέση {n}.", over: "Μετά τη θέση {n}."}
+    en: {one: "You are next.", other: "Number {n}.", over: "Behind number {n}."}
+  announce_wait:
+    up_to: 1
+    el: {one: "Ένα λεπτό.", other: "{n} λεπτά.", over: "Πάνω από {n} λεπτά."}
+    en: {other: "{n} minutes.", over: "More than {n} minutes."}
+"""
 
 
 def test_ivr_command_is_installed_with_the_build_subcommand(tmp_path: Path) -> None:
     """The issue's spelling, ``ivr prompts build``: the console script, not only ``-m``."""
     script = Path(sys.executable).with_name("ivr")
     assert script.is_file(), "the 'ivr' console script is not installed (pip install -e .)"
-    done = subprocess.run([str(script), "prompts", "build", "--config", str(EXAMPLE), "--out", str(tmp_path),
+    config = tmp_path / "small.yaml"
+    config.write_text(SMALL_CONFIG, encoding="utf-8")
+    out = tmp_path / "sounds"
+    done = subprocess.run([str(script), "prompts", "build", "--config", str(config), "--out", str(out),
                            "--quiet"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert (tmp_path / "en" / "welcome.wav").is_file() and (tmp_path / "el" / "survey_question.wav").is_file()
+    assert "10 rendered, 0 unchanged" in done.stdout
+    assert (out / "en" / "welcome.wav").is_file() and (out / "el" / "announce_wait-over.wav").is_file()
+
+
+def test_cli_refuses_a_bad_template_with_file_and_line(tmp_path: Path) -> None:
+    config = tmp_path / "small.yaml"
+    config.write_text(SMALL_CONFIG.replace('other: "{n} λεπτά."', 'other: "{λεπτά} λεπτά."'), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "ivr", "prompts", "build", "--config", str(config),
+                           "--out", str(tmp_path / "sounds"), "--quiet"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 2
+    assert f"{config}:13: " in done.stderr and "unknown placeholder {λεπτά}" in done.stderr
+    assert not (tmp_path / "sounds").exists()
+
+
+WAIT = NumberPrompt("wait", 2, {
+    "el": NumberForms(one="Περίπου ένα λεπτό.", other="Περίπου {n} λεπτά.", over="Πάνω από {n} λεπτά."),
+    "en": NumberForms(one="About one minute.", other="About {n} minutes.", over="More than {n} minutes."),
+})
+
+
+def test_a_number_prompt_becomes_one_file_per_number_and_one_beyond(tmp_path: Path) -> None:
+    files = expand({"wait": WAIT})
+    assert files == {
+        "wait-1": {"el": "Περίπου ένα λεπτό.", "en": "About one minute."},
+        "wait-2": {"el": "Περίπου 2 λεπτά.", "en": "About 2 minutes."},
+        "wait-over": {"el": "Πάνω από 2 λεπτά.", "en": "More than 2 minutes."},
+    }
+    report = build(files, tmp_path)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in report.rendered) == [
+        "el/wait-1.wav", "el/wait-2.wav", "el/wait-over.wav", "en/wait-1.wav", "en/wait-2.wav", "en/wait-over.wav"]
+    with wave.open(str(tmp_path / "el" / "wait-1.wav")) as audio:
+        assert audio.getframerate() == 8000 and audio.getnframes() > 8000 * 0.5
+
+
+def test_raising_the_maximum_renders_only_the_new_numbers_and_the_changed_over_file(tmp_path: Path) -> None:
+    build(expand({"wait": WAIT}), tmp_path)
+    raised = NumberPrompt("wait", 3, WAIT.texts)
+    report = build(expand({"wait": raised}), tmp_path)
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in report.rendered) == [
+        "el/wait-3.wav", "el/wait-over.wav", "en/wait-3.wav", "en/wait-over.wav"]
+    assert len(report.unchanged) == 4

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
 from acd.config.errors import ConfigError
 from acd.config.located import Fields, Located, parse_yaml, read_yaml
+from acd.config.number_prompts import check_number_prompts, check_plain_prompt, is_number_prompt, parse_number_prompt
 from acd.config.model import (
     EXIT_ACTIONS,
     MAX_LEVEL,
@@ -23,6 +24,7 @@ from acd.config.model import (
     DaemonSettings,
     ExitAction,
     HolidayCalendar,
+    NumberPrompt,
     QueueConfig,
     RoutingPolicy,
     Schedule,
@@ -75,7 +77,7 @@ def _build(root: Located) -> Config:
     if not agents:
         raise root.error("no agents: declare some under 'agents' or 'teams'")
     daemon = _daemon(top.get("daemon"), service.str("timezone", "Europe/Athens"))
-    prompts = _prompts(top.get("prompts"), languages)
+    prompts, number_prompts = _prompts(top.get("prompts"), languages)
     partial: dict[str, Any] = {
         "languages": languages, "skills": skills, "queues": queues, "agents": agents,
         "schedules": schedules, "holidays": holidays, "prompts": prompts,
@@ -97,6 +99,7 @@ def _build(root: Located) -> Config:
         lines=service.int("lines", 100, minimum=1),
         sim=extras.get("sim"),
         back_office=extras.get("back_office"),
+        number_prompts=number_prompts,
     )
 
 
@@ -188,17 +191,46 @@ def _holidays(node: Located | None) -> dict[str, HolidayCalendar]:
     if node is None:
         return result
     for name, value in node.items():
-        f = Fields(value, ("builtin", "dates"))
+        f = Fields(value, ("builtin", "dates", "not_dates"))
         builtin = f.choice("builtin", _BUILTIN_CALENDARS, None)
-        dates: list[date] = []
-        if (d := f.get("dates")) is not None:
-            for element in d.elements():
-                day = element.value()
-                if not isinstance(day, date):
-                    raise element.error(f"expected a date like 2026-12-24, got {element.node.value!r}")
-                dates.append(day)
-        result[name] = HolidayCalendar(name=name, builtin=builtin, dates=tuple(dates))
+        dates = _dates(f.get("dates"))
+        not_dates = _dates(f.get("not_dates"))
+        if not_dates:
+            _check_not_dates(f.require("not_dates"), name, builtin, dates)
+        result[name] = HolidayCalendar(name=name, builtin=builtin, dates=tuple(dates), not_dates=tuple(not_dates))
     return result
+
+
+def _dates(node: Located | None) -> list[date]:
+    dates: list[date] = []
+    for element in node.elements() if node is not None else ():
+        try:
+            day = element.value()
+        except ValueError as exc:       # 2024-13-07: YAML reads a date, the calendar has none
+            raise element.error(f"expected a date like 2026-12-24, got {element.node.value!r}") from exc
+        if not isinstance(day, date) or isinstance(day, datetime):
+            raise element.error(f"expected a date like 2026-12-24, got {element.node.value!r}")
+        if day in dates:
+            raise element.error(f"{day.isoformat()} is listed twice")
+        dates.append(day)
+    return dates
+
+
+def _check_not_dates(node: Located, name: str, builtin: str | None, dates: list[date]) -> None:
+    """A removed day must be one the builtin calendar computes, and not also added: else
+    the line is a typo (the wrong year, the wrong day of a moved holiday) that would
+    silently change nothing."""
+    from ivr.calendar import builtin_holidays   # the computation lives with the IVR's hours
+
+    if builtin is None:
+        raise node.error(f"'not_dates' removes computed holidays, but calendar {name!r} has no 'builtin'")
+    for element in node.elements():
+        day = element.value()
+        if day in dates:
+            raise element.error(f"{day.isoformat()} is both in 'dates' and in 'not_dates'")
+        if day not in builtin_holidays(builtin, day.year):
+            raise element.error(f"{day.isoformat()} is not a holiday the {builtin!r} calendar computes; "
+                                "nothing to remove")
 
 
 _RANGE = re.compile(r"^(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})$")
@@ -470,16 +502,29 @@ def _daemon(node: Located | None, timezone: str) -> DaemonSettings:
     )
 
 
-def _prompts(node: Located | None, languages: tuple[str, ...]) -> dict[str, dict[str, str]]:
+def _prompts(node: Located | None, languages: tuple[str, ...]
+             ) -> tuple[dict[str, dict[str, str]], dict[str, NumberPrompt]]:
+    """Plain prompts (a text per language) and number prompts (``up_to`` and plural
+    forms, see ``acd.config.number_prompts``), both under ``prompts``."""
     result: dict[str, dict[str, str]] = {}
+    numbers: dict[str, NumberPrompt] = {}
+    plain: dict[str, Located] = {}
     if node is None:
-        return result
+        return result, numbers
     for prompt_id, value in node.items():
         if not _NAME.match(prompt_id):
             raise value.error(f"prompt id {prompt_id!r} must be letters, digits, '-' or '_'")
-        texts = {lang: text.as_str() for lang, text in value.mapping(languages).items()}
+        if is_number_prompt(value):
+            numbers[prompt_id] = parse_number_prompt(prompt_id, value, languages)
+            continue
+        located = value.mapping(languages)
+        for lang, text in located.items():
+            check_plain_prompt(prompt_id, lang, text)
+        texts = {lang: text.as_str() for lang, text in located.items()}
         missing = [lang for lang in languages if lang not in texts]
         if missing:
             raise value.error(f"prompt {prompt_id!r} has no text for {', '.join(missing)}")
         result[prompt_id] = texts
-    return result
+        plain[prompt_id] = value
+    check_number_prompts(node, plain, numbers)
+    return result, numbers

@@ -42,6 +42,8 @@ class Located:
         loader = yaml.SafeLoader("")
         try:
             return loader.construct_object(self.node, deep=True)
+        except ValueError as exc:   # resolved but not buildable: 2024-13-07 looks like a date
+            raise self.error(f"{self.node.value!r} cannot be read: {exc}") from None
         finally:
             loader.dispose()
 

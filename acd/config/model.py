@@ -157,11 +157,75 @@ class Schedule:
 
 @dataclass(frozen=True, slots=True)
 class HolidayCalendar:
-    """Named closed days: ``builtin`` names a computed calendar (``greece``), ``dates`` adds fixed ones."""
+    """Named closed days: ``builtin`` names a computed calendar (``greece``), ``dates`` adds
+    fixed ones and ``not_dates`` takes computed ones back out.
+
+    ``not_dates`` exists because the computed calendar follows a practice, not a law (the
+    Labour Day the ministry moves out of the Easter days is decided each year): when a
+    decision departs from it, the config adds the day it chose and removes the day the
+    computation chose, without a code change. The loader accepts a ``not_dates`` day only
+    if the builtin calendar really computes it, so a typo cannot pass for a decision."""
 
     name: str
     builtin: str | None = None
     dates: tuple[date, ...] = ()
+    not_dates: tuple[date, ...] = ()
+
+
+#: The number prompts the waiting room plays, in this order: the caller's place in line,
+#: then the estimated wait in minutes (see ``NumberPrompt``).
+ANNOUNCE_POSITION = "announce_position"
+ANNOUNCE_WAIT = "announce_wait"
+
+
+def plural_form(n: int) -> str:
+    """The CLDR plural category of ``n`` for Greek and English alike: ``one`` for 1,
+    ``other`` for every other whole number (``1 λεπτό`` / ``2 λεπτά``, ``1 minute`` /
+    ``2 minutes``). A language with more categories would get its rule here."""
+    return "one" if n == 1 else "other"
+
+
+@dataclass(frozen=True, slots=True)
+class NumberForms:
+    """One language's texts of a number prompt. ``{n}`` stands for the number; in ``over``
+    it stands for ``up_to``, the largest number that has a file of its own."""
+
+    other: str
+    over: str
+    #: the singular (``n == 1``); None means ``other`` serves for 1 too
+    one: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NumberPrompt:
+    """A prompt that says a number, rendered ahead of time into one file per number.
+
+    Why not Asterisk's ``SAY NUMBER``: Asterisk ships no Greek core sounds, and the
+    grammar around a number (``1 λεπτό`` but ``3 λεπτά``) belongs to the sentence, not
+    to the number. So the config writes whole sentences per language and plural form,
+    ``ivr prompts build`` renders ``<id>-1`` .. ``<id>-<up_to>`` and ``<id>-over``, and
+    the waiting room plays the file of the number it has to say."""
+
+    id: str
+    up_to: int
+    texts: Mapping[str, NumberForms]
+    line: int = 0
+
+    def file_id(self, n: int) -> str:
+        """The prompt file that says ``n``: its own up to ``up_to``, the ``over`` one beyond."""
+        return f"{self.id}-{n}" if 1 <= n <= self.up_to else f"{self.id}-over"
+
+    def text(self, language: str, n: int) -> str:
+        """What ``file_id(n)`` says in ``language``."""
+        forms = self.texts[language]
+        if not 1 <= n <= self.up_to:
+            return forms.over.replace("{n}", str(self.up_to))
+        template = forms.one if plural_form(n) == "one" and forms.one is not None else forms.other
+        return template.replace("{n}", str(n))
+
+    def expanded(self, language: str) -> dict[str, str]:
+        """Every file of this prompt in ``language``: file id -> text (``up_to + 1`` files)."""
+        return {self.file_id(n): self.text(language, n) for n in range(1, self.up_to + 2)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +268,8 @@ class Config:
     sim: Any = None
     #: the back-office units tickets go to, parsed by ``acd.config.back_office``
     back_office: Any = None
+    #: prompts that say a number (waiting-room announcements): prompt id -> template
+    number_prompts: Mapping[str, NumberPrompt] = field(default_factory=dict)
 
     @property
     def default_language(self) -> str:

@@ -46,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from acd.config.model import Config
+from acd.config.model import ANNOUNCE_POSITION, ANNOUNCE_WAIT, Config
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import decisions as d
 from acd.engine import events as e
@@ -178,13 +178,47 @@ class WaitingCaller:
 @dataclass(frozen=True, slots=True)
 class RoomSettings:
     recordings_dir: Path = Path("var/recordings")
-    #: how the caller hears position and wait: Asterisk's own queue-* sound files
+    #: how the caller hears position and wait when the config has no number prompts:
+    #: Asterisk's own queue-* sound files (English only: Asterisk ships no Greek ones)
     sounds: Mapping[str, str] = field(default_factory=lambda: {
         "there_are": "queue-thereare", "calls_waiting": "queue-callswaiting",
         "hold_time": "queue-holdtime", "minutes": "queue-minutes",
     })
-    #: where the IVR's rendered prompts live (a periodic message is ``<dir>/<lang>/<id>``)
-    prompts_dir: str = "acd"
+    #: where the rendered prompts live (``<dir>/<lang>/<id>``); None: the config's
+    #: ``ivr.prompts_dir`` (read at each announcement, so a reload moves it), else ``acd``
+    prompts_dir: str | None = None
+
+
+#: One step of an announcement: ``("file", name)`` for STREAM FILE, ``("number", n)``
+#: for SAY NUMBER.
+AnnouncementStep = tuple[str, str]
+
+
+def announcement_steps(announce: d.Announce, config: Config, language: str, prompts_dir: str,
+                       sounds: Mapping[str, str]) -> list[AnnouncementStep]:
+    """What a waiting caller hears, in order, in ``language``.
+
+    With the config's number prompts (``announce_position`` and ``announce_wait``,
+    ``acd.config.number_prompts``) each part is one whole sentence rendered for that
+    number in the caller's language, ``<prompts_dir>/<lang>/<id>-<n>`` (``-over`` past
+    the prompt's ``up_to``). Only a config without them falls back to Asterisk's English
+    core sounds and SAY NUMBER, as app_queue announces."""
+    folder = f"{prompts_dir.rstrip('/')}/{language}"
+    minutes = max(1, math.ceil(announce.estimated_wait / 60)) if announce.estimated_wait is not None else None
+    position = config.number_prompts.get(ANNOUNCE_POSITION)
+    wait = config.number_prompts.get(ANNOUNCE_WAIT)
+    steps: list[AnnouncementStep]
+    if position is not None and wait is not None and language in position.texts and language in wait.texts:
+        steps = [("file", f"{folder}/{position.file_id(announce.position)}")]
+        if minutes is not None:
+            steps.append(("file", f"{folder}/{wait.file_id(minutes)}"))
+    else:
+        steps = [("file", sounds["there_are"]), ("number", str(announce.position)), ("file", sounds["calls_waiting"])]
+        if minutes is not None:
+            steps += [("file", sounds["hold_time"]), ("number", str(minutes)), ("file", sounds["minutes"])]
+    if announce.periodic_prompt:
+        steps.append(("file", f"{folder}/{announce.periodic_prompt}"))
+    return steps
 
 
 class WaitingRoom:
@@ -366,30 +400,32 @@ class WaitingRoom:
         return f"{self.settings.recordings_dir / safe}.wav,b"
 
     async def _announce(self, caller: WaitingCaller, announce: d.Announce) -> None:
-        """Position, estimated wait and the periodic message; an offer arriving meanwhile
-        cuts the announcement short so the agent is rung at once."""
-        session, sounds = caller.session, self.settings.sounds
-        steps: list[tuple[str, str]] = [("file", sounds["there_are"]), ("number", str(announce.position)),
-                                        ("file", sounds["calls_waiting"])]
-        if announce.estimated_wait is not None:
-            minutes = max(1, math.ceil(announce.estimated_wait / 60))
-            steps += [("file", sounds["hold_time"]), ("number", str(minutes)), ("file", sounds["minutes"])]
-        if announce.periodic_prompt:
-            language = self._language(caller)
-            steps.append(("file", f"{self.settings.prompts_dir}/{language}/{announce.periodic_prompt}"))
+        """Position, estimated wait and the periodic message, in the caller's language; an
+        offer arriving meanwhile cuts the announcement short so the agent is rung at once."""
+        session = caller.session
+        steps = announcement_steps(announce, self.config, self._language(caller), self._prompts_dir(),
+                                   self.settings.sounds)
         await session.command("SET MUSIC", "OFF")
         for kind, what in steps:
             if not caller.inbox.empty():
                 break
             if kind == "file":
-                await session.stream_file(what)
+                await session.stream_file(what, "")
             else:
                 await session.command("SAY NUMBER", what, "")
         await session.command("SET MUSIC", "ON", caller.music_class)
 
     def _language(self, caller: WaitingCaller) -> str:
+        """The language the caller chose (the engine's call), if the service speaks it;
+        else the default one."""
         call = self.live.engine.calls.get(caller.call_id)
-        return (call.language if call is not None and call.language else None) or self.config.default_language
+        language = call.language if call is not None else None
+        return language if language in self.config.languages else self.config.default_language
+
+    def _prompts_dir(self) -> str:
+        if self.settings.prompts_dir is not None:
+            return self.settings.prompts_dir
+        return str(getattr(self.config.ivr, "prompts_dir", None) or "acd")
 
     # -------------------------------------------------------------- engine commands
     def offer(self, command: d.OfferCall) -> None:
