@@ -30,12 +30,19 @@ from acd.engine import AgentState
 from acd.engine import events as e
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "1555.yaml"
+#: rendered prompts outlive a demo's temporary directory: the next demo renders none
+PROMPT_CACHE = Path.home() / ".cache" / "acd-1555" / "demo-prompts"
 
 
-def sandbox_config(source: Path, target: Path, sandbox: Any, agi_port: int, var: Path) -> Path:
+def sandbox_config(source: Path, target: Path, sandbox: Any, agi_port: int, var: Path,
+                   prompts_dir: Path | None = None) -> Path:
     """The user's config with the daemon section pointed at the sandbox (ports, secret,
-    files under ``var``); everything else as written."""
+    files under ``var``) and, when given, the prompts where the demo rendered them
+    (Asterisk plays an absolute path as well as one under its sounds directory);
+    everything else as written."""
     data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    if prompts_dir is not None:
+        data.setdefault("ivr", {})["prompts_dir"] = str(prompts_dir)
     data["daemon"] = {
         "ami_host": "127.0.0.1", "ami_port": sandbox.ami_port, "ami_username": sandbox.ami_username,
         "ami_secret": sandbox.ami_secret, "agi_host": "127.0.0.1", "agi_port": agi_port,
@@ -43,6 +50,23 @@ def sandbox_config(source: Path, target: Path, sandbox: Any, agi_port: int, var:
     }
     target.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return target
+
+
+def demo_prompts(config: Config, cache: Path = PROMPT_CACHE) -> Path | None:
+    """The config's prompts rendered (once; later demos reuse unchanged files) so callers
+    hear their position and wait; None, with a warning, where espeak-ng or sox is missing:
+    the demo then runs with silent announcements rather than not at all."""
+    from tqdm import tqdm  # type: ignore[import-untyped]
+
+    from ivr.prompts import PromptBuildError, build, config_texts
+
+    texts = config_texts(config)
+    try:
+        build(texts, cache, progress=lambda jobs: tqdm(jobs, desc="rendering prompts", unit="prompt", leave=False))
+    except (PromptBuildError, OSError) as error:
+        print(f"warning: prompts not rendered ({error}); announcements will be silent", file=sys.stderr)
+        return None
+    return cache
 
 
 def queue_shares(config: Config) -> dict[str, float]:
@@ -81,6 +105,7 @@ async def run(config_path: Path, workdir: Path, *, seconds: float, rate: float, 
     from rig.sipp import agent_phones, citizens
 
     config: Config = load_config(config_path)
+    prompts = await asyncio.to_thread(demo_prompts, config)
     agi_port = free_port(14573)
     agents = agent_phones(workdir, ring=0.2, talk=talk, name="agents")
     contacts = {agent.endpoint: agents.port for agent in config.agents.values()}
@@ -92,7 +117,8 @@ async def run(config_path: Path, workdir: Path, *, seconds: float, rate: float, 
     daemon = None
     callers: list[Any] = []
     try:
-        daemon = Daemon(sandbox_config(config_path, workdir / "demo.yaml", sandbox, agi_port, workdir / "var"),
+        daemon = Daemon(sandbox_config(config_path, workdir / "demo.yaml", sandbox, agi_port, workdir / "var",
+                                       prompts),
                         extras=False)
         figures = LiveFigures()
         daemon.live.subscribe(figures)

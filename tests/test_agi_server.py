@@ -172,6 +172,27 @@ async def test_hangup_notice_between_replies_does_not_shift_the_next_reply(serve
     assert "status" not in outcomes
 
 
+@pytest.mark.parametrize("third_reply, status", [
+    (b"200 result=1 (ANSWER)\n", "ANSWER"),   # a file it cannot open: the channel is still up
+    (b"511 Command Not Permitted on a dead channel or intercept routine\n", None),   # a hang-up at position 0
+])
+async def test_a_sound_that_did_not_play_is_skipped_and_a_hang_up_shows_at_the_next_command(
+        server: FastAGIServer, outcomes: dict[str, object], third_reply: bytes, status: str | None) -> None:
+    peer = await FakeAsterisk.dial(server)
+    await peer.send(environment())
+    await peer.command()
+    await peer.send(b"200 result=1 (x)\n")
+    await peer.command()
+    # res_agi's reply to STREAM FILE of a file it cannot open, and to a hang-up before any sample
+    await peer.send(b"200 result=-1 endpos=0\n")
+    await peer.command()
+    await peer.send(third_reply)
+    assert await peer.closed()
+    assert outcomes["digit"] is None
+    assert outcomes.get("status") == status
+    assert isinstance(outcomes.get("hangup"), AGIHangup) == (status is None)
+
+
 async def test_commands_after_hangup_get_their_own_replies_and_511_raises(server: FastAGIServer,
                                                                           outcomes: dict[str, object]) -> None:
     peer = await FakeAsterisk.dial(server)

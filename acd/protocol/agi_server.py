@@ -137,11 +137,27 @@ class AGISession:
         return await self.command("HANGUP", *([channel] if channel else []))
 
     async def stream_file(self, name: str, escape_digits: str = "", offset: int | None = None) -> str | None:
-        """Play a sound; the digit that interrupted it, or None when it played through."""
+        """Play a sound; the digit that interrupted it, or None when it played through
+        or could not be played.
+
+        res_agi.c (``handle_streamfile``, Asterisk 16) answers a file it cannot open with
+        ``200 result=-1 endpos=0`` and ``run_agi`` goes on reading commands, because the
+        channel is still up; a hang-up in mid-play gets ``result=-1`` too, with the
+        samples played as ``endpos`` and Asterisk's HANGUP notice. A missing prompt must
+        cost a caller a silent moment, not the call: so ``-1`` at position 0 with no
+        notice is logged and skipped. A hang-up that looks like it still shows, by the
+        511 the next command gets on the dead channel."""
         words: list[str | int] = ["STREAM FILE", name, escape_digits]
         if offset is not None:
             words.append(offset)
-        reply = await self._checked(*words)
+        reply = await self.command(*words)
+        if reply.result is not None and reply.result < 0:
+            if self.hung_up or reply.endpos:
+                self._hangup_seen.set()
+                raise AGIHangup(f"STREAM FILE answered result={reply.result} endpos={reply.endpos}")
+            log.warning("sound not played (missing file, or a hang-up the next command will show)",
+                        extra={"channel": self.env.get("agi_channel"), "file": name})
+            return None
         return _digit(reply.result)
 
     async def get_data(self, prompt: str, timeout_ms: int = 0, max_digits: int | None = None) -> str:
