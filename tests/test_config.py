@@ -31,7 +31,7 @@ def test_the_1555_example_loads():
     violence = config.queues["violence"]
     assert violence.always_open and violence.priority > 0 and violence.record
     assert {a.skills.get("topic:violence", 0) >= 3 for a in config.agents.values()} == {True, False}
-    assert config.lines == 100
+    assert config.lines == 240
     assert config.routing.pause_reasons["backoffice"] is True
     assert config.agents["2001"].endpoint == "agent-2001"
     assert config.schedules["business"].holidays == ("greece",)

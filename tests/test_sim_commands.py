@@ -111,7 +111,7 @@ def test_run_the_1555_example_with_the_issue_options(tmp_path: Path, capsys):
     assert acd_sim(["run", "--config", str(EXAMPLE), "--calls-per-day", "1500", "--replications", "2",
                     "--seed", "7", "--out", str(out), "--quiet"]) == 0
     document = json.loads((out / "figures.json").read_text())
-    assert (document["service"], document["lines"], document["seed"]) == ("1555", 100, 7)
+    assert (document["service"], document["lines"], document["seed"]) == ("1555", 240, 7)
     assert document["calls_per_day"] == 1500 and len(document["intervals"]) == 48
     assert 1300 < document["day"]["offered"] < 1800
     assert document["day"]["escalated"] > 0, "15 % of answered calls go to the back office"
