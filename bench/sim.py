@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import random
 import time
+from collections.abc import Generator
 from pathlib import Path
 
 import simpy
@@ -39,14 +40,14 @@ def bare_mmc(arrivals: list[float], servers: int, mean_service: float, seed: int
     rate = 1.0 / mean_service
     served = 0
 
-    def caller():
+    def caller() -> Generator[simpy.Event, None, None]:
         nonlocal served
         with agents.request() as request:
             yield request
             yield env.timeout(rng.expovariate(rate))
             served += 1
 
-    def source():
+    def source() -> Generator[simpy.Event, None, None]:
         for at in arrivals:
             yield env.timeout(at - env.now)
             env.process(caller())

@@ -95,7 +95,9 @@ def expand(number_prompts: Mapping[str, NumberPrompt]) -> dict[str, dict[str, st
 
 def config_texts(config: Config) -> dict[str, dict[str, str]]:
     """Every file the config's prompts make: plain prompts and expanded number prompts."""
-    return {**config.prompts, **expand(config.number_prompts)}
+    texts = {prompt_id: dict(languages) for prompt_id, languages in config.prompts.items()}
+    texts.update(expand(config.number_prompts))
+    return texts
 
 
 def build(prompts: Mapping[str, Mapping[str, str]], out: Path, *,

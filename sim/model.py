@@ -15,7 +15,7 @@ go). The engine's deadlines are honoured by waking it at ``next_deadline()``.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
 import simpy
@@ -290,7 +290,7 @@ class CallCentreDay:
             self._requirements_cache[key] = cached
         return cached
 
-    def _shifts(self):
+    def _shifts(self) -> Generator[simpy.Event, None, None]:
         """Log agents in and out at interval boundaries (the engine lets a busy agent
         finish the call before the logout takes effect)."""
         env, feed = self.env, self._feed
@@ -321,9 +321,8 @@ class CallCentreDay:
         # Offers made at an engine deadline come before SimPy's clock reaches it: count
         # the ring from the decision's own time.
         delay = offer.at + self.settings.answer_delay - self.env.now
-        self.env.schedule(_Wake(lambda _event: self._answer(e.OfferAnswered(self.env.now, offer.call_id,
-                                                                            offer.agent_id))),
-                          NORMAL, delay)  # type: ignore[arg-type]
+        wake = _Wake(lambda _event: self._answer(e.OfferAnswered(self.env.now, offer.call_id, offer.agent_id)))
+        self.env.schedule(wake, NORMAL, delay)  # type: ignore[arg-type]
 
     def _answer(self, event: e.OfferAnswered) -> None:
         call = self._live.get(event.call_id)

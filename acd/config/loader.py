@@ -438,7 +438,8 @@ def _agent(node: Located, agent_id: str, f: Fields, skills: dict[str, str], name
     if not _PIN.match(pin):
         raise f.require("pin").error("a PIN is 4 to 8 digits")
     levels = _levels(f.require("skills"), skills)
-    shifts = tuple(parse_time_range(e, e.as_str()) for e in f.get("shifts").elements()) if f.get("shifts") else ()
+    shifts_node = f.get("shifts")
+    shifts = tuple(parse_time_range(e, e.as_str()) for e in shifts_node.elements()) if shifts_node else ()
     return AgentConfig(
         id=agent_id,
         name=name or f.str("name", agent_id),

@@ -6,6 +6,8 @@ views, so every check can point at the line of the offending value.
 """
 from __future__ import annotations
 
+import builtins
+
 import difflib
 from collections.abc import Iterator
 from pathlib import Path
@@ -170,31 +172,31 @@ class Fields:
             return self._default(key, default)
         return node.as_str()
 
-    def int(self, key: str, default: Any = _MISSING, **bounds: int) -> Any:
+    def int(self, key: builtins.str, default: Any = _MISSING, **bounds: builtins.int) -> Any:
         node = self.get(key)
         if node is None:
             return self._default(key, default)
         return node.as_int(**bounds)
 
-    def float(self, key: str, default: Any = _MISSING, **bounds: float) -> Any:
+    def float(self, key: builtins.str, default: Any = _MISSING, **bounds: builtins.float) -> Any:
         node = self.get(key)
         if node is None:
             return self._default(key, default)
         return node.as_float(**bounds)
 
-    def bool(self, key: str, default: Any = _MISSING) -> Any:
+    def bool(self, key: builtins.str, default: Any = _MISSING) -> Any:
         node = self.get(key)
         if node is None:
             return self._default(key, default)
         return node.as_bool()
 
-    def choice(self, key: str, choices: tuple[str, ...], default: Any = _MISSING) -> Any:
+    def choice(self, key: builtins.str, choices: tuple[builtins.str, ...], default: Any = _MISSING) -> Any:
         node = self.get(key)
         if node is None:
             return self._default(key, default)
         return node.as_choice(choices)
 
-    def _default(self, key: str, default: Any) -> Any:
+    def _default(self, key: builtins.str, default: Any) -> Any:
         if default is _MISSING:
             raise self.where.error(f"missing required key {key!r}")
         return default
