@@ -20,8 +20,15 @@ The call's path, and the fallbacks that keep "no caller is left in silence" true
   ticket (the daemon's call records open the ticket from the engine's exit decision;
   the caller hears that it is recorded), goodbye (voicemail plays the goodbye:
   app_voicemail is not loaded).
-- ``acd-fallback``: app_queue queue ``acd-fallback`` with every agent's phone as a
-  static member: skills are lost, callers are still answered.
+- ``acd-fallback``: the degraded path. Asterisk itself asks one question (the IVR's
+  ``degraded`` settings: a prompt, then a few seconds for a key), and a caller who
+  presses a 24/7 line's key (the emergency line: queues with ``always_open``), or who
+  had chosen that line in the IVR already, goes to ``acd-fallback-<queue>``: an
+  app_queue queue of only the agents who qualify for that queue (the engine's own
+  ``qualifies``), weighted above the rest. Everyone else, on no key or a wrong one, goes
+  to app_queue queue ``acd-fallback`` with every agent's phone as a static member:
+  skills are lost, callers are still answered. No step looks at the clock, so the 24/7
+  line is open on this path at night and on holidays too.
 - ``acd-agents``: the agents' feature codes (``agent`` handler), escalation to the
   back office among them; ``acd-callback``: the
   leg to the citizen when a callback is placed (``acd.daemon.callbacks``).
@@ -33,7 +40,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from acd.config.model import Config
+from acd.config.ivr import DegradedChoice
+from acd.config.model import AgentConfig, Config, QueueConfig
+from acd.engine.lines import qualifies
 
 #: the agents' feature codes: login, logout, pause (+ the reason's number), unpause, and
 #: escalate the current (or just ended) call to the back office (+ a unit's number)
@@ -42,6 +51,9 @@ FEATURE_CODES: Mapping[str, str] = {"login": "*11", "logout": "*12", "pause": "*
 #: the codes that take a trailing digit: the pause reason's, the back-office unit's number
 _WITH_NUMBER = ("pause", "escalate")
 FALLBACK_QUEUE = "acd-fallback"
+#: app_queue's name for the engine's ``longest_idle`` (the other strategies keep
+#: app_queue's names and meaning, see acd.config.model.STRATEGIES)
+_APP_QUEUE_STRATEGY = {"longest_idle": "leastrecent"}
 FILES = ("extensions_generated.conf", "pjsip_generated.conf", "queues_generated.conf")
 _HOST = re.compile(r"^[A-Za-z0-9.:_-]+$")
 
@@ -95,12 +107,82 @@ def _prompts_dir(config: Config, options: Options) -> str:
     return config.ivr.prompts_dir.rstrip("/") if config.ivr is not None else "acd"
 
 
+def _prompt_files(config: Config, options: Options, refs: tuple[str, ...]) -> str:
+    """Prompt references (``id`` in the caller's language, ``id@lang`` in that one) as
+    one ``&``-joined file list for Background()."""
+    files = []
+    for ref in refs:
+        prompt, _, language = ref.partition("@")
+        files.append(f"{_prompts_dir(config, options)}/{language or '${ACD_LANG}'}/{prompt}")
+    return "&".join(files)
+
+
 def _sound(config: Config, options: Options, prompt: str, fallback: str) -> str:
     """A config prompt in the caller's language, or one of Asterisk's own sounds when
     the config has no such prompt (a config without IVR still hears something)."""
     if prompt in config.prompts:
         return f"{_prompts_dir(config, options)}/${{ACD_LANG}}/{prompt}"
     return fallback
+
+
+@dataclass(frozen=True, slots=True)
+class EmergencyLine:
+    """A 24/7 queue (``always_open``: the emergency line) on the degraded path: its own
+    app_queue queue and dialplan context, holding only the agents who qualify for it."""
+
+    queue: QueueConfig
+    #: the app_queue queue and the dialplan context: ``acd-fallback-<queue>``
+    name: str
+    members: tuple[AgentConfig, ...]
+    #: app_queue ``weight``: above the all-agents queue's 0, ordered among the 24/7 lines
+    #: as the engine orders their callers
+    weight: int
+    #: the key that reaches it from the degraded path's question (None: no question)
+    key: str | None
+
+
+def degraded_choice(config: Config) -> DegradedChoice | None:
+    """The IVR's ``degraded`` settings (prompt, keys, timeout), if the config has them."""
+    choice = getattr(config.ivr, "degraded", None) if config.ivr is not None else None
+    return choice if isinstance(choice, DegradedChoice) else None
+
+
+def emergency_lines(config: Config) -> list[EmergencyLine]:
+    """One ``EmergencyLine`` per 24/7 queue of the config, in the config's order.
+
+    Members: the agents who meet the queue's own requirements by the engine's rule
+    (``acd.engine.lines.qualifies``), so who may take an emergency call is decided in
+    one place. Without a daemon nobody knows the caller's language, so the IVR's
+    additions (``lang:*``) do not narrow it further.
+
+    Weight: app_queue's ``weight`` only orders queues that share a member (a member of
+    a queue with a higher weight whose callers outnumber its available members is left
+    to that queue: ``compare_weight`` in apps/app_queue.c). The engine's score of a
+    caller is ``weight x (wait + priority x priority_seconds)``; for callers who just
+    arrived that orders queues by ``weight x priority``, then by ``weight``, and that
+    order (1, 2, ...) becomes the app_queue weight, above the all-agents queue's 0.
+    """
+    choice = degraded_choice(config)
+    keys = {queue: key for key, queue in choice.keys.items()} if choice is not None else {}
+    always_open = [queue for queue in config.queues.values() if queue.always_open]
+    ranks = sorted({_rank(queue) for queue in always_open})
+    lines = []
+    for queue in always_open:
+        members = tuple(agent for agent in config.agents.values() if qualifies(agent.skills, queue.requirements))
+        if not members:
+            raise GenerateError(f"no agent qualifies for the 24/7 queue {queue.name!r} "
+                                f"({_requirements(queue)}): its degraded-path queue would ring nobody")
+        lines.append(EmergencyLine(queue, f"{FALLBACK_QUEUE}-{queue.name}", members,
+                                   1 + ranks.index(_rank(queue)), keys.get(queue.name)))
+    return lines
+
+
+def _rank(queue: QueueConfig) -> tuple[float, float]:
+    return (queue.weight * queue.priority, queue.weight)
+
+
+def _requirements(queue: QueueConfig) -> str:
+    return ", ".join(f"{skill} >= {level}" for skill, level in queue.requirements.items()) or "none"
 
 
 def service_number(config: Config, options: Options) -> str:
@@ -167,11 +249,7 @@ def extensions(config: Config, options: Options = Options()) -> str:
               "exten => voicemail,1,Goto(goodbye,1)",
               f"exten => goodbye,1,Playback({goodbye})",
               " same => n,Hangup()"]
-    lines += ["", f"[{FALLBACK_QUEUE}]", "; No daemon: every agent's phone in one app_queue queue (skills lost, callers served).",
-              "exten => s,1,Log(WARNING,ACD degraded path: ${CHANNEL} to app_queue " + FALLBACK_QUEUE + ")",
-              " same => n,Answer()",
-              f" same => n,Queue({FALLBACK_QUEUE})",
-              " same => n,Hangup()"]
+    lines += _degraded_path(config, options)
     lines += ["", "[acd-agents]"]
     for action, code in FEATURE_CODES.items():
         lines += [f"exten => {code},1,{_agi(config, options, 'agent', action)}", " same => n,Hangup()"]
@@ -186,17 +264,80 @@ def extensions(config: Config, options: Options = Options()) -> str:
     return "\n".join(lines)
 
 
-def queues(config: Config) -> str:
-    """``queues_generated.conf``: the degraded path's one queue, every agent a member.
+def _degraded_path(config: Config, options: Options) -> list[str]:
+    """The ``acd-fallback`` context and one ``acd-fallback-<queue>`` per 24/7 queue.
 
-    ``ringinuse=no`` keeps it from ringing agents busy with the daemon's callers;
-    ``autofill`` rings every free member for the waiting callers at once."""
-    members = "".join(f"member => PJSIP/{agent.endpoint},0,{agent.name},PJSIP/{agent.endpoint}\n"
-                      for agent in config.agents.values())
-    return (f"; Generated by `python -m dialplan` from {config.source}.\n"
-            f"[{FALLBACK_QUEUE}]\nstrategy=leastrecent\ntimeout=15\nretry=2\nwrapuptime=10\nringinuse=no\n"
-            "autofill=yes\njoinempty=yes\nleavewhenempty=no\nmusicclass=default\nannounce-frequency=0\n"
-            f"{members}")
+    The question is Background() then WaitExten() (apps in main/pbx_builtins.c, Asterisk
+    16): a key pressed during the prompt that is an extension of the context jumps
+    there at once; WaitExten() runs out into the next priority (the all-agents queue)
+    when no key comes; any other key is no extension, so the PBX sends it to ``i``,
+    which goes to the all-agents queue too. A missing prompt file only logs a warning
+    and the wait for the key still runs."""
+    lines_247 = emergency_lines(config)
+    choice = degraded_choice(config)
+    asks = choice is not None and any(line.key is not None for line in lines_247)
+    out = ["", f"[{FALLBACK_QUEUE}]",
+           "; No daemon: every agent's phone in one app_queue queue (skills lost, callers served);",
+           "; a caller of a 24/7 line (chosen in the IVR, or by its key here) reaches that line's own team.",
+           "exten => s,1,Answer()"]
+    for line in lines_247:
+        out.append(f' same => n,GotoIf($["${{ACD_QUEUE}}" = "{line.queue.name}"]?{line.name},s,1)')
+    if asks:
+        assert choice is not None
+        out += [f" same => n,Background({_prompt_files(config, options, choice.prompt)})",
+                f" same => n,WaitExten({choice.timeout:g})"]
+    out += [f" same => n(general),Log(WARNING,ACD degraded path: ${{CHANNEL}} to app_queue {FALLBACK_QUEUE})",
+            f" same => n,Queue({FALLBACK_QUEUE})",
+            " same => n,Hangup()"]
+    if asks:
+        out += [f"exten => {line.key},1,Goto({line.name},s,1)" for line in lines_247 if line.key is not None]
+        out.append("exten => i,1,Goto(s,general)")
+    for line in lines_247:
+        out += ["", f"[{line.name}]",
+                f"; The 24/7 line {line.queue.name!r} without a daemon: only its own agents, any hour.",
+                f"exten => s,1,Log(WARNING,ACD degraded path: ${{CHANNEL}} to app_queue {line.name})",
+                " same => n,Answer()",
+                f" same => n,Set(ACD_QUEUE={line.queue.name})",
+                f" same => n,Queue({line.name})",
+                " same => n,Hangup()"]
+    return out
+
+
+def queues(config: Config) -> str:
+    """``queues_generated.conf``: the degraded path's queues.
+
+    ``acd-fallback`` holds every agent. ``ringinuse=no`` keeps a queue from ringing
+    agents busy with the daemon's callers or another queue's; ``autofill`` rings every
+    free member for the waiting callers at once.
+
+    Each 24/7 queue gets ``acd-fallback-<queue>`` with only the agents who qualify for
+    it (see ``emergency_lines``), its ring timeout, wrap-up, strategy and music, and a
+    ``weight`` above ``acd-fallback``'s, so those agents take its callers first. In
+    ``acd-fallback`` the same agents are members with penalty 1: app_queue rings the
+    free member with the lowest metric and a penalty adds 1,000,000 per step to it
+    (``calc_metric`` in apps/app_queue.c; ``penaltymemberslimit`` is 0), so they take
+    the general callers only when no one else can, and stay free for the 24/7 line
+    while others can."""
+    lines_247 = emergency_lines(config)
+    reserved = {agent.id for line in lines_247 for agent in line.members}
+    parts = [f"; Generated by `python -m dialplan` from {config.source}.\n",
+             f"[{FALLBACK_QUEUE}]\nstrategy=leastrecent\ntimeout=15\nretry=2\nwrapuptime=10\nringinuse=no\n"
+             "autofill=yes\njoinempty=yes\nleavewhenempty=no\nmusicclass=default\nannounce-frequency=0\n",
+             *(_member(agent, 1 if agent.id in reserved else 0) for agent in config.agents.values())]
+    for line in lines_247:
+        queue = line.queue
+        parts += [f"\n; the 24/7 line {queue.name!r} (priority {queue.priority}, weight {queue.weight:g} in the engine): "
+                  f"the agents with {_requirements(queue)}\n",
+                  f"[{line.name}]\nstrategy={_APP_QUEUE_STRATEGY.get(queue.strategy, queue.strategy)}\n"
+                  f"weight={line.weight}\ntimeout={queue.ring_timeout:g}\nretry=2\nwrapuptime={queue.wrapup:g}\n"
+                  "ringinuse=no\nautofill=yes\njoinempty=yes\nleavewhenempty=no\n"
+                  f"musicclass={queue.music_class}\nannounce-frequency=0\n",
+                  *(_member(agent, 0) for agent in line.members)]
+    return "".join(parts)
+
+
+def _member(agent: AgentConfig, penalty: int) -> str:
+    return f"member => PJSIP/{agent.endpoint},{penalty},{agent.name},PJSIP/{agent.endpoint}\n"
 
 
 def pjsip(config: Config, options: Options = Options()) -> str:

@@ -2,6 +2,7 @@
 third-party checker, and refusing options that cannot work."""
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
@@ -10,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from acd.config import load_config
+from acd.config import ConfigError, load_config, load_config_text
 from acd.config.model import Config
-from dialplan.generate import FEATURE_CODES, GenerateError, Options, extensions, generate, pjsip, queues, read_secrets
+from acd.engine.lines import qualifies
+from dialplan.generate import (FEATURE_CODES, GenerateError, Options, emergency_lines, extensions, generate, pjsip,
+                               queues, read_secrets)
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "1555.yaml"
@@ -20,9 +23,38 @@ LINT = Path(sys.executable).with_name("asterisklint")
 SANDBOX = Options(agents_at="127.0.0.1:16000")
 
 
+VIOLENCE_TEAM = {f"agent-{n}" for n in range(2901, 2911)}
+#: a second 24/7 line with its own team, reached by no key of the IVR
+SECOND_LINE = {
+    "  topic:violence: Reports": "  topic:trafficking: Human trafficking reports\n  topic:violence: Reports",
+    "    record: true\n": "    record: true\n  trafficking:\n    requires: {topic:trafficking: 2}\n"
+                          "    priority: 20\n    always_open: true\n",
+    "\ndaemon:": "  trafficking:\n    ids: 2951-2953\n    pin: \"4321\"\n    skills: {topic:trafficking: 4}\n\ndaemon:",
+}
+
+
 @pytest.fixture(scope="module")
 def config() -> Config:
     return load_config(EXAMPLE)
+
+
+def example(replacements: dict[str, str]) -> Config:
+    """The example with some text replaced (each must occur once)."""
+    text = EXAMPLE.read_text(encoding="utf-8")
+    for old, new in replacements.items():
+        assert text.count(old) == 1, old
+        text = text.replace(old, new)
+    return load_config_text(text, str(EXAMPLE))
+
+
+def queue_sections(text: str) -> dict[str, str]:
+    """queues_generated.conf: queue name -> its body."""
+    return contexts(text)
+
+
+def members(body: str) -> dict[str, int]:
+    """A queue's member endpoints and their penalties."""
+    return {m[1]: int(m[2]) for m in re.finditer(r"^member => PJSIP/([^,]+),(\d+),", body, flags=re.M)}
 
 
 def contexts(text: str) -> dict[str, str]:
@@ -31,9 +63,14 @@ def contexts(text: str) -> dict[str, str]:
     return {parts[i]: parts[i + 1] for i in range(1, len(parts), 2)}
 
 
-def test_generated_dialplan_passes_asterisklint(config: Config, tmp_path: Path) -> None:
+@pytest.mark.parametrize("variant", ["1555", "two 24/7 lines", "no degraded choice"])
+def test_generated_dialplan_passes_asterisklint(variant: str, tmp_path: Path) -> None:
     if not LINT.is_file():
         pytest.fail("asterisklint is not installed in the virtualenv (pip install asterisklint)")
+    config = {"1555": lambda: load_config(EXAMPLE),
+              "two 24/7 lines": lambda: example({**SECOND_LINE, "degraded: {prompt: [": 'degraded: {keys: {"*": '
+                                                 'trafficking}, timeout: 3.5, prompt: ['}),
+              "no degraded choice": lambda: example({"  degraded: {prompt": "  # degraded: {prompt"})}[variant]()
     (tmp_path / "extensions_generated.conf").write_text(extensions(config, SANDBOX), encoding="utf-8")
     # the base extensions.conf Asterisk really reads, which includes the generated file
     (tmp_path / "extensions.conf").write_text((ROOT / "asterisk-config" / "extensions.conf").read_text())
@@ -72,8 +109,128 @@ def test_without_a_daemon_the_caller_takes_the_app_queue_fallback(config: Config
 
 
 def test_fallback_queue_holds_every_agent_phone(config: Config) -> None:
-    members = re.findall(r"^member => PJSIP/(agent-\d+),", queues(config), flags=re.M)
-    assert sorted(members) == sorted(agent.endpoint for agent in config.agents.values())
+    general = members(queue_sections(queues(config))["acd-fallback"])
+    assert sorted(general) == sorted(agent.endpoint for agent in config.agents.values())
+
+
+# -- the degraded path's 24/7 line ---------------------------------------------------------
+
+def test_degraded_path_asks_for_the_emergency_key_in_both_languages(config: Config) -> None:
+    fallback = contexts(extensions(config, SANDBOX))["acd-fallback"]
+    assert "same => n,Background(acd/el/degraded_choice&acd/en/degraded_choice)" in fallback
+    assert "same => n,WaitExten(5)" in fallback            # the IVR's timeout
+    # the IVR's key for the violence line, 9, is the degraded path's key too
+    assert config.ivr.nodes["language"].options["9"].queue == "violence"
+    assert "exten => 9,1,Goto(acd-fallback-violence,s,1)" in fallback
+
+
+def test_no_key_or_a_wrong_key_goes_to_the_all_agents_queue(config: Config) -> None:
+    fallback = contexts(extensions(config, SANDBOX))["acd-fallback"]
+    steps = [line.strip() for line in fallback.splitlines() if line.startswith((" same", "exten"))]
+    wait = steps.index("same => n,WaitExten(5)")
+    # WaitExten's timeout runs on into the next priority: the general queue
+    assert steps[wait + 1].startswith("same => n(general),Log(WARNING")
+    assert steps[wait + 2] == "same => n,Queue(acd-fallback)"
+    assert "exten => i,1,Goto(s,general)" in steps
+
+
+def test_caller_who_chose_the_violence_line_in_the_ivr_skips_the_question(config: Config) -> None:
+    fallback = contexts(extensions(config, SANDBOX))["acd-fallback"]
+    goto = fallback.index('GotoIf($["${ACD_QUEUE}" = "violence"]?acd-fallback-violence,s,1)')
+    assert goto < fallback.index("Background(")
+
+
+def test_violence_line_has_its_own_queue_of_only_its_team(config: Config) -> None:
+    parts = contexts(extensions(config, SANDBOX))
+    assert "same => n,Queue(acd-fallback-violence)" in parts["acd-fallback-violence"]
+    section = queue_sections(queues(config))["acd-fallback-violence"]
+    assert set(members(section)) == VIOLENCE_TEAM
+    # the engine's own rule decides who qualifies
+    violence = config.queues["violence"]
+    assert set(members(section)) == {agent.endpoint for agent in config.agents.values()
+                                     if qualifies(agent.skills, violence.requirements)}
+    # the queue's own ring timeout and wrap-up
+    assert "\ntimeout=20\n" in section and "\nwrapuptime=60\n" in section
+
+
+def test_violence_team_takes_its_line_first(config: Config) -> None:
+    sections = queue_sections(queues(config))
+    weight = re.search(r"^weight=(\d+)$", sections["acd-fallback-violence"], flags=re.M)
+    assert weight and int(weight[1]) > 0
+    assert "weight=" not in sections["acd-fallback"]        # app_queue's default: 0
+    # in the all-agents queue the violence team only takes callers nobody else can
+    general = members(sections["acd-fallback"])
+    assert {endpoint for endpoint, penalty in general.items() if penalty} == VIOLENCE_TEAM
+    assert set(general.values()) == {0, 1}
+
+
+def test_degraded_path_has_no_clock_so_the_247_line_answers_at_night(config: Config) -> None:
+    parts = contexts(extensions(config, SANDBOX))
+    for name in ("acd-fallback", "acd-fallback-violence"):
+        assert not re.search(r"IfTime|IFTIME|STRFTIME|\$\{EPOCH\}", parts[name])
+    assert config.queues["violence"].always_open
+
+
+def test_emergency_key_can_be_set_in_the_config() -> None:
+    config = example({"degraded: {prompt: [": 'degraded: {keys: {"7": violence}, timeout: 3, prompt: ['})
+    fallback = contexts(extensions(config, SANDBOX))["acd-fallback"]
+    assert "exten => 7,1,Goto(acd-fallback-violence,s,1)" in fallback
+    assert "exten => 9," not in fallback and "WaitExten(3)" in fallback
+
+
+def test_default_key_follows_the_ivr() -> None:
+    config = example({'        "9": {queue: violence}  # the emergency': '        "7": {queue: violence}  # the emergency'})
+    assert config.ivr.degraded.keys == {"7": "violence"}
+
+
+def test_each_247_line_gets_its_own_degraded_queue_and_key() -> None:
+    config = example({**SECOND_LINE, "degraded: {prompt: [": 'degraded: {keys: {"8": trafficking}, prompt: ['})
+    parts = contexts(extensions(config, SANDBOX))
+    assert "exten => 9,1,Goto(acd-fallback-violence,s,1)" in parts["acd-fallback"]
+    assert "exten => 8,1,Goto(acd-fallback-trafficking,s,1)" in parts["acd-fallback"]
+    assert "same => n,Queue(acd-fallback-trafficking)" in parts["acd-fallback-trafficking"]
+    sections = queue_sections(queues(config))
+    assert set(members(sections["acd-fallback-trafficking"])) == {"agent-2951", "agent-2952", "agent-2953"}
+    assert set(members(sections["acd-fallback-violence"])) == VIOLENCE_TEAM
+    # the engine's order of their callers: weight x priority, violence 3 x 10 above trafficking 1 x 20
+    weights = {line.name: line.weight for line in emergency_lines(config)}
+    assert weights == {"acd-fallback-violence": 2, "acd-fallback-trafficking": 1}
+
+
+def test_247_line_the_ivr_cannot_reach_needs_a_key() -> None:
+    with pytest.raises(ConfigError, match=r"1555\.yaml:\d+: .*'trafficking' by no key"):
+        example(SECOND_LINE)
+
+
+def test_degraded_choice_naming_a_missing_prompt_is_refused_at_load() -> None:
+    with pytest.raises(ConfigError, match=r"1555\.yaml:\d+: .*unknown prompt 'nope'"):
+        example({"degraded: {prompt: [degraded_choice@el, degraded_choice@en]}": "degraded: {prompt: nope}"})
+
+
+@pytest.mark.parametrize(("keys", "reason"), [
+    ('{"9": pensions}', "'pensions' is not a 24/7 queue"),
+    ('{"x": violence}', "key 'x' must be one key of the phone"),
+    ('{"8": nowhere}', "unknown queue 'nowhere'"),
+])
+def test_bad_degraded_keys_are_refused_with_their_line(keys: str, reason: str) -> None:
+    with pytest.raises(ConfigError, match=r"1555\.yaml:\d+: .*" + re.escape(reason)):
+        example({"degraded: {prompt: [": f"degraded: {{keys: {keys}, prompt: ["})
+
+
+def test_without_degraded_settings_only_ivr_choosers_reach_the_247_line() -> None:
+    config = example({"  degraded: {prompt": "  # degraded: {prompt"})
+    parts = contexts(extensions(config, SANDBOX))
+    assert "Background(" not in parts["acd-fallback"] and "WaitExten(" not in parts["acd-fallback"]
+    assert '"${ACD_QUEUE}" = "violence"]?acd-fallback-violence,s,1' in parts["acd-fallback"]
+    assert set(members(queue_sections(queues(config))["acd-fallback-violence"])) == VIOLENCE_TEAM
+
+
+def test_247_line_nobody_qualifies_for_is_refused(config: Config) -> None:
+    # (the loader's sim section refuses this file already; a config without one would not)
+    violence = dataclasses.replace(config.queues["violence"], requirements={"topic:violence": 6})
+    config = dataclasses.replace(config, queues={**config.queues, "violence": violence})
+    with pytest.raises(GenerateError, match="no agent qualifies for the 24/7 queue 'violence'"):
+        queues(config)
 
 
 def test_overrides_reach_every_agi_call(config: Config) -> None:

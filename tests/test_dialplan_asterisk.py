@@ -1,10 +1,11 @@
 """The generated files in a real (sandboxed) Asterisk: they load without an error, a
 ``dialplan reload`` keeps a call up, and with no daemon the caller is still answered
-by an agent through the app_queue fallback."""
+by an agent through the app_queue fallback, a violence report by the violence team."""
 from __future__ import annotations
 
 import asyncio
 import socket
+import wave
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,8 @@ def test_generated_files_load_into_asterisk(asterisk: AsteriskSandbox) -> None:
     assert "agi://127.0.0.1:4573/ivr" in inbound
     fallback = asterisk.cli("queue show acd-fallback")
     assert fallback.count("PJSIP/agent-") == len(config.agents)
+    violence = asterisk.cli("queue show acd-fallback-violence")
+    assert violence.count("PJSIP/agent-29") == violence.count("PJSIP/agent-") == 10
     endpoints = asterisk.cli("pjsip show endpoints")
     assert "agent-2001" in endpoints and "agent-2910" in endpoints
 
@@ -91,3 +94,44 @@ async def test_dialplan_reload_keeps_a_waiting_call_up(asterisk: AsteriskSandbox
         assert [e.event for e in citizen.events()] == ["invite", "answered", "bye"]
     finally:
         await server.stop()
+
+
+def silent_prompt(path: Path, seconds: float) -> None:
+    """A prompt file of silence (8 kHz, 16-bit mono, what Asterisk plays as .wav)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(b"\0\0" * round(8000 * seconds))
+
+
+async def test_no_daemon_emergency_key_reaches_the_violence_team_and_silence_a_general_agent(
+        asterisk: AsteriskSandbox, phones: Phones, tmp_path: Path) -> None:
+    """Both callers dial 1555 while no daemon listens: the IVR cannot run, so Asterisk
+    asks the degraded path's question itself. The one who presses 9 during the prompt
+    is answered by an agent of the violence team (2901-2910); the one who presses
+    nothing waits out the question and is answered by an agent who is not."""
+    config = load_config(EXAMPLE)
+    choice = config.ivr.degraded
+    assert choice is not None and choice.keys == {"9": "violence"}
+    prompts = tmp_path / "prompts"
+    for ref in choice.prompt:                     # degraded_choice@el, degraded_choice@en
+        prompt, _, language = ref.partition("@")
+        silent_prompt(prompts / language / f"{prompt}.wav", 2.0)
+    violence_team = {config.agents[str(n)].endpoint for n in range(2901, 2911)}
+    agent_port = free_port(16500, socket.SOCK_DGRAM)
+    asterisk.apply(generate(config, Options(agi_port=closed_tcp_port(), prompts_dir=str(prompts),
+                                            agents_at=f"127.0.0.1:{agent_port}")))
+    agents = phones.agents(port=agent_port, ring=0.2, talk=1.0)
+    reporter = phones.citizens("1555", digits="9", first_digit_after=1.0, caller_prefix="report-")
+    silent = phones.citizens("1555", caller_prefix="silent-")
+    results = await asyncio.gather(asyncio.to_thread(reporter.wait, 40), asyncio.to_thread(silent.wait, 40))
+    assert results[0].all_successful, reporter.diagnostics()
+    assert results[1].all_successful, silent.diagnostics()
+    assert [e.event for e in reporter.events()] == ["invite", "answered", "dtmf", "bye"]   # the agent hung up
+    assert [e.event for e in silent.events()] == ["invite", "answered", "bye"]
+    rung = {e.peer: e.phone for e in agents.events() if e.event == "answer"}
+    assert set(rung) == {"report-1", "silent-1"}, agents.events()
+    assert rung["report-1"] in violence_team
+    assert rung["silent-1"] not in violence_team

@@ -20,6 +20,7 @@ Shape (see examples/1555.yaml)::
       routes: {labour: {closed: {prompt: .., exit: "queue:pensions"}}}
       callback: {prompt: .., confirm: .., min_digits: 10, max_digits: 14, dial: "PJSIP/{number}@trunk"}
       survey: {prompt: .., thanks: ..}              # optional post-call question
+      degraded: {prompt: .., keys: {"9": violence}, timeout: 5}   # optional, see DegradedChoice
       nodes:
         language: {type: menu, prompt: [welcome, choose_language], default: "1",
                    options: {"1": {language: el, next: topic}, "2": {language: en, next: topic}}}
@@ -33,6 +34,7 @@ whatever the caller chose (the language menu speaks both).
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -112,6 +114,22 @@ class SurveySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class DegradedChoice:
+    """The one question of the degraded path (no daemon answers FastAGI, so Asterisk
+    asks it itself, see dialplan.generate): ``prompt``, then ``timeout`` seconds for a
+    key; ``keys`` maps a key to a 24/7 queue (``always_open``), whose callers then go to
+    that queue's own app_queue queue instead of the one holding every agent.
+
+    Every 24/7 queue has a key: the file's ``keys``, else the key the IVR tree routes
+    to that queue by (the first found from the entry node), so the emergency line keeps
+    the number callers already know."""
+
+    prompt: tuple[str, ...]
+    keys: Mapping[str, str]
+    timeout: float = 5.0
+
+
+@dataclass(frozen=True, slots=True)
 class IvrConfig:
     entry: str
     nodes: Mapping[str, Node]
@@ -125,13 +143,14 @@ class IvrConfig:
     prompts_dir: str = "acd"
     callback: CallbackSettings = CallbackSettings()
     survey: SurveySettings | None = None
+    degraded: DegradedChoice | None = None
 
     def closed_exit(self, queue: str) -> ClosedExit:
         return self.routes_closed.get(queue, self.closed)
 
 
 _TOP_KEYS = ("entry", "timeout", "retries", "on_failure", "agent_queue", "prompts_dir", "sounds", "closed",
-             "routes", "callback", "survey", "nodes")
+             "routes", "callback", "survey", "degraded", "nodes")
 _ACTION_KEYS = ("next", "queue", "language", "caller_type", "priority", "skills", "say", "callback", "hangup")
 
 
@@ -268,6 +287,8 @@ def parse_ivr(node: Located, partial: Mapping[str, Any]) -> IvrConfig:
     if config.entry not in nodes:
         raise f.require("entry").error(f"entry node {config.entry!r} is not under 'nodes'")
     _check_paths(config, nodes_node)
+    if (d := f.get("degraded")) is not None:
+        config = dataclasses.replace(config, degraded=_degraded(p, d, config))
     return config
 
 
@@ -296,6 +317,52 @@ def _survey(p: _Parser, node: Located | None) -> SurveySettings | None:
     f = Fields(node, ("prompt", "thanks"))
     return SurveySettings(p.prompt_list(f.require("prompt")),
                           p.prompt_list(t) if (t := f.get("thanks")) is not None else ())
+
+
+def _degraded(p: _Parser, node: Located, ivr: IvrConfig) -> DegradedChoice:
+    f = Fields(node, ("prompt", "keys", "timeout"))
+    always_open = [name for name, queue in p.queues.items() if queue.always_open]
+    if not always_open:
+        raise node.error("the degraded path's choice offers the 24/7 queues (always_open: true); there are none")
+    keys: dict[str, str] = {}
+    if (k := f.get("keys")) is not None:
+        for key, value in k.items():
+            if len(key) != 1 or key not in KEYS:
+                raise value.error(f"key {key!r} must be one key of the phone: {KEYS}")
+            queue = p.queue(value)
+            if queue not in always_open:
+                raise value.error(f"queue {queue!r} is not a 24/7 queue (always_open: true); the degraded "
+                                  "path's own queues are only for those")
+            if queue in keys.values():
+                raise value.error(f"queue {queue!r} has two keys")
+            keys[key] = queue
+    from_ivr = _keys_to_queues(ivr)
+    for queue in always_open:
+        if queue in keys.values():
+            continue
+        ivr_key = from_ivr.get(queue)
+        if ivr_key is None:
+            raise node.error(f"the IVR routes to the 24/7 queue {queue!r} by no key: give its key here, "
+                             f"like 'keys: {{\"9\": {queue}}}'")
+        if ivr_key in keys:
+            raise node.error(f"key {ivr_key!r} (the IVR's for {queue!r}) is taken by {keys[ivr_key]!r}; give 'keys'")
+        keys[ivr_key] = queue
+    return DegradedChoice(prompt=p.prompt_list(f.require("prompt")), keys=keys,
+                          timeout=f.float("timeout", ivr.timeout, minimum=0.5, maximum=60))
+
+
+def _keys_to_queues(ivr: IvrConfig) -> dict[str, str]:
+    """queue -> the first key (breadth first from the entry node) whose option chooses it."""
+    found: dict[str, str] = {}
+    order, seen = [ivr.entry], {ivr.entry}
+    for node_id in order:
+        for key, action in ivr.nodes[node_id].options.items():
+            if action.queue is not None:
+                found.setdefault(action.queue, key)
+            if action.next is not None and action.next not in seen:
+                seen.add(action.next)
+                order.append(action.next)
+    return found
 
 
 def _check_paths(config: IvrConfig, where: Located) -> None:
