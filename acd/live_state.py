@@ -12,6 +12,9 @@ Keys (prefix ``acd:`` by default):
 - ``acd:call:<call_id>``: hash of a call in the queue or on an agent (removed when it ends);
 - ``acd:calls``: sorted set of live call ids by enqueue time;
 - ``acd:agents``: hash agent id -> JSON {state, previous, reason, at};
+- ``acd:phones``: hash agent id -> JSON of the agent's phone registration as AMI reported
+  it (``PhoneRegistration.as_dict``: registered, reachable, uri, user_agent, status,
+  contacts, since); the AMI bridge tells it, not the engine, so it is not in the stream;
 - ``acd:events``: stream of every decision as JSON (capped at ``stream_length``).
 """
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 
 from acd.batch_writer import BatchWriter
+from acd.daemon.registrations import PhoneRegistration
 from acd.engine import decisions as d
 from acd.engine.serialize import decision_dict
 
@@ -46,10 +50,12 @@ class LiveState(BatchWriter):
         self.prefix = prefix
         self.stream_length = stream_length
         self._pending: deque[d.Decision] = deque()
+        #: agent id -> the phone's latest registration, not yet written (only the last counts)
+        self._phones: dict[str, dict[str, Any]] = {}
 
     @property
     def backlog(self) -> int:
-        return len(self._pending)
+        return len(self._pending) + len(self._phones)
 
     async def _prepare(self) -> None:
         await self.redis.ping()
@@ -62,12 +68,21 @@ class LiveState(BatchWriter):
         self._pending.extend(decisions)
         self._poke()
 
+    def phone_changed(self, agent_id: str, phone: PhoneRegistration) -> None:
+        """A ``Registrations`` listener: queue the phone's new registration."""
+        self._phones[agent_id] = phone.as_dict()
+        self._poke()
+
     async def _write(self) -> None:
         batch = list(self._pending)
-        if not batch:
+        phones = dict(self._phones)
+        if not batch and not phones:
             return
         p = self.prefix
         async with self.redis.pipeline(transaction=True) as pipe:
+            if phones:
+                pipe.hset(f"{p}phones", mapping={agent_id: json.dumps(phone, ensure_ascii=False)
+                                                  for agent_id, phone in phones.items()})
             for decision in batch:
                 record = decision_dict(decision)
                 pipe.xadd(f"{p}events", {"json": json.dumps(record, ensure_ascii=False)},
@@ -95,6 +110,9 @@ class LiveState(BatchWriter):
             await pipe.execute()
         for _ in batch:
             self._pending.popleft()
+        for agent_id, phone in phones.items():
+            if self._phones.get(agent_id) is phone:    # a newer one stays queued
+                del self._phones[agent_id]
 
     async def waiting_calls(self) -> list[dict[str, Any]]:
         """Live calls in enqueue order, as stored: what a restarted daemon rebuilds from."""
@@ -112,4 +130,9 @@ class LiveState(BatchWriter):
 
     async def agents(self) -> dict[str, dict[str, Any]]:
         raw = cast(dict[str, str], await self.redis.hgetall(f"{self.prefix}agents"))
+        return {agent_id: json.loads(value) for agent_id, value in raw.items()}
+
+    async def phones(self) -> dict[str, dict[str, Any]]:
+        """Every agent's phone registration, as last written."""
+        raw = cast(dict[str, str], await self.redis.hgetall(f"{self.prefix}phones"))
         return {agent_id: json.loads(value) for agent_id, value in raw.items()}

@@ -332,6 +332,25 @@ Duration=160
 
 
 
+def registering_phone(workdir: Path, sip_port: int, endpoint: str, contact: str, *, expires: int = 300,
+                      user_agent: str = "acd-rig-softphone/1.0", name: str | None = None) -> SippProcess:
+    """A sipp UAC sending one REGISTER for ``endpoint`` (no digest) with ``contact`` as its
+    Contact, for ``expires`` seconds; ``expires=0`` un-registers that contact. The
+    contact may point at another sipp (``agent_phones``), which then takes the calls
+    Asterisk sends to the registered phone. Not started; ``wait`` tells whether Asterisk
+    answered 200."""
+    if expires < 0:
+        raise ValueError(f"expires must be >= 0 seconds, not {expires}")
+    for what, value in (("endpoint", endpoint), ("contact", contact), ("user agent", user_agent)):
+        if not value or any(c.isspace() or c in "<>\"" for c in value):
+            raise ValueError(f"{what} {value!r} would break the REGISTER")
+    return SippProcess(SCENARIOS / "register.xml",
+                       ["-s", endpoint, "-key", "contact", contact, "-key", "expires", str(expires),
+                        "-key", "user_agent", user_agent, "-m", "1", "-timeout", "30s"],
+                       workdir=workdir, name=name or f"{endpoint}-register-{expires}",
+                       remote=f"127.0.0.1:{sip_port}")
+
+
 class Phones:
     """The sipp phones of one test or run, all against one sandbox: each helper starts
     its sipp at once, and ``stop_all()`` ends whatever is still running, so a failed
@@ -351,6 +370,12 @@ class Phones:
         """``citizens(...)`` calling ``number`` at the sandbox, started."""
         options.setdefault("name", f"citizens-{len(self.started) + 1}")
         return self._start(citizens(self.workdir, self.sip_port, number, **options))  # type: ignore[arg-type]
+
+    def registration(self, endpoint: str, contact: str, **options: object) -> SippProcess:
+        """``registering_phone(...)`` for ``endpoint`` at the sandbox, started."""
+        options.setdefault("name", f"register-{len(self.started) + 1}")
+        return self._start(registering_phone(self.workdir, self.sip_port, endpoint, contact,
+                                             **options))  # type: ignore[arg-type]
 
     def _start(self, process: SippProcess) -> SippProcess:
         self.started.append(process)

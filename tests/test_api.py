@@ -216,3 +216,33 @@ async def test_escalation_without_the_daemons_wiring_is_unavailable(api):
     client, live, clock = api
     r = await client.post("/api/calls/c1/escalate", json={"agent_id": "11", "pin": "1234"})
     assert r.status == 503
+
+
+async def test_agents_show_their_phones_registration_and_the_queues_count_logged_in_agents_without_one():
+    from acd.daemon.registrations import Registrations
+
+    clock = Clock()
+    live = LiveEngine(make_config(QUEUE, AGENTS), now=clock)
+    phones = Registrations()
+    client = TestClient(TestServer(make_app(live, registrations=phones)))
+    await client.start_server()
+    try:
+        live.feed(e.AgentLoggedIn(clock(), "11"))
+        phones.contact_status("11", "sip:agent-11@10.0.0.11:5060", "NonQualified", clock())
+        phones.learn_user_agents("11", {"sip:agent-11@10.0.0.11:5060": "Zoiper rv2.10"})
+        agents = {a["id"]: a for a in (await (await client.get("/api/agents")).json())["agents"]}
+        assert agents["11"]["phone"] == {"registered": True, "reachable": True, "uri": "sip:agent-11@10.0.0.11:5060",
+                                         "user_agent": "Zoiper rv2.10", "status": "NonQualified", "contacts": 1,
+                                         "since": 1000.0}
+        assert agents["12"]["phone"]["registered"] is None           # nothing heard from Asterisk yet
+        assert (await (await client.get("/api/queues")).json())["unregistered_phones"] == 0
+        clock.t += 5
+        phones.contact_status("11", "sip:agent-11@10.0.0.11:5060", "Removed", clock())
+        phones.replace_contacts("12", [], clock())                  # 12 is logged out: not counted
+        agents = {a["id"]: a for a in (await (await client.get("/api/agents")).json())["agents"]}
+        assert (agents["11"]["phone"]["registered"], agents["11"]["phone"]["since"]) == (False, 1005.0)
+        assert (await (await client.get("/api/queues")).json())["unregistered_phones"] == 1
+        page = await (await client.get("/")).text()
+        assert "unregistered_phones" in page
+    finally:
+        await client.close()

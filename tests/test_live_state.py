@@ -48,3 +48,26 @@ async def test_many_writers_wait_for_a_connection_instead_of_failing(redis_url):
     finally:
         await state.redis.delete(f"{state.prefix}n")
         await state.redis.aclose()
+
+
+async def test_phone_registrations_are_mirrored_in_redis(redis_url):
+    from acd.daemon.registrations import Registrations
+
+    state = LiveState(redis_url, prefix=f"test-{uuid.uuid4().hex[:8]}:", interval=0.01)
+    await state.start()
+    phones = Registrations()
+    try:
+        phones.contact_status("11", "sip:agent-11@10.0.0.11:5060", "NonQualified", 10.0)
+        phones.subscribe(state.phone_changed)                      # a late writer hears what is known
+        phones.learn_user_agents("11", {"sip:agent-11@10.0.0.11:5060": "Λινφόν/5"})
+        await state.flush()
+        stored = (await state.phones())["11"]
+        assert (stored["registered"], stored["user_agent"], stored["since"]) == (True, "Λινφόν/5", 10.0)
+        phones.contact_status("11", "sip:agent-11@10.0.0.11:5060", "Removed", 20.0)
+        await state.flush()
+        assert (await state.phones())["11"]["registered"] is False and state.backlog == 0
+    finally:
+        keys = await state.redis.keys(f"{state.prefix}*")
+        if keys:
+            await state.redis.delete(*keys)
+        await state.close()

@@ -1,13 +1,14 @@
 """REST + WebSocket API over the live engine (aiohttp).
 
-Read side: queues (waiting, longest wait, agents staffed and free), agents (state,
-reason, since), waiting calls (position, estimated wait), and ``/api/events``, a
-WebSocket that streams every engine decision as JSON. Write side: the agents' web panel
-(login, logout, pause with a reason, unpause, ready), each with the agent's PIN and the
-same wrong-PIN lockout as the phone's feature codes, and escalation of a call the agent
-took to the back office (``POST /api/calls/{call_id}/escalate``, a ticket). All writes
-become engine events or go through the daemon's rules (``acd.daemon.escalation``); the
-API decides nothing itself.
+Read side: queues (waiting, longest wait, agents staffed and free, logged-in agents whose
+phone is not registered), agents (state, reason, since, and their phone's registration as
+AMI reported it, ``acd.daemon.registrations``), waiting calls (position, estimated wait),
+and ``/api/events``, a WebSocket that streams every engine decision as JSON. Write side:
+the agents' web panel (login, logout, pause with a reason, unpause, ready), each with the
+agent's PIN and the same wrong-PIN lockout as the phone's feature codes, and escalation
+of a call the agent took to the back office (``POST /api/calls/{call_id}/escalate``, a
+ticket). All writes become engine events or go through the daemon's rules
+(``acd.daemon.escalation``); the API decides nothing itself.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from aiohttp import WSMsgType, web
 
 from acd.daemon.agents_phone import PinGuard, pin_matches
 from acd.daemon.escalation import EscalationRefused, Escalations
+from acd.daemon.registrations import Registrations
 from acd.engine import AgentState, Engine
 from acd.engine import decisions as d
 from acd.engine import events as e
@@ -47,6 +49,7 @@ LIVE: web.AppKey[Live] = web.AppKey("live", Live)  # type: ignore[arg-type]
 GUARD: web.AppKey[PinGuard] = web.AppKey("guard", PinGuard)
 SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets", set)
 ESCALATIONS: web.AppKey[Escalations | None] = web.AppKey("escalations", object)  # type: ignore[arg-type]
+REGISTRATIONS: web.AppKey[Registrations] = web.AppKey("registrations", Registrations)
 #: HTTP status of each refusal of an escalation
 _REFUSED_STATUS = {"unknown_call": 404, "no_call": 404, "not_your_call": 403, "unknown_unit": 400, "already": 409}
 
@@ -59,12 +62,16 @@ _ACTIONS: dict[str, Callable[[float, str, dict[str, Any]], e.Event]] = {
 }
 
 
-def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations | None = None) -> web.Application:
-    """``escalations``: the daemon's back-office escalation (None: that route answers 503)."""
+def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations | None = None,
+             registrations: Registrations | None = None) -> web.Application:
+    """``escalations``: the daemon's back-office escalation (None: that route answers 503).
+    ``registrations``: the AMI bridge's view of the agents' phones (None: every phone is
+    reported as unknown, ``registered: null``)."""
     app = web.Application()
     app[LIVE] = live
     app[GUARD] = guard or PinGuard()
     app[ESCALATIONS] = escalations
+    app[REGISTRATIONS] = registrations if registrations is not None else Registrations()
     app[SOCKETS] = set()
     app.router.add_get("/", wallboard)
     app.router.add_get("/agent", agent_panel)
@@ -118,16 +125,21 @@ async def queues(request: web.Request) -> web.Response:
         else:
             figures["talking"] += 1
     counts: dict[str, int] = {}
+    phones = request.app[REGISTRATIONS]
+    unregistered = 0
     for agent in engine.agents.values():
         counts[agent.state.value] = counts.get(agent.state.value, 0) + 1
-    return web.json_response({"queues": result, "agents": counts})
+        if agent.state is not AgentState.LOGGED_OUT and phones.get(agent.id).registered is False:
+            unregistered += 1
+    return web.json_response({"queues": result, "agents": counts, "unregistered_phones": unregistered})
 
 
 async def agents(request: web.Request) -> web.Response:
     engine = request.app[LIVE].engine
+    phones = request.app[REGISTRATIONS]
     return web.json_response({"agents": [
         {"id": a.id, "name": a.config.name, "state": a.state.value, "reason": a.reason, "since": a.state_since,
-         "reachable": a.reachable, "call": a.call_id}
+         "reachable": a.reachable, "call": a.call_id, "phone": phones.get(a.id).as_dict()}
         for a in engine.agents.values()
     ]})
 

@@ -147,12 +147,15 @@ class Daemon:
                 continue
             self.live.subscribe(writer)
             self._writers.append(writer)
+            if hasattr(writer, "phone_changed"):     # the live state also mirrors the phones' registrations
+                self.bridge.registrations.subscribe(writer.phone_changed)
         try:
             from aiohttp import web
 
             from acd.api.app import make_app
 
-            runner = web.AppRunner(make_app(self.live, self.phone.guard, self.escalations))
+            runner = web.AppRunner(make_app(self.live, self.phone.guard, self.escalations,
+                                            self.bridge.registrations))
             await runner.setup()
             await web.TCPSite(runner, settings.agi_host, settings.api_port).start()
             self._api_runner = runner
