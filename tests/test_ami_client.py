@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from acd.protocol import AMIActionError, AMIAuthError, AMIClient, AMIConnectionLost, AMIMessage
+from tests.waiting import eventually
 
 
 class FakeManager:
@@ -107,14 +108,6 @@ async def client(manager: FakeManager) -> AsyncIterator[AMIClient]:
     await ami.connect()
     yield ami
     await ami.close()
-
-
-async def eventually(condition, timeout: float = 2.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 async def test_login_asks_for_events_and_keeps_the_banner(client: AMIClient, manager: FakeManager) -> None:

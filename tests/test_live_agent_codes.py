@@ -34,6 +34,7 @@ from rig.agi_trace import AgiSession, AgiTrace
 from rig.asterisk import AsteriskSandbox
 from rig.ports import free_port
 from rig.sipp import Phones, SippProcess
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.asterisk
 
@@ -124,14 +125,6 @@ async def desk(asterisk: AsteriskSandbox, phones: Phones, tmp_path: Path) -> Asy
             yield Desk(daemon, asterisk, phones, desk_phone, trace, guard_clock)
     finally:
         await daemon.stop()
-
-
-async def eventually(condition: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"{what}: not reached within {timeout} s")
-        await asyncio.sleep(0.05)
 
 
 def typed(session: AgiSession) -> list[str]:

@@ -17,6 +17,7 @@ import pytest
 from acd.engine import AgentState
 from acd.engine import events as e
 from bench.asterisk_side import FEATURE_CODES, dialplan, endpoints, feature_code_phone
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.asterisk
 
@@ -140,14 +141,6 @@ async def call(pbx: Pbx, number: str, prefix: str, *, calls: int = 1, rate: floa
 
 def agent_events(pbx: Pbx, group: str, prefix: str) -> list:
     return [event for event in pbx.phones[group].events() if event.peer.startswith(prefix)]
-
-
-async def eventually(condition, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
 
 
 async def test_each_call_is_answered_by_an_agent_with_the_right_skills_and_recorded_queues_record(pbx, daemon):

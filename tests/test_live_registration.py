@@ -22,6 +22,7 @@ from bench.asterisk_side import dialplan
 from rig.asterisk import AsteriskSandbox
 from rig.ports import free_port
 from rig.sipp import Phones
+from tests.waiting import eventually
 
 pytestmark = pytest.mark.asterisk
 
@@ -88,14 +89,6 @@ async def daemon(asterisk: AsteriskSandbox, tmp_path: Path) -> AsyncIterator[Any
         yield running
     finally:
         await running.stop()
-
-
-async def eventually(condition: Any, timeout: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not condition():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.05)
 
 
 async def api_phone(daemon: Any, agent_id: str) -> dict[str, Any]:
