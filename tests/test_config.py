@@ -70,6 +70,8 @@ def error_for(text: str, tmp_path: Path) -> ConfigError:
     (("    requires: {topic:a: 2}", "    requires: {topic:a: 2}\n    widening: [{after: 60}]"), 9, "needs 'min_level' or 'drop'"),
     (("  languages: [el, en]", "  languages: [el, en, el]"), 2, "listed twice"),
     (("  languages: [el, en]", "  languages: [el, en\n"), 4, "YAML syntax"),
+    (("agents:", "daemon: {pin_max_failures: 0}\nagents:"), 9, "at least 1"),
+    (("agents:", "daemon: {pin_lockout: soon}\nagents:"), 9, "expected a number"),
 ])
 def test_mistakes_name_the_line_and_reason(tmp_path, change, line, words):
     old, new = change

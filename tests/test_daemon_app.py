@@ -64,6 +64,23 @@ def test_reload_keeps_agents_and_applies_the_new_rules(tmp_path):
     assert daemon.live.engine.agents["11"].state is AgentState.AVAILABLE
 
 
+def test_the_pin_limits_come_from_the_config_and_a_reload_changes_them_but_keeps_a_lockout(tmp_path):
+    config = tmp_path / "acd.yaml"
+    limits = "daemon: {{queue_log: {log}, pin_max_failures: {n}, pin_window: 60, pin_lockout: {lockout}}}\n"
+    base = GOOD.split("daemon:")[0].format(wrapup=5)
+    config.write_text(base + limits.format(log=tmp_path / "queue_log", n=2, lockout=120))
+    daemon = Daemon(config)
+    guard = daemon.phone.guard
+    assert (guard.max_failures, guard.window, guard.lockout) == (2, 60, 120)
+    guard.failed("11")
+    guard.failed("11")
+    assert guard.locked("11")
+    config.write_text(base + limits.format(log=tmp_path / "queue_log", n=5, lockout=600))
+    assert daemon.reload() is True
+    assert daemon.phone.guard is guard and (guard.max_failures, guard.lockout) == (5, 600)
+    assert guard.locked("11")             # a reload is no way around a lockout
+
+
 def test_agent_logins_and_pauses_survive_a_daemon_restart(tmp_path):
     config = write(tmp_path / "acd.yaml")
     first = Daemon(config)

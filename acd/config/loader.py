@@ -486,7 +486,8 @@ def _daemon(node: Located | None, timezone: str) -> DaemonSettings:
     if node is None:
         return d
     f = Fields(node, ("ami_host", "ami_port", "ami_username", "ami_secret", "agi_host", "agi_port", "redis_url",
-                      "database_url", "queue_log", "recordings_dir", "api_port"))
+                      "database_url", "queue_log", "recordings_dir", "api_port", "pin_max_failures", "pin_window",
+                      "pin_lockout"))
     return DaemonSettings(
         ami_host=f.str("ami_host", d.ami_host),
         ami_port=f.int("ami_port", d.ami_port, minimum=1, maximum=65535),
@@ -500,6 +501,9 @@ def _daemon(node: Located | None, timezone: str) -> DaemonSettings:
         recordings_dir=f.str("recordings_dir", d.recordings_dir),
         api_port=f.int("api_port", d.api_port, minimum=1, maximum=65535),
         timezone=timezone,
+        pin_max_failures=f.int("pin_max_failures", d.pin_max_failures, minimum=1, maximum=100),
+        pin_window=f.float("pin_window", d.pin_window, minimum=1.0),
+        pin_lockout=f.float("pin_lockout", d.pin_lockout, minimum=1.0),
     )
 
 

@@ -242,6 +242,11 @@ class DaemonSettings:
     recordings_dir: str = "var/recordings"
     api_port: int = 8080
     timezone: str = "Europe/Athens"
+    #: wrong agent PINs (phone or web panel) allowed within ``pin_window`` seconds before
+    #: that agent number and that phone are locked for ``pin_lockout`` seconds
+    pin_max_failures: int = 3
+    pin_window: float = 300.0
+    pin_lockout: float = 300.0
 
 
 @dataclass(frozen=True, slots=True)

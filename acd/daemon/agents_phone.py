@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from acd.config.back_office import back_office_of
-from acd.config.model import AgentConfig, Config
+from acd.config.model import AgentConfig, Config, DaemonSettings
 from acd.daemon.escalation import EscalationRefused, Escalations
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import decisions as d
@@ -77,6 +77,13 @@ class PinGuard:
         for key in keys:
             self._failures.pop(key, None)
 
+    def configure(self, settings: DaemonSettings) -> None:
+        """The config's limits (at start and on each reload); counts and locks already
+        running stay, so a reload is no way around a lockout."""
+        self.max_failures = settings.pin_max_failures
+        self.window = settings.pin_window
+        self.lockout = settings.pin_lockout
+
 
 def pin_matches(agent: AgentConfig, typed: str) -> bool:
     """Constant-time comparison, so the time to refuse says nothing about the digits."""
@@ -121,7 +128,10 @@ class AgentPhone:
                  escalations: Escalations | None = None) -> None:
         """``escalations``: where ``escalate`` opens tickets (None: the code is refused)."""
         self.live = live
-        self.guard = guard or PinGuard()
+        if guard is None:   # a given guard keeps its own limits (tests, a shared one)
+            guard = PinGuard()
+            guard.configure(live.config.daemon)
+        self.guard = guard
         self.escalations = escalations
 
     @property

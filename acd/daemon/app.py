@@ -190,6 +190,7 @@ class Daemon:
             return False
         self.config = config
         self.live.reconfigure(config)
+        self.phone.guard.configure(config.daemon)
         log.info("config reloaded", extra={"file": str(self.config_path)})
         return True
 
