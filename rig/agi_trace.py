@@ -70,7 +70,9 @@ class AgiExchange:
     def played(self) -> bool:
         """A ``STREAM FILE`` that Asterisk opened and played through: ``result=0`` and
         samples sent. A missing file is ``result=-1 endpos=0``; a key that cut the file
-        short is ``result=<the key's code>``."""
+        short is ``result=<the key's code>``. A stop from AMI ``ControlPlayback`` also
+        answers ``result=0`` (main/file.c makes the stop a 0): only ``endpos`` below the
+        file's samples tells it from a file played to its end."""
         return self.streamed_file is not None and self.result == 0 and (self.endpos or 0) > 0
 
 

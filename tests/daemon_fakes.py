@@ -62,6 +62,13 @@ class FakeSession:
         self._hangup_notice = asyncio.Event()
         #: sound files Asterisk cannot open (not built, misnamed)
         self.missing_files: set[str] = set()
+        #: sound files that play until the test finishes them (``finish_playback``) or
+        #: a ControlPlayback stop reaches the channel (``stop_playback``): a sentence
+        #: in progress
+        self.long_files: set[str] = set()
+        self.now_playing: asyncio.Future[str] | None = None
+        #: the files a stop cut short
+        self.stopped: list[str] = []
 
     async def wait_for_hangup(self) -> None:
         await self._hangup_notice.wait()
@@ -93,9 +100,30 @@ class FakeSession:
 
     async def stream_file(self, name: str, escape_digits: str = "") -> str | None:
         """Like ``AGISession.stream_file``: a file Asterisk cannot open (result -1 at
-        position 0, the channel still up) is skipped; a gone channel raises."""
+        position 0, the channel still up) is skipped; a gone channel raises; a stopped
+        file is no digit (res_agi's ``200 result=0 endpos=<n>``)."""
         await self.command("STREAM FILE", name, escape_digits)
+        if name in self.long_files and name not in self.missing_files:
+            self.now_playing = asyncio.get_running_loop().create_future()
+            try:
+                if await self.now_playing == "stopped":
+                    self.stopped.append(name)
+            finally:
+                self.now_playing = None
         return None
+
+    def stop_playback(self) -> bool:
+        """AMI ``ControlPlayback`` with ``Control: stop`` reaching the channel: the file
+        in progress ends now; with none playing the stop changes nothing (False)."""
+        if self.now_playing is None or self.now_playing.done():
+            return False
+        self.now_playing.set_result("stopped")
+        return True
+
+    def finish_playback(self) -> None:
+        """The file in progress plays to its end."""
+        assert self.now_playing is not None and not self.now_playing.done(), "no file is playing"
+        self.now_playing.set_result("finished")
 
     async def exec(self, application: str, *args: str) -> Response:
         self._check()
@@ -126,7 +154,11 @@ class Clock:
 
 class Room:
     def __init__(self, tmp_path, queues: str = QUEUES, agents: str = AGENTS, routing: str = "", *,
-                 config: Config | None = None, settings: RoomSettings = RoomSettings()) -> None:
+                 config: Config | None = None, settings: RoomSettings = RoomSettings(),
+                 stops: bool = True) -> None:
+        """``stops``: the room gets a ``stop_playback`` like the daemon's, which stops the
+        named channel's file (``FakeSession.stop_playback``), records the channel in
+        ``self.stops`` and raises ``self.stop_error`` when the test sets one."""
         self.clock = Clock()
         self.config = config if config is not None else make_config(queues, agents, routing=routing)
         self.live = LiveEngine(self.config, now=self.clock)
@@ -134,16 +166,32 @@ class Room:
         self.live.subscribe(self.decisions.extend)
         self.queue_log = QueueLogWriter(tmp_path / "queue_log", self.config)
         self.live.subscribe(self.queue_log)
-        self.room = WaitingRoom(self.live, settings)
+        self.sessions: dict[str, FakeSession] = {}      # by channel name
+        self.stops: list[str] = []
+        self.stop_error: Exception | None = None
+        self.room = WaitingRoom(self.live, settings, stop_playback=self.stop_playback if stops else None)
         self.tasks: list[asyncio.Task] = []
+
+    async def stop_playback(self, channel: str) -> None:
+        """What ``Daemon.stop_playback`` does over AMI: ControlPlayback Control=stop."""
+        self.stops.append(channel)
+        await asyncio.sleep(0)                     # the AMI round trip
+        if self.stop_error is not None:
+            raise self.stop_error
+        session = self.sessions.get(channel)
+        if session is not None:
+            session.stop_playback()
 
     def login(self, *agent_ids: str) -> None:
         for agent_id in agent_ids:
             self.live.feed(e.AgentLoggedIn(self.clock(), agent_id))
 
-    async def arrive(self, uniqueid: str, *, missing_files: set[str] = frozenset(), **variables: str) -> FakeSession:
+    async def arrive(self, uniqueid: str, *, missing_files: set[str] = frozenset(),
+                     long_files: set[str] = frozenset(), **variables: str) -> FakeSession:
         session = FakeSession({"ACD_QUEUE": "q", **variables}, uniqueid)
         session.missing_files = set(missing_files)
+        session.long_files = set(long_files)
+        self.sessions[session.env["agi_channel"]] = session
         self.tasks.append(asyncio.create_task(self.room.handle(session)))
         await settle()
         return session

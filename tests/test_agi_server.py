@@ -193,6 +193,28 @@ async def test_a_sound_that_did_not_play_is_skipped_and_a_hang_up_shows_at_the_n
     assert isinstance(outcomes.get("hangup"), AGIHangup) == (status is None)
 
 
+@pytest.mark.parametrize("reply", [
+    b"200 result=0 endpos=4160\n",      # Asterisk 16: sanitize_waitstream_return makes the stop a 0
+    b"200 result=1000 endpos=4160\n",   # AST_CONTROL_STREAM_STOP itself, should a build pass it on
+    b"200 result=1002 endpos=4160\n",   # ... or STREAM_RESTART (a pause or restart of a plain file stops it)
+])
+async def test_a_sound_stopped_over_ami_is_no_digit_and_no_hang_up(server: FastAGIServer,
+                                                                  outcomes: dict[str, object], reply: bytes) -> None:
+    """ControlPlayback's stop ends STREAM FILE early (endpos below the file's length): the
+    session reads "stopped, no digit" and goes on with the next command."""
+    peer = await FakeAsterisk.dial(server)
+    await peer.send(environment())
+    await peer.command()
+    await peer.send(b"200 result=1 (x)\n")
+    assert await peer.command() == "STREAM FILE hello 12\n"
+    await peer.send(reply)
+    assert await peer.command() == "GET VARIABLE DIALSTATUS\n"
+    await peer.send(b"200 result=1 (ANSWER)\n")
+    assert await peer.closed()
+    assert outcomes["digit"] is None
+    assert outcomes["status"] == "ANSWER" and "hangup" not in outcomes
+
+
 async def test_commands_after_hangup_get_their_own_replies_and_511_raises(server: FastAGIServer,
                                                                           outcomes: dict[str, object]) -> None:
     peer = await FakeAsterisk.dial(server)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from pathlib import Path
 
 from acd.config import load_config
@@ -97,6 +98,69 @@ async def test_a_missing_announcement_file_is_skipped_and_the_caller_keeps_waiti
     r.login("11")
     target, _ = await ringing(session)               # still served by the next free agent
     assert target.startswith("PJSIP/agent-11,")
+
+
+# ----------------------------------------------------------- an offer cuts the sentence playing
+POSITION_1 = "acd/el/announce_position-1"
+
+
+async def test_an_offer_stops_the_sentence_playing_and_the_agent_is_rung_at_once(tmp_path):
+    """The reserved agent must not idle while a 1.5-3 s sentence finishes: the offer sends
+    ControlPlayback's stop to the caller's channel, and the Dial follows the cut sentence."""
+    r = Room(tmp_path, config=config_with(PROMPTS))
+    session = await r.arrive("1.1", ACD_LANG="el", long_files={POSITION_1})
+    r.room.announce(d.Announce(r.clock.now, "1.1", 1, 200.0))
+    await settle()
+    assert session.now_playing is not None and r.stops == []      # the first sentence is playing
+    r.login("11")                                                 # the offer arrives mid-sentence
+    target, _ = await ringing(session)
+    assert r.stops == ["PJSIP/citizens-1.1"]                      # the caller's own channel (agi_channel)
+    assert session.stopped == [POSITION_1]
+    assert heard(session) == [("STREAM FILE", POSITION_1, "")]     # the wait sentence never started
+    assert target.startswith("PJSIP/agent-11,")
+    after = session.commands[session.commands.index(("STREAM FILE", POSITION_1, "")) + 1:]
+    assert after[0] == ("SET MUSIC", "ON", "default") and after[-1][:2] == ("EXEC", "Dial")
+
+
+async def test_no_stop_is_sent_when_no_sentence_is_playing(tmp_path):
+    r = Room(tmp_path, config=config_with(PROMPTS))
+    session = await r.arrive("1.1", ACD_LANG="el")
+    r.room.announce(d.Announce(r.clock.now, "1.1", 1, 200.0))
+    await settle()                                                # the announcement played through
+    r.login("11")                                                 # the offer finds the caller on hold music
+    await ringing(session)
+    assert r.stops == [] and session.stopped == []
+
+
+async def test_a_stop_that_fails_is_logged_and_the_sentence_finishes_first(tmp_path, caplog):
+    r = Room(tmp_path, config=config_with(PROMPTS))
+    r.stop_error = ConnectionError("no AMI link")
+    session = await r.arrive("1.1", ACD_LANG="el", long_files={POSITION_1})
+    r.room.announce(d.Announce(r.clock.now, "1.1", 1, 200.0))
+    await settle()
+    with caplog.at_level(logging.WARNING, logger="acd.daemon.waiting_room"):
+        r.login("11")
+        await settle()
+    assert r.stops == ["PJSIP/citizens-1.1"] and session.dials.empty()   # still in the sentence
+    failed = [x for x in caplog.records if "not cut" in x.getMessage()]
+    assert failed and failed[0].channel == "PJSIP/citizens-1.1" and failed[0].file == POSITION_1
+    session.finish_playback()                                     # as before: the sentence ends, then the Dial
+    target, _ = await ringing(session)
+    assert target.startswith("PJSIP/agent-11,")
+    assert heard(session) == [("STREAM FILE", POSITION_1, "")]
+
+
+async def test_without_a_way_to_stop_the_sentence_finishes_and_then_the_agent_is_rung(tmp_path):
+    r = Room(tmp_path, config=config_with(PROMPTS), stops=False)
+    session = await r.arrive("1.1", ACD_LANG="el", long_files={POSITION_1})
+    r.room.announce(d.Announce(r.clock.now, "1.1", 1, 200.0))
+    await settle()
+    r.login("11")
+    await settle()
+    assert session.dials.empty() and session.now_playing is not None
+    session.finish_playback()
+    await ringing(session)
+    assert heard(session) == [("STREAM FILE", POSITION_1, "")]
 
 
 # ----------------------------------------------------------- against the real AGI session

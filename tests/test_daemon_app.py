@@ -130,3 +130,34 @@ async def test_a_survey_answer_is_stored_with_the_call_record(tmp_path):
         (row,) = (await conn.execute(select(calls))).all()
     await db.dispose()
     assert (row.call_id, row.outcome, row.satisfaction) == ("c1", "answered", 5)
+
+
+class FakeAMI:
+    """Answers actions as Asterisk would; records what was sent."""
+
+    def __init__(self, answer: str, message: str = "", connected: bool = True) -> None:
+        self.sent: list[tuple[str, dict[str, str]]] = []
+        self.answer, self.message, self.connected = answer, message, connected
+
+    async def action(self, name: str, *, timeout: float | None = None, **fields: str):
+        from acd.protocol import AMIMessage
+
+        self.sent.append((name, fields))
+        return AMIMessage((("Response", self.answer), ("Message", self.message)))
+
+
+async def test_the_waiting_room_stops_a_sentence_with_controlplayback_over_ami(tmp_path):
+    from acd.protocol import AMIActionError
+
+    daemon = Daemon(write(tmp_path / "acd.yaml"))
+    assert daemon.room.stop_playback == daemon.stop_playback
+    daemon.ami = FakeAMI("Success")
+    await daemon.stop_playback("PJSIP/citizens-00000007")
+    assert daemon.ami.sent == [("ControlPlayback", {"Channel": "PJSIP/citizens-00000007", "Control": "stop"})]
+    daemon.ami = FakeAMI("Error", "No such channel")            # the caller hung up meanwhile
+    with pytest.raises(AMIActionError, match="No such channel"):
+        await daemon.stop_playback("PJSIP/citizens-00000007")
+    daemon.ami = FakeAMI("Success", connected=False)
+    with pytest.raises(ConnectionError):
+        await daemon.stop_playback("PJSIP/citizens-00000007")
+    assert daemon.ami.sent == []

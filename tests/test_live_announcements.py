@@ -8,12 +8,16 @@ side is the generator's dialplan and endpoints for that config; sipp plays the
 citizens (choosing Greek or English in the IVR by SIP INFO) and the agent's phone. What
 the callers heard is Asterisk's word, not the daemon's: res_agi's debug log
 (``rig.agi_trace``) has each ``STREAM FILE`` and its reply, ``result=0 endpos=<samples>``
-for a file played through (``result=-1 endpos=0`` had the file been missing).
+for a file played through (``result=-1 endpos=0`` had the file been missing). A sentence
+the daemon stopped when the agent was offered (AMI ``ControlPlayback``, ``Control: stop``)
+is answered ``result=0`` too, but its ``endpos`` falls short of the file's samples: that
+is Asterisk's word that the caller was taken out of the sentence, not after it.
 """
 from __future__ import annotations
 
 import asyncio
 import math
+import wave
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,6 +153,18 @@ def position_playing(session: AgiSession | None) -> bool:
     return bool(files) and files[-1].reply is None and "announce_position" in (files[-1].streamed_file or "")
 
 
+def samples(exchange: AgiExchange) -> int:
+    """The samples of the file a ``STREAM FILE`` named: what ``endpos`` is once it has
+    played to its end (res_agi's ``max_length``; the builder writes 8 kHz 16-bit WAV)."""
+    with wave.open(f"{exchange.streamed_file}.wav") as sound:
+        return sound.getnframes()
+
+
+def cut_short(exchange: AgiExchange) -> bool:
+    """A sentence stopped in mid-play: opened (``result=0``), ended before its last sample."""
+    return exchange.result == 0 and exchange.endpos is not None and exchange.endpos < samples(exchange)
+
+
 def queue_log(daemon: Any) -> list[list[str]]:
     writer = daemon.queue_log
     writer._file.flush()
@@ -186,7 +202,8 @@ async def test_waiting_callers_hear_their_place_and_wait_in_their_language_until
     english_done = asyncio.ensure_future(asyncio.to_thread(english.wait, 40))
 
     # Both hear a whole announcement; then, while the Greek caller hears its place again,
-    # the agent ends its wrap-up: the announcement stops there and the agent is rung.
+    # the agent ends its wrap-up: that very sentence is stopped (ControlPlayback) and the
+    # agent rung at once, rather than idling, reserved, until the sentence ends.
     await eventually(lambda: heard_position_and_wait(waiting_session(line.trace, "english-1"))
                      and position_playing(waiting_session(line.trace, "greek-1")),
                      timeout=20, what="the English caller's announcement, then the Greek caller's next one")
@@ -206,24 +223,30 @@ async def test_waiting_callers_hear_their_place_and_wait_in_their_language_until
     for call_id, (language, session) in by_call.items():
         decisions = [a for a in line.announcements if a.call_id == call_id]
         heard = announced(session)
-        # every announcement file was opened and played through, in the caller's language
-        assert heard and all(x.played for x in heard), [(x.command, x.reply) for x in heard]
+        replies = [(x.command, x.reply) for x in heard]
+        # every announcement file was opened and played in the caller's language: through to
+        # its last sample, but for a sentence an offer stopped (only ever the last one heard)
+        assert heard and all(x.result == 0 for x in heard), replies
+        assert all(x.played and x.endpos == samples(x) for x in heard[:-1]), replies
         assert all(f"{line.prompts}/{language}/" in (x.streamed_file or "") for x in heard)
         expected = [name for announce in decisions for name in expected_files(line, announce, language)]
         files = [x.streamed_file for x in heard]
         if language == "el":
-            # the last announcement was cut after its first sentence: the offer came in
+            # the last announcement ended in its first sentence: the offer came in, and
+            # Asterisk stopped that sentence short of its end (endpos below its samples)
             assert files == expected[:-1]
+            assert cut_short(heard[-1]), replies
         else:
             # its first announcement whole; the last one may have been cut by its own offer
             assert files[:2] == expected[:2] and files == expected[:len(files)] and len(files) >= len(expected) - 2
+            assert cut_short(heard[-1]) or heard[-1].endpos == samples(heard[-1]), replies
 
     positions = {language: [a.position for a in line.announcements if a.call_id == call_id]
                  for call_id, (language, _) in by_call.items()}
     assert set(positions["el"]) == {1}
     assert positions["en"][0] == 2        # behind the Greek caller (first again once it is served)
 
-    # the Greek caller went from its cut announcement straight to the agent's phone
+    # the Greek caller went from its cut sentence straight to the agent's phone
     commands = [x.command for x in greek_session.exchanges]
     last_position = max(i for i, c in enumerate(commands) if "/announce_position-" in c)
     dial = next(i for i, c in enumerate(commands) if c.startswith("EXEC Dial"))

@@ -63,7 +63,7 @@ class Daemon:
         self.live.subscribe(self.roster)
         self.callbacks = CallbackDialer(self.live)
         self.room = WaitingRoom(self.live, RoomSettings(recordings_dir=Path(settings.recordings_dir)),
-                                callbacks=self.callbacks)
+                                callbacks=self.callbacks, stop_playback=self.stop_playback)
         self.caller_numbers = CallerNumbers()
         self.escalations = Escalations(self.live, self.store_ticket, self.caller_numbers.number)
         self.live.subscribe(self.escalations)
@@ -82,6 +82,22 @@ class Daemon:
         handlers["wait"] = self.room.handle
         handlers["agent"] = self.phone.handle
         return handlers
+
+    async def stop_playback(self, channel: str) -> None:
+        """Stop the sound ``channel`` is playing: the waiting room cuts a caller's
+        announcement with it when an agent is offered, so the reserved agent does not idle
+        while the sentence finishes. AMI ``ControlPlayback`` with ``Control: stop``
+        (apps/app_controlplayback.c, Asterisk 16; app_controlplayback.so loaded, the AMI
+        user's write class ``call``) queues ``AST_CONTROL_STREAM_STOP`` on the channel,
+        which ends the STREAM FILE in progress. Raises when there is no AMI link or
+        Asterisk refuses (``No such channel``: the caller hung up); the room logs it."""
+        if self.ami is None or not self.ami.connected:
+            raise ConnectionError("no AMI link")
+        response = await self.ami.action("ControlPlayback", timeout=2.0, Channel=channel, Control="stop")
+        if response.is_error:
+            from acd.protocol import AMIActionError
+
+            raise AMIActionError("ControlPlayback", response.get("Message", "") or "")
 
     def store_satisfaction(self, call_id: str, score: int) -> None:
         """The survey's answer goes to the call records (started later, with the extras);

@@ -31,6 +31,20 @@ caller at the original place (``CallArrived(enqueued_at=...)``). A caller whose 
 answered while the daemon was away is recognised by ``DIALSTATUS=ANSWER`` and not queued
 again.
 
+An offer cuts the sentence playing at once, not between sentences: each sentence is one
+STREAM FILE of 1.5 to 3 s, and while it finishes the reserved agent sits idle and the
+caller waits for nothing. Asterisk's own means (Asterisk 16): the AMI action
+``ControlPlayback`` with ``Control: stop`` (apps/app_controlplayback.c,
+``controlplayback_manager``, write class ``call``) queues ``AST_CONTROL_STREAM_STOP`` on
+the channel; ``waitstream_core`` (main/file.c), which res_agi's ``handle_streamfile``
+waits in, returns on that frame, and STREAM FILE answers ``200 result=0
+endpos=<samples played>``. The room does not speak AMI itself: the daemon injects
+``stop_playback`` (a coroutine taking the channel's name). A stop that fails, or reaches
+the channel when no file plays, costs only the old behaviour (the sentence finishes); a
+stop frame nobody played for is harmless: res_agi's ``run_agi`` reads and drops the
+channel's frames between commands, and Dial's ``wait_for_answer`` (app_dial.c) skips
+control frames it does not know.
+
 On the way out the handler always sets ``ACD_WAIT_RESULT`` (``answered``, ``exit``,
 ``error``) and for an exit ``ACD_EXIT`` / ``ACD_EXIT_TARGET`` (the queue's on_max_wait
 action), so the dialplan has a next step for every outcome.
@@ -41,7 +55,7 @@ import asyncio
 import logging
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -164,6 +178,12 @@ class _Hangup:
 HANGUP = _Hangup()
 
 
+#: Stops the sound a channel is playing now, given the channel's name (``agi_channel``);
+#: the daemon's one (``Daemon.stop_playback``) sends AMI ``ControlPlayback`` with
+#: ``Control: stop``. It may raise: the room logs the failure and the sentence finishes.
+StopPlayback = Callable[[str], Awaitable[object]]
+
+
 @dataclass
 class WaitingCaller:
     call_id: str
@@ -173,6 +193,10 @@ class WaitingCaller:
     inbox: asyncio.Queue[object] = field(default_factory=asyncio.Queue)
     offer: d.OfferCall | None = None
     answered: bool = False
+    #: the channel's name (``agi_channel``), which ``ControlPlayback`` looks the channel up by
+    channel: str = ""
+    #: the announcement file being streamed now (its STREAM FILE awaits Asterisk's reply)
+    playing: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,14 +248,18 @@ def announcement_steps(announce: d.Announce, config: Config, language: str, prom
 class WaitingRoom:
     """Holds the callers' sessions and carries out the engine's commands on them."""
 
-    def __init__(self, live: LiveEngine, settings: RoomSettings = RoomSettings(), callbacks: Any = None) -> None:
+    def __init__(self, live: LiveEngine, settings: RoomSettings = RoomSettings(), callbacks: Any = None,
+                 stop_playback: StopPlayback | None = None) -> None:
         """``callbacks`` places offers of calls whose caller left asking to be called back
-        (``acd.daemon.callbacks.CallbackDialer``)."""
+        (``acd.daemon.callbacks.CallbackDialer``); ``stop_playback`` cuts the sentence a
+        caller is hearing when an agent is offered (None: it finishes first)."""
         self.live = live
         self.settings = settings
         self.callbacks = callbacks
+        self.stop_playback = stop_playback
         self.callers: dict[str, WaitingCaller] = {}
         self._by_channel: dict[str, str] = {}
+        self._stopping: set[asyncio.Task[None]] = set()
         live.commands = self
 
     @property
@@ -292,7 +320,7 @@ class WaitingRoom:
         # what the channel variable keeps (ms, rounded down: never after now), so a
         # restarted daemon restores exactly the same place
         enqueued_at = math.floor(now * 1000) / 1000 if attributes.enqueued_at is None else attributes.enqueued_at
-        caller = WaitingCaller(call_id, session, uniqueid, queue.music_class)
+        caller = WaitingCaller(call_id, session, uniqueid, queue.music_class, channel=_env(session, "agi_channel"))
         self.callers[call_id] = caller
         self._by_channel[uniqueid] = call_id
         known = self.live.engine.calls.get(call_id)
@@ -401,7 +429,13 @@ class WaitingRoom:
 
     async def _announce(self, caller: WaitingCaller, announce: d.Announce) -> None:
         """Position, estimated wait and the periodic message, in the caller's language; an
-        offer arriving meanwhile cuts the announcement short so the agent is rung at once."""
+        offer arriving meanwhile cuts the announcement short so the agent is rung at once:
+        no sentence after it starts, and the one playing is stopped (``offer``).
+
+        Only files are stopped: a SAY NUMBER plays one file per word (``say_filenames``
+        in main/say.c), which goes on to the next word after a stop (the stop reads as
+        0 there too), so stopping it would save one short word; the check before each
+        step does the rest."""
         session = caller.session
         steps = announcement_steps(announce, self.config, self._language(caller), self._prompts_dir(),
                                    self.settings.sounds)
@@ -410,7 +444,11 @@ class WaitingRoom:
             if not caller.inbox.empty():
                 break
             if kind == "file":
-                await session.stream_file(what, "")
+                caller.playing = what
+                try:
+                    await session.stream_file(what, "")
+                finally:
+                    caller.playing = None
             else:
                 await session.command("SAY NUMBER", what, "")
         await session.command("SET MUSIC", "ON", caller.music_class)
@@ -440,6 +478,29 @@ class WaitingRoom:
             asyncio.get_running_loop().call_soon(self._drop_orphan, command)
             return
         caller.inbox.put_nowait(command)
+        if caller.playing is not None:
+            self._cut_announcement(caller, caller.playing)
+
+    def _cut_announcement(self, caller: WaitingCaller, playing: str) -> None:
+        """Stop the sentence the offered caller is hearing, so the reserved agent is rung
+        now rather than after it (the agent idles, reserved, while a sentence finishes).
+        The stop travels on AMI, apart from the AGI session, whose one command in flight
+        is that very STREAM FILE; when it returns the announcement loop sees the offer."""
+        if self.stop_playback is None or not caller.channel:
+            return
+        task = asyncio.get_running_loop().create_task(self._stop(caller, playing))
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    async def _stop(self, caller: WaitingCaller, playing: str) -> None:
+        stop_playback = self.stop_playback
+        try:
+            if stop_playback is not None:
+                await stop_playback(caller.channel)
+        except Exception as error:   # AMI down, refused, timed out: the sentence just finishes
+            log.warning("announcement not cut; the sentence finishes first",
+                        extra={"call_id": caller.call_id, "channel": caller.channel, "file": playing,
+                               "reason": repr(error)})
 
     def announce(self, command: d.Announce) -> None:
         caller = self.callers.get(command.call_id)

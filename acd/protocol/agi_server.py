@@ -32,6 +32,10 @@ log = logging.getLogger(__name__)
 
 _READ_SIZE = 65536
 
+#: ``AST_CONTROL_STREAM_STOP``, ``_SUSPEND`` and ``_RESTART`` (include/asterisk/frame.h,
+#: Asterisk 16): the control frames that end a playback from outside (``ControlPlayback``).
+STREAM_CONTROLS: frozenset[int] = frozenset({1000, 1001, 1002})
+
 
 class AGISession:
     """One call's AGI conversation: send a command, await its one reply.
@@ -146,7 +150,18 @@ class AGISession:
         samples played as ``endpos`` and Asterisk's HANGUP notice. A missing prompt must
         cost a caller a silent moment, not the call: so ``-1`` at position 0 with no
         notice is logged and skipped. A hang-up that looks like it still shows, by the
-        511 the next command gets on the dead channel."""
+        511 the next command gets on the dead channel.
+
+        A sound stopped from outside (AMI ``ControlPlayback`` with ``Control: stop``, as
+        the waiting room does when an agent is offered) is "stopped, no digit": None.
+        Asterisk 16 (main/file.c) breaks ``waitstream_core`` out on the queued
+        ``AST_CONTROL_STREAM_STOP`` frame and returns the control code (1000, frame.h),
+        but ``ast_waitstream_full`` passes it through ``sanitize_waitstream_return``,
+        which makes STOP, SUSPEND and RESTART (1000-1002) a plain 0; so the reply is
+        ``200 result=0 endpos=<samples played>``, endpos below the file's length,
+        exactly like a file played through as far as the result goes. The control codes
+        themselves are read as None too, should a build hand them through unsanitised:
+        they are no key (``chr(1000)`` is no DTMF digit) and no hang-up."""
         words: list[str | int] = ["STREAM FILE", name, escape_digits]
         if offset is not None:
             words.append(offset)
@@ -157,6 +172,10 @@ class AGISession:
                 raise AGIHangup(f"STREAM FILE answered result={reply.result} endpos={reply.endpos}")
             log.warning("sound not played (missing file, or a hang-up the next command will show)",
                         extra={"channel": self.env.get("agi_channel"), "file": name})
+            return None
+        if reply.result in STREAM_CONTROLS:
+            log.debug("sound stopped from outside", extra={"channel": self.env.get("agi_channel"), "file": name,
+                                                           "endpos": reply.endpos})
             return None
         return _digit(reply.result)
 
