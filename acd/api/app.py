@@ -9,6 +9,12 @@ agent's PIN and the same wrong-PIN lockout as the phone's feature codes, and esc
 of a call the agent took to the back office (``POST /api/calls/{call_id}/escalate``, a
 ticket). All writes become engine events or go through the daemon's rules
 (``acd.daemon.escalation``); the API decides nothing itself.
+
+The back office's side of those tickets (``/backoffice``, ``/api/tickets``) reads and
+moves them in the SQL store through ``acd.records.desk``, under the state machine of
+``acd.records.ticket``. It has no login of its own yet: ``who`` says who made a move, for
+the history, but does not prove it, so the API port must stay on the call centre's own
+network, as it must already for the wallboard.
 """
 from __future__ import annotations
 
@@ -20,7 +26,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from aiohttp import WSMsgType, web
+from sqlalchemy.exc import SQLAlchemyError
 
+from acd.config.back_office import back_office_of
 from acd.daemon.agents_phone import PinGuard, pin_matches
 from acd.daemon.escalation import EscalationRefused, Escalations
 from acd.daemon.registrations import Registrations
@@ -28,11 +36,14 @@ from acd.engine import AgentState, Engine
 from acd.engine import decisions as d
 from acd.engine import events as e
 from acd.engine.serialize import decision_dict
+from acd.records.desk import TicketDesk
+from acd.records.ticket import STATUSES, TRANSITIONS, TicketRefused
 
 log = logging.getLogger(__name__)
 
 WALLBOARD = Path(__file__).with_name("wallboard.html")
 AGENT_PANEL = Path(__file__).with_name("agent.html")
+BACK_OFFICE = Path(__file__).with_name("backoffice.html")
 
 
 class Live(Protocol):
@@ -50,8 +61,11 @@ GUARD: web.AppKey[PinGuard] = web.AppKey("guard", PinGuard)
 SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets", set)
 ESCALATIONS: web.AppKey[Escalations | None] = web.AppKey("escalations", object)  # type: ignore[arg-type]
 REGISTRATIONS: web.AppKey[Registrations] = web.AppKey("registrations", Registrations)
+DESK: web.AppKey[TicketDesk | None] = web.AppKey("desk", object)  # type: ignore[arg-type]
 #: HTTP status of each refusal of an escalation
 _REFUSED_STATUS = {"unknown_call": 404, "no_call": 404, "not_your_call": 403, "unknown_unit": 400, "already": 409}
+#: HTTP status of each refusal of a ticket's move
+_TICKET_REFUSED_STATUS = {"unknown_ticket": 404, "not_allowed": 409, "changed": 409}
 
 _ACTIONS: dict[str, Callable[[float, str, dict[str, Any]], e.Event]] = {
     "login": lambda at, agent, body: e.AgentLoggedIn(at, agent),
@@ -63,18 +77,21 @@ _ACTIONS: dict[str, Callable[[float, str, dict[str, Any]], e.Event]] = {
 
 
 def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations | None = None,
-             registrations: Registrations | None = None) -> web.Application:
+             registrations: Registrations | None = None, desk: TicketDesk | None = None) -> web.Application:
     """``escalations``: the daemon's back-office escalation (None: that route answers 503).
     ``registrations``: the AMI bridge's view of the agents' phones (None: every phone is
-    reported as unknown, ``registered: null``)."""
+    reported as unknown, ``registered: null``). ``desk``: the back office's tickets in the
+    call records' database (None: no records, the ticket routes answer 503)."""
     app = web.Application()
     app[LIVE] = live
     app[GUARD] = guard or PinGuard()
     app[ESCALATIONS] = escalations
     app[REGISTRATIONS] = registrations if registrations is not None else Registrations()
+    app[DESK] = desk
     app[SOCKETS] = set()
     app.router.add_get("/", wallboard)
     app.router.add_get("/agent", agent_panel)
+    app.router.add_get("/backoffice", back_office_page)
     app.router.add_get("/api/pause-reasons", pause_reasons)
     app.router.add_get("/api/health", health)
     app.router.add_get("/api/queues", queues)
@@ -83,6 +100,10 @@ def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations
     app.router.add_post("/api/agents/{agent_id}/escalate", escalate_own_call)   # before the generic route
     app.router.add_post("/api/agents/{agent_id}/{action}", agent_action)
     app.router.add_post("/api/calls/{call_id}/escalate", escalate)
+    app.router.add_get("/api/back-office", back_office_units)
+    app.router.add_get("/api/tickets", ticket_list)
+    app.router.add_get("/api/tickets/{ticket_id}", ticket_one)
+    app.router.add_post("/api/tickets/{ticket_id}/{action}", ticket_action)
     app.router.add_get("/api/events", events)
     live.subscribe(lambda decisions: _broadcast(app, decisions))
     app.on_shutdown.append(_close_sockets)
@@ -96,6 +117,11 @@ async def wallboard(request: web.Request) -> web.StreamResponse:
 async def agent_panel(request: web.Request) -> web.StreamResponse:
     """The agents' web panel: log in, pause with a reason, end wrap-up, escalate."""
     return web.FileResponse(AGENT_PANEL)
+
+
+async def back_office_page(request: web.Request) -> web.StreamResponse:
+    """The back office's page: a unit's open and claimed tickets, claim and resolve."""
+    return web.FileResponse(BACK_OFFICE)
 
 
 async def pause_reasons(request: web.Request) -> web.Response:
@@ -228,6 +254,89 @@ async def _escalate(request: web.Request, agent_id: str, call_id: str | None, bo
     except ValueError as error:    # a note too long
         raise web.HTTPBadRequest(text=str(error)) from None
     return web.json_response({"ok": True, "ticket": ticket.row()}, status=201)
+
+
+def _desk(request: web.Request) -> TicketDesk:
+    desk = request.app[DESK]
+    if desk is None:
+        raise web.HTTPServiceUnavailable(text="the ticket desk needs the call records (daemon.database_url)")
+    return desk
+
+
+def _refused(refused: TicketRefused) -> web.Response:
+    return web.json_response({"ok": False, "error": refused.kind, "reason": refused.reason},
+                             status=_TICKET_REFUSED_STATUS.get(refused.kind, 409))
+
+
+def _database_down(error: Exception) -> web.HTTPServiceUnavailable:
+    """The records database did not answer: say so (a 500 would read as a bug here)."""
+    log.warning("ticket desk: records database unavailable: %r", error)
+    return web.HTTPServiceUnavailable(text="the records database is not answering; try again shortly")
+
+
+async def back_office_units(request: web.Request) -> web.Response:
+    """The running config's back-office units and owners (what the page offers to pick)."""
+    office = back_office_of(request.app[LIVE].engine.config)
+    units = [{"name": u.name, "title": u.title, "primary": u.primary, "alternate": u.alternate,
+              "queues": list(u.queues)} for u in (office.units.values() if office is not None else ())]
+    return web.json_response({"units": units, "default": office.default if office is not None else None})
+
+
+async def ticket_list(request: web.Request) -> web.Response:
+    """``?unit=pensions&status=open,claimed&limit=100``: tickets newest first, from the
+    records database (every unit and status when not given), with the server's ``now``
+    so a page shows ages by the clock tickets are stamped with, not the browser's."""
+    desk = _desk(request)
+    unit = request.query.get("unit") or None
+    statuses = [s for s in request.query.get("status", "").split(",") if s]
+    try:
+        limit = int(request.query.get("limit", "100"))
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"limit must be a whole number, got {request.query['limit']!r}") from None
+    try:
+        found = await desk.tickets(unit=unit, statuses=statuses, limit=limit)
+    except ValueError as error:
+        raise web.HTTPBadRequest(text=str(error)) from None
+    except (SQLAlchemyError, OSError) as error:
+        raise _database_down(error) from None
+    return web.json_response({"now": desk.now(), "statuses": list(STATUSES), "tickets": found})
+
+
+async def ticket_one(request: web.Request) -> web.Response:
+    """One ticket with its history (who did what, when)."""
+    desk = _desk(request)
+    try:
+        found = await desk.ticket(request.match_info["ticket_id"])
+    except TicketRefused as refused:
+        return _refused(refused)
+    except (SQLAlchemyError, OSError) as error:
+        raise _database_down(error) from None
+    return web.json_response({"now": desk.now(), "ticket": found})
+
+
+async def ticket_action(request: web.Request) -> web.Response:
+    """``claim``, ``release``, ``resolve`` (with a note saying what was done) or
+    ``reopen`` a ticket, signed by ``who``; 200 with the ticket and its history."""
+    desk = _desk(request)
+    action = request.match_info["action"]
+    if action not in TRANSITIONS:
+        raise web.HTTPNotFound(text=f"unknown action {action!r}; use one of {', '.join(TRANSITIONS)}")
+    body = await _json_object(request, '{"who": "person:e.markou"[, "note": "..."]}')
+    who, note = body.get("who"), body.get("note")
+    if not isinstance(who, str) or not who:
+        raise web.HTTPBadRequest(text='"who" (an owner id such as "person:e.markou") is required')
+    if note is not None and not isinstance(note, str):
+        raise web.HTTPBadRequest(text='"note" must be a string')
+    try:
+        found = await desk.act(request.match_info["ticket_id"], action, who=who, note=note)
+    except TicketRefused as refused:
+        return _refused(refused)
+    except ValueError as error:     # a malformed who, a note too long or missing
+        raise web.HTTPBadRequest(text=str(error)) from None
+    except (SQLAlchemyError, OSError) as error:
+        raise _database_down(error) from None
+    log.info("ticket moved", extra={"ticket": found["id"], "action": action, "who": who, "status": found["status"]})
+    return web.json_response({"ok": True, "ticket": found})
 
 
 async def events(request: web.Request) -> web.WebSocketResponse:

@@ -39,6 +39,12 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 _OWNER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]*(:[A-Za-z0-9][A-Za-z0-9_.@+-]*)?$")
 
 
+def is_owner_id(text: str) -> bool:
+    """Whether ``text`` has the shape of an owner id; the back office's ticket desk signs
+    claims and resolutions with the same kind of id the config names owners with."""
+    return bool(_OWNER.match(text))
+
+
 @dataclass(frozen=True, slots=True)
 class Unit:
     """One back-office unit and the two people or teams answerable for its tickets."""

@@ -169,9 +169,13 @@ class Daemon:
             from aiohttp import web
 
             from acd.api.app import make_app
+            from acd.records.desk import TicketDesk
 
+            # the back office works tickets in the call records' database, through their pool
+            records = next((w for w in self._writers if hasattr(w, "open_ticket")), None)
+            desk = TicketDesk(records.db, now=self.live.now) if records is not None else None
             runner = web.AppRunner(make_app(self.live, self.phone.guard, self.escalations,
-                                            self.bridge.registrations))
+                                            self.bridge.registrations, desk))
             await runner.setup()
             await web.TCPSite(runner, settings.agi_host, settings.api_port).start()
             self._api_runner = runner

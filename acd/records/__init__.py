@@ -1,6 +1,8 @@
 """Call, agent and ticket records in SQL (SQLite by default, PostgreSQL in production)."""
-from acd.records.schema import agent_events, calls, metadata, tickets
-from acd.records.ticket import Ticket
+from acd.records.desk import TicketDesk
+from acd.records.schema import agent_events, calls, create_or_upgrade, metadata, ticket_events, tickets
+from acd.records.ticket import Ticket, TicketRefused
 from acd.records.writer import CallRecords
 
-__all__ = ["CallRecords", "Ticket", "agent_events", "calls", "metadata", "tickets"]
+__all__ = ["CallRecords", "Ticket", "TicketDesk", "TicketRefused", "agent_events", "calls", "create_or_upgrade",
+           "metadata", "ticket_events", "tickets"]

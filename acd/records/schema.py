@@ -1,12 +1,19 @@
 """The record tables: one row per call when it ends, one row per agent state change,
-one row per back-office ticket.
+one row per back-office ticket and one per thing the back office did with it.
 
 SQLAlchemy Core, not the ORM: rows are written in batches from decisions and read by
 reports; there are no objects with behaviour to map.
+
+There is no migration tool: ``create_or_upgrade`` creates what is missing, tables and
+columns, so a daemon upgraded on an existing database starts. That works because a
+column added after a release is nullable (old rows have nothing in it); a change that
+needs more than that needs a real migration, and this function refuses it rather than
+start on a table that does not match.
 """
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Float, Integer, MetaData, String, Table, Text
+from sqlalchemy import (JSON, Column, Connection, Float, ForeignKey, Integer, MetaData, String, Table, Text,
+                        inspect, text)
 
 metadata = MetaData()
 
@@ -66,6 +73,59 @@ tickets = Table(
     Column("agent_id", String(16), index=True),
     Column("caller", String(64)),
     Column("note", Text),
-    #: open when made here; the back office's own tools move it on
+    #: open | claimed | resolved (acd.records.ticket.TRANSITIONS); open when made here
     Column("status", String(16), nullable=False, default="open"),
+    # added with the ticket desk; nullable, so create_or_upgrade adds them to older tables
+    #: who claimed it, while it is claimed
+    Column("claimed_by", String(128)),
+    #: what was done, while it is resolved
+    Column("resolution", Text),
+    #: the last move (None: never moved since it was opened)
+    Column("updated_at", Float),
 )
+
+#: every move the back office made with a ticket (the opening is the ticket's own row):
+#: who, when, what, from which status to which, and the note they left
+ticket_events = Table(
+    "ticket_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", String(32), ForeignKey("tickets.id"), nullable=False, index=True),
+    Column("at", Float, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("from_status", String(16), nullable=False),
+    Column("to_status", String(16), nullable=False),
+    Column("who", String(128), nullable=False),
+    Column("note", Text),
+)
+
+
+class SchemaMismatch(RuntimeError):
+    """The database has a table this code cannot add to without a real migration."""
+
+
+def create_or_upgrade(connection: Connection) -> list[str]:
+    """Create missing tables and add missing nullable columns; the columns added, as
+    ``table.column``. Run inside a transaction (``conn.run_sync``) at start-up.
+
+    Two daemons starting on one PostgreSQL may race here; ``IF NOT EXISTS`` makes the
+    loser's ALTER harmless there (SQLite has one writer at a time anyway).
+    """
+    metadata.create_all(connection)
+    existing = inspect(connection)
+    quote = connection.dialect.identifier_preparer.quote
+    if_not_exists = "IF NOT EXISTS " if connection.dialect.name == "postgresql" else ""
+    added: list[str] = []
+    for table in metadata.sorted_tables:
+        have = {c["name"] for c in existing.get_columns(table.name)}
+        for column in table.columns:
+            if column.name in have:
+                continue
+            if not column.nullable:
+                raise SchemaMismatch(f"table {table.name!r} has no column {column.name!r} and it cannot be added "
+                                     "to existing rows (NOT NULL): migrate the database first")
+            kind = column.type.compile(dialect=connection.dialect)
+            connection.execute(text(f"ALTER TABLE {quote(table.name)} ADD COLUMN {if_not_exists}"
+                                    f"{quote(column.name)} {kind}"))
+            added.append(f"{table.name}.{column.name}")
+    return added

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from acd.batch_writer import BatchWriter
 from acd.config.back_office import BackOffice, back_office_of
 from acd.engine import decisions as d
-from acd.records.schema import agent_events, calls, metadata, tickets
+from acd.records.schema import agent_events, calls, create_or_upgrade, tickets
 from acd.records.ticket import Ticket, new_ticket
 
 log = logging.getLogger(__name__)
@@ -49,8 +49,12 @@ class CallRecords(BatchWriter):
         self._batch = batch
 
     async def _prepare(self) -> None:
+        """Create the tables, or bring an older database's up to date (new nullable
+        columns), so an upgraded daemon starts on the file it ran on before."""
         async with self.db.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+            added = await conn.run_sync(create_or_upgrade)
+        if added:
+            log.info("records schema upgraded", extra={"added": added})
 
     async def close(self) -> None:
         await self.stop()
