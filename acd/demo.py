@@ -35,7 +35,7 @@ PROMPT_CACHE = Path.home() / ".cache" / "acd-1555" / "demo-prompts"
 
 
 def sandbox_config(source: Path, target: Path, sandbox: Any, agi_port: int, var: Path,
-                   prompts_dir: Path | None = None) -> Path:
+                   prompts_dir: Path | None = None, api_port: int | None = None) -> Path:
     """The user's config with the daemon section pointed at the sandbox (ports, secret,
     files under ``var``) and, when given, the prompts where the demo rendered them
     (Asterisk plays an absolute path as well as one under its sounds directory);
@@ -47,7 +47,10 @@ def sandbox_config(source: Path, target: Path, sandbox: Any, agi_port: int, var:
         "ami_host": "127.0.0.1", "ami_port": sandbox.ami_port, "ami_username": sandbox.ami_username,
         "ami_secret": sandbox.ami_secret, "agi_host": "127.0.0.1", "agi_port": agi_port,
         "queue_log": str(var / "queue_log"), "recordings_dir": str(var / "recordings"),
+        "database_url": f"sqlite+aiosqlite:///{var / 'acd.sqlite3'}",
     }
+    if api_port is not None:
+        data["daemon"]["api_port"] = api_port
     target.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return target
 
@@ -107,6 +110,7 @@ async def run(config_path: Path, workdir: Path, *, seconds: float, rate: float, 
     config: Config = load_config(config_path)
     prompts = await asyncio.to_thread(demo_prompts, config)
     agi_port = free_port(14573)
+    api_port = free_port(18080)
     agents = agent_phones(workdir, ring=0.2, talk=talk, name="agents")
     contacts = {agent.endpoint: agents.port for agent in config.agents.values()}
     sandbox = AsteriskSandbox(workdir / "asterisk", extra_files={
@@ -117,9 +121,10 @@ async def run(config_path: Path, workdir: Path, *, seconds: float, rate: float, 
     daemon = None
     callers: list[Any] = []
     try:
+        # with the extras: call records (SQLite under var/) and the API, so the wallboard
+        # and the agents' panel can be watched while the demo runs
         daemon = Daemon(sandbox_config(config_path, workdir / "demo.yaml", sandbox, agi_port, workdir / "var",
-                                       prompts),
-                        extras=False)
+                                       prompts, api_port))
         figures = LiveFigures()
         daemon.live.subscribe(figures)
         await daemon.start()
@@ -129,6 +134,8 @@ async def run(config_path: Path, workdir: Path, *, seconds: float, rate: float, 
         shares = queue_shares(config)
         print(f"{len(config.agents)} agents logged in; citizens call {len(shares)} queues at {rate:g}/s "
               f"for {seconds:g} s (talk {talk:g} s), in the config's topic mix", flush=True)
+        print(f"wallboard http://127.0.0.1:{api_port}/  agents' panel http://127.0.0.1:{api_port}/agent",
+              flush=True)
         for queue, share in shares.items():
             phone = citizens(workdir, sandbox.sip_port, f"q-{queue}", calls=max(1, round(rate * share * seconds)),
                              rate=rate * share, caller_prefix=f"{queue}-", name=f"citizens-{queue}")
