@@ -333,22 +333,44 @@ Duration=160
 
 
 def registering_phone(workdir: Path, sip_port: int, endpoint: str, contact: str, *, expires: int = 300,
-                      user_agent: str = "acd-rig-softphone/1.0", name: str | None = None) -> SippProcess:
-    """A sipp UAC sending one REGISTER for ``endpoint`` (no digest) with ``contact`` as its
-    Contact, for ``expires`` seconds; ``expires=0`` un-registers that contact. The
-    contact may point at another sipp (``agent_phones``), which then takes the calls
-    Asterisk sends to the registered phone. Not started; ``wait`` tells whether Asterisk
-    answered 200."""
+                      user_agent: str = "acd-rig-softphone/1.0", password: str | None = None,
+                      username: str | None = None, name: str | None = None) -> SippProcess:
+    """A sipp UAC sending one REGISTER for ``endpoint`` with ``contact`` as its Contact, for
+    ``expires`` seconds; ``expires=0`` un-registers that contact. The contact may point at
+    another sipp (``agent_phones``), which then takes the calls Asterisk sends to the
+    registered phone. Not started.
+
+    Without ``password``: no digest (register.xml), and ``wait`` tells whether Asterisk
+    answered 200. With ``password``: the phone expects Asterisk's 401 challenge and answers
+    it with digest credentials (register_auth.xml; ``username`` defaults to ``endpoint``);
+    either outcome is a complete run, and the phone's events say which: ``registered``,
+    or ``refused`` with the code as the peer (``registration_outcome``)."""
     if expires < 0:
         raise ValueError(f"expires must be >= 0 seconds, not {expires}")
-    for what, value in (("endpoint", endpoint), ("contact", contact), ("user agent", user_agent)):
+    for what, value in (("endpoint", endpoint), ("contact", contact), ("user agent", user_agent),
+                        *((("username", username),) if username is not None else ()),
+                        *((("password", password),) if password is not None else ())):
         if not value or any(c.isspace() or c in "<>\"" for c in value):
             raise ValueError(f"{what} {value!r} would break the REGISTER")
-    return SippProcess(SCENARIOS / "register.xml",
-                       ["-s", endpoint, "-key", "contact", contact, "-key", "expires", str(expires),
-                        "-key", "user_agent", user_agent, "-m", "1", "-timeout", "30s"],
-                       workdir=workdir, name=name or f"{endpoint}-register-{expires}",
+    args = ["-s", endpoint, "-key", "contact", contact, "-key", "expires", str(expires),
+            "-key", "user_agent", user_agent, "-m", "1", "-timeout", "30s"]
+    scenario = "register.xml"
+    if password is not None:
+        scenario = "register_auth.xml"
+        args += ["-au", username or endpoint, "-ap", password]
+    return SippProcess(SCENARIOS / scenario, args, workdir=workdir, name=name or f"{endpoint}-register-{expires}",
                        remote=f"127.0.0.1:{sip_port}")
+
+
+def registration_outcome(phone: SippProcess) -> str | None:
+    """What Asterisk answered a digest REGISTER (register_auth.xml): ``registered``,
+    ``refused 401`` / ``refused 403``, or None while no answer is logged."""
+    for event in reversed(phone.events()):
+        if event.event == "registered":
+            return "registered"
+        if event.event == "refused":
+            return f"refused {event.peer}"
+    return None
 
 
 class Phones:
