@@ -145,3 +145,20 @@ def day_report(day: DayResult, needed: Sequence[float] | None = None) -> tuple[l
                     staffed_seconds=sum(day.staffed_seconds), staffed_agents=max(day.staffed_agents, default=0),
                     needed_agents=max((n for n in needed if not math.isnan(n)), default=math.nan), **common)
     return rows, total
+
+
+def queue_report(day: DayResult) -> dict[str, Figures]:
+    """The day's figures of each queue (topic), for the planner who sees the day miss its
+    target and must know which team is short: a pooled figure hides a queue whose own
+    agents cannot carry it. Agents serve several queues, so the per-queue rows have no
+    occupancy or staffing (NaN)."""
+    settings = day.settings
+    by_queue: dict[str, list[CallAttempt]] = {}
+    for call in day.attempts:
+        by_queue.setdefault(call.queue, []).append(call)
+    return {
+        queue: figures(calls, queue, threshold=settings.target.threshold, short_abandon=settings.target.short_abandon,
+                       wrapup=day.wrapup, busy_seconds=0.0, staffed_seconds=0.0, staffed_agents=math.nan,
+                       needed_agents=math.nan)
+        for queue, calls in sorted(by_queue.items())
+    }

@@ -35,8 +35,29 @@ def rows(result: Replicated) -> list[dict[str, Any]]:
     return [_row(start, est) for start, est in zip(result.starts, result.intervals)] + [_row("day", result.day)]
 
 
+#: figures of the agents, not of a queue's calls: agents serve several queues
+_AGENT_FIGURES = ("occupancy", "staffed_agents", "needed_agents")
+
+
+def queue_rows(result: Replicated) -> list[dict[str, Any]]:
+    """One row per queue for the whole day: its calls' figures, not the agents'."""
+    table = []
+    for queue, estimates in result.queues.items():
+        row = _row(queue, estimates)
+        del row["interval"]
+        table.append({"queue": queue, **{k: v for k, v in row.items() if k.removesuffix("_ci") not in _AGENT_FIGURES}})
+    return table
+
+
 def write_csv(result: Replicated, path: Path) -> None:
-    table = rows(result)
+    _write_table(rows(result), path)
+
+
+def write_queue_csv(result: Replicated, path: Path) -> None:
+    _write_table(queue_rows(result), path)
+
+
+def _write_table(table: list[dict[str, Any]], path: Path) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(table[0]))
         writer.writeheader()
@@ -51,6 +72,7 @@ def write_json(result: Replicated, path: Path, meta: dict[str, Any]) -> None:
         "confidence_level": result.level,
         "intervals": rows(result)[:-1],
         "day": rows(result)[-1],
+        "queues": {row["queue"]: {k: v for k, v in row.items() if k != "queue"} for row in queue_rows(result)},
         "days": [{name: _number(float(getattr(total, name))) for name in NUMERIC_FIGURES}
                  for _, total in result.days],
     }

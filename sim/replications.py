@@ -7,12 +7,12 @@ gives the same day) and report each figure's mean with a t interval.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from acd.config.model import Config
 from acd.config.sim import SimSettings
 from sim.confidence import Estimate, estimate
-from sim.figures import FIGURE_NAMES, Figures, day_report
+from sim.figures import FIGURE_NAMES, Figures, day_report, queue_report
 from sim.model import CallCentreDay, DayResult
 
 #: figures averaged over replications (the rest, like ``start``, are labels)
@@ -28,6 +28,8 @@ class Replicated:
     day: dict[str, Estimate]
     starts: list[str]
     level: float
+    #: queue -> the day's estimates of that queue alone (empty when not computed)
+    queues: dict[str, dict[str, Estimate]] = field(default_factory=dict)
 
 
 def run_days(config: Config, settings: SimSettings, replications: int, seed: int, *,
@@ -38,6 +40,7 @@ def run_days(config: Config, settings: SimSettings, replications: int, seed: int
     if replications < 1:
         raise ValueError(f"replications must be at least 1, got {replications}")
     days: list[tuple[list[Figures], Figures]] = []
+    queue_days: list[dict[str, Figures]] = []
     for r in range(replications):
         model = CallCentreDay(config, settings, seed + r, calls_per_day=calls_per_day,
                               staffing=tuple(staffing) if staffing is not None else None)
@@ -46,14 +49,21 @@ def run_days(config: Config, settings: SimSettings, replications: int, seed: int
             report = (lambda seconds, r=r: progress((r + seconds / 86_400.0) / replications))
         result: DayResult = model.run(report)
         days.append(day_report(result, needed))
-    return summarise(days, level)
+        queue_days.append(queue_report(result))
+    return summarise(days, level, queue_days)
 
 
-def summarise(days: list[tuple[list[Figures], Figures]], level: float = 0.95) -> Replicated:
+def summarise(days: list[tuple[list[Figures], Figures]], level: float = 0.95,
+              queue_days: list[dict[str, Figures]] | None = None) -> Replicated:
     count = len(days[0][0])
     intervals = [
         {name: estimate([float(getattr(rows[i], name)) for rows, _ in days], level) for name in NUMERIC_FIGURES}
         for i in range(count)
     ]
     day = {name: estimate([float(getattr(total, name)) for _, total in days], level) for name in NUMERIC_FIGURES}
-    return Replicated(days, intervals, day, [row.start for row in days[0][0]], level)
+    queues: dict[str, dict[str, Estimate]] = {}
+    for queue in sorted({name for per_day in queue_days or [] for name in per_day}):
+        # a day without a single call for the queue (tiny runs only) is left out
+        rows = [per_day[queue] for per_day in queue_days or [] if queue in per_day]
+        queues[queue] = {name: estimate([float(getattr(row, name)) for row in rows], level) for name in NUMERIC_FIGURES}
+    return Replicated(days, intervals, day, [row.start for row in days[0][0]], level, queues)

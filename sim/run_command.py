@@ -3,7 +3,7 @@
     acd-sim run --config examples/1555.yaml [--calls-per-day N] [--replications R]
                 [--seed S] [--lines L] --out DIR
 
-writes ``DIR/figures.csv``, ``DIR/figures.json`` and ``DIR/calls.png``,
+writes ``DIR/figures.csv``, ``DIR/queues.csv``, ``DIR/figures.json`` and ``DIR/calls.png``,
 ``service.png``, ``staffing.png``, and prints the day's figures.
 """
 from __future__ import annotations
@@ -19,8 +19,9 @@ from acd.config import ConfigError, load_config
 from acd.config.model import Config
 from acd.config.sim import SimSettings, settings_for
 from sim.cli_options import positive_number, whole_number
+from sim.confidence import Estimate
 from sim.needed import erlang_c_agents
-from sim.output import write_csv, write_json
+from sim.output import write_csv, write_json, write_queue_csv
 from sim.plots import PlotContext, write_plots
 from sim.replications import Replicated, run_days
 
@@ -107,6 +108,9 @@ def write_outputs(result: Replicated, out: Path, config: Config, settings: SimSe
     written = [out / "figures.csv", out / "figures.json"]
     write_csv(result, written[0])
     write_json(result, written[1], meta)
+    if result.queues:
+        written.append(out / "queues.csv")
+        write_queue_csv(result, written[-1])
     if plots:
         context = PlotContext(config.service_name, settings.target.threshold, settings.target.service_level,
                               settings.target.short_abandon, config.lines)
@@ -134,7 +138,27 @@ def summary(result: Replicated) -> str:
         f"longest wait {show('longest_wait', unit=' s', digits=0)}",
         f"  occupancy {show('occupancy', 100, ' %')}, escalated to back office {show('escalated', digits=0)}, "
         f"peak agents staffed {show('staffed_agents', digits=0)}, needed {show('needed_agents', digits=0)}",
+        *queue_lines(result),
     ])
+
+
+def queue_lines(result: Replicated) -> list[str]:
+    """The day per queue, so a planner sees which team misses the target."""
+    if not result.queues:
+        return []
+
+    def value(estimates: dict[str, Estimate], name: str, scale: float = 1.0, digits: int = 1) -> str:
+        mean = estimates[name].mean
+        return "-" if math.isnan(mean) else f"{mean * scale:.{digits}f}"
+
+    width = max(len(queue) for queue in result.queues)
+    lines = [f"  {'queue':<{width}}  offered  answered  SL %  ASA s  abandon %  longest s"]
+    for queue, estimates in result.queues.items():
+        lines.append(f"  {queue:<{width}}  {value(estimates, 'offered', digits=0):>7}  "
+                     f"{value(estimates, 'answered', digits=0):>8}  {value(estimates, 'service_level', 100):>4}  "
+                     f"{value(estimates, 'asa'):>5}  {value(estimates, 'abandon_rate', 100):>9}  "
+                     f"{value(estimates, 'longest_wait', digits=0):>9}")
+    return lines
 
 
 def main(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@ and a staffing plan that really meets its target when simulated again."""
 from __future__ import annotations
 
 import csv
+import re
 import json
 import math
 from dataclasses import replace
@@ -119,6 +120,30 @@ def test_run_the_1555_example_with_the_issue_options(tmp_path: Path, capsys):
         assert (out / name).stat().st_size > 10_000, name
     printed = capsys.readouterr().out
     assert "service level" in printed and "got busy" in printed
+
+
+def test_the_day_per_queue_adds_up_to_the_day_and_names_the_queue_that_misses(tmp_path: Path, capsys):
+    # a team too small for its queue: the pooled day hides it, the per-queue rows show it
+    text = EXAMPLE.read_text(encoding="utf-8").replace("ids: 2201-2250", "ids: 2201-2205")
+    text = re.sub(r"\n  staffing: \{[^}]*\}", "", text)     # everyone on duty all day
+    config = tmp_path / "short-labour.yaml"
+    config.write_text(text, encoding="utf-8")
+    out = tmp_path / "o"
+    assert acd_sim(["run", "--config", str(config), "--calls-per-day", "6000", "--replications", "2",
+                    "--out", str(out), "--quiet", "--no-plots"]) == 0
+    document = json.loads((out / "figures.json").read_text())
+    queues = document["queues"]
+    assert set(queues) == {"pensions", "unemployment", "welfare", "labour", "solidarity", "equality", "violence"}
+    for name in ("offered", "answered", "abandoned", "escalated"):
+        assert sum(q[name] for q in queues.values()) == pytest.approx(document["day"][name]), name
+    assert "occupancy" not in queues["labour"], "agents serve several queues: no per-queue occupancy"
+    worst = min(queues, key=lambda queue: queues[queue]["service_level"])
+    assert worst == "labour" and queues["labour"]["service_level"] < 0.5 < queues["pensions"]["service_level"]
+    with (out / "queues.csv").open(encoding="utf-8") as handle:
+        table = list(csv.DictReader(handle))
+    assert [row["queue"] for row in table] == sorted(queues)
+    printed = capsys.readouterr().out
+    assert any(line.split()[:1] == ["labour"] for line in printed.splitlines())
 
 
 def test_run_overrides_calls_per_day_and_lines(config_file: Path, tmp_path: Path):
