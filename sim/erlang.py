@@ -99,6 +99,23 @@ def erlang_b(load: float, lines: int) -> float:
     return blocking
 
 
+def lines_needed(load: float, max_blocking: float = 0.01) -> int:
+    """The fewest trunk lines that turn away at most ``max_blocking`` of the callers of
+    ``load`` erlangs: Erlang B's recursion, stopped at the first count that meets it
+    (B falls with every line added), so it costs one step per line."""
+    erlangs = _number("load", load, positive=False)
+    target = _number("max_blocking", max_blocking, positive=True)
+    if target >= 1:
+        raise ValueError(f"max_blocking must be below 1, got {max_blocking}")
+    if erlangs == 0:
+        return 0
+    blocking, lines = 1.0, 0
+    while blocking > target:
+        lines += 1
+        blocking = erlangs * blocking / (lines + erlangs * blocking)
+    return lines
+
+
 def erlang_c(load: float, agents: int) -> float:
     """Erlang C: probability that a caller must wait, P(W > 0) = n B / (n - A (1 - B))
     with B the Erlang B of ``agents`` lines; 1 when ``agents <= load`` (the queue grows

@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from acd.metrics import AgentTime, CallOutcome, queue_figures
+from sim.erlang import lines_needed
 from sim.model import CallAttempt, DayResult
 
 
@@ -50,6 +51,11 @@ class Figures:
     occupancy: float
     staffed_agents: float
     needed_agents: float
+    #: erlangs offered to the trunk: lines held by the calls let in, plus what the callers
+    #: turned away busy would have held (``trunk_load``)
+    line_load: float = math.nan
+    #: the fewest lines that turn away at most the target's ``max_blocking`` (Erlang B)
+    lines_needed: float = math.nan
 
     def as_dict(self) -> dict[str, float | int | str]:
         return asdict(self)
@@ -80,6 +86,26 @@ def outcome(call: CallAttempt, wrapup: Mapping[str, float]) -> CallOutcome | Non
                        abandoned=call.outcome == "abandoned", exited=call.outcome == "exited")
 
 
+def line_seconds(call: CallAttempt) -> float | None:
+    """How long a call held a trunk line, from dialling to hanging up (IVR, wait, talk);
+    None for a caller turned away busy or still on the line at midnight."""
+    if call.outcome in ("blocked", "unfinished") or call.enqueued is None or call.wait is None:
+        return None
+    return call.enqueued + call.wait + (call.talk if call.outcome == "answered" else 0.0) - call.arrived
+
+
+def trunk_load(calls: Sequence[CallAttempt], seconds: float) -> float:
+    """Erlangs offered to the trunk by ``calls`` over ``seconds``: the line time of those
+    let in, and for each caller turned away the mean line time of those let in (they
+    would have held a line as long). Offered, not carried: a trunk that blocks callers
+    carries less than it is asked to, and lines are planned for what is asked."""
+    held = [t for t in map(line_seconds, calls) if t is not None]
+    if not held:
+        return 0.0
+    blocked = sum(1 for c in calls if c.outcome == "blocked")
+    return sum(held) * (1 + blocked / len(held)) / seconds
+
+
 def offered_at(call: CallAttempt) -> float:
     """When a call counts as offered: entering the queue, or being refused at the trunk
     (a call still in the IVR at midnight counts when it dialled)."""
@@ -88,7 +114,8 @@ def offered_at(call: CallAttempt) -> float:
 
 def figures(calls: Sequence[CallAttempt], start: str, *, threshold: float, short_abandon: float,
             wrapup: Mapping[str, float], busy_seconds: float, staffed_seconds: float,
-            staffed_agents: float, needed_agents: float) -> Figures:
+            staffed_agents: float, needed_agents: float, line_load: float = math.nan,
+            lines_needed: float = math.nan) -> Figures:
     """Count and measure one group of calls (an interval's, or the day's)."""
     records = [r for r in (outcome(c, wrapup) for c in calls) if r is not None]
     agents = [AgentTime("all agents", staffed_seconds, min(busy_seconds, staffed_seconds))]
@@ -116,6 +143,8 @@ def figures(calls: Sequence[CallAttempt], start: str, *, threshold: float, short
         occupancy=_nan(row.occupancy),
         staffed_agents=staffed_agents,
         needed_agents=needed_agents,
+        line_load=line_load,
+        lines_needed=lines_needed,
     )
 
 
@@ -124,7 +153,8 @@ def day_report(day: DayResult, needed: Sequence[float] | None = None) -> tuple[l
 
     ``needed`` is the analytic agent requirement per interval (Erlang C on the offered
     load), shown next to the simulated staffing; NaN when not computed. The day's
-    staffed and needed agents are the peak of the intervals.
+    staffed and needed agents, the trunk's load and the lines needed are the peak of
+    the intervals.
     """
     settings = day.settings
     length = settings.interval_seconds
@@ -135,15 +165,18 @@ def day_report(day: DayResult, needed: Sequence[float] | None = None) -> tuple[l
     needed = list(needed) if needed is not None else [math.nan] * count
     common: dict[str, Any] = dict(threshold=settings.target.threshold,
                                   short_abandon=settings.target.short_abandon, wrapup=day.wrapup)
+    loads = [trunk_load(bucket, length) for bucket in buckets]
+    lines = [float(lines_needed(load, settings.target.max_blocking)) for load in loads]
     rows = [
         figures(buckets[i], _clock(i * settings.interval), busy_seconds=day.busy_seconds[i],
                 staffed_seconds=day.staffed_seconds[i], staffed_agents=day.staffed_agents[i],
-                needed_agents=needed[i], **common)
+                needed_agents=needed[i], line_load=loads[i], lines_needed=lines[i], **common)
         for i in range(count)
     ]
     total = figures(day.attempts, "day", busy_seconds=sum(day.busy_seconds),
                     staffed_seconds=sum(day.staffed_seconds), staffed_agents=max(day.staffed_agents, default=0),
-                    needed_agents=max((n for n in needed if not math.isnan(n)), default=math.nan), **common)
+                    needed_agents=max((n for n in needed if not math.isnan(n)), default=math.nan),
+                    line_load=max(loads, default=0.0), lines_needed=max(lines, default=0.0), **common)
     return rows, total
 
 

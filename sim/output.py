@@ -35,8 +35,8 @@ def rows(result: Replicated) -> list[dict[str, Any]]:
     return [_row(start, est) for start, est in zip(result.starts, result.intervals)] + [_row("day", result.day)]
 
 
-#: figures of the agents, not of a queue's calls: agents serve several queues
-_AGENT_FIGURES = ("occupancy", "staffed_agents", "needed_agents")
+#: figures of the agents and the trunk, not of one queue's calls: shared by every queue
+_AGENT_FIGURES = ("occupancy", "staffed_agents", "needed_agents", "line_load", "lines_needed")
 
 
 def queue_rows(result: Replicated) -> list[dict[str, Any]]:

@@ -63,7 +63,7 @@ def main(args: argparse.Namespace) -> int:
                             {"planned_staffing": list(plan.staffing), "rounds": plan.rounds,
                              "converged": plan.converged})
     written += write_plan(plan, args.out, settings.interval)
-    print(summary(plan.check))
+    print(summary(plan.check, config.lines, settings.target.max_blocking))
     state = "converged" if plan.converged else f"stopped after {plan.rounds} rounds"
     print(f"plan {state}: peak {max(plan.staffing)} agents, {sum(plan.staffing) * settings.interval / 60:.0f} "
           f"agent-hours (Erlang C alone: peak {max(plan.erlang_c):.0f}, "

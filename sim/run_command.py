@@ -118,7 +118,8 @@ def write_outputs(result: Replicated, out: Path, config: Config, settings: SimSe
     return written
 
 
-def summary(result: Replicated) -> str:
+def summary(result: Replicated, lines: int | None = None, max_blocking: float = 0.01) -> str:
+    """The day's figures as planners read them; ``lines`` is the trunk simulated."""
     day = result.day
 
     def show(name: str, scale: float = 1.0, unit: str = "", digits: int = 1) -> str:
@@ -138,6 +139,9 @@ def summary(result: Replicated) -> str:
         f"longest wait {show('longest_wait', unit=' s', digits=0)}",
         f"  occupancy {show('occupancy', 100, ' %')}, escalated to back office {show('escalated', digits=0)}, "
         f"peak agents staffed {show('staffed_agents', digits=0)}, needed {show('needed_agents', digits=0)}",
+        f"  trunk: peak load {show('line_load', unit=' erlangs', digits=0)}, lines needed for at most "
+        f"{max_blocking:.0%} busy {show('lines_needed', digits=0)}"
+        + ("" if lines is None else f" (simulated with {lines} lines)"),
         *queue_lines(result),
     ])
 
@@ -167,6 +171,6 @@ def main(args: argparse.Namespace) -> int:
     config, settings = loaded
     result = simulate(config, settings, args.replications, quiet=args.quiet)
     written = write_outputs(result, args.out, config, settings, not args.no_plots)
-    print(summary(result))
+    print(summary(result, config.lines, settings.target.max_blocking))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sim.erlang as erlang_module
-from sim.erlang import erlang_b, erlang_c, offered_load, performance
+from sim.erlang import erlang_b, erlang_c, lines_needed, offered_load, performance
 from tests.markov_oracle import solve_queue
 
 # --- published worked examples ------------------------------------------------------
@@ -48,6 +48,27 @@ def test_wolfram_example_30_lines_at_25_erlangs_block_about_5_percent():
     # compute-loss-probabilities-for-a-queue.html): 30 lines, 25 Erlangs -> "approximately
     # 0.05"; ErlangB[30, 25.] = 0.0526.
     assert erlang_b(25.0, 30) == pytest.approx(0.0526, abs=5e-5)
+
+
+def test_lines_needed_match_the_published_one_percent_erlang_b_table():
+    # the 1 % column of the Erlang B table: 18 lines carry up to 10.437 erlangs,
+    # 100 lines up to 84.06 erlangs
+    assert (lines_needed(10.4, 0.01), lines_needed(10.5, 0.01)) == (18, 19)
+    assert (lines_needed(84.0, 0.01), lines_needed(84.2, 0.01)) == (100, 101)
+    assert lines_needed(0.0) == 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.floats(min_value=0.01, max_value=800.0), st.floats(min_value=0.001, max_value=0.3))
+def test_lines_needed_is_the_fewest_lines_that_meet_the_target(load: float, target: float) -> None:
+    lines = lines_needed(load, target)
+    assert erlang_b(load, lines) <= target < erlang_b(load, lines - 1)
+
+
+@pytest.mark.parametrize("target", [0.0, 1.0, -0.1, float("nan")])
+def test_lines_needed_refuses_a_target_that_is_not_a_share(target: float) -> None:
+    with pytest.raises(ValueError, match="max_blocking"):
+        lines_needed(10.0, target)
 
 
 def test_erlang_b_of_one_line_is_load_over_one_plus_load():

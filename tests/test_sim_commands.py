@@ -118,8 +118,9 @@ def test_run_the_1555_example_with_the_issue_options(tmp_path: Path, capsys):
     assert document["day"]["escalated"] > 0, "15 % of answered calls go to the back office"
     for name in ("calls.png", "service.png", "staffing.png"):
         assert (out / name).stat().st_size > 10_000, name
+    assert 0 < document["day"]["line_load"] < document["day"]["lines_needed"]
     printed = capsys.readouterr().out
-    assert "service level" in printed and "got busy" in printed
+    assert "service level" in printed and "got busy" in printed and "lines needed for at most 1% busy" in printed
 
 
 def test_the_day_per_queue_adds_up_to_the_day_and_names_the_queue_that_misses(tmp_path: Path, capsys):

@@ -115,6 +115,7 @@ def test_shares_are_normalised_and_durations_accept_a_plain_mean():
     ("redial: {probability: -0.1}\n", "-0.1", SIM_LINE),
     ("patience: 0\n", "needs a mean above 0", SIM_LINE),
     ("ivr_time: [1, 2]\n", "expected a number", SIM_LINE),
+    ("target: {max_blocking: 0.9}\n", "at most 0.5", SIM_LINE),
 ])
 def test_mistakes_name_file_line_and_reason(sim: str, reason: str, line: int):
     error = sim_error(sim)

@@ -12,7 +12,7 @@ from statistics import NormalDist
 import pytest
 
 from sim.confidence import estimate, t_quantile
-from sim.figures import figures, offered_at, outcome
+from sim.figures import figures, line_seconds, offered_at, outcome, trunk_load
 from sim.model import CallAttempt
 
 WRAPUP = {"q": 10.0}
@@ -95,3 +95,15 @@ def test_estimates_skip_undefined_values_and_admit_ignorance_with_one_day():
     single = estimate([4.0])
     assert single.mean == 4.0 and math.isnan(single.half_width)
     assert estimate([math.nan]).replications == 0
+
+
+def test_the_trunk_is_asked_for_the_lines_callers_held_and_would_have_held():
+    answered = call("answered", 20, arrived=0, ivr=40, talk=240)     # IVR, wait, talk: 300 s
+    abandoned = call("abandoned", 60, arrived=0, ivr=40)             # IVR, wait: 100 s
+    busy = call("blocked", arrived=10)
+    still_there = call("unfinished", arrived=0)
+    assert (line_seconds(answered), line_seconds(abandoned), line_seconds(busy), line_seconds(still_there)) == (
+        300, 100, None, None)
+    # 400 line-seconds held, and the busy caller would have held the mean, 200: 600 s in 1800 s
+    assert trunk_load([answered, abandoned, busy, still_there], 1800) == pytest.approx(600 / 1800)
+    assert trunk_load([busy], 1800) == 0.0

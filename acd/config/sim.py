@@ -66,6 +66,9 @@ class PlanTarget:
     threshold: float = 20.0
     service_level: float = 0.8
     short_abandon: float = 5.0
+    #: share of callers the trunk may turn away busy: the report's "lines needed"
+    #: (Erlang B) is the fewest lines that keep to it
+    max_blocking: float = 0.01
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,11 +288,12 @@ def _target(node: Located | None) -> PlanTarget:
     d = PlanTarget()
     if node is None:
         return d
-    f = Fields(node, ("threshold", "service_level", "short_abandon"))
+    f = Fields(node, ("threshold", "service_level", "short_abandon", "max_blocking"))
     return PlanTarget(
         threshold=f.float("threshold", d.threshold, minimum=1),
         service_level=f.float("service_level", d.service_level, minimum=0.01, maximum=0.999),
         short_abandon=f.float("short_abandon", d.short_abandon, minimum=0),
+        max_blocking=f.float("max_blocking", d.max_blocking, minimum=0.0001, maximum=0.5),
     )
 
 
