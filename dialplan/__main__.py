@@ -24,12 +24,18 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="agents' phones as static contacts (the sandbox); default: they register")
     parser.add_argument("--secrets", type=Path, help="'<agent id> <SIP password>' lines for registering phones")
     parser.add_argument("--trunk-match", default="127.0.0.1", help="address the citizens' calls come from")
+    parser.add_argument("--qualify", type=int, default=0, metavar="SECONDS",
+                        help="ping registered phones every SECONDS (OPTIONS), so a vanished one is "
+                             "unreachable at once rather than when its registration expires; 0: never")
+    parser.add_argument("--nat", action="store_true",
+                        help="agents' phones behind NAT: rewrite_contact, force_rport, rtp_symmetric")
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
         options = Options(agi_host=args.agi_host, agi_port=args.agi_port, service_number=args.service_number,
                           prompts_dir=args.prompts_dir, wait_retries=args.wait_retries, agents_at=args.agents_at,
-                          secrets=read_secrets(args.secrets) if args.secrets else {}, trunk_match=args.trunk_match)
+                          secrets=read_secrets(args.secrets) if args.secrets else {}, trunk_match=args.trunk_match,
+                          qualify_frequency=args.qualify, nat=args.nat)
         for path in write(config, args.out, options):
             print(path)
     except (ConfigError, GenerateError, OSError) as error:

@@ -81,6 +81,14 @@ class Options:
     secrets: Mapping[str, str] = field(default_factory=dict)
     #: the address the citizens' trunk calls come from
     trunk_match: str = "127.0.0.1"
+    #: seconds between OPTIONS pings to each registered phone (0: none). A softphone that
+    #: vanishes without un-registering then shows Unreachable (ContactStatus) within
+    #: this plus ``qualify_timeout`` (3 s), not when its registration expires (up to an
+    #: hour), and the daemon stops offering it calls. res_pjsip's default is 0.
+    qualify_frequency: int = 0
+    #: phones behind NAT: answer them where their packets come from (``rewrite_contact``,
+    #: ``force_rport``) and send media back where it comes from (``rtp_symmetric``)
+    nat: bool = False
 
     def check(self) -> None:
         if self.agi_port is not None and not 0 < self.agi_port < 65536:
@@ -91,6 +99,8 @@ class Options:
             raise GenerateError(f"service number {self.service_number!r} is not dialable")
         if self.agents_at is not None and not re.match(r"^[A-Za-z0-9.-]+:[0-9]{1,5}$", self.agents_at):
             raise GenerateError(f"agents_at {self.agents_at!r} must be host:port")
+        if not 0 <= self.qualify_frequency <= 86400:
+            raise GenerateError(f"qualify frequency {self.qualify_frequency} must be 0 to 86400 seconds")
         if not 1 <= self.wait_retries <= 3600:
             raise GenerateError(f"wait_retries {self.wait_retries} must be 1 to 3600 seconds")
 
@@ -359,12 +369,16 @@ def pjsip(config: Config, options: Options = Options()) -> str:
         name = agent.endpoint
         endpoint = (f"[{name}]\ntype=endpoint\ncontext=acd-agents\ndisallow=all\nallow=ulaw,alaw\n"
                     f"dtmf_mode=info\ndirect_media=no\naors={name}\ncallerid={agent.name} <{agent.id}>\n")
+        if options.nat:
+            endpoint += "rewrite_contact=yes\nforce_rport=yes\nrtp_symmetric=yes\n"
         if options.agents_at is not None:
             parts.append(f"{endpoint}\n[{name}]\ntype=aor\ncontact=sip:{name}@{options.agents_at}\n\n")
         else:
             parts.append(f"{endpoint}auth={name}\n\n[{name}]\ntype=auth\nauth_type=userpass\nusername={name}\n"
                          f"password={options.secrets[agent.id]}\n\n"
-                         f"[{name}]\ntype=aor\nmax_contacts=1\nremove_existing=yes\n\n")
+                         f"[{name}]\ntype=aor\nmax_contacts=1\nremove_existing=yes\n"
+                         + (f"qualify_frequency={options.qualify_frequency}\n" if options.qualify_frequency else "")
+                         + "\n")
     return "".join(parts)
 
 

@@ -272,6 +272,20 @@ def test_registering_phones_need_a_password_each(config: Config, tmp_path: Path)
     assert "type=auth" in text and "password=pw-2001-secret" in text and "max_contacts=1" in text
 
 
+def test_registering_phones_can_be_qualified_and_answered_behind_nat(config: Config) -> None:
+    secrets = {agent_id: f"pw-{agent_id}-secret" for agent_id in config.agents}
+    plain = pjsip(config, Options(secrets=secrets))
+    assert "qualify_frequency" not in plain and "rewrite_contact" not in plain
+    text = pjsip(config, Options(secrets=secrets, qualify_frequency=30, nat=True))
+    for agent in config.agents.values():
+        endpoint = text.split(f"[{agent.endpoint}]\ntype=endpoint\n", 1)[1].split("\n\n", 1)[0]
+        aor = text.split(f"[{agent.endpoint}]\ntype=aor\n", 1)[1].split("\n\n", 1)[0]
+        assert {"rewrite_contact=yes", "force_rport=yes", "rtp_symmetric=yes"} <= set(endpoint.splitlines())
+        assert "qualify_frequency=30" in aor.splitlines()
+    with pytest.raises(GenerateError, match="qualify frequency"):
+        pjsip(config, Options(secrets=secrets, qualify_frequency=-1))
+
+
 def test_weak_secret_line_is_refused_with_its_line(tmp_path: Path) -> None:
     secrets = tmp_path / "secrets"
     secrets.write_text("# phones\n2001 short\n")

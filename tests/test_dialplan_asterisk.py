@@ -4,6 +4,7 @@ by an agent through the app_queue fallback, a violence report by the violence te
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import wave
 from pathlib import Path
@@ -40,6 +41,16 @@ def test_generated_files_load_into_asterisk(asterisk: AsteriskSandbox) -> None:
     assert violence.count("PJSIP/agent-29") == violence.count("PJSIP/agent-") == 10
     endpoints = asterisk.cli("pjsip show endpoints")
     assert "agent-2001" in endpoints and "agent-2910" in endpoints
+
+
+def test_production_phones_with_nat_and_qualify_load_into_asterisk(asterisk: AsteriskSandbox) -> None:
+    config = load_config(EXAMPLE)
+    secrets = {agent_id: f"pw-{agent_id}-secret" for agent_id in config.agents}
+    asterisk.apply(generate(config, Options(secrets=secrets, qualify_frequency=30, nat=True)))  # raises on ERROR
+    endpoint = asterisk.cli("pjsip show endpoint agent-2001")
+    assert re.search(r"rewrite_contact\s*:\s*true", endpoint) and re.search(r"rtp_symmetric\s*:\s*true", endpoint)
+    aor = asterisk.cli("pjsip show aor agent-2001")
+    assert re.search(r"qualify_frequency\s*:\s*30", aor) and re.search(r"max_contacts\s*:\s*1", aor)
 
 
 async def test_no_daemon_sends_the_ivr_caller_to_an_agent_through_app_queue(
