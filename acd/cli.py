@@ -57,7 +57,9 @@ def _run(path: str, agi_port: int | None, ami_port: int | None) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command line, apart from running it (deploy/acd.service's ExecStart is checked
+    against it)."""
     parser = argparse.ArgumentParser(prog="acd", description="Automatic call distribution for Asterisk")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -72,7 +74,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     demo.add_argument("--seconds", type=float, default=60.0)
     demo.add_argument("--rate", type=float, default=4.0)
     demo.add_argument("--talk", type=float, default=8.0)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
     setup_logging(args.log_level)
     if args.command == "check":
         return _check(args.config)

@@ -81,6 +81,19 @@ def test_the_pin_limits_come_from_the_config_and_a_reload_changes_them_but_keeps
     assert guard.locked("11")             # a reload is no way around a lockout
 
 
+def test_reload_reopens_the_queue_log_after_logrotate_moved_it_even_with_a_bad_config(tmp_path):
+    config = write(tmp_path / "acd.yaml")
+    daemon = Daemon(config)
+    queue_log = tmp_path / "queue_log"
+    daemon.live.feed(e.AgentLoggedIn(daemon.live.now(), "11"))
+    rotated = queue_log.rename(tmp_path / "queue_log.1")
+    config.write_text("service: {name: test\n")          # broken YAML: the reload is refused
+    assert daemon.reload() is False
+    daemon.live.feed(e.AgentLoggedOut(daemon.live.now(), "11"))
+    assert "|ADDMEMBER|" in rotated.read_text() and "|REMOVEMEMBER|" not in rotated.read_text()
+    assert "|REMOVEMEMBER|" in queue_log.read_text() and "|ADDMEMBER|" not in queue_log.read_text()
+
+
 def test_agent_logins_and_pauses_survive_a_daemon_restart(tmp_path):
     config = write(tmp_path / "acd.yaml")
     first = Daemon(config)

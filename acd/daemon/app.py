@@ -196,7 +196,10 @@ class Daemon:
                 delay = min(delay * 2, 30.0)
 
     def reload(self) -> bool:
-        """SIGHUP: take the config file again; a bad one is refused and the last good one stays."""
+        """SIGHUP: take the config file again; a bad one is refused and the last good one
+        stays. The queue_log is reopened either way: logrotate sends the same signal
+        after moving the file, and must not depend on the config being valid."""
+        self.queue_log.reopen()
         try:
             config = load_config(self.config_path)
         except ConfigError as error:

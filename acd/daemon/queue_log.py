@@ -203,5 +203,17 @@ class QueueLogWriter:
             except OSError:
                 log.exception("queue_log write failed", extra={"path": str(self.path)})
 
+    def reopen(self) -> None:
+        """Close and open the file again by its name: after logrotate has moved it, new
+        lines go to a new file (Asterisk's own queue_log does this on ``logger reload``).
+        If the new file cannot be opened, the old handle stays and lines are not lost."""
+        try:
+            fresh: TextIO = open(self.path, "a", encoding="utf-8")
+        except OSError:
+            log.exception("queue_log not reopened; writing on to the old file", extra={"path": str(self.path)})
+            return
+        old, self._file = self._file, fresh
+        old.close()
+
     def close(self) -> None:
         self._file.close()

@@ -1,0 +1,50 @@
+"""The files that run the daemon as a service: what they start is a command the daemon
+has, a reload is the SIGHUP the daemon reloads and reopens its queue_log on, and the
+logrotate file is one logrotate accepts."""
+from __future__ import annotations
+
+import configparser
+import shlex
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from acd.cli import build_parser
+
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+
+
+def unit() -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None, strict=True)
+    parser.optionxform = str  # type: ignore[assignment,method-assign]   # systemd keys are case-sensitive
+    parser.read(DEPLOY / "acd.service", encoding="utf-8")
+    return parser
+
+
+def test_the_service_starts_the_daemon_with_a_config_and_reloads_it_with_sighup() -> None:
+    service = unit()["Service"]
+    program, *args = shlex.split(service["ExecStart"])
+    assert program.endswith("/.venv/bin/acd")
+    parsed = build_parser().parse_args(args)
+    assert parsed.command == "run" and parsed.config.endswith(".yaml")
+    assert service["ExecReload"] == "/bin/kill -HUP $MAINPID"
+    # the daemon writes its queue_log and records under the working directory
+    assert service["WorkingDirectory"] in service["ReadWritePaths"].split()
+
+
+def test_logrotate_reloads_the_daemon_after_moving_the_queue_log(tmp_path: Path) -> None:
+    text = (DEPLOY / "logrotate.conf").read_text(encoding="utf-8")
+    assert "systemctl reload acd.service" in text and "/var/lib/acd/var/queue_log" in text
+    logrotate = shutil.which("logrotate") or shutil.which("logrotate", path="/usr/sbin")
+    if logrotate is None:
+        pytest.skip("logrotate is not installed: its parse of the file is not checked")
+    conf = tmp_path / "acd"
+    conf.write_text(text.replace("/var/lib/acd/var/queue_log", str(tmp_path / "queue_log"))
+                    .replace("create 0640 acd acd", "create 0640"), encoding="utf-8")
+    (tmp_path / "queue_log").write_text("1|NONE|NONE|NONE|QUEUESTART|\n")
+    done = subprocess.run([logrotate, "--debug", "--state", str(tmp_path / "state"), str(conf)],
+                          capture_output=True, text=True, timeout=30)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "error" not in (done.stdout + done.stderr).lower()
