@@ -4,8 +4,9 @@
                  [--seed S] [--lines L] [--rounds K] --out DIR
 
 writes the figures of the checked plan like ``acd-sim run`` does, plus
-``DIR/plan.csv`` (interval, Erlang C agents, planned agents, simulated service level)
-and ``DIR/staffing.yaml``, a ``staffing:`` table to paste into the config's ``sim:``
+``DIR/plan.csv`` (interval, Erlang C agents, planned agents, simulated service level),
+``DIR/teams.csv`` (the planned agents per team and interval) and ``DIR/staffing.yaml``, a
+``staffing:`` table to paste into the config's ``sim:``
 section (then ``acd-sim run`` simulates that staffing).
 """
 from __future__ import annotations
@@ -16,8 +17,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-from sim.plan import Plan, search
+from acd.config.model import Config
 from sim.cli_options import whole_number
+from sim.plan import Plan, search
+from sim.roster import by_team, on_duty
 from sim.run_command import Progress, add_arguments, load, summary, write_outputs
 
 
@@ -29,7 +32,10 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=main, replications=3)
 
 
-def write_plan(plan: Plan, out: Path, interval_minutes: int) -> list[Path]:
+def write_plan(plan: Plan, out: Path, interval_minutes: int, config: Config) -> list[Path]:
+    """plan.csv (per interval: Erlang C, planned, simulated service level), teams.csv
+    (the planned head count per team, as the simulation put them on duty) and
+    staffing.yaml (the table to paste into the config)."""
     out.mkdir(parents=True, exist_ok=True)
     table_path = out / "plan.csv"
     with table_path.open("w", newline="", encoding="utf-8") as handle:
@@ -40,12 +46,19 @@ def write_plan(plan: Plan, out: Path, interval_minutes: int) -> list[Path]:
             writer.writerow([start, int(erlang), planned,
                              "" if math.isnan(level.mean) else round(level.mean, 4),
                              "" if math.isnan(level.half_width) else round(level.half_width, 4)])
+    teams_path = out / "teams.csv"
+    rows = by_team(config.agents, on_duty(config.agents, interval_minutes, plan.staffing))
+    with teams_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["interval", *rows[0]])
+        for start, row in zip(plan.check.starts, rows):
+            writer.writerow([start, *row.values()])
     yaml_path = out / "staffing.yaml"
     lines = ["# agents on duty from each time on; paste under the config's sim: section",
              "staffing:"]
     lines += [f'  "{time}": {count}' for time, count in plan.staffing_table(interval_minutes).items()]
     yaml_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return [table_path, yaml_path]
+    return [table_path, teams_path, yaml_path]
 
 
 def main(args: argparse.Namespace) -> int:
@@ -62,7 +75,7 @@ def main(args: argparse.Namespace) -> int:
     written = write_outputs(plan.check, args.out, config, settings, not args.no_plots,
                             {"planned_staffing": list(plan.staffing), "rounds": plan.rounds,
                              "converged": plan.converged})
-    written += write_plan(plan, args.out, settings.interval)
+    written += write_plan(plan, args.out, settings.interval, config)
     print(summary(plan.check, config.lines, settings.target.max_blocking))
     state = "converged" if plan.converged else f"stopped after {plan.rounds} rounds"
     print(f"plan {state}: peak {max(plan.staffing)} agents, {sum(plan.staffing) * settings.interval / 60:.0f} "

@@ -57,3 +57,21 @@ def on_duty(agents: Mapping[str, AgentConfig], interval_minutes: int,
             ids.update(order[: staffing[index]])
         result.append(frozenset(ids))
     return result
+
+
+def by_team(agents: Mapping[str, AgentConfig], roster: Sequence[frozenset[str]]) -> list[dict[str, int]]:
+    """How many of each team are on duty in each interval: what a planner schedules,
+    since a head count becomes named agents by the rotation above. Agents listed one
+    by one under ``agents:`` count as ``(no team)``."""
+    teams = sorted({agent.team or NO_TEAM for agent in agents.values()})
+    counts: list[dict[str, int]] = []
+    for ids in roster:
+        row = dict.fromkeys(teams, 0)
+        for agent_id in ids:
+            row[agents[agent_id].team or NO_TEAM] += 1
+        counts.append(row)
+    return counts
+
+
+#: the label of agents that belong to no team
+NO_TEAM = "(no team)"

@@ -215,3 +215,9 @@ def test_plan_writes_a_staffing_table_the_config_accepts(config_file: Path, tmp_
         rows = list(csv.DictReader(handle))
     assert [int(r["planned_agents"]) for r in rows] == list(settings.staffing)
     assert all(math.isclose(float(r["erlang_c_agents"]), int(r["erlang_c_agents"])) for r in rows)
+    with (out / "teams.csv").open() as handle:
+        teams = list(csv.DictReader(handle))
+    assert list(teams[0]) == ["interval", "both", "onlya"]
+    assert [int(t["both"]) + int(t["onlya"]) for t in teams] == list(settings.staffing)
+    # the rotation keeps the teams' mix: any interval with two agents on duty has one of each
+    assert all(int(t["both"]) >= 1 and int(t["onlya"]) >= 1 for t in teams if int(t["both"]) + int(t["onlya"]) >= 2)

@@ -433,7 +433,8 @@ def _service(node: Located | None) -> ServiceTarget:
 
 # -- agents ------------------------------------------------------------------------------------
 
-def _agent(node: Located, agent_id: str, f: Fields, skills: dict[str, str], name: str | None = None) -> AgentConfig:
+def _agent(node: Located, agent_id: str, f: Fields, skills: dict[str, str], name: str | None = None,
+           team: str | None = None) -> AgentConfig:
     pin = f.str("pin")
     if not _PIN.match(pin):
         raise f.require("pin").error("a PIN is 4 to 8 digits")
@@ -448,6 +449,7 @@ def _agent(node: Located, agent_id: str, f: Fields, skills: dict[str, str], name
         endpoint=f"agent-{agent_id}",
         line=node.line,
         shifts=shifts,
+        team=team,
     )
 
 
@@ -475,7 +477,7 @@ def _agents(node: Located | None, teams: Located | None, skills: dict[str, str])
             if last - first >= 2000:
                 raise ids_node.error("a team of more than 2,000 agents is surely a typo")
             for number in range(first, last + 1):
-                add(value, _agent(value, str(number), f, skills, name=f"{team} {number}"))
+                add(value, _agent(value, str(number), f, skills, name=f"{team} {number}", team=team))
     return result
 
 

@@ -117,6 +117,8 @@ class AgentConfig:
     line: int = 0
     #: when the agent is on duty (used by the simulator's staffing); empty = always
     shifts: tuple["TimeRange", ...] = ()
+    #: the ``teams:`` entry the agent comes from (None: listed under ``agents:``)
+    team: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
