@@ -3,7 +3,10 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from acd.daemon.ami_bridge import AMIBridge
+from acd.daemon.escalation import EscalationRefused, Escalations
 from acd.protocol.errors import AMIActionError
 from acd.engine import AgentState
 from acd.engine import decisions as d
@@ -17,17 +20,34 @@ class FakeAMI:
     of one endpoint). An endpoint not listed is one Asterisk does not have: the Error
     res_pjsip's ami_show_endpoint answers."""
 
-    def __init__(self, lists: dict) -> None:
+    def __init__(self, lists: dict, variables: dict[str, dict[str, str]] | None = None) -> None:
         self.lists = lists
+        #: channel name -> its variables, for ``Getvar``; a channel not here does not exist
+        self.variables = variables if variables is not None else {}
         self.handlers: dict[str, object] = {}
         self.connected: list[object] = []
         self.asked: list[tuple[str, ...]] = []
+        #: raised by the next Getvars instead of answering (a timeout, a lost link)
+        self.getvar_error: Exception | None = None
 
     def on_event(self, name, callback) -> None:
         self.handlers[name] = callback
 
     def on_connect(self, callback) -> None:
         self.connected.append(callback)
+
+    async def action(self, name: str, *, timeout: float | None = None, **fields: str) -> dict:
+        """``Getvar`` as main/manager.c ``action_getvar`` answers it: Success with
+        ``Variable`` and ``Value`` (empty when unset), or Error ``No such channel``."""
+        assert name == "Getvar", name
+        self.asked.append((name, fields["Channel"], fields["Variable"]))
+        await asyncio.sleep(0)
+        if self.getvar_error is not None:
+            raise self.getvar_error
+        if fields["Channel"] not in self.variables:
+            return {"Response": "Error", "Message": "No such channel"}
+        return {"Response": "Success", "Variable": fields["Variable"],
+                "Value": self.variables[fields["Channel"]].get(fields["Variable"], "")}
 
     async def action_list(self, name: str, **fields: str) -> list[dict]:
         key = (name, *fields.values())
@@ -39,9 +59,10 @@ class FakeAMI:
         return self.lists[name]
 
 
-def bridge_for(room: Room, lists: dict[str, list[dict]] | None = None) -> tuple[AMIBridge, FakeAMI]:
-    bridge = AMIBridge(room.live, room.room)
-    ami = FakeAMI(lists or {})
+def bridge_for(room: Room, lists: dict[str, list[dict]] | None = None, *, escalations: Escalations | None = None,
+               variables: dict[str, dict[str, str]] | None = None) -> tuple[AMIBridge, FakeAMI]:
+    bridge = AMIBridge(room.live, room.room, escalations)
+    ami = FakeAMI(lists or {}, variables)
     bridge.install(ami)
     return bridge, ami
 
@@ -121,6 +142,140 @@ async def test_agent_found_on_a_call_at_resync_is_kept_out_of_routing_until_the_
     ami.handlers["DeviceStateChange"]({"Device": "PJSIP/agent-11", "State": "NOT_INUSE"})
     target, _ = await ringing(session)
     assert target.startswith("PJSIP/agent-11,")
+
+
+# -- calls an earlier daemon connected: identified from the caller's channel -------------------
+
+def core_show_channel(channel: str, uniqueid: str, *, bridge: str = "", state: str = "6", number: str = "<unknown>",
+                      linkedid: str | None = None) -> dict:
+    """A ``CoreShowChannel`` item as Asterisk 16.28 writes it (main/manager.c
+    action_coreshowchannels over ast_manager_build_channel_state_string_prefix)."""
+    descriptions = {"6": "Up", "5": "Ringing", "4": "Ring"}
+    return {"Event": "CoreShowChannel", "Channel": channel, "ChannelState": state,
+            "ChannelStateDesc": descriptions.get(state, "Down"), "CallerIDNum": number, "CallerIDName": "<unknown>",
+            "Context": "acd-inbound", "Uniqueid": uniqueid, "Linkedid": linkedid or uniqueid,
+            "Application": "AppDial" if bridge else "Dial", "BridgeId": bridge}
+
+
+#: agent 11 talking with a caller the previous daemon connected (the caller's channel in Dial)
+CALLER = "PJSIP/citizens-00000007"
+AGENT_LEG = "PJSIP/agent-11-0000002a"
+CONNECTED_BEFORE = [core_show_channel(CALLER, "1700000000.7", bridge="b-7", number="2101234567"),
+                    core_show_channel(AGENT_LEG, "1700000000.8", bridge="b-7", linkedid="1700000000.7")]
+ITS_VARIABLES = {CALLER: {"ACD_CALLID": "1700000000.7", "ACD_QUEUE": "q"}, AGENT_LEG: {}}
+
+
+def escalations_for(r: Room) -> tuple[Escalations, list]:
+    stored: list = []
+    escalations = Escalations(r.live, stored.append)
+    r.live.subscribe(escalations)
+    return escalations, stored
+
+
+async def test_agent_found_on_a_call_at_resync_escalates_it_with_its_queue_and_callers_number(tmp_path):
+    r = Room(tmp_path)
+    r.login("11")
+    escalations, stored = escalations_for(r)
+    lists = {"DeviceStateList": [{"Device": "PJSIP/agent-11", "State": "INUSE"}], "CoreShowChannels": CONNECTED_BEFORE}
+    bridge, ami = bridge_for(r, lists, escalations=escalations, variables=ITS_VARIABLES)
+    await ami.connected[0]()
+    assert not r.live.engine.agents["11"].reachable             # still out of routing
+    assert [a for a in ami.asked if a[0] == "Getvar"] == [
+        ("Getvar", CALLER, "ACD_CALLID"), ("Getvar", CALLER, "ACD_QUEUE")]   # the caller's channel first
+    ticket = escalations.escalate("11")
+    assert (ticket.call_id, ticket.queue, ticket.agent_id, ticket.caller) == ("1700000000.7", "q", "11", "2101234567")
+    assert stored == [ticket]
+
+
+async def test_a_found_call_stays_escalatable_for_the_queues_wrapup_once_the_phone_is_free(tmp_path):
+    r = Room(tmp_path)                                           # queue q: wrapup 5
+    r.login("11", "12")
+    escalations, stored = escalations_for(r)
+    other_caller, other_leg = "PJSIP/citizens-00000009", "PJSIP/agent-12-0000002b"
+    lists = {"DeviceStateList": [], "CoreShowChannels": [
+        *CONNECTED_BEFORE, core_show_channel(other_caller, "1700000000.9", bridge="b-9"),
+        core_show_channel(other_leg, "1700000000.10", bridge="b-9")]}
+    bridge, ami = bridge_for(r, lists, escalations=escalations, variables={
+        **ITS_VARIABLES, other_caller: {"ACD_CALLID": "1700000000.9", "ACD_QUEUE": "q"}})
+    await ami.connected[0]()
+    r.clock.now += 120
+    for agent in ("11", "12"):                                   # both calls end
+        ami.handlers["DeviceStateChange"]({"Device": f"PJSIP/agent-{agent}", "State": "NOT_INUSE"})
+    assert r.live.engine.agents["11"].reachable and r.live.engine.agents["12"].reachable
+    r.clock.now += 4                                             # within the window: the call just ended
+    assert escalations.escalate("11").call_id == "1700000000.7"
+    r.clock.now += 1
+    with pytest.raises(EscalationRefused) as late:
+        escalations.escalate("12")
+    assert late.value.kind == "no_call"
+    assert [t.call_id for t in stored] == ["1700000000.7"]
+
+
+async def test_a_callbacks_agent_leg_carries_the_call_itself(tmp_path):
+    """A callback's agent leg was Originated with ACD_CALLID/ACD_QUEUE (acd.daemon.callbacks)
+    and the citizen's number as caller id; the citizen's leg it bridges to has neither."""
+    r = Room(tmp_path)
+    escalations, _ = escalations_for(r)
+    agent_leg, citizen_leg = "PJSIP/agent-11-00000031", "PJSIP/citizens-00000032"
+    lists = {"DeviceStateList": [], "CoreShowChannels": [
+        core_show_channel(agent_leg, "acd-cb-1", bridge="b-9", number="6912345678"),
+        core_show_channel(citizen_leg, "1700000000.32", bridge="b-9", number="6912345678")]}
+    bridge, ami = bridge_for(r, lists, escalations=escalations, variables={
+        agent_leg: {"ACD_CALLID": "cb-call", "ACD_QUEUE": "q"}, citizen_leg: {}})
+    await ami.connected[0]()
+    ticket = escalations.escalate("11")
+    assert (ticket.call_id, ticket.queue, ticket.caller) == ("cb-call", "q", "6912345678")
+
+
+async def test_a_phone_only_ringing_or_on_a_call_without_acd_variables_took_no_call(tmp_path):
+    r = Room(tmp_path)
+    escalations, _ = escalations_for(r)
+    outside = "PJSIP/agent-12-00000040"
+    lists = {"DeviceStateList": [], "CoreShowChannels": [
+        core_show_channel("PJSIP/citizens-00000007", "7", bridge=""),
+        core_show_channel("PJSIP/agent-11-0000002a", "8", state="5"),              # still ringing
+        core_show_channel(outside, "9", bridge="b-1"), core_show_channel("Local/x-0001;1", "10", bridge="b-1")]}
+    bridge, ami = bridge_for(r, lists, escalations=escalations, variables={outside: {}, "Local/x-0001;1": {}})
+    await ami.connected[0]()
+    assert [a[1] for a in ami.asked if a[0] == "Getvar"] == ["Local/x-0001;1", outside]
+    for agent in ("11", "12"):
+        with pytest.raises(EscalationRefused) as refused:
+            escalations.escalate(agent)
+        assert refused.value.kind == "no_call"
+    assert not r.live.engine.agents["11"].reachable and not r.live.engine.agents["12"].reachable
+
+
+async def test_a_getvar_that_fails_is_logged_and_the_next_resync_identifies_the_call(tmp_path, caplog):
+    r = Room(tmp_path)
+    r.login("11")
+    escalations, _ = escalations_for(r)
+    lists = {"DeviceStateList": [], "CoreShowChannels": CONNECTED_BEFORE}
+    bridge, ami = bridge_for(r, lists, escalations=escalations, variables=ITS_VARIABLES)
+    ami.getvar_error = asyncio.TimeoutError("AMI action Getvar got no response within 2.0s")
+    await ami.connected[0]()
+    assert any("not identified" in rec.getMessage() for rec in caplog.records)
+    assert not r.live.engine.agents["11"].reachable             # as before: out until the phone is free
+    with pytest.raises(EscalationRefused) as refused:
+        escalations.escalate("11")
+    assert refused.value.kind == "no_call"
+    ami.variables = {AGENT_LEG: {}}                              # the caller's channel: No such channel
+    ami.getvar_error = None
+    await ami.connected[0]()
+    with pytest.raises(EscalationRefused):
+        escalations.escalate("11")
+    ami.variables = ITS_VARIABLES
+    await ami.connected[0]()                                     # a reconnect's resync tries again
+    assert escalations.escalate("11").call_id == "1700000000.7"
+    getvars = len([a for a in ami.asked if a[0] == "Getvar"])
+    await ami.connected[0]()                                     # identified: not asked again
+    assert len([a for a in ami.asked if a[0] == "Getvar"]) == getvars
+
+
+async def test_without_escalations_the_bridge_asks_no_variables(tmp_path):
+    r = Room(tmp_path)
+    bridge, ami = bridge_for(r, {"DeviceStateList": [], "CoreShowChannels": CONNECTED_BEFORE})
+    await ami.connected[0]()
+    assert not [a for a in ami.asked if a[0] == "Getvar"] and not r.live.engine.agents["11"].reachable
 
 
 # -- agents' phone registrations (ContactStatus, PJSIPShowEndpoint) ----------------------------

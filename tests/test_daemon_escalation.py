@@ -94,6 +94,61 @@ async def test_the_memory_of_taken_calls_is_bounded(desk):
     assert escalations.escalate("11", "c4").call_id == "c4"
 
 
+# -- calls an earlier daemon connected (found at resync by the AMI bridge) ------------------
+
+async def test_a_call_found_after_a_restart_is_the_phones_call_while_the_phone_is_on_it(desk):
+    live, escalations, stored = desk
+    live.feed(e.AgentLoggedIn(live.now(), "11"))             # the roster's restore: available, no call
+    escalations.found_on_call("11", "old", "q", "2101234567")
+    live.now.now += 600                                        # however long the call lasts
+    ticket = escalations.escalate("11", note="pension not paid")
+    assert (ticket.call_id, ticket.queue, ticket.agent_id, ticket.caller, ticket.unit) == (
+        "old", "q", "11", "2101234567", "a-desk")
+    assert escalations.taken("old").ticket == ticket.id
+    with pytest.raises(EscalationRefused) as twice:
+        escalations.escalate("11", "old")                     # by its id, as the API does
+    assert twice.value.kind == "already"
+    with pytest.raises(EscalationRefused) as other:
+        escalations.escalate("12", "old")
+    assert other.value.kind == "not_your_call"
+
+
+async def test_a_found_call_stays_escalatable_for_its_queues_wrapup_after_the_phone_is_free(desk):
+    """The one rule for a call the engine never saw: once the phone is free, the call just
+    ended for as long as the engine's wrap-up of its queue (60 s here) would last."""
+    live, escalations, stored = desk
+    escalations.found_on_call("11", "old-11", "q")
+    escalations.found_on_call("12", "old-12", "q")
+    live.now.now += 100                                        # on the call for a while
+    escalations.phone_freed("11")
+    escalations.phone_freed("12")
+    live.now.now += 59
+    assert escalations.escalate("11").call_id == "old-11"
+    live.now.now += 1
+    with pytest.raises(EscalationRefused) as late:
+        escalations.escalate("12")
+    assert late.value.kind == "no_call"
+    assert [t.call_id for t in stored] == ["old-11"]
+
+
+async def test_the_engines_next_call_replaces_a_found_call_and_a_found_call_keeps_its_ticket(desk):
+    live, escalations, stored = desk
+    escalations.found_on_call("11", "old", "q")
+    escalations.escalate("11", "old")
+    escalations.phone_freed("11")
+    take(live, "new", "11")                                    # the engine connects the next call
+    live.feed(e.AgentHungUp(live.now(), "new"))
+    live.feed(e.Tick(live.now() + 61))                         # its wrap-up is over too
+    live.clock.cancel()
+    with pytest.raises(EscalationRefused) as refused:
+        escalations.escalate("11")
+    assert refused.value.kind == "no_call"
+    escalations.found_on_call("11", "old", "q", "2101234567")  # a later resync finds it again
+    with pytest.raises(EscalationRefused) as again:
+        escalations.escalate("11")
+    assert again.value.kind == "already"
+
+
 def test_caller_numbers_come_from_newchannel_in_the_citizens_context():
     numbers = CallerNumbers(memory=2)
     numbers.on_newchannel({"Context": "acd-inbound", "Uniqueid": "1.1", "CallerIDNum": "2101234567"})

@@ -21,7 +21,8 @@ from tests.waiting import eventually
 
 pytestmark = pytest.mark.asterisk
 
-AGENT_PHONES = {"answering": ["11", "12", "21"], "silent": ["31"], "desk": ["41"], "busy": ["51"]}
+AGENT_PHONES = {"answering": ["11", "12", "21"], "silent": ["31"], "desk": ["41"], "busy": ["51"],
+                "talking": ["81"]}
 #: an agent whose phone is not registered (AOR without contact: Asterisk says UNAVAILABLE)
 UNREGISTERED = ["61"]
 #: agent 71 has no endpoint in Asterisk at all (a config out of step): Dial says CHANUNAVAIL
@@ -43,6 +44,7 @@ agents:
   '51': {{pin: '5151', skills: {{topic:a: 9}}}}
   '61': {{pin: '6161', skills: {{topic:a: 8}}}}
   '71': {{pin: '7171', skills: {{topic:a: 7}}}}
+  '81': {{pin: '8181', skills: {{topic:a: 1}}}}
 daemon: {{ami_host: 127.0.0.1, ami_port: {ami_port}, ami_username: {ami_user}, ami_secret: '{ami_secret}',
          agi_host: 127.0.0.1, agi_port: {agi_port}, queue_log: {var}/queue_log, recordings_dir: {var}/rec}}
 """
@@ -76,6 +78,8 @@ def pbx(tmp_path_factory) -> Iterator[Pbx]:
               "silent": agent_phones(workdir, behaviour="never_answers", name="silent"),
               "desk": agent_phones(workdir, name="desk"),
               "busy": agent_phones(workdir, behaviour="busy", name="busy"),
+              # answers and talks until the test hangs the call up (a call that outlives a daemon)
+              "talking": agent_phones(workdir, talk=None, name="talking"),
               # the citizens' phones a callback reaches: answer, talk until the agent hangs up
               "callback": agent_phones(workdir, name="callback")}
     ports = {group: phone.port for group, phone in phones.items()}
@@ -89,7 +93,7 @@ def pbx(tmp_path_factory) -> Iterator[Pbx]:
         "queues_generated.conf": ""})
     sandbox.start()
     try:
-        for group in ("answering", "silent", "busy", "callback"):
+        for group in ("answering", "silent", "busy", "callback", "talking"):
             phones[group].start()
         yield Pbx(sandbox, agi_port, phones, workdir)
     finally:
@@ -242,6 +246,50 @@ async def test_caller_keeps_place_when_the_daemon_restarts(pbx, tmp_path):
         assert order == ["veteran-1", "newcomer-1"]
     finally:
         await second_daemon.stop()
+
+
+async def test_agent_escalates_a_call_the_previous_daemon_connected_after_a_restart(pbx, tmp_path):
+    """The call lives on the caller's channel (ACD_CALLID, ACD_QUEUE): the restarted daemon
+    finds agent 81 bridged to it at resync, and *15 from 81's phone opens a ticket for that
+    call and its queue while the agent is still kept out of routing."""
+    from acd.daemon.app import Daemon
+
+    config = write_config(pbx, tmp_path)
+    config.write_text(config.read_text() + "back_office:\n  units:\n"
+                      "    a-desk: {primary: team:bo-a, alternate: person:bo-a-head, queues: [qa]}\n")
+    first_daemon: Daemon | None = Daemon(config, extras=False)
+    await first_daemon.start()
+    second_daemon = None
+    try:
+        login(first_daemon, "81")
+        _, done = await call(pbx, "q-qa", "restart-esc-", timeout=60)
+        await eventually(lambda: first_daemon.live.engine.agents["81"].state is AgentState.ON_CALL, timeout=10)
+        (call_id,) = [f[1] for f in queue_log(first_daemon) if f[4] == "CONNECT"]
+        stopping, first_daemon = first_daemon, None
+        await stopping.stop()                            # the call stays up in Asterisk
+        second_daemon = Daemon(config, extras=False)
+        tickets: list = []
+        second_daemon.escalations.store = tickets.append
+        await second_daemon.start()
+        agent = second_daemon.live.engine.agents["81"]
+        await eventually(lambda: second_daemon.escalations.taken(call_id) is not None, timeout=10)
+        assert not agent.reachable and agent.call_id is None        # busy elsewhere: not the engine's call
+        phone = feature_code_phone(pbx.workdir, pbx.sandbox.sip_port, "agent-81", FEATURE_CODES["escalate"], "8181")
+        await asyncio.to_thread(phone.start)
+        await asyncio.to_thread(phone.wait, 30)
+        [ticket] = tickets
+        assert (ticket.call_id, ticket.queue, ticket.agent_id, ticket.source) == (call_id, "qa", "81", "agent")
+        assert ticket.unit == "a-desk" and (ticket.caller or "").startswith("restart-esc-")
+        for channel in await asyncio.to_thread(agent_channels, pbx, "agent-81"):
+            await asyncio.to_thread(pbx.sandbox.cli, f"channel request hangup {channel}")
+        assert (await done).all_successful
+        await eventually(lambda: agent.reachable, timeout=10)      # the phone is free: back in routing
+    finally:
+        for channel in await asyncio.to_thread(agent_channels, pbx, "agent-81"):
+            await asyncio.to_thread(pbx.sandbox.cli, f"channel request hangup {channel}")
+        for running in (first_daemon, second_daemon):
+            if running is not None:
+                await running.stop()
 
 
 async def test_busy_and_unreachable_agents_go_back_into_the_engine_and_the_caller_is_served(pbx, daemon):

@@ -38,13 +38,41 @@ picture, because events were lost while the link was down: ``DeviceStateList``
 (res_manager_devicestate.c) for every agent phone, ``CoreShowChannels`` to find
 waiting callers whose channel no longer exists, and agents already on a call this
 daemon does not know of (a restarted daemon, whose predecessor connected them): those
-are kept out of routing until their phone reports ``NOT_INUSE``; then each agent's
-endpoint with ``PJSIPShowEndpoint``. (16.28 also has ``PJSIPShowContacts``, but it lists
+are kept out of routing until their phone reports ``NOT_INUSE``, and the call each is
+on is identified for escalation (below); then each agent's endpoint with
+``PJSIPShowEndpoint``. (16.28 also has ``PJSIPShowContacts``, but it lists
 only the registrar's stored contacts, ``ast_sorcery_retrieve_by_fields(..., "contact",
 ...)`` in pjsip_options.c ``get_all_contacts``, not the static ``contact=`` of an AOR,
 and it answers an Error when there are none; ``PJSIPShowEndpoint`` lists both kinds
 through ``ast_sip_for_each_contact``, with the user agent, and tells an endpoint
 Asterisk does not have, "Unable to retrieve endpoint", from one without contacts.)
+
+Identifying a call an earlier daemon connected, so its agent can still escalate it
+(``acd.daemon.escalation``): the reliability contract keeps a call's identity on the
+caller's channel (``ACD_CALLID``, ``ACD_QUEUE``, set by the dialplan, the IVR and the
+waiting room), so the restarted daemon reads it there. Facts used (Asterisk 16.28):
+
+- each ``CoreShowChannel`` item (main/manager.c ``action_coreshowchannels``) carries the
+  channel snapshot fields of ``ast_manager_build_channel_state_string_prefix``
+  (main/manager_channels.c: ``Channel``, ``ChannelState``, ``ChannelStateDesc``,
+  ``CallerIDNum``, ``Uniqueid``, ``Linkedid``...) plus ``BridgeId``, empty when the
+  channel is in no bridge. The agent's answered leg and the caller's channel share the
+  BridgeId of the Dial's bridge, so the agent's peers are the other channels with its
+  BridgeId. Only an agent channel that is ``Up`` (``AST_STATE_UP``, 6) counts: a phone
+  still ringing has not taken the call. The caller's ``CallerIDNum`` is its number
+  (``<unknown>`` when it has none).
+- ``Getvar`` with ``Channel`` and ``Variable`` (main/manager.c ``action_getvar``, class
+  ``call``, which the daemon's AMI user may write) answers ``Response: Success`` with
+  ``Variable`` and ``Value`` (empty when unset) in the response itself, or ``Response:
+  Error`` (``No such channel``).
+- the variables are not inherited (no ``_`` prefix), so the agent's own leg of a normal
+  call has none; a callback's agent leg is the one that has them (``Originate``'s
+  ``Variable``, acd.daemon.callbacks) and its caller id is the citizen's number. So the
+  bridge peers are asked first, then the agent's own channel.
+
+A Getvar that fails (timeout, error, no link) is logged and the agent stays as before:
+out of routing until its phone is free, its call not escalatable here. An agent still
+unidentified is tried again at the next resync.
 """
 from __future__ import annotations
 
@@ -53,10 +81,12 @@ import logging
 from collections.abc import Awaitable, Iterable, Mapping
 from typing import Any, Protocol
 
+from acd.daemon.escalation import Escalations
 from acd.daemon.live_engine import LiveEngine
 from acd.daemon.registrations import Contact, Registrations
 from acd.daemon.waiting_room import WaitingRoom
 from acd.engine import events as e
+from acd.protocol.errors import AMIActionError
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +97,10 @@ UNREACHABLE_STATES = frozenset({"UNAVAILABLE", "INVALID"})
 NO_SUCH_ENDPOINT = "Unable to retrieve endpoint"
 #: PJSIPShowEndpoint lookups in flight at once during a resync (185 agents on the 1555 line)
 RESYNC_CONCURRENCY = 8
+#: how long one Getvar may take during a resync (seconds)
+GETVAR_TIMEOUT = 2.0
+#: no caller id, as ast_manager_build_channel_state_string_prefix writes it
+NO_CALLER_ID = ("", "<unknown>")
 
 
 class Message(Protocol):
@@ -78,18 +112,24 @@ class AMI(Protocol):
 
     def on_event(self, name: str, callback: Any) -> None: ...
     def on_connect(self, callback: Any) -> None: ...
+    async def action(self, name: str, *, timeout: float | None = None, **fields: str) -> Any: ...
     async def action_list(self, name: str, **fields: str) -> list[Any]: ...
 
 
 class AMIBridge:
-    def __init__(self, live: LiveEngine, room: WaitingRoom) -> None:
+    def __init__(self, live: LiveEngine, room: WaitingRoom, escalations: Escalations | None = None) -> None:
+        """``escalations`` hears of the calls an earlier daemon connected, found at resync
+        (None: they are only kept out of routing)."""
         self.live = live
         self.room = room
+        self.escalations = escalations
         #: what AMI says of each agent's phone registration (the API and live state read it)
         self.registrations = Registrations()
         #: agent id -> False while its device state is UNAVAILABLE/INVALID
         self._device_ok: dict[str, bool] = {}
         self._busy_elsewhere: set[str] = set()
+        #: busy-elsewhere agent id -> the call found on its phone (``ACD_CALLID``)
+        self._found_calls: dict[str, str] = {}
         #: agent id -> ContactStatus events seen, so a resync answer older than an event is dropped
         self._contact_events: dict[str, int] = {}
 
@@ -145,6 +185,8 @@ class AMIBridge:
         self._device_ok[agent_id] = state.upper() not in UNREACHABLE_STATES
         if agent_id in self._busy_elsewhere and state.upper() == "NOT_INUSE":
             self._busy_elsewhere.discard(agent_id)
+            if self._found_calls.pop(agent_id, None) is not None and self.escalations is not None:
+                self.escalations.phone_freed(agent_id)
         self._judge(agent_id)
 
     def on_contact_status(self, message: Message) -> Awaitable[None] | None:
@@ -180,6 +222,7 @@ class AMIBridge:
             self.apply_device_states(states)
             channels = await self.ami.action_list("CoreShowChannels")
             self.apply_channels(channels)
+            await self.identify_calls(channels)
         except Exception:  # the next reconnect tries again; routing goes on meanwhile
             log.exception("AMI resync failed")
         await self.resync_registrations()
@@ -237,6 +280,95 @@ class AMIBridge:
             if caller.channel_uniqueid not in alive:
                 log.info("waiting caller's channel is gone", extra={"call_id": caller.call_id})
                 self.room.channel_hung_up(caller.channel_uniqueid)
+
+    async def identify_calls(self, channels: Iterable[Message]) -> None:
+        """For each busy-elsewhere agent not identified yet, the call its phone is on, read
+        from the channels' ``ACD_CALLID`` / ``ACD_QUEUE`` and told to ``escalations``; a
+        few agents at a time, like the registrations."""
+        if self.escalations is None:
+            return
+        wanted = [(agent_id, candidates) for agent_id, candidates in calls_to_identify(
+            channels, self._agents_by_device()).items()
+            if agent_id in self._busy_elsewhere and agent_id not in self._found_calls]
+        gate = asyncio.Semaphore(RESYNC_CONCURRENCY)
+
+        async def one(agent_id: str, candidates: list[Message]) -> None:
+            async with gate:
+                await self.identify_call(agent_id, candidates)
+
+        await asyncio.gather(*(one(agent_id, candidates) for agent_id, candidates in wanted))
+
+    async def identify_call(self, agent_id: str, candidates: Iterable[Message]) -> None:
+        """The first of ``candidates`` (channels, as CoreShowChannel items) carrying an
+        ``ACD_CALLID`` is the call the agent took. Any Getvar failure is logged and
+        leaves the agent as it was (still out of routing, the call not escalatable)."""
+        escalations = self.escalations
+        if escalations is None:
+            return
+        for message in candidates:
+            channel = str(message.get("Channel", ""))
+            try:
+                call_id = await self._getvar(channel, "ACD_CALLID")
+                queue = await self._getvar(channel, "ACD_QUEUE") if call_id else ""
+            except Exception as error:
+                log.warning("call on an agent's phone not identified", extra={
+                    "agent_id": agent_id, "channel": channel, "reason": repr(error)})
+                return
+            if not call_id:
+                continue
+            if not queue:
+                log.warning("call on an agent's phone has no ACD_QUEUE; not identified",
+                            extra={"agent_id": agent_id, "channel": channel, "call_id": call_id})
+                return
+            agent = self.live.engine.agents.get(agent_id)
+            if agent is not None and agent.call_id is not None:
+                return      # the engine gave the agent a call meanwhile: that one is current
+            number = str(message.get("CallerIDNum") or "").strip()
+            self._found_calls[agent_id] = call_id
+            escalations.found_on_call(agent_id, call_id, queue, None if number.lower() in NO_CALLER_ID else number)
+            if agent_id not in self._busy_elsewhere:    # its phone became free during the Getvars
+                del self._found_calls[agent_id]
+                escalations.phone_freed(agent_id)
+            return
+        log.info("no ACD call found on an agent's busy phone", extra={"agent_id": agent_id})
+
+    async def _getvar(self, channel: str, variable: str) -> str:
+        """One channel variable over AMI; raises on an Error answer (``No such channel``)."""
+        response = await self.ami.action("Getvar", timeout=GETVAR_TIMEOUT, Channel=channel, Variable=variable)
+        if str(response.get("Response", "")).lower() != "success":
+            raise AMIActionError("Getvar", str(response.get("Message", "") or ""))
+        return str(response.get("Value") or "")
+
+
+def calls_to_identify(channels: Iterable[Message], agents_by_device: Mapping[str, str]) -> dict[str, list[Message]]:
+    """Agent id -> the channels that may carry its call's ``ACD_CALLID``, in the order to
+    ask: the other channels in the bridges of its ``Up`` channels (the caller), then those
+    channels themselves (a callback's agent leg). An agent whose phone is only ringing
+    took no call and is left out; one dialling a feature code as well has its call's
+    bridge asked first."""
+    channels = list(channels)
+    by_bridge: dict[str, list[Message]] = {}
+    for message in channels:
+        bridge = str(message.get("BridgeId") or "")
+        if bridge:
+            by_bridge.setdefault(bridge, []).append(message)
+    peers: dict[str, list[Message]] = {}
+    own: dict[str, list[Message]] = {}
+    for message in channels:
+        name = str(message.get("Channel", ""))
+        agent_id = agents_by_device.get(name.rsplit("-", 1)[0])
+        if agent_id is None or not _is_up(message):
+            continue
+        own.setdefault(agent_id, []).append(message)
+        bridge = str(message.get("BridgeId") or "")
+        peers.setdefault(agent_id, []).extend(
+            m for m in by_bridge.get(bridge, []) if str(m.get("Channel", "")) != name)
+    return {agent_id: [*peers[agent_id], *mine] for agent_id, mine in own.items()}
+
+
+def _is_up(message: Message) -> bool:
+    """``AST_STATE_UP`` (include/asterisk/channelstate.h: 6, ``ast_state2str``: "Up")."""
+    return str(message.get("ChannelState", "")) == "6" or str(message.get("ChannelStateDesc", "")) == "Up"
 
 
 def contacts_of(details: Iterable[Message]) -> list[Contact]:

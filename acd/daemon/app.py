@@ -68,7 +68,7 @@ class Daemon:
         self.escalations = Escalations(self.live, self.store_ticket, self.caller_numbers.number)
         self.live.subscribe(self.escalations)
         self.phone = AgentPhone(self.live, escalations=self.escalations)
-        self.bridge = AMIBridge(self.live, self.room)
+        self.bridge = AMIBridge(self.live, self.room, self.escalations)
         self.agi: Any = None
         self.ami: Any = None
         self._stopped = asyncio.Event()

@@ -8,8 +8,21 @@ the back office must do.
 
 The engine forgets a call soon after it ends, so ``Escalations`` keeps its own short
 memory of who took what, as a decision subscriber (like the queue_log). It is bounded
-and lives in the daemon: after a restart, calls taken before it cannot be escalated from
-here (the refusal says so) and go to the back office by its usual channels.
+and lives in the daemon.
+
+Calls connected by an earlier daemon (a restart) are not in that memory, but they live
+on the caller's channel like everything else the contract keeps (``ACD_CALLID``,
+``ACD_QUEUE``): at resync the AMI bridge finds each agent on a call this daemon does not
+know, reads those variables from the channel it is bridged to and reports the call here
+(``found_on_call``), then reports when the phone is free again (``phone_freed``). The
+engine has no state for such an agent (it only keeps it out of routing), so the phone's
+rule for these calls is written once, in ``_found_call_of``: the call counts as the one
+the agent is on while its phone is busy with it, and as the one it just ended for as
+long as the engine's wrap-up of that queue would have lasted (``wrapup`` seconds from
+the moment the phone was free), until the engine connects the agent's next call. A call
+the bridge could not identify (Getvar failed, the channel carried no ``ACD_CALLID``)
+still cannot be escalated from here (the refusal says so) and goes to the back office by
+its usual channels.
 """
 from __future__ import annotations
 
@@ -53,6 +66,17 @@ class TakenCall:
     agent_id: str
     callback: str | None = None
     ticket: str | None = None
+    #: the caller's number read from the channel (a call found at resync), when known
+    caller: str | None = None
+
+
+@dataclass(slots=True)
+class FoundCall:
+    """A call an earlier daemon connected, found on the agent's phone at resync."""
+
+    call_id: str
+    #: when the phone was free again (None: still on the call)
+    freed_at: float | None = None
 
 
 class Escalations:
@@ -68,6 +92,7 @@ class Escalations:
         self._callbacks: dict[str, str] = {}     # call id -> callback number, until connected
         self._current: dict[str, str] = {}       # agent -> call it is on
         self._last: dict[str, str] = {}          # agent -> call it ended last
+        self._found: dict[str, FoundCall] = {}   # agent -> call an earlier daemon connected
 
     # -- the subscriber ------------------------------------------------------------------
     def __call__(self, decisions: Sequence[d.Decision]) -> None:
@@ -78,6 +103,7 @@ class Escalations:
                 self._remember(TakenCall(decision.call_id, decision.queue, decision.agent_id,
                                          self._callbacks.pop(decision.call_id, None)))
                 self._current[decision.agent_id] = decision.call_id
+                self._found.pop(decision.agent_id, None)    # the engine's own call from now on
             elif isinstance(decision, d.CallEnded):
                 if self._current.get(decision.agent_id) == decision.call_id:
                     del self._current[decision.agent_id]
@@ -90,6 +116,53 @@ class Escalations:
         while len(self._taken) > self.memory:
             self._taken.popitem(last=False)
 
+    # -- calls an earlier daemon connected ------------------------------------------------------
+    def found_on_call(self, agent_id: str, call_id: str, queue: str, caller: str | None = None) -> None:
+        """The AMI bridge found ``agent_id`` bridged to call ``call_id`` of ``queue`` (read
+        from the channel's ``ACD_CALLID`` / ``ACD_QUEUE``), which an earlier daemon
+        connected: the agent took it, so it may escalate it (``caller``: the number on
+        the citizen's channel). A call this memory already holds keeps its ticket."""
+        taken = self._taken.get(call_id)
+        if taken is None or taken.agent_id != agent_id:
+            taken = TakenCall(call_id, queue, agent_id, caller=caller)
+            self._remember(taken)
+        elif caller and not taken.caller:
+            taken.caller = caller
+        self._found[agent_id] = FoundCall(call_id)
+        log.info("call an earlier daemon connected found on an agent's phone",
+                 extra={"call_id": call_id, "agent_id": agent_id, "queue": queue})
+
+    def phone_freed(self, agent_id: str) -> None:
+        """The agent's phone is free again after a call found by ``found_on_call``: from
+        now on it is the call the agent just ended (see ``_found_call_of``)."""
+        found = self._found.get(agent_id)
+        if found is not None and found.freed_at is None:
+            found.freed_at = self.live.now()
+
+    def taken(self, call_id: str) -> TakenCall | None:
+        """What this memory holds of ``call_id`` (who took it, its queue, its ticket)."""
+        return self._taken.get(call_id)
+
+    def _found_call_of(self, agent_id: str) -> str | None:
+        """The phone's rule for a call an earlier daemon connected, which the engine never
+        saw and so never put the agent in ON_CALL or WRAP_UP for: the call the agent is
+        on while its phone is busy with it; once the phone is free, the call it just
+        ended for the queue's ``wrapup`` seconds, the time the engine's own wrap-up
+        would have given it (none when the queue has no wrap-up, or is gone after a
+        reload). The engine connecting the agent's next call ends it at once
+        (``__call__``)."""
+        found = self._found.get(agent_id)
+        if found is None:
+            return None
+        if found.freed_at is not None:
+            taken = self._taken.get(found.call_id)
+            queue = self.live.config.queues.get(taken.queue) if taken is not None else None
+            window = queue.wrapup if queue is not None else 0.0
+            if self.live.now() - found.freed_at >= window:
+                del self._found[agent_id]
+                return None
+        return found.call_id
+
     # -- escalating ------------------------------------------------------------------------
     def escalate(self, agent_id: str, call_id: str | None = None, *, note: str | None = None,
                  unit: str | None = None) -> Ticket:
@@ -98,13 +171,15 @@ class Escalations:
         taken = self._call_of(agent_id) if call_id is None else self._taken.get(call_id)
         if taken is None:
             raise EscalationRefused("unknown_call", f"no call {call_id!r} taken by an agent is known here "
-                                                    "(unknown id, or taken before the daemon started)")
+                                                    "(unknown id, or taken before the daemon started and "
+                                                    "not found on the channels)")
         if taken.agent_id != agent_id:
             raise EscalationRefused("not_your_call", f"agent {agent_id} did not take call {taken.call_id}; "
                                                      "only the agent who took a call escalates it")
         if taken.ticket is not None:
             raise EscalationRefused("already", f"call {taken.call_id} is already escalated as ticket {taken.ticket}")
-        caller = (self.caller_number(taken.call_id) if self.caller_number else None) or taken.callback
+        caller = ((self.caller_number(taken.call_id) if self.caller_number else None) or taken.caller
+                  or taken.callback)
         try:
             ticket = new_ticket(back_office_of(self.live.config), call_id=taken.call_id, queue=taken.queue,
                                 at=self.live.now(), source="agent", agent_id=agent_id, caller=caller, note=note,
@@ -118,7 +193,8 @@ class Escalations:
         return ticket
 
     def _call_of(self, agent_id: str) -> TakenCall:
-        """The phone's rule: the call the agent is on, else in wrap-up the one it ended."""
+        """The phone's rule: the call the agent is on, else in wrap-up the one it ended;
+        outside both, a call an earlier daemon connected (``_found_call_of``)."""
         agent = self.live.engine.agents.get(agent_id)
         state = agent.state if agent is not None else AgentState.LOGGED_OUT
         if state is AgentState.ON_CALL:
@@ -126,8 +202,10 @@ class Escalations:
         elif state is AgentState.WRAP_UP:
             call_id = self._last.get(agent_id)
         else:
-            raise EscalationRefused("no_call", f"agent {agent_id} is {state.value}: escalate during a call "
-                                               "or its wrap-up")
+            call_id = self._found_call_of(agent_id)
+            if call_id is None:
+                raise EscalationRefused("no_call", f"agent {agent_id} is {state.value}: escalate during a call "
+                                                   "or its wrap-up")
         taken = self._taken.get(call_id) if call_id is not None else None
         if taken is None:
             raise EscalationRefused("no_call", f"agent {agent_id}'s call is not known here")
