@@ -66,6 +66,35 @@ async def test_bad_requests_get_clear_errors(api):
     assert (await client.post("/api/agents/77/login", json={"pin": "1234"})).status == 403
 
 
+async def test_the_wallboard_shows_todays_figures_per_queue_since_local_midnight(api):
+    client, live, clock = api
+    clock.t = 1_796_108_400.0             # 2026-12-01 09:00 in Athens (07:00 UTC)
+    assert (await client.post("/api/agents/11/login", json={"pin": "1234"})).status == 200
+    live.feed(e.CallArrived(clock(), "c1", "q"))
+    clock.t += 5
+    live.feed(e.OfferAnswered(clock(), "c1", "11"))
+    clock.t += 60
+    live.feed(e.AgentHungUp(clock(), "c1"))
+    live.feed(e.CallArrived(clock(), "c2", "q"))          # the agent is in wrap-up
+    clock.t += 8
+    live.feed(e.CallerHungUp(clock(), "c2"))
+    today = (await (await client.get("/api/queues")).json())["queues"]["q"]["today"]
+    assert (today["offered"], today["answered"], today["abandoned"], today["asa"]) == (2, 1, 1, 5)
+    assert today["service_level"] == 0.5 and (today["threshold"], today["target"]) == (20, 0.8)
+    clock.t = 1_796_162_400.0             # 2026-12-02 00:00 in Athens: a new day
+    today = (await (await client.get("/api/queues")).json())["queues"]["q"]["today"]
+    assert (today["offered"], today["service_level"]) == (0, None)
+
+
+def test_today_starts_at_midnight_in_the_services_time_zone():
+    from acd.api.app import local_midnight
+
+    at = 1_796_108_400.0                   # 2026-12-01 09:00 in Athens, 07:00 UTC
+    assert local_midnight(at, "Europe/Athens") == at - 9 * 3600
+    assert local_midnight(at, "UTC") == at - 7 * 3600
+    assert local_midnight(at, "Nowhere/Atlantis") == at - 7 * 3600    # an unknown zone: UTC
+
+
 async def test_queue_figures_and_waiting_calls(api):
     client, live, clock = api
     live.feed(e.CallArrived(clock(), "c1", "q"))

@@ -19,11 +19,14 @@ network, as it must already for the wallboard.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from datetime import tzinfo
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import WSMsgType, web
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,6 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from acd.config.back_office import back_office_of
 from acd.daemon.agents_phone import PinGuard, pin_matches
 from acd.daemon.escalation import EscalationRefused, Escalations
+from acd.daemon.live_figures import LiveFigures
 from acd.daemon.registrations import Registrations
 from acd.engine import AgentState, Engine
 from acd.engine import decisions as d
@@ -62,6 +66,7 @@ SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets", set)
 ESCALATIONS: web.AppKey[Escalations | None] = web.AppKey("escalations", object)  # type: ignore[arg-type]
 REGISTRATIONS: web.AppKey[Registrations] = web.AppKey("registrations", Registrations)
 DESK: web.AppKey[TicketDesk | None] = web.AppKey("desk", object)  # type: ignore[arg-type]
+TODAY: web.AppKey[LiveFigures] = web.AppKey("today", LiveFigures)
 #: HTTP status of each refusal of an escalation
 _REFUSED_STATUS = {"unknown_call": 404, "no_call": 404, "not_your_call": 403, "unknown_unit": 400, "already": 409}
 #: HTTP status of each refusal of a ticket's move
@@ -106,6 +111,8 @@ def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations
     app.router.add_post("/api/tickets/{ticket_id}/{action}", ticket_action)
     app.router.add_get("/api/events", events)
     live.subscribe(lambda decisions: _broadcast(app, decisions))
+    app[TODAY] = LiveFigures()
+    live.subscribe(app[TODAY])
     app.on_shutdown.append(_close_sockets)
     return app
 
@@ -143,6 +150,15 @@ async def queues(request: web.Request) -> web.Response:
         name: {"title": dict(q.title), "waiting": 0, "longest_wait": 0.0, "talking": 0}
         for name, q in engine.config.queues.items()
     }
+    today = request.app[TODAY]
+    midnight = local_midnight(now, engine.config.daemon.timezone)
+    today.forget_before(midnight)
+    for name, queue in engine.config.queues.items():
+        target = queue.service
+        done = today.figures(target.threshold, name, short_abandon_s=target.short_abandon, since=midnight)
+        result[name]["today"] = {"offered": done.offered, "answered": done.answered, "abandoned": done.abandoned,
+                                 "service_level": done.service_level, "target": target.target,
+                                 "threshold": target.threshold, "asa": done.asa, "abandon_rate": done.abandon_rate}
     for call in engine.calls.values():
         figures = result.setdefault(call.queue.name, {"waiting": 0, "longest_wait": 0.0, "talking": 0})
         if call.state.value == "waiting":
@@ -158,6 +174,17 @@ async def queues(request: web.Request) -> web.Response:
         if agent.state is not AgentState.LOGGED_OUT and phones.get(agent.id).registered is False:
             unregistered += 1
     return web.json_response({"queues": result, "agents": counts, "unregistered_phones": unregistered})
+
+
+def local_midnight(now: float, timezone: str) -> float:
+    """The epoch of the last midnight in the service's time zone: "today" on a wallboard
+    is the local day, whatever the server's clock zone."""
+    try:
+        zone: tzinfo = ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = dt.timezone.utc
+    local = dt.datetime.fromtimestamp(now, zone)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
 
 
 async def agents(request: web.Request) -> web.Response:

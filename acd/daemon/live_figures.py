@@ -52,7 +52,15 @@ class LiveFigures:
                         self.outcomes.append(CallOutcome(decision.call_id, call.queue, call.offered_at, None,
                                                          max(decision.at, call.offered_at), exited=True))
 
-    def figures(self, threshold_s: float = 20.0, queue: str | None = None) -> QueueFigures:
-        """The report over every finished call (of ``queue``, or all queues)."""
+    def figures(self, threshold_s: float = 20.0, queue: str | None = None, *, short_abandon_s: float = 5.0,
+                since: float | None = None) -> QueueFigures:
+        """The report over the finished calls (of ``queue``, or all queues) offered from
+        ``since`` on (every one kept, when None)."""
         chosen = [c for c in self.outcomes if queue is None or c.queue == queue]
-        return queue_figures(chosen, threshold_s)
+        return queue_figures(chosen, threshold_s, short_abandon_s=short_abandon_s, start=since,
+                             end=None if since is None else float("inf"))
+
+    def forget_before(self, moment: float) -> None:
+        """Drop the calls offered before ``moment``: a daemon that runs for months keeps
+        one day of calls (the wallboard's "today"), not every call since it started."""
+        self.outcomes = [c for c in self.outcomes if c.offered_at >= moment]
