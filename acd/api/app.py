@@ -24,7 +24,6 @@ import json
 import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from datetime import tzinfo
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -180,7 +179,7 @@ def local_midnight(now: float, timezone: str) -> float:
     """The epoch of the last midnight in the service's time zone: "today" on a wallboard
     is the local day, whatever the server's clock zone."""
     try:
-        zone: tzinfo = ZoneInfo(timezone)
+        zone: dt.tzinfo = ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         zone = dt.timezone.utc
     local = dt.datetime.fromtimestamp(now, zone)

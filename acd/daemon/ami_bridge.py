@@ -229,13 +229,8 @@ class AMIBridge:
 
     async def resync_registrations(self) -> None:
         """Every agent's endpoint, a few at a time; one that fails keeps what we knew."""
-        gate = asyncio.Semaphore(RESYNC_CONCURRENCY)
-
-        async def one(endpoint: str, agent_id: str) -> None:
-            async with gate:
-                await self.resync_registration(agent_id, endpoint)
-
-        await asyncio.gather(*(one(endpoint, agent_id) for endpoint, agent_id in self._agents_by_endpoint().items()))
+        await _few_at_a_time(self.resync_registration(agent_id, endpoint)
+                             for endpoint, agent_id in self._agents_by_endpoint().items())
 
     async def resync_registration(self, agent_id: str, endpoint: str) -> None:
         seen = self._contact_events.get(agent_id, 0)
@@ -287,16 +282,10 @@ class AMIBridge:
         few agents at a time, like the registrations."""
         if self.escalations is None:
             return
-        wanted = [(agent_id, candidates) for agent_id, candidates in calls_to_identify(
-            channels, self._agents_by_device()).items()
-            if agent_id in self._busy_elsewhere and agent_id not in self._found_calls]
-        gate = asyncio.Semaphore(RESYNC_CONCURRENCY)
-
-        async def one(agent_id: str, candidates: list[Message]) -> None:
-            async with gate:
-                await self.identify_call(agent_id, candidates)
-
-        await asyncio.gather(*(one(agent_id, candidates) for agent_id, candidates in wanted))
+        await _few_at_a_time(
+            self.identify_call(agent_id, candidates)
+            for agent_id, candidates in calls_to_identify(channels, self._agents_by_device()).items()
+            if agent_id in self._busy_elsewhere and agent_id not in self._found_calls)
 
     async def identify_call(self, agent_id: str, candidates: Iterable[Message]) -> None:
         """The first of ``candidates`` (channels, as CoreShowChannel items) carrying an
@@ -338,6 +327,18 @@ class AMIBridge:
         if str(response.get("Response", "")).lower() != "success":
             raise AMIActionError("Getvar", str(response.get("Message", "") or ""))
         return str(response.get("Value") or "")
+
+
+async def _few_at_a_time(lookups: Iterable[Awaitable[None]]) -> None:
+    """Run a resync's per-agent AMI lookups, ``RESYNC_CONCURRENCY`` at once: all 185 agents
+    at once would queue that many actions on the one AMI link ahead of live traffic."""
+    gate = asyncio.Semaphore(RESYNC_CONCURRENCY)
+
+    async def one(lookup: Awaitable[None]) -> None:
+        async with gate:
+            await lookup
+
+    await asyncio.gather(*(one(lookup) for lookup in lookups))
 
 
 def calls_to_identify(channels: Iterable[Message], agents_by_device: Mapping[str, str]) -> dict[str, list[Message]]:
