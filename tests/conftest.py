@@ -7,23 +7,15 @@ rig itself is broken.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import NoReturn
 
 import pytest
 
 from rig.asterisk import AsteriskError, AsteriskSandbox, find_binary
 from rig.services import ServiceUnavailable, postgres_url as start_postgres, redis_url as start_redis
 from rig.sipp import Phones, find_sipp
-
-
-def missing(reason: str) -> NoReturn:
-    """Skip the test, or fail it in CI, because something it needs is not there."""
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI: {reason}", pytrace=False)
-    pytest.skip(reason)
+from tests.needs import missing
 
 
 @pytest.fixture(scope="session")

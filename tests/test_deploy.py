@@ -9,9 +9,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
-
 from acd.cli import build_parser
+from tests.needs import missing
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 
@@ -39,7 +38,7 @@ def test_logrotate_reloads_the_daemon_after_moving_the_queue_log(tmp_path: Path)
     assert "systemctl reload acd.service" in text and "/var/lib/acd/var/queue_log" in text
     logrotate = shutil.which("logrotate") or shutil.which("logrotate", path="/usr/sbin")
     if logrotate is None:
-        pytest.skip("logrotate is not installed: its parse of the file is not checked")
+        missing("logrotate is not installed (scripts/install-system-deps)")
     conf = tmp_path / "acd"
     conf.write_text(text.replace("/var/lib/acd/var/queue_log", str(tmp_path / "queue_log"))
                     .replace("create 0640 acd acd", "create 0640"), encoding="utf-8")

@@ -7,7 +7,6 @@ event logs, the queue_log and the engine's state.
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -17,6 +16,7 @@ import pytest
 from acd.engine import AgentState
 from acd.engine import events as e
 from bench.asterisk_side import FEATURE_CODES, dialplan, endpoints, feature_code_phone
+from tests.needs import missing
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.asterisk
@@ -50,12 +50,6 @@ daemon: {{ami_host: 127.0.0.1, ami_port: {ami_port}, ami_username: {ami_user}, a
 """
 
 
-def _missing(reason: str) -> None:
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI: {reason}")
-    pytest.skip(reason)
-
-
 class Pbx:
     def __init__(self, sandbox, agi_port: int, phones: dict, workdir: Path) -> None:
         self.sandbox = sandbox
@@ -67,7 +61,7 @@ class Pbx:
 @pytest.fixture(scope="module")
 def pbx(tmp_path_factory) -> Iterator[Pbx]:
     if shutil.which("asterisk") is None or shutil.which("sipp") is None:
-        _missing("asterisk and sipp are needed for the live tests")
+        missing("asterisk and sipp are needed for the live tests")
     from rig.asterisk import AsteriskSandbox
     from rig.ports import free_port
     from rig.sipp import agent_phones
