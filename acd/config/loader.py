@@ -487,14 +487,18 @@ def _daemon(node: Located | None, timezone: str) -> DaemonSettings:
     d = DaemonSettings(timezone=timezone)
     if node is None:
         return d
-    f = Fields(node, ("ami_host", "ami_port", "ami_username", "ami_secret", "agi_host", "agi_port", "redis_url",
-                      "database_url", "queue_log", "recordings_dir", "api_port", "pin_max_failures", "pin_window",
+    f = Fields(node, ("ami_host", "ami_port", "ami_username", "ami_secret", "ami_secret_file", "agi_host", "agi_port",
+                      "redis_url", "database_url", "queue_log", "recordings_dir", "api_port", "pin_max_failures", "pin_window",
                       "pin_lockout"))
+    secret_file = f.get("ami_secret_file")
+    if secret_file is not None and f.get("ami_secret") is not None:
+        raise secret_file.error("give ami_secret or ami_secret_file, not both")
     return DaemonSettings(
         ami_host=f.str("ami_host", d.ami_host),
         ami_port=f.int("ami_port", d.ami_port, minimum=1, maximum=65535),
         ami_username=f.str("ami_username", d.ami_username),
         ami_secret=f.str("ami_secret", d.ami_secret),
+        ami_secret_file=_beside(node, f.str("ami_secret_file", None)),
         agi_host=f.str("agi_host", d.agi_host),
         agi_port=f.int("agi_port", d.agi_port, minimum=1, maximum=65535),
         redis_url=f.str("redis_url", d.redis_url),
@@ -507,6 +511,15 @@ def _daemon(node: Located | None, timezone: str) -> DaemonSettings:
         pin_window=f.float("pin_window", d.pin_window, minimum=1.0),
         pin_lockout=f.float("pin_lockout", d.pin_lockout, minimum=1.0),
     )
+
+
+def _beside(node: Located, name: str | None) -> str | None:
+    """A file named in the config, relative to the config file's own directory (where the
+    engineer keeps it: /etc/acd/ami.secret beside /etc/acd/1555.yaml), not the daemon's
+    working directory."""
+    if not name or Path(name).is_absolute() or node.file.startswith("<"):
+        return name
+    return str(Path(node.file).parent / name)
 
 
 def _prompts(node: Located | None, languages: tuple[str, ...]

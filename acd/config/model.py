@@ -236,6 +236,10 @@ class DaemonSettings:
     ami_port: int = 5038
     ami_username: str = "acd"
     ami_secret: str = "acd"
+    #: a file holding the AMI secret (first line), so the secret stays out of the YAML,
+    #: which is shared far more widely; relative to the config file's directory; not
+    #: together with ``ami_secret`` (read by acd/daemon/ami_login.py)
+    ami_secret_file: str | None = None
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
     redis_url: str | None = None

@@ -20,6 +20,7 @@ from acd.config import ConfigError, load_config
 from acd.config.model import Config
 from acd.daemon.agents_phone import AgentPhone
 from acd.daemon.ami_bridge import AMIBridge
+from acd.daemon.ami_login import ami_secret, login_failure
 from acd.daemon.callbacks import CallbackDialer
 from acd.daemon.caller_numbers import CallerNumbers
 from acd.daemon.escalation import Escalations
@@ -56,6 +57,7 @@ class Daemon:
         settings = self.config.daemon
         self.agi_port = settings.agi_port if agi_port is None else agi_port
         self.ami_port = settings.ami_port if ami_port is None else ami_port
+        self._ami_secret = ami_secret(settings)   # a missing secret file stops the start, named
         self.live = LiveEngine(self.config, now=now)
         self.queue_log = QueueLogWriter(settings.queue_log, self.config)
         self.roster = AgentRoster(Path(settings.queue_log).parent / "agents.json")
@@ -130,7 +132,7 @@ class Daemon:
         await self.agi.start()
         self.agi_port = self.agi.port
         log.info("FastAGI listening", extra={"host": settings.agi_host, "port": self.agi_port})
-        self.ami = AMIClient(settings.ami_host, self.ami_port, settings.ami_username, settings.ami_secret,
+        self.ami = AMIClient(settings.ami_host, self.ami_port, settings.ami_username, self._ami_secret,
                              reconnect=True)
         self.bridge.install(self.ami)
         self.callbacks.install(self.ami)
@@ -191,7 +193,8 @@ class Daemon:
                 log.info("AMI connected", extra={"port": self.ami_port})
                 return
             except Exception as error:  # refused, auth, timeout: keep serving AGI and retry
-                log.warning("AMI connect failed; retrying", extra={"reason": repr(error), "in": delay})
+                level, message, fields = login_failure(error, self.config.daemon, self.config_path, self.ami_port)
+                log.log(level, f"{message}; retrying", extra={**fields, "in": delay})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
