@@ -1,4 +1,6 @@
-"""``python -m dialplan --config FILE --out DIR``: write the *_generated.conf files."""
+"""``python -m dialplan --config FILE --out DIR``: write the *_generated.conf files.
+``python -m dialplan secrets --config FILE --out FILE``: write the agents' SIP passwords
+(dialplan/secrets.py)."""
 from __future__ import annotations
 
 import argparse
@@ -11,6 +13,11 @@ from dialplan.generate import GenerateError, Options, read_secrets, write
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["secrets"]:
+        from dialplan.secrets import main as secrets_main
+
+        return secrets_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m dialplan", description=__doc__)
     parser.add_argument("--config", required=True, type=Path, help="the ACD config (YAML)")
     parser.add_argument("--out", required=True, type=Path, help="directory for the *_generated.conf files")
