@@ -35,12 +35,12 @@ def test_the_service_starts_the_daemon_with_a_config_and_reloads_it_with_sighup(
 
 def test_logrotate_reloads_the_daemon_after_moving_the_queue_log(tmp_path: Path) -> None:
     text = (DEPLOY / "logrotate.conf").read_text(encoding="utf-8")
-    assert "systemctl reload acd.service" in text and "/var/lib/acd/var/queue_log" in text
+    assert "systemctl reload acd.service" in text and "/var/log/acd/queue_log" in text
     logrotate = shutil.which("logrotate") or shutil.which("logrotate", path="/usr/sbin")
     if logrotate is None:
         missing("logrotate is not installed (scripts/install-system-deps)")
     conf = tmp_path / "acd"
-    conf.write_text(text.replace("/var/lib/acd/var/queue_log", str(tmp_path / "queue_log"))
+    conf.write_text(text.replace("/var/log/acd/queue_log", str(tmp_path / "queue_log"))
                     .replace("create 0640 acd acd", "create 0640"), encoding="utf-8")
     (tmp_path / "queue_log").write_text("1|NONE|NONE|NONE|QUEUESTART|\n")
     done = subprocess.run([logrotate, "--debug", "--state", str(tmp_path / "state"), str(conf)],
