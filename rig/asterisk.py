@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 
-from rig.asterisk_conf import set_option
+from rig.asterisk_conf import get_option, set_option
 from rig.ports import free_port, udp_port_taken
 
 BASE_CONFIG = Path(__file__).resolve().parent.parent / "asterisk-config"
@@ -87,7 +87,12 @@ class AsteriskSandbox:
         rtp_ports: tuple[int, int] | None = None,
         binary: str | None = None,
         start_timeout: float = 30.0,
+        keep_ami_secret: bool = False,
     ) -> None:
+        """``base_config``: the directory the config is built from (an installed one, with
+        its own *_generated.conf files, works too); ``keep_ami_secret``: keep the AMI
+        secret that config has (an install whose daemon config holds the same one) rather
+        than a fresh random one."""
         self.workdir = Path(workdir).resolve()
         self.base_config = Path(base_config)
         if not (self.base_config / "asterisk.conf").is_file():
@@ -100,7 +105,9 @@ class AsteriskSandbox:
         if rtp_ports is not None and not (1024 <= rtp_ports[0] < rtp_ports[1] <= 65535):
             raise ValueError(f"rtp_ports must be an increasing pair of ports above 1023, not {rtp_ports}")
         self.rtp_ports = rtp_ports
-        self.ami_secret = secrets.token_hex(16)
+        self.keep_ami_secret = keep_ami_secret
+        self.ami_secret = (get_option((self.base_config / "manager.conf").read_text(), self.ami_username, "secret")
+                           if keep_ami_secret else secrets.token_hex(16))
         found = binary or find_binary()
         if found is None:
             raise AsteriskError("asterisk is not installed (run scripts/install-system-deps)")
@@ -126,7 +133,7 @@ class AsteriskSandbox:
         for source in sorted(self.base_config.glob("*.conf")):
             (self.conf_dir / source.name).write_text(self._adapt(source.name, source.read_text()))
         for name in GENERATED_FILES:
-            if name not in self.extra_files:
+            if name not in self.extra_files and not (self.base_config / name).is_file():
                 (self.conf_dir / name).write_text("; nothing generated for this sandbox\n")
         for name, text in self.extra_files.items():
             (self.conf_dir / name).write_text(text)
@@ -142,7 +149,8 @@ class AsteriskSandbox:
         elif name == "manager.conf":
             text = set_option(text, "general", "port", str(self.ami_port))
             text = set_option(text, "general", "bindaddr", "127.0.0.1")
-            text = set_option(text, self.ami_username, "secret", self.ami_secret)
+            if not self.keep_ami_secret:
+                text = set_option(text, self.ami_username, "secret", self.ami_secret)
         elif name == "rtp.conf" and self.rtp_ports is not None:
             text = set_option(text, "general", "rtpstart", str(self.rtp_ports[0]))
             text = set_option(text, "general", "rtpend", str(self.rtp_ports[1]))

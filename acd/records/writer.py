@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections import deque
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
@@ -50,7 +51,12 @@ class CallRecords(BatchWriter):
 
     async def _prepare(self) -> None:
         """Create the tables, or bring an older database's up to date (new nullable
-        columns), so an upgraded daemon starts on the file it ran on before."""
+        columns), so an upgraded daemon starts on the file it ran on before. A SQLite
+        file's directory is made first, as the queue_log's is: a fresh install's working
+        directory has no ``var/``, and records that cannot start are lost."""
+        url = self.db.url
+        if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
         async with self.db.begin() as conn:
             added = await conn.run_sync(create_or_upgrade)
         if added:
