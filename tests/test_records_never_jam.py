@@ -1,0 +1,386 @@
+"""Records never jam and are never dropped (issue 9, item 2): a second record of the
+same call, a commit whose reply was lost, a database down at start-up, a value longer
+than its column and a restart with rows not yet written, each against SQLite and the
+real PostgreSQL (a fresh database per test, reached through ``rig.tcp_proxy`` where the
+network has to fail)."""
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from acd.config import load_config_text
+from acd.config.errors import ConfigError
+from acd.engine import AgentState, Engine
+from acd.engine import decisions as d
+from acd.engine import events as e
+from acd.records import CallRecords, agent_events, calls, dead_letters, tickets
+from acd.records.desk import TicketDesk
+from acd.records.ticket import new_ticket
+from rig.tcp_proxy import TcpProxy
+from tests.engine_helpers import make_config
+from tests.waiting import eventually
+
+QUEUE = "q:\n  requires: {topic:a: 1}\n  wrapup: 0\n  max_wait: 30\n  on_max_wait: callback\n"
+AGENTS = "'11': {pin: '1234', skills: {topic:a: 3}}\n"
+
+
+@pytest.fixture
+async def fresh_postgres(postgres_url: str) -> AsyncIterator[str]:
+    """A database of its own in the test PostgreSQL (others use ``acd_test`` meanwhile)."""
+    name = f"acd_records_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(postgres_url, isolation_level="AUTOCOMMIT")
+    async with admin.connect() as conn:
+        await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield postgres_url.rsplit("/", 1)[0] + "/" + name
+    finally:
+        async with admin.connect() as conn:
+            await conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'acd.sqlite3'}"
+    return str(request.getfixturevalue("fresh_postgres"))
+
+
+async def rows_of(url: str, table) -> list:  # type: ignore[no-untyped-def]
+    db = create_async_engine(url)
+    try:
+        async with db.connect() as conn:
+            return list((await conn.execute(select(table))).all())
+    finally:
+        await db.dispose()
+
+
+def via(proxy: TcpProxy, url: str) -> str:
+    """The same PostgreSQL URL, through the proxy."""
+    return url.replace("@127.0.0.1:5432/", f"@127.0.0.1:{proxy.port}/")
+
+
+def a_day_of_calls(records: CallRecords, count: int, engine: Engine | None = None, start: float = 0.0) -> Engine:
+    """``count`` calls answered one after the other by agent 11, each one a call row and
+    agent events (ringing, on call, wrap-up, available)."""
+    engine = engine or Engine(make_config(QUEUE, AGENTS))
+    at = start
+    if engine.agents["11"].state is AgentState.LOGGED_OUT:
+        records(engine.handle(e.AgentLoggedIn(at, "11")))
+    for n in range(count):
+        call = f"call-{start:g}-{n}"
+        records(engine.handle(e.CallArrived(at + 1, call, "q")))
+        records(engine.handle(e.OfferAnswered(at + 2, call, "11")))
+        records(engine.handle(e.AgentHungUp(at + 10, call)))
+        at += 20
+    return engine
+
+
+# -- a) the same call's second record ------------------------------------------------------------
+
+async def test_a_calls_second_record_does_not_stop_the_records_after_it(database):
+    """A caller who chose a callback comes back with the same call id and is answered:
+    the second record of that call used to break the primary key, the batch was retried
+    forever and every later record was dropped at stop."""
+    records = CallRecords(database, interval=0.05)
+    await records.start()
+    engine = Engine(make_config(QUEUE, AGENTS))
+    records(engine.handle(e.CallArrived(1, "twice", "q")))
+    records(engine.handle(e.Tick(40)))                       # max wait at 31: exits to a callback
+    await records.flush()                                     # the first record is in the table
+    records(engine.handle(e.AgentLoggedIn(50, "11")))
+    records(engine.handle(e.CallArrived(60, "twice", "q")))  # the callback, same call id
+    records(engine.handle(e.OfferAnswered(62, "twice", "11")))
+    records(engine.handle(e.AgentHungUp(100, "twice")))
+    a_day_of_calls(records, 5, engine, start=200)
+    await records.close()
+
+    rows = {r.call_id: r for r in await rows_of(database, calls)}
+    assert len(rows) == 6, sorted(rows)
+    twice = rows["twice"]
+    # one row per call: the later leg's outcome, with the exit that led to the callback
+    assert (twice.outcome, twice.agent_id, twice.talk_time, twice.exit_action) == ("answered", "11", 38, "callback")
+    assert await rows_of(database, dead_letters) == []
+
+
+async def test_writing_the_same_rows_again_changes_nothing(database):
+    """Idempotent writes: a batch written twice (a retry, a journal replayed) leaves one
+    row per call, agent event and ticket, and a survey answer already stored stays."""
+    records = CallRecords(database, interval=60)
+    await records.start()
+    a_day_of_calls(records, 3)
+    records.open_ticket(new_ticket(None, call_id="call-0-0", queue="q", at=5, source="agent", agent_id="11"))
+    queued = list(records._pending)
+    await records.flush()
+    records.set_satisfaction("call-0-0", 5)
+    await records.flush()
+    records._pending.extend(queued)                         # the same rows once more
+    await records.flush()
+    await records.close()
+    assert len(await rows_of(database, calls)) == 3
+    assert len(await rows_of(database, agent_events)) == 1 + 3 * 4
+    assert len(await rows_of(database, tickets)) == 1
+    assert {r.call_id: r.satisfaction for r in await rows_of(database, calls)}["call-0-0"] == 5
+
+
+# -- d) a value longer than its column --------------------------------------------------------
+
+PAUSE_39 = "lunch_break_with_the_regional_directors"
+
+
+def test_acd_check_refuses_a_pause_reason_longer_than_the_records_hold():
+    assert len(PAUSE_39) == 39
+    with pytest.raises(ConfigError) as refused:
+        make_config(QUEUE, AGENTS, routing=f"pause_reasons: {{{PAUSE_39}: false}}\n")
+    assert refused.value.line == 17                   # routing's pause_reasons line
+    assert "32" in refused.value.reason and PAUSE_39 in refused.value.reason
+
+
+@pytest.mark.parametrize(("section", "what"), [
+    ("queues", "queue name"),
+    ("back_office", "unit name"),
+])
+def test_acd_check_refuses_names_longer_than_the_records_hold(section, what):
+    long = "x" * 65
+    office = "back_office:\n  units:\n    {unit}: {{primary: team:a, alternate: team:b, queues: [{queue}]}}\n"
+    queue, unit = (long, "u") if section == "queues" else ("q", long)
+    source = ("service: {name: t, languages: [el]}\nskills: {topic:a: A}\n"
+              f"queues:\n  {queue}: {{requires: {{topic:a: 1}}}}\nagents:\n  '11': {{pin: '1234', skills: [topic:a]}}\n"
+              + office.format(unit=unit, queue=queue))
+    with pytest.raises(ConfigError) as refused:
+        load_config_text(source, "<long>")
+    assert what in refused.value.reason and "64" in refused.value.reason
+    assert refused.value.line == (4 if section == "queues" else 9)
+
+
+async def test_a_value_too_long_for_its_column_is_dead_lettered_and_the_rest_are_written(database, caplog):
+    """The 39-character pause reason reached the agent events (in PostgreSQL it overflowed
+    VARCHAR(32) and jammed every row: 0 of 30 calls, 0 agent events); a call id longer than
+    its column likewise. Each goes to the dead letters with its reason; the rest go on."""
+    records = CallRecords(database, interval=0.05)
+    await records.start()
+    engine = a_day_of_calls(records, 10)
+    records([d.AgentStatus(300, "11", "paused", "available", PAUSE_39)])
+    records(engine.handle(e.CallArrived(310, "c" * 80, "q")))
+    records(engine.handle(e.CallerHungUp(315, "c" * 80)))
+    a_day_of_calls(records, 20, engine, start=400)
+    await records.close()
+
+    assert len(await rows_of(database, calls)) == 30
+    assert len(await rows_of(database, agent_events)) == 1 + 30 * 4 + 2     # the long call id rang the agent
+    letters = {r.table_name: r for r in await rows_of(database, dead_letters)}
+    assert set(letters) == {"agent_events", "calls"}
+    assert "agent_events.reason" in letters["agent_events"].reason and "32" in letters["agent_events"].reason
+    assert json.loads(letters["agent_events"].row)["reason"] == PAUSE_39
+    assert json.loads(letters["calls"].row)["call_id"] == "c" * 80
+    assert "dead letter" in caplog.text and "agent_events.reason" in caplog.text
+
+
+async def test_a_row_the_database_refuses_is_dead_lettered_and_the_rest_are_written(database):
+    """A row that passes every check here but that the database still refuses (a
+    constraint the code does not know): retried one row at a time, that row goes to the
+    dead letters with the database's reason, the batch's other rows are written."""
+    records = CallRecords(database, interval=60)
+    await records.start()
+    await records.flush()                               # the tables are made
+    db = create_async_engine(database)
+    async with db.begin() as conn:
+        await conn.execute(text("CREATE UNIQUE INDEX one_break_a_day ON agent_events (reason)"))
+    await db.dispose()
+    a_day_of_calls(records, 5)
+    records([d.AgentStatus(300, "11", "paused", "available", "break"),
+             d.AgentStatus(310, "11", "available", "paused", None)])
+    a_day_of_calls(records, 5, start=400)
+    records([d.AgentStatus(600, "11", "paused", "available", "break")])     # the index refuses a second one
+    await records.flush()
+    await records.close()
+    assert len(await rows_of(database, calls)) == 10
+    assert len(await rows_of(database, agent_events)) == 1 + 10 * 4 + 2 + 1
+    (letter,) = await rows_of(database, dead_letters)
+    assert letter.table_name == "agent_events" and json.loads(letter.row)["at"] == 600
+    assert "one_break_a_day" in letter.reason or "agent_events.reason" in letter.reason
+
+
+async def test_dead_letters_go_to_a_file_when_the_database_refuses_them_too(tmp_path):
+    url = f"sqlite+aiosqlite:///{tmp_path / 'acd.sqlite3'}"
+    journal = tmp_path / "records-journal.jsonl"
+    records = CallRecords(url, interval=60, journal=journal)
+    await records.start()
+    await records.flush()
+    db = create_async_engine(url)
+    async with db.begin() as conn:
+        await conn.execute(text("DROP TABLE dead_letters"))
+    await db.dispose()
+    records([d.AgentStatus(10, "11", "paused", "available", PAUSE_39)])
+    a_day_of_calls(records, 2)
+    await records.close()
+    assert len(await rows_of(url, calls)) == 2
+    (line,) = (tmp_path / "records-dead-letters.jsonl").read_text().splitlines()
+    letter = json.loads(line)
+    assert letter["table"] == "agent_events" and letter["row"]["reason"] == PAUSE_39
+    assert "agent_events.reason" in letter["reason"]
+
+
+# -- b) a commit whose reply was lost -------------------------------------------------------
+
+@pytest.mark.postgres
+async def test_a_commit_whose_reply_was_lost_is_written_once(fresh_postgres):
+    """PostgreSQL commits, the connection drops before the client hears so: the retry
+    wrote the same rows again, "duplicate key" on every try (2 of 30 rows kept)."""
+    async with TcpProxy("127.0.0.1", 5432) as proxy:
+        records = CallRecords(via(proxy, fresh_postgres), interval=0.05)
+        await records.start()
+        await records.flush()                   # the schema is there, its commit heard
+        proxy.cut_after(b"COMMIT")
+        a_day_of_calls(records, 30)
+        await eventually(lambda: proxy.cuts_after == 1, what="the commit cut")
+        await eventually(lambda: records.backlog == 0, timeout=30, what="every row written")
+        await records.close()
+    assert len(await rows_of(fresh_postgres, calls)) == 30
+    assert len(await rows_of(fresh_postgres, agent_events)) == 1 + 30 * 4
+    assert await rows_of(fresh_postgres, dead_letters) == []
+
+
+# -- c) the database down at start-up --------------------------------------------------------------
+
+@pytest.mark.postgres
+async def test_records_and_the_ticket_desk_wait_for_a_database_down_at_start(fresh_postgres):
+    """PostgreSQL down for the daemon's first 3 seconds: no record was ever written that
+    run and the ticket desk answered 503 until a restart. Now start-up does not wait, the
+    rows wait, and both recover when the database comes back."""
+    async with TcpProxy("127.0.0.1", 5432) as proxy:
+        await proxy.refuse()
+        records = CallRecords(via(proxy, fresh_postgres), interval=0.05)
+        await records.start()                   # does not raise, does not block
+        desk = TicketDesk(records.db)
+        a_day_of_calls(records, 30)
+        records.open_ticket(new_ticket(None, call_id="call-0-0", queue="q", at=5, source="agent", agent_id="11"))
+        with pytest.raises(Exception):
+            await desk.tickets()
+        assert records.backlog == 30 + 1 + 30 * 4 + 1
+        await proxy.accept()
+
+        await eventually(lambda: records.backlog == 0, timeout=40, what="the rows written after the outage")
+        assert [t["call_id"] for t in await desk.tickets()] == ["call-0-0"]
+        await records.close()
+    assert len(await rows_of(fresh_postgres, calls)) == 30
+
+
+@pytest.mark.postgres
+async def test_the_daemons_ticket_desk_recovers_when_the_database_comes_back(fresh_postgres, tmp_path):
+    import aiohttp
+
+    from acd.daemon.app import Daemon
+    from rig.ports import free_port
+
+    async with TcpProxy("127.0.0.1", 5432) as proxy:
+        await proxy.refuse()
+        api = free_port(20000)
+        config = tmp_path / "acd.yaml"
+        config.write_text(
+            "service: {name: test, languages: [el]}\nskills: {topic:a: A}\n"
+            "queues:\n  q: {requires: {topic:a: 1}, wrapup: 0}\n"
+            "agents:\n  '11': {pin: '1234', skills: {topic:a: 3}}\n"
+            f"daemon: {{database_url: '{via(proxy, fresh_postgres)}', api_port: {api}, "
+            f"agi_port: {free_port(api + 1)}, ami_port: {free_port(api + 2)}, queue_log: '{tmp_path / 'queue_log'}'}}\n")
+        daemon = Daemon(config)
+        await daemon.start()
+        try:
+            now = daemon.live.now()
+            daemon.live.feed(e.AgentLoggedIn(now, "11"))
+            daemon.live.feed(e.CallArrived(now, "c1", "q"))
+            daemon.live.feed(e.OfferAnswered(now + 1, "c1", "11"))
+            daemon.live.feed(e.AgentHungUp(now + 60, "c1"))
+            statuses: list[int] = []
+            async with aiohttp.ClientSession() as http:
+                async def ask() -> int:
+                    async with http.get(f"http://127.0.0.1:{api}/api/tickets") as answer:
+                        return answer.status
+                statuses.append(await ask())
+                await proxy.accept()
+                for _ in range(400):
+                    statuses.append(await ask())
+                    if statuses[-1] == 200:
+                        break
+                    await asyncio.sleep(0.1)
+        finally:
+            await daemon.stop()
+    assert statuses[0] == 503 and statuses[-1] == 200
+    (row,) = await rows_of(fresh_postgres, calls)
+    assert (row.call_id, row.outcome) == ("c1", "answered")
+
+
+# -- e) rows not written yet survive a restart -----------------------------------------------------
+
+@pytest.mark.postgres
+async def test_rows_not_written_survive_a_restart_in_the_journal(fresh_postgres, tmp_path):
+    """The writer is stopped with PostgreSQL down; a new one starts with it up: every
+    row lands, none twice (the journal is replayed; the writes are idempotent)."""
+    journal = tmp_path / "records-journal.jsonl"
+    async with TcpProxy("127.0.0.1", 5432) as proxy:
+        records = CallRecords(via(proxy, fresh_postgres), interval=0.05, journal=journal)
+        await records.start()
+        await records.flush()
+        engine = a_day_of_calls(records, 10)
+        await eventually(lambda: records.backlog == 0, what="the first rows written")
+        await proxy.refuse()
+        proxy.cut()
+        a_day_of_calls(records, 20, engine, start=1000)
+        records.set_satisfaction("call-0-3", 4)
+        await records.close()
+        assert journal.stat().st_size > 0
+    later = CallRecords(fresh_postgres, interval=0.05, journal=journal)
+    assert later.backlog == 20 * 5 + 1          # replayed before the database is even asked
+    await later.start()
+    await eventually(lambda: later.backlog == 0, timeout=20, what="the journal written")
+    await later.close()
+    assert journal.stat().st_size == 0
+    rows = await rows_of(fresh_postgres, calls)
+    assert len(rows) == 30 and len({r.call_id for r in rows}) == 30
+    assert {r.call_id: r.satisfaction for r in rows}["call-0-3"] == 4
+    assert len(await rows_of(fresh_postgres, agent_events)) == 1 + 30 * 4
+
+
+async def test_a_journal_replayed_after_its_rows_were_written_writes_nothing_twice(tmp_path):
+    """A crash between the commit and the journal's truncation: the next start writes the
+    same rows again, and the idempotent writes make that harmless."""
+    url = f"sqlite+aiosqlite:///{tmp_path / 'acd.sqlite3'}"
+    journal = tmp_path / "records-journal.jsonl"
+    records = CallRecords(url, interval=60, journal=journal)
+    await records.start()
+    a_day_of_calls(records, 5)
+    kept = journal.read_bytes()
+    await records.close()
+    journal.write_bytes(kept + b'{"table": "calls", "row": {"call_id": "torn')    # and a torn last line
+    again = CallRecords(url, interval=60, journal=journal)
+    await again.start()
+    await again.close()
+    assert len(await rows_of(url, calls)) == 5
+    assert len(await rows_of(url, agent_events)) == 1 + 5 * 4
+    (line,) = (tmp_path / "records-dead-letters.jsonl").read_text().splitlines()
+    assert "torn" in json.loads(line)["row"]["line"]
+
+
+async def test_the_proxy_refuses_then_accepts():
+    """The proxy's own contract, as the tests above rely on it."""
+    server = await asyncio.start_server(lambda r, w: w.write(b"hello") or w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with TcpProxy("127.0.0.1", port) as proxy:
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        assert await reader.read() == b"hello"
+        writer.close()
+        await proxy.refuse()
+        with pytest.raises(ConnectionRefusedError):
+            await asyncio.open_connection("127.0.0.1", proxy.port)
+        await proxy.accept()
+        reader, writer = await asyncio.open_connection("127.0.0.1", proxy.port)
+        assert await reader.read() == b"hello"
+        writer.close()
+    server.close()
