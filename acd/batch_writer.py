@@ -23,6 +23,10 @@ class BatchWriter:
     #: far side is not there
     prepare_later = False
     FIRST_TRY = 2.0
+    #: most seconds ``stop`` waits for the last write (None: as long as it takes); a writer
+    #: that keeps what it could not write elsewhere (the records' journal) sets it, so a
+    #: hung database cannot hold the daemon's stop
+    stop_timeout: float | None = None
 
     def __init__(self, interval: float, max_delay: float = 30.0) -> None:
         self._interval = interval
@@ -62,8 +66,15 @@ class BatchWriter:
         self._stopping = True
         self._stop.set()
         self._wake.set()
-        if self._task is not None:
-            await self._task
+        if self._task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), timeout=self.stop_timeout)
+        except asyncio.TimeoutError:
+            log.error("%s: the last write did not finish in %.0f s; stopped with %d waiting", self.name,
+                      self.stop_timeout, self.backlog)
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
 
     async def flush(self) -> None:
         async with self._flushing:

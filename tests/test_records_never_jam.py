@@ -143,6 +143,17 @@ def test_acd_check_refuses_a_pause_reason_longer_than_the_records_hold():
     assert "32" in refused.value.reason and PAUSE_39 in refused.value.reason
 
 
+def test_acd_check_names_the_file_and_line_of_the_pause_reason(tmp_path, capsys):
+    from acd.cli import main
+
+    config = tmp_path / "acd.yaml"
+    config.write_text("service: {name: t, languages: [el]}\nskills: {topic:a: A}\n"
+                      "queues:\n  q: {requires: {topic:a: 1}}\nagents:\n  '11': {pin: '1234', skills: [topic:a]}\n"
+                      f"routing:\n  pause_reasons:\n    break: false\n    {PAUSE_39}: false\n")
+    assert main(["check", "--config", str(config)]) == 1
+    assert f"{config}:10:" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(("section", "what"), [
     ("queues", "queue name"),
     ("back_office", "unit name"),
@@ -384,3 +395,87 @@ async def test_the_proxy_refuses_then_accepts():
         assert await reader.read() == b"hello"
         writer.close()
     server.close()
+
+
+@pytest.mark.postgres
+async def test_a_stop_with_the_database_hung_is_bounded_and_the_journal_keeps_the_rows(fresh_postgres, tmp_path):
+    """A half-open link (every byte dropped): the last write at stop would wait for the
+    statement timeout; the stop gives up after ``stop_timeout`` and the journal has it all."""
+    journal = tmp_path / "records-journal.jsonl"
+    async with TcpProxy("127.0.0.1", 5432) as proxy:
+        records = CallRecords(via(proxy, fresh_postgres), interval=0.05, journal=journal)
+        records.stop_timeout = 1.0
+        await records.start()
+        engine = a_day_of_calls(records, 5)
+        await eventually(lambda: records.backlog == 0, what="the first rows written")
+        proxy.blackhole()
+        a_day_of_calls(records, 5, engine, start=1000)
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        await records.close()
+        assert loop.time() - began < 5
+    later = CallRecords(fresh_postgres, interval=0.05, journal=journal)
+    assert later.backlog == 5 * 5
+    await later.start()
+    await eventually(lambda: later.backlog == 0, timeout=20, what="the journal written")
+    await later.close()
+    assert len(await rows_of(fresh_postgres, calls)) == 10
+    assert len(await rows_of(fresh_postgres, agent_events)) == 1 + 10 * 4
+
+
+async def test_the_journal_is_compacted_under_a_load_that_never_empties_it(tmp_path, monkeypatch):
+    from acd.records import journal as journal_module
+
+    monkeypatch.setattr(journal_module, "COMPACT_BYTES", 2000)
+    path = tmp_path / "records-journal.jsonl"
+    records = CallRecords(f"sqlite+aiosqlite:///{tmp_path / 'acd.sqlite3'}", interval=60, journal=path)
+    await records.start()
+    engine = a_day_of_calls(records, 20)
+    assert records.journal is not None
+    synced = records.journal.sync
+
+    async def a_row_arrives_during_the_write() -> None:
+        records([d.AgentStatus(engine.now, "11", "paused", "available", "break")])
+        await synced()
+    records.journal.sync = a_row_arrives_during_the_write     # type: ignore[method-assign]
+    await records.flush()
+    assert records.backlog == 1
+    assert [line for line in path.read_text().splitlines()] == [
+        json.dumps({"table": t, "row": r}, ensure_ascii=False) for t, r in records._pending]
+    await records.close()
+
+
+def test_one_journal_is_written_by_one_process(tmp_path):
+    from acd.records.journal import Journal, JournalInUse
+
+    first = Journal(tmp_path / "records-journal.jsonl")
+    with pytest.raises(JournalInUse, match="in use by another process"):
+        Journal(tmp_path / "records-journal.jsonl")
+    first.close()
+    Journal(tmp_path / "records-journal.jsonl").close()
+
+
+OLD_AGENT_EVENTS = """CREATE TABLE agent_events (id INTEGER PRIMARY KEY, agent_id VARCHAR(16) NOT NULL,
+    at FLOAT NOT NULL, state VARCHAR(16) NOT NULL, previous VARCHAR(16) NOT NULL, reason VARCHAR(32))"""
+
+
+async def test_agent_events_from_before_event_keys_are_upgraded_in_place(database):
+    """An older database has agent events without ``event_key``: the column and its
+    unique index are added at start, the old rows stay, new ones are written once."""
+    db = create_async_engine(database)
+    serial = "SERIAL" if database.startswith("postgresql") else "INTEGER"
+    async with db.begin() as conn:
+        await conn.execute(text(OLD_AGENT_EVENTS.replace("id INTEGER", f"id {serial}")))
+        await conn.execute(text("INSERT INTO agent_events (id, agent_id, at, state, previous) "
+                                "VALUES (1, '11', 0, 'available', 'logged_out')"))
+    await db.dispose()
+    records = CallRecords(database, interval=60)
+    await records.start()
+    a_day_of_calls(records, 2, start=100)
+    queued = list(records._pending)
+    await records.flush()
+    records._pending.extend(queued)
+    await records.close()
+    events = await rows_of(database, agent_events)
+    assert len(events) == 1 + 1 + 2 * 4
+    assert events[0].event_key is None and all(event.event_key for event in events[1:])

@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 #: the try counts as failed (a blackholed server must not hold the writer forever)
 CONNECT_TIMEOUT = 5.0
 STATEMENT_TIMEOUT = 30.0
+#: most seconds a stop waits for the last write when there is a journal to keep the rest
+STOP_TIMEOUT = 10.0
 
 
 def records_engine(database_url: str) -> AsyncEngine:
@@ -79,6 +81,8 @@ class CallRecords(BatchWriter):
         self._pending: deque[Entry] = deque()
         self._batch = batch
         self.journal = Journal(journal) if journal is not None else None
+        if self.journal is not None:
+            self.stop_timeout = STOP_TIMEOUT        # what the last write leaves waits in the journal
         self.dead_letters = DeadLetters(self.db, Path(journal).with_name("records-dead-letters.jsonl")
                                         if journal is not None else None)
         if self.journal is not None:
