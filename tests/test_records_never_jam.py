@@ -445,12 +445,15 @@ async def test_the_journal_is_compacted_under_a_load_that_never_empties_it(tmp_p
     await records.close()
 
 
-def test_one_journal_is_written_by_one_process(tmp_path):
+def test_one_journal_is_written_by_one_process(tmp_path, caplog):
     from acd.records.journal import Journal, JournalInUse
 
     first = Journal(tmp_path / "records-journal.jsonl")
     with pytest.raises(JournalInUse, match="in use by another process"):
         Journal(tmp_path / "records-journal.jsonl")
+    second_daemon = CallRecords(f"sqlite+aiosqlite:///{tmp_path / 'acd.sqlite3'}", journal=first.path)
+    assert second_daemon.journal is None                # runs, without a journal, and says so
+    assert "running without a journal" in caplog.text
     first.close()
     Journal(tmp_path / "records-journal.jsonl").close()
 

@@ -106,6 +106,8 @@ class Journal:
         old.close()
 
     def close(self) -> None:
+        if self._file.closed:
+            return
         self._file.flush()
         os.fsync(self._file.fileno())
         self._file.close()

@@ -35,7 +35,7 @@ from acd.config.back_office import BackOffice, back_office_of
 from acd.engine import decisions as d
 from acd.records import rows
 from acd.records.refused import DeadLetters
-from acd.records.journal import Entry, Journal
+from acd.records.journal import Entry, Journal, JournalInUse
 from acd.records.schema import calls, create_or_upgrade
 from acd.records.ticket import Ticket, new_ticket
 
@@ -80,13 +80,25 @@ class CallRecords(BatchWriter):
         #: rows to write, in the order they came: (table or "satisfaction", row)
         self._pending: deque[Entry] = deque()
         self._batch = batch
-        self.journal = Journal(journal) if journal is not None else None
+        self.journal = self._open_journal(journal)
         if self.journal is not None:
             self.stop_timeout = STOP_TIMEOUT        # what the last write leaves waits in the journal
         self.dead_letters = DeadLetters(self.db, Path(journal).with_name("records-dead-letters.jsonl")
                                         if journal is not None else None)
         if self.journal is not None:
             self._replay(self.journal)
+
+    @staticmethod
+    def _open_journal(path: str | Path | None) -> Journal | None:
+        """The journal at ``path``; held by another daemon, records still run, in memory
+        only (an error says so), rather than not at all."""
+        if path is None:
+            return None
+        try:
+            return Journal(path)
+        except JournalInUse as error:
+            log.error("records: %s; running without a journal (rows not written are lost at a restart)", error)
+            return None
 
     def _replay(self, journal: Journal) -> None:
         self._pending.extend(journal.replayed)
