@@ -305,10 +305,8 @@ async def test_the_daemons_ticket_desk_recovers_when_the_database_comes_back(fre
         await daemon.start()
         try:
             now = daemon.live.now()
-            daemon.live.feed(e.AgentLoggedIn(now, "11"))
-            daemon.live.feed(e.CallArrived(now, "c1", "q"))
-            daemon.live.feed(e.OfferAnswered(now + 1, "c1", "11"))
-            daemon.live.feed(e.AgentHungUp(now + 60, "c1"))
+            daemon.live.feed(e.CallArrived(now, "c1", "q"))      # nobody logged in: the caller gives up
+            daemon.live.feed(e.CallerHungUp(now + 30, "c1"))
             statuses: list[int] = []
             async with aiohttp.ClientSession() as http:
                 async def ask() -> int:
@@ -325,7 +323,8 @@ async def test_the_daemons_ticket_desk_recovers_when_the_database_comes_back(fre
             await daemon.stop()
     assert statuses[0] == 503 and statuses[-1] == 200
     (row,) = await rows_of(fresh_postgres, calls)
-    assert (row.call_id, row.outcome) == ("c1", "answered")
+    assert (row.call_id, row.outcome) == ("c1", "abandoned")
+    assert (tmp_path / "records-journal.jsonl").read_text() == ""     # the daemon's journal, emptied
 
 
 # -- e) rows not written yet survive a restart -----------------------------------------------------
