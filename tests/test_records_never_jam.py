@@ -481,3 +481,43 @@ async def test_agent_events_from_before_event_keys_are_upgraded_in_place(databas
     events = await rows_of(database, agent_events)
     assert len(events) == 1 + 1 + 2 * 4
     assert events[0].event_key is None and all(event.event_key for event in events[1:])
+
+
+CHILD = """
+import asyncio, os, signal, sys
+from acd.records import CallRecords
+from acd.engine import decisions as d
+
+async def main():
+    records = CallRecords(sys.argv[1], interval=0.05, journal=sys.argv[2])
+    await records.start()
+    records([d.AgentStatus(float(n), "11", "paused", "available", "break") for n in range(50)])
+    print("queued", flush=True)
+    await asyncio.sleep(60)
+
+asyncio.run(main())
+"""
+
+
+async def test_rows_queued_by_a_daemon_killed_with_sigkill_are_written_by_the_next(tmp_path):
+    """No stop at all: the journal has every row the moment it was queued."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    missing = f"sqlite+aiosqlite:///{tmp_path / 'not-yet' / 'acd.sqlite3'}"    # the database is not there
+    journal = tmp_path / "records-journal.jsonl"
+    child = subprocess.Popen([sys.executable, "-c", CHILD, missing, str(journal)], stdout=subprocess.PIPE,
+                             text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+    try:
+        assert child.stdout is not None and child.stdout.readline().strip() == "queued"
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    (tmp_path / "not-yet").mkdir()
+    later = CallRecords(missing, interval=0.05, journal=journal)
+    assert later.backlog == 50
+    await later.start()
+    await later.close()
+    assert [r.at for r in await rows_of(missing, agent_events)] == [float(n) for n in range(50)]
