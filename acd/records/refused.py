@@ -38,7 +38,7 @@ class DeadLetters:
     async def keep(self, table: str, row: dict[str, Any], reason: str) -> None:
         """Keep ``row`` of ``table`` with ``reason``: in the table, else the file."""
         self.count += 1
-        log.error("records: a %s row sent to the dead letters: %s", table, reason,
+        log.error("records: a row of %s sent to the dead letters: %s", table, reason,
                   extra={"table": table, "row": row, "reason": reason})
         record = {"at": self.now(), "table_name": table, "row": json.dumps(row, ensure_ascii=False, default=repr),
                   "reason": reason}

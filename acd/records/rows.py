@@ -110,11 +110,30 @@ async def write(conn: AsyncConnection, kind: str, rows: Sequence[dict[str, Any]]
             index_elements=[calls.c.call_id],
             set_={c.name: func.coalesce(statement.excluded[c.name], c) if c.nullable else statement.excluded[c.name]
                   for c in calls.columns if not c.primary_key})
+        key = "call_id"
     elif kind == "agent_events":
         statement = insert(agent_events).on_conflict_do_nothing(index_elements=[agent_events.c.event_key])
+        key = "event_key"
     else:
         statement = insert(tickets).on_conflict_do_nothing(index_elements=[tickets.c.id])
-    await conn.execute(statement, list(rows))
+        key = "id"
+    for part in _each_key_once(rows, key):
+        await conn.execute(statement, part)
+
+
+def _each_key_once(rows: Sequence[dict[str, Any]], key: str) -> list[list[dict[str, Any]]]:
+    """``rows`` in order, cut where a key comes again: PostgreSQL refuses one statement
+    that upserts the same row twice ("cannot affect row a second time"), and the two
+    legs of a call that came back can sit in one batch."""
+    parts: list[list[dict[str, Any]]] = [[]]
+    seen: set[Any] = set()
+    for row in rows:
+        if row.get(key) in seen:
+            parts.append([])
+            seen.clear()
+        seen.add(row.get(key))
+        parts[-1].append(row)
+    return parts
 
 
 def _insert_of(dialect: str) -> Any:

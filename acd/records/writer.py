@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import deque
+from itertools import islice
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -81,11 +82,10 @@ class CallRecords(BatchWriter):
         self._pending: deque[Entry] = deque()
         self._batch = batch
         self.journal = self._open_journal(journal)
-        if self.journal is not None:
-            self.stop_timeout = STOP_TIMEOUT        # what the last write leaves waits in the journal
         self.dead_letters = DeadLetters(self.db, Path(journal).with_name("records-dead-letters.jsonl")
                                         if journal is not None else None)
         if self.journal is not None:
+            self.stop_timeout = STOP_TIMEOUT        # what the last write leaves waits in the journal
             self._replay(self.journal)
 
     @staticmethod
@@ -216,15 +216,21 @@ class CallRecords(BatchWriter):
 
     # -- the writer ------------------------------------------------------------------------
     async def _write(self) -> None:
-        """Write what is queued: in one transaction when the database takes it all, else
-        one row at a time, a row it refuses to the dead letters. Rows leave the queue
-        only once committed or dead-lettered; an outage leaves the rest queued (raised,
-        so the background task backs off)."""
-        batch = list(self._pending)
-        if not batch:
-            return
+        """Write what is queued, ``batch`` rows a transaction (a long outage's backlog is
+        not one huge transaction). Rows leave the queue only once committed or
+        dead-lettered; an outage leaves the rest queued (raised, so the background task
+        backs off)."""
         if self.journal is not None:
             await self.journal.sync()
+        left = len(self._pending)
+        while left > 0:
+            batch = list(islice(self._pending, min(self._batch, left)))
+            left -= len(batch)
+            await self._write_batch(batch)
+
+    async def _write_batch(self, batch: list[Entry]) -> None:
+        """Write the queue's first rows (``batch``): in one transaction when the database
+        takes them all, else one row at a time, a row it refuses to the dead letters."""
         good: list[Entry] = []
         for kind, row in batch:
             reason = rows.check(kind, row)
