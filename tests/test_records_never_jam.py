@@ -530,3 +530,28 @@ async def test_rows_queued_by_a_daemon_killed_with_sigkill_are_written_by_the_ne
     await later.start()
     await later.close()
     assert [r.at for r in await rows_of(missing, agent_events)] == [float(n) for n in range(50)]
+
+
+def test_only_the_databases_own_refusal_of_a_row_dead_letters_it():
+    """A server starting up (asyncpg raises its own error, unwrapped, at connect), a lost
+    connection, a deadlock: the rows wait. A value too long (22001), a duplicate (23505):
+    that row is dead-lettered."""
+    import asyncpg.exceptions
+    from sqlalchemy.exc import DBAPIError
+
+    from acd.records.rows import RowRefused, is_the_rows_fault
+
+    class Orig(Exception):
+        def __init__(self, sqlstate: str) -> None:
+            super().__init__(sqlstate)
+            self.sqlstate = sqlstate
+
+    def wrapped(sqlstate: str, invalidated: bool = False) -> DBAPIError:
+        return DBAPIError("INSERT", {}, Orig(sqlstate), connection_invalidated=invalidated)
+
+    assert is_the_rows_fault(wrapped("22001")) and is_the_rows_fault(wrapped("23505"))
+    assert is_the_rows_fault(RowRefused("no call record"))
+    for away in (asyncpg.exceptions.CannotConnectNowError("the database system is starting up"),
+                 ConnectionRefusedError(), TimeoutError(), wrapped("40P01"), wrapped("57P01"),
+                 wrapped("22001", invalidated=True), wrapped("42P01")):
+        assert not is_the_rows_fault(away), away

@@ -18,8 +18,8 @@ stable key made before the database sees the row:
 
 ``check`` says why a row cannot be written before the database is asked (a value longer
 than its column: PostgreSQL refuses it, SQLite would silently keep it), so both stores
-treat it alike; ``is_outage`` tells a database that is not there (retry everything
-later) from a row it refuses (dead-letter that row, write the others).
+treat it alike; ``is_the_rows_fault`` tells a row the database refuses (dead-letter that
+row, write the others) from a database that is not there (retry everything later).
 """
 from __future__ import annotations
 
@@ -28,8 +28,7 @@ from typing import Any
 
 from sqlalchemy import JSON, Float, Integer, String, Table, func, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError, ProgrammingError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from acd.records.schema import agent_events, calls, tickets
@@ -82,14 +81,22 @@ def check(kind: str, row: Mapping[str, Any]) -> str | None:
     return None
 
 
-def is_outage(error: BaseException) -> bool:
-    """Whether ``error`` says the database is not there (down, unreachable, restarting,
-    its schema missing) rather than that it refused one row: then nothing is
-    dead-lettered, everything is retried later."""
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
+def is_the_rows_fault(error: BaseException) -> bool:
+    """Whether ``error`` says the database refused the row itself (a constraint, a value
+    it cannot hold: SQLSTATE classes 23 and 22, or a row that did not apply). Anything
+    else (connection refused or lost, a timeout, a server starting up, a deadlock, a
+    missing table, an error not known here) is taken as the database not being there:
+    nothing is dead-lettered, everything is retried later. A row wrongly retried waits;
+    a row wrongly dead-lettered needs a person."""
+    if isinstance(error, (RowRefused, IntegrityError, DataError)):
         return True
-    return isinstance(error, (OperationalError, InterfaceError, ProgrammingError, DisconnectionError, PoolTimeout,
-                              OSError, TimeoutError))
+    if isinstance(error, DBAPIError):
+        if error.connection_invalidated:
+            return False
+        sqlstate = getattr(error.orig, "sqlstate", None) or getattr(error.orig, "pgcode", None)
+        return isinstance(sqlstate, str) and sqlstate[:2] in ("22", "23")
+    # a value the driver could not even send (SQLAlchemy's bind processing)
+    return isinstance(error, StatementError)
 
 
 async def write(conn: AsyncConnection, kind: str, rows: Sequence[dict[str, Any]]) -> None:

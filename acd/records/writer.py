@@ -247,7 +247,7 @@ class CallRecords(BatchWriter):
                 for kind in rows.KINDS:
                     await rows.write(conn, kind, [row for k, row in good if k == kind])
         except Exception as error:
-            if rows.is_outage(error):
+            if not rows.is_the_rows_fault(error):
                 raise
             log.warning("records: a batch of %d rows was refused (%r); writing them one by one", len(good), error)
             await self._write_one_by_one(good)
@@ -265,7 +265,7 @@ class CallRecords(BatchWriter):
                 async with self.db.begin() as conn:
                     await rows.write(conn, kind, [row])
             except Exception as error:
-                if rows.is_outage(error):
+                if not rows.is_the_rows_fault(error):
                     raise
                 await self.dead_letters.keep(kind, row, f"the database refused it: {error}")
             self._pending.popleft()
