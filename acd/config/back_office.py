@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from acd.config.errors import ConfigError
+from acd.config.limits import OWNER_ID, UNIT_NAME, check_length
 from acd.config.loader import register_section
 from acd.config.located import Fields, Located
 
@@ -88,6 +89,7 @@ def parse_back_office(node: Located, partial: Mapping[str, Any]) -> BackOffice:
     for name, value in units_node.items():
         if not _NAME.match(name):
             raise value.error(f"unit name {name!r} must be letters, digits, '-' or '_'")
+        check_length(value, "unit name", name, UNIT_NAME)
         unit = _unit(name, value, queues, agents)
         for queue, where in zip(unit.queues, _queue_nodes(value)):
             if queue in by_queue:
@@ -141,6 +143,7 @@ def _owner(node: Located, agents: Mapping[str, Any]) -> str:
     if not _OWNER.match(text):
         raise node.error(f"owner {text!r} must be an id like 'team:bo-pensions' or 'person:e.markou' "
                          "(letters, digits, '.', '_', '-', '@', one ':' at most)")
+    check_length(node, "owner", text, OWNER_ID)
     kind, _, ident = text.partition(":")
     if kind == "agent" and ident not in agents:
         raise node.error(f"owner {text!r} names agent {ident!r}, who is not an agent of this file")

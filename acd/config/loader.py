@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from acd.config.errors import ConfigError
+from acd.config.limits import PAUSE_REASON, QUEUE_NAME, check_length
 from acd.config.located import Fields, Located, parse_yaml, read_yaml
 from acd.config.number_prompts import check_number_prompts, check_plain_prompt, is_number_prompt, parse_number_prompt
 from acd.config.model import (
@@ -172,6 +173,7 @@ def _routing(node: Located | None) -> RoutingPolicy:
         for code, productive in r.items():
             if not _NAME.match(code):
                 raise productive.error(f"pause reason {code!r} must be a simple word")
+            check_length(productive, "pause reason", code, PAUSE_REASON)
             reasons[code] = productive.as_bool()
     return RoutingPolicy(
         priority_seconds=f.float("priority_seconds", defaults.priority_seconds, minimum=0),
@@ -319,6 +321,7 @@ def _queues(node: Located, skills: dict[str, str], schedules: dict[str, Schedule
     for name, value in node.items():
         if not _NAME.match(name):
             raise value.error(f"queue name {name!r} must be letters, digits, '-' or '_'")
+        check_length(value, "queue name", name, QUEUE_NAME)
         f = Fields(value, _QUEUE_KEYS)
         title = _titles(f.get("title"), name, languages)
         requires = _levels(f.require("requires"), skills)

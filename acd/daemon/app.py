@@ -150,7 +150,9 @@ class Daemon:
         from acd.records.writer import CallRecords
 
         def call_records(url: str) -> CallRecords:
-            return CallRecords(url, back_office=back_office_of(self.config), caller_number=self.caller_numbers.number)
+            # rows not yet in the database wait in a journal beside the queue_log, across restarts
+            return CallRecords(url, back_office=back_office_of(self.config), caller_number=self.caller_numbers.number,
+                               journal=Path(settings.queue_log).parent / "records-journal.jsonl")
 
         writers: list[tuple[str, Callable[[str], Any], str | None]] = [
             ("call records", call_records, settings.database_url), ("live state", LiveState, settings.redis_url)]

@@ -15,19 +15,21 @@ from __future__ import annotations
 from sqlalchemy import (JSON, Column, Connection, Float, ForeignKey, Integer, MetaData, String, Table, Text,
                         inspect, text)
 
+from acd.config.limits import AGENT_ID, OWNER_ID, PAUSE_REASON, QUEUE_NAME, UNIT_NAME
+
 metadata = MetaData()
 
 calls = Table(
     "calls",
     metadata,
     Column("call_id", String(64), primary_key=True),
-    Column("queue", String(64), nullable=False, index=True),
+    Column("queue", String(QUEUE_NAME), nullable=False, index=True),
     Column("enqueued_at", Float, nullable=False, index=True),
     Column("priority", Integer, nullable=False, default=0),
     Column("requirements", JSON, nullable=False),
     #: answered | abandoned | exited
     Column("outcome", String(16), nullable=False),
-    Column("agent_id", String(16), index=True),
+    Column("agent_id", String(AGENT_ID), index=True),
     Column("answered_at", Float),
     Column("ended_at", Float, nullable=False),
     Column("waited", Float, nullable=False),
@@ -47,11 +49,15 @@ agent_events = Table(
     "agent_events",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("agent_id", String(16), nullable=False, index=True),
+    Column("agent_id", String(AGENT_ID), nullable=False, index=True),
     Column("at", Float, nullable=False, index=True),
     Column("state", String(16), nullable=False),
     Column("previous", String(16), nullable=False),
-    Column("reason", String(32)),
+    Column("reason", String(PAUSE_REASON)),
+    #: made with the event (not by the database), so writing it again (a retry after a
+    #: lost commit, a journal replayed) finds it there instead of adding it twice;
+    #: None in rows written before it existed
+    Column("event_key", String(32), index=True, unique=True),
 )
 
 tickets = Table(
@@ -62,22 +68,22 @@ tickets = Table(
     Column("id", String(32), primary_key=True),
     Column("call_id", String(64), nullable=False, index=True),
     Column("created_at", Float, nullable=False, index=True),
-    Column("queue", String(64), nullable=False),
+    Column("queue", String(QUEUE_NAME), nullable=False),
     #: the back-office unit, and its owners as they were when the ticket was opened;
     #: None when the config has no back_office section
-    Column("unit", String(64), index=True),
-    Column("primary_owner", String(128)),
-    Column("alternate_owner", String(128)),
+    Column("unit", String(UNIT_NAME), index=True),
+    Column("primary_owner", String(OWNER_ID)),
+    Column("alternate_owner", String(OWNER_ID)),
     #: agent (escalated by the agent who took the call) | max_wait (the queue's exit)
     Column("source", String(16), nullable=False),
-    Column("agent_id", String(16), index=True),
+    Column("agent_id", String(AGENT_ID), index=True),
     Column("caller", String(64)),
     Column("note", Text),
     #: open | claimed | resolved (acd.records.ticket.TRANSITIONS); open when made here
     Column("status", String(16), nullable=False, default="open"),
     # added with the ticket desk; nullable, so create_or_upgrade adds them to older tables
     #: who claimed it, while it is claimed
-    Column("claimed_by", String(128)),
+    Column("claimed_by", String(OWNER_ID)),
     #: what was done, while it is resolved
     Column("resolution", Text),
     #: the last move (None: never moved since it was opened)
@@ -95,8 +101,22 @@ ticket_events = Table(
     Column("action", String(16), nullable=False),
     Column("from_status", String(16), nullable=False),
     Column("to_status", String(16), nullable=False),
-    Column("who", String(128), nullable=False),
+    Column("who", String(OWNER_ID), nullable=False),
     Column("note", Text),
+)
+
+
+#: a row the database would not take (too long for its column, refused by a constraint):
+#: kept here with the reason instead of blocking the rows after it (acd.records.dead_letters)
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False, index=True),
+    Column("table_name", String(64), nullable=False),
+    #: the row as JSON, as it was queued
+    Column("row", Text, nullable=False),
+    Column("reason", Text, nullable=False),
 )
 
 
@@ -128,4 +148,6 @@ def create_or_upgrade(connection: Connection) -> list[str]:
             connection.execute(text(f"ALTER TABLE {quote(table.name)} ADD COLUMN {if_not_exists}"
                                     f"{quote(column.name)} {kind}"))
             added.append(f"{table.name}.{column.name}")
+        for index in table.indexes:     # an added column's index (event_key's makes writes idempotent)
+            index.create(connection, checkfirst=True)
     return added

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from acd.config.back_office import BackOffice, is_owner_id
+from acd.config.limits import OWNER_ID
 
 #: who opened a ticket
 SOURCES: tuple[str, ...] = ("agent", "max_wait")
@@ -88,7 +89,7 @@ def new_ticket(office: BackOffice | None, *, call_id: str, queue: str, at: float
 #: a ticket's statuses, in the order a ticket normally goes through them
 STATUSES: tuple[str, ...] = ("open", "claimed", "resolved")
 #: longest owner id that signs a move (the ``tickets`` table's owner columns)
-MAX_WHO = 128
+MAX_WHO = OWNER_ID
 
 
 @dataclass(frozen=True, slots=True)

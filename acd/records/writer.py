@@ -1,53 +1,114 @@
 """Writes records from the engine's decisions without ever slowing routing down.
 
 The daemon calls ``CallRecords`` synchronously with each batch of decisions; rows are
-only assembled here and a background task writes them in batches. When the database is
-down the rows stay queued and the task retries with backoff, so nothing is lost by a
-short outage; a warning says how many rows wait.
+only assembled here (and appended to the local journal) and a background task writes
+them in batches. Records never jam and are never dropped:
+
+- the database is retried with backoff from start-up on (creating the tables
+  included): ``start`` does not wait for it, rows wait in the queue and the journal;
+- every write is idempotent (``acd.records.rows``), so a retry after a lost commit or a
+  journal replayed after a restart writes nothing twice;
+- a batch the database refuses is retried one row at a time, and a row that cannot be
+  written goes to the dead letters with its reason (``acd.records.refused``)
+  while the others are written;
+- with a ``journal`` (the daemon puts it next to the queue_log) what is not written
+  yet survives a restart (``acd.records.journal``).
 
 Tickets are written the same way: a queue's max-wait exit with action ``ticket`` opens
 one from the ``ExitCall`` decision (the engine knows nothing of back offices), and an
-agent's escalation hands one in through ``open_ticket``.
+agent's escalation hands one in through ``open_ticket``. docs/records.md has the design.
 """
 from __future__ import annotations
 
 import logging
+import uuid
 from collections import deque
+from itertools import islice
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from acd.batch_writer import BatchWriter
 from acd.config.back_office import BackOffice, back_office_of
 from acd.engine import decisions as d
-from acd.records.schema import agent_events, calls, create_or_upgrade, tickets
+from acd.records import rows
+from acd.records.refused import DeadLetters
+from acd.records.journal import Entry, Journal, JournalInUse
+from acd.records.schema import calls, create_or_upgrade
 from acd.records.ticket import Ticket, new_ticket
 
 log = logging.getLogger(__name__)
 
+#: how long PostgreSQL may take to accept a connection, and to answer a statement, before
+#: the try counts as failed (a blackholed server must not hold the writer forever)
+CONNECT_TIMEOUT = 5.0
+STATEMENT_TIMEOUT = 30.0
+#: most seconds a stop waits for the last write when there is a journal to keep the rest
+STOP_TIMEOUT = 10.0
+
+
+def records_engine(database_url: str) -> AsyncEngine:
+    """The records' connection pool: connections checked before use (the database may
+    have restarted since), and bounded waits on PostgreSQL."""
+    connect_args: dict[str, Any] = {}
+    if make_url(database_url).drivername == "postgresql+asyncpg":
+        connect_args = {"timeout": CONNECT_TIMEOUT, "command_timeout": STATEMENT_TIMEOUT}
+    return create_async_engine(database_url, pool_pre_ping=True, connect_args=connect_args)
+
 
 class CallRecords(BatchWriter):
     name = "call-records"
+    prepare_later = True
 
     def __init__(self, database_url: str, *, batch: int = 500, interval: float = 0.5,
                  back_office: BackOffice | None = None,
-                 caller_number: Callable[[str], str | None] | None = None) -> None:
+                 caller_number: Callable[[str], str | None] | None = None,
+                 journal: str | Path | None = None) -> None:
         """``back_office``: the units max-wait tickets go to (follows ``reconfigure``);
-        ``caller_number``: the citizen's number of a call id, when the daemon knows it."""
+        ``caller_number``: the citizen's number of a call id, when the daemon knows it;
+        ``journal``: the file rows wait in until written (None: in memory only, lost
+        by a restart); its earlier run's rows are queued again at once, and dead
+        letters the database refuses go to ``records-dead-letters.jsonl`` beside it."""
         super().__init__(interval)
         self.back_office = back_office
         self.caller_number = caller_number
         self.database_url = database_url
-        self.db: AsyncEngine = create_async_engine(database_url)
+        self.db: AsyncEngine = records_engine(database_url)
         self._open: dict[str, dict[str, Any]] = {}     # calls not finished yet
-        self._call_rows: deque[dict[str, Any]] = deque()
-        self._agent_rows: deque[dict[str, Any]] = deque()
-        self._updates: deque[tuple[str, int]] = deque()
-        self._ticket_rows: deque[dict[str, Any]] = deque()
+        #: rows to write, in the order they came: (table or "satisfaction", row)
+        self._pending: deque[Entry] = deque()
         self._batch = batch
+        self.journal = self._open_journal(journal)
+        self.dead_letters = DeadLetters(self.db, Path(journal).with_name("records-dead-letters.jsonl")
+                                        if journal is not None else None)
+        if self.journal is not None:
+            self.stop_timeout = STOP_TIMEOUT        # what the last write leaves waits in the journal
+            self._replay(self.journal)
+
+    @staticmethod
+    def _open_journal(path: str | Path | None) -> Journal | None:
+        """The journal at ``path``; held by another daemon, records still run, in memory
+        only (an error says so), rather than not at all."""
+        if path is None:
+            return None
+        try:
+            return Journal(path)
+        except JournalInUse as error:
+            log.error("records: %s; running without a journal (rows not written are lost at a restart)", error)
+            return None
+
+    def _replay(self, journal: Journal) -> None:
+        self._pending.extend(journal.replayed)
+        if journal.replayed:
+            log.info("records: %d rows from the journal queued again", len(journal.replayed),
+                     extra={"journal": str(journal.path)})
+        for line in journal.unreadable:
+            log.error("records: a journal line cannot be read; kept as a dead letter",
+                      extra={"journal": str(journal.path), "line": line})
+            self.dead_letters.keep_in_file("journal", {"line": line}, "the journal line cannot be read (torn by a crash?)")
 
     async def _prepare(self) -> None:
         """Create the tables, or bring an older database's up to date (new nullable
@@ -65,14 +126,30 @@ class CallRecords(BatchWriter):
     async def close(self) -> None:
         await self.stop()
         await self.db.dispose()
+        if self._pending:
+            if self.journal is not None:
+                log.warning("records: %d rows not written yet; they wait in the journal for the next start",
+                            len(self._pending), extra={"journal": str(self.journal.path)})
+            else:
+                log.error("records: %d rows not written and no journal: they are lost", len(self._pending))
+        if self.journal is not None:
+            self.journal.close()
 
     @property
     def backlog(self) -> int:
-        return len(self._call_rows) + len(self._agent_rows) + len(self._updates) + len(self._ticket_rows)
+        return len(self._pending)
 
     def reconfigure(self, config: Any) -> None:
         """Follow a reloaded config's back office (tickets already opened keep their unit)."""
         self.back_office = back_office_of(config)
+
+    def _queue(self, entries: Sequence[Entry]) -> None:
+        """Rows enter the journal (when there is one) as they enter the queue."""
+        if not entries:
+            return
+        self._pending.extend(entries)
+        if self.journal is not None:
+            self.journal.append(entries)
 
     # -- the subscriber ------------------------------------------------------------------
     def __call__(self, decisions: Sequence[d.Decision]) -> None:
@@ -114,8 +191,9 @@ class CallRecords(BatchWriter):
                 self.open_ticket(new_ticket(self.back_office, call_id=decision.call_id, queue=decision.queue,
                                             at=decision.at, source="max_wait", caller=caller))
         elif isinstance(decision, d.AgentStatus):
-            self._agent_rows.append({"agent_id": decision.agent_id, "at": decision.at, "state": decision.state,
-                                     "previous": decision.previous, "reason": decision.reason})
+            self._queue([("agent_events", {
+                "agent_id": decision.agent_id, "at": decision.at, "state": decision.state,
+                "previous": decision.previous, "reason": decision.reason, "event_key": uuid.uuid4().hex})])
 
     def _finish(self, call_id: str, **values: Any) -> None:
         row = self._open.pop(call_id, None)
@@ -125,45 +203,74 @@ class CallRecords(BatchWriter):
         row.update(values)
         for column in calls.columns.keys():
             row.setdefault(column, None)
-        self._call_rows.append(row)
+        self._queue([("calls", row)])
 
     def set_satisfaction(self, call_id: str, score: int) -> None:
         """The post-call survey's answer, stored with the call's record."""
         if not 1 <= score <= 5:
             raise ValueError(f"satisfaction is 1 to 5, got {score}")
-        self._updates.append((call_id, score))
+        self._queue([(rows.SATISFACTION, {"call_id": call_id, "satisfaction": score})])
         self._poke()
 
     def open_ticket(self, ticket: Ticket) -> None:
         """Queue a ticket's row; like every row, it is kept until the database has it."""
-        self._ticket_rows.append(ticket.row())
+        self._queue([("tickets", ticket.row())])
         log.info("ticket opened", extra={"ticket": ticket.id, "call_id": ticket.call_id, "unit": ticket.unit,
                                          "source": ticket.source})
         self._poke()
 
     # -- the writer ------------------------------------------------------------------------
     async def _write(self) -> None:
-        """Write everything queued so far (rows leave the queue only once committed)."""
-        call_rows = list(self._call_rows)
-        agent_rows = list(self._agent_rows)
-        updates = list(self._updates)
-        ticket_rows = list(self._ticket_rows)
-        if not (call_rows or agent_rows or updates or ticket_rows):
-            return
-        async with self.db.begin() as conn:
-            if call_rows:
-                await conn.execute(calls.insert(), call_rows)
-            if agent_rows:
-                await conn.execute(agent_events.insert(), agent_rows)
-            for call_id, score in updates:
-                await conn.execute(update(calls).where(calls.c.call_id == call_id).values(satisfaction=score))
-            if ticket_rows:
-                await conn.execute(tickets.insert(), ticket_rows)
-        for _ in call_rows:
-            self._call_rows.popleft()
-        for _ in agent_rows:
-            self._agent_rows.popleft()
-        for _ in updates:
-            self._updates.popleft()
-        for _ in ticket_rows:
-            self._ticket_rows.popleft()
+        """Write what is queued, ``batch`` rows a transaction (a long outage's backlog is
+        not one huge transaction). Rows leave the queue only once committed or
+        dead-lettered; an outage leaves the rest queued (raised, so the background task
+        backs off)."""
+        if self.journal is not None:
+            await self.journal.sync()
+        left = len(self._pending)
+        while left > 0:
+            batch = list(islice(self._pending, min(self._batch, left)))
+            left -= len(batch)
+            await self._write_batch(batch)
+
+    async def _write_batch(self, batch: list[Entry]) -> None:
+        """Write the queue's first rows (``batch``): in one transaction when the database
+        takes them all, else one row at a time, a row it refuses to the dead letters."""
+        good: list[Entry] = []
+        for kind, row in batch:
+            reason = rows.check(kind, row)
+            if reason is None:
+                good.append((kind, row))
+            else:
+                await self.dead_letters.keep(kind, row, reason)
+        if len(good) < len(batch):      # the batch is the queue's head: put back only what fits
+            for _ in batch:
+                self._pending.popleft()
+            self._pending.extendleft(reversed(good))
+        try:
+            async with self.db.begin() as conn:
+                for kind in rows.KINDS:
+                    await rows.write(conn, kind, [row for k, row in good if k == kind])
+        except Exception as error:
+            if not rows.is_the_rows_fault(error):
+                raise
+            log.warning("records: a batch of %d rows was refused (%r); writing them one by one", len(good), error)
+            await self._write_one_by_one(good)
+        else:
+            for _ in good:
+                self._pending.popleft()
+        if self.journal is not None:
+            self.journal.written(list(self._pending))
+
+    async def _write_one_by_one(self, entries: list[Entry]) -> None:
+        """Each row in its own transaction, in the order queued; a row refused goes to the
+        dead letters, an outage stops here with the rest still queued."""
+        for kind, row in entries:
+            try:
+                async with self.db.begin() as conn:
+                    await rows.write(conn, kind, [row])
+            except Exception as error:
+                if not rows.is_the_rows_fault(error):
+                    raise
+                await self.dead_letters.keep(kind, row, f"the database refused it: {error}")
+            self._pending.popleft()
