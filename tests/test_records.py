@@ -72,13 +72,17 @@ async def test_records_in_postgresql(postgres_url):
 
 
 async def test_rows_wait_while_the_database_is_down(tmp_path):
-    url = f"sqlite+aiosqlite:///{tmp_path / 'missing-dir' / 'acd.sqlite3'}"
+    # a file where the database's directory should be: neither the writer nor SQLite can open it
+    blocker = tmp_path / "missing-dir"
+    blocker.write_text("not a directory")
+    url = f"sqlite+aiosqlite:///{blocker / 'acd.sqlite3'}"
     records = CallRecords(url, interval=0.05)
     run_a_small_day(records)
     with pytest.raises(Exception):
         await records.flush()
     assert records.backlog > 0             # nothing was dropped
-    (tmp_path / "missing-dir").mkdir()
+    blocker.unlink()
+    blocker.mkdir()
     async with records.db.begin() as conn:
         await conn.run_sync(metadata.create_all)
     await records.flush()

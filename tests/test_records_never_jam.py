@@ -515,7 +515,9 @@ async def test_rows_queued_by_a_daemon_killed_with_sigkill_are_written_by_the_ne
     import subprocess
     import sys
 
-    missing = f"sqlite+aiosqlite:///{tmp_path / 'not-yet' / 'acd.sqlite3'}"    # the database is not there
+    blocker = tmp_path / "not-yet"      # a file where the database's directory goes: it cannot be opened
+    blocker.write_text("not a directory")
+    missing = f"sqlite+aiosqlite:///{blocker / 'acd.sqlite3'}"
     journal = tmp_path / "records-journal.jsonl"
     child = subprocess.Popen([sys.executable, "-c", CHILD, missing, str(journal)], stdout=subprocess.PIPE,
                              text=True, env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
@@ -524,7 +526,8 @@ async def test_rows_queued_by_a_daemon_killed_with_sigkill_are_written_by_the_ne
     finally:
         child.send_signal(signal.SIGKILL)
         child.wait()
-    (tmp_path / "not-yet").mkdir()
+    blocker.unlink()
+    blocker.mkdir()
     later = CallRecords(missing, interval=0.05, journal=journal)
     assert later.backlog == 50
     await later.start()
