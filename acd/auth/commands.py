@@ -117,10 +117,10 @@ async def _run(args: argparse.Namespace, config: Any) -> int:
             for user in await store.users():
                 extra = user.agent_id or ",".join(user.units)
                 print(f"{user.name}\t{user.role}\t{extra or '-'}\t{'disabled' if user.disabled else 'enabled'}")
-            for token in await store.tokens():
-                state = "revoked" if token["revoked"] else "active"
-                print(f"token {token['id']}\t{token['user_name']}\t{','.join(token['scopes'])}\t{state}\t"
-                      f"{token['label'] or ''}")
+            for row in await store.tokens():
+                state = "revoked" if row["revoked"] else "active"
+                print(f"token {row['id']}\t{row['user_name']}\t{','.join(row['scopes'])}\t{state}\t"
+                      f"{row['label'] or ''}")
         elif command == "token":
             token = await store.issue_token(args.name, args.scope, label=args.label, days=args.days)
             await audit.record(who=who, via="cli", action="token.issue", target=token.split("_")[1],

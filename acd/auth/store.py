@@ -64,8 +64,9 @@ class AuthStore:
         self.session_seconds = session_hours * 3600
         self.hasher = hasher or PasswordHasher()
         # verifying against this when the user is unknown makes "no such user" cost as
-        # much as "wrong password", so timing does not tell which names exist
-        self._dummy = self.hasher.hash(secrets.token_hex(16))
+        # much as "wrong password", so timing does not tell which names exist (made at
+        # the first login, in a worker thread like every hash)
+        self._dummy: str | None = None
 
     async def prepare(self) -> None:
         async with self.db.begin() as conn:
@@ -130,7 +131,9 @@ class AuthStore:
         """The user, when ``password`` is theirs and they are not disabled; else None."""
         async with self.db.connect() as conn:
             row = (await conn.execute(select(users).where(users.c.name == name))).first()
-        hashed = row.password_hash if row is not None else self._dummy
+        if row is None and self._dummy is None:
+            self._dummy = await asyncio.to_thread(self.hasher.hash, secrets.token_hex(16))
+        hashed: str = row.password_hash if row is not None else self._dummy or ""
         try:
             await asyncio.to_thread(self.hasher.verify, hashed, password)
         except (VerificationError, InvalidHashError):
