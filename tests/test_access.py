@@ -333,3 +333,19 @@ async def test_the_audit_query_checks_its_parameters(world):
     r = await client.get("/api/audit", params={"since": str(world.clock.t), "limit": "5"})
     entries = (await r.json())["entries"]
     assert r.status == 200 and 1 <= len(entries) <= 5 and all(x["at"] >= world.clock.t for x in entries)
+
+
+async def test_wrong_passwords_slow_one_address_without_locking_the_person_out(world):
+    from acd.api.access import THROTTLE
+
+    throttle = world.client.app[THROTTLE]
+    throttle.now = world.clock
+    client = await world.as_(None)
+    for _ in range(throttle.limit):
+        assert (await client.post("/api/login", json={"name": "sup", "password": "guess guess"})).status == 401
+    r = await client.post("/api/login", json={"name": "sup", "password": PASSWORD})
+    assert r.status == 429 and int(r.headers["Retry-After"]) > 0          # this address waits, even with the password
+    throttle.failed("10.9.9.9")                                            # another address is not slowed by it
+    assert throttle.retry_after("10.9.9.9") == 0
+    world.clock.t += throttle.window + 1
+    assert (await client.post("/api/login", json={"name": "sup", "password": PASSWORD})).status == 200

@@ -27,6 +27,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from acd.api.bodies import json_object
 from acd.auth import AuditLog, AuthStore, Identity
 from acd.auth.roles import AGENTS_ACT, AGENT_SELF
+from acd.auth.throttle import LoginThrottle
 from acd.config.access import AccessSettings
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -43,6 +44,7 @@ AUTH: web.AppKey[AuthStore | None] = web.AppKey("auth", object)  # type: ignore[
 AUDIT: web.AppKey[AuditLog | None] = web.AppKey("audit", object)  # type: ignore[arg-type]
 ACCESS: web.AppKey[AccessSettings] = web.AppKey("access", AccessSettings)
 RULES: web.AppKey[dict[tuple[str, str], Rule]] = web.AppKey("rules", dict)
+THROTTLE: web.AppKey[LoginThrottle] = web.AppKey("throttle", LoginThrottle)
 IDENTITY: web.RequestKey[Identity] = web.RequestKey("identity", Identity)
 
 
@@ -179,9 +181,15 @@ async def login(request: web.Request) -> web.Response:
     if len(name) > 64 or len(password) > 1024:
         raise web.HTTPBadRequest(text="name or password too long")
     audit = request.app[AUDIT]
+    source = remote_of(request) or "?"
+    wait = request.app[THROTTLE].retry_after(source)
+    if wait:
+        raise web.HTTPTooManyRequests(text=f"too many wrong passwords from this address; try again in {wait:.0f} s",
+                                      headers={"Retry-After": str(int(wait) + 1)})
     try:
         user = await auth.check_password(name, password)
         if user is None:
+            request.app[THROTTLE].failed(source)
             if audit is not None:
                 await audit.record(who=f"person:{name}" if name.isprintable() else "?", via="session",
                                    action="login.failed", remote=remote_of(request))

@@ -104,6 +104,7 @@ def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations
     app[AUDIT] = AuditLog(auth.db, now=auth.now) if auth is not None else None
     app[ACCESS] = settings or AccessSettings()
     app[RULES] = {}
+    app[access.THROTTLE] = access.LoginThrottle()
     app[LIVE] = live
     app[GUARD] = guard or PinGuard()
     app[ESCALATIONS] = escalations
