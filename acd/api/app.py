@@ -23,8 +23,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import math
 import logging
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
