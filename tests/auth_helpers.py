@@ -2,12 +2,15 @@
 role, and logging a test client in the way a page does (cookie + CSRF header)."""
 from __future__ import annotations
 
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from aiohttp.test_utils import TestClient
 from argon2 import PasswordHasher
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from acd.auth import AuthStore
 from acd.config.access import AccessSettings
@@ -61,3 +64,21 @@ async def program_token(database_url: str, role: str = "supervisor", scopes: tup
         return await store.issue_token(name, scopes)
     finally:
         await db.dispose()
+
+
+@asynccontextmanager
+async def postgres_schema(url: str, prefix: str) -> AsyncIterator[AsyncEngine]:
+    """An engine on the test PostgreSQL whose tables go to a schema of their own, dropped
+    afterwards, so other tests' tables in the shared ``acd_test`` database are never touched."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = create_async_engine(url)
+    async with admin.begin() as conn:
+        await conn.execute(text(f"CREATE SCHEMA {schema}"))
+    db = create_async_engine(url, connect_args={"server_settings": {"search_path": schema}})
+    try:
+        yield db
+    finally:
+        await db.dispose()
+        async with admin.begin() as conn:
+            await conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        await admin.dispose()

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import uuid
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from acd.auth.schema import audit_log
@@ -19,6 +18,7 @@ from acd.config.access import privacy_of
 from acd.daemon.app import Daemon
 from acd.records.retention import purge
 from acd.records.schema import calls, create_or_upgrade, ticket_events, tickets
+from tests.auth_helpers import postgres_schema
 
 DAY = 86400.0
 NOW = 1_796_108_400.0
@@ -105,19 +105,8 @@ async def test_purge_erases_old_personal_data_and_keeps_the_figures_in_sqlite(tm
 
 @pytest.mark.postgres
 async def test_purge_in_postgresql(postgres_url):
-    """In a schema of its own, so other tests' tables in acd_test are never touched."""
-    schema = f"privacy_{uuid.uuid4().hex[:10]}"
-    admin = create_async_engine(postgres_url)
-    async with admin.begin() as conn:
-        await conn.execute(text(f"CREATE SCHEMA {schema}"))
-    db = create_async_engine(postgres_url, connect_args={"server_settings": {"search_path": schema}})
-    try:
+    async with postgres_schema(postgres_url, "privacy") as db:
         await check_purge(db)
-    finally:
-        await db.dispose()
-        async with admin.begin() as conn:
-            await conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        await admin.dispose()
 
 
 def test_the_retention_setting_is_checked_with_file_and_line():
