@@ -349,3 +349,43 @@ async def test_wrong_passwords_slow_one_address_without_locking_the_person_out(w
     assert throttle.retry_after("10.9.9.9") == 0
     world.clock.t += throttle.window + 1
     assert (await client.post("/api/login", json={"name": "sup", "password": PASSWORD})).status == 200
+
+
+async def test_behind_a_trusted_proxy_the_forwarded_address_is_audited_and_throttled(world):
+    from acd.api.access import THROTTLE
+
+    app = make_app(world.live, auth=world.auth, settings=AccessSettings(secure_cookies=False,
+                                                                        trusted_proxies=("127.0.0.1",)))
+    client = TestClient(TestServer(app))
+    await client.start_server()
+    try:
+        wrong = {"name": "sup", "password": "guess guess"}
+        for _ in range(app[THROTTLE].limit):           # the client chose the first hop; the proxy added the last
+            r = await client.post("/api/login", json=wrong, headers={"X-Forwarded-For": "1.2.3.4, 203.0.113.9"})
+            assert r.status == 401
+        right = {"name": "sup", "password": PASSWORD}
+        assert (await client.post("/api/login", json=right, headers={"X-Forwarded-For": "203.0.113.9"})).status == 429
+        r = await client.post("/api/login", json=right, headers={"X-Forwarded-For": "198.51.100.1"})
+        assert r.status == 200                          # everyone else behind the same proxy still gets in
+        entries = (await (await client.get("/api/audit")).json())["entries"]
+        assert {x["remote"] for x in entries if x["action"] == "login.failed"} == {"203.0.113.9"}
+        assert next(x for x in entries if x["action"] == "login")["remote"] == "198.51.100.1"
+    finally:
+        await client.close()
+    # without a trusted proxy the header is the client's word, and ignored
+    client = await world.as_(None)
+    await client.post("/api/login", json={"name": "sup", "password": "guess guess"},
+                      headers={"X-Forwarded-For": "203.0.113.77"})
+    await world.as_("sup")
+    entries = (await (await world.client.get("/api/audit")).json())["entries"]
+    assert next(x for x in entries if x["action"] == "login.failed")["remote"] == "127.0.0.1"
+
+
+def test_trusted_proxies_must_be_ip_addresses():
+    from acd.config import ConfigError
+    from acd.config.access import access_of
+
+    good = load_config_text(CONFIG + "access: {trusted_proxies: ['127.0.0.1', '::1']}\n")
+    assert access_of(good).trusted_proxies == ("127.0.0.1", "::1")
+    with pytest.raises(ConfigError, match="not an IP address: 'proxy.local'"):
+        load_config_text(CONFIG + "access: {trusted_proxies: [proxy.local]}\n", "acd.yaml")

@@ -94,7 +94,18 @@ def identity_of(request: web.Request) -> Identity:
 
 
 def remote_of(request: web.Request) -> str | None:
-    return request.remote
+    """The client's address: the peer's, or behind a trusted reverse proxy (``access.
+    trusted_proxies``) the last address in ``X-Forwarded-For`` that is not a trusted proxy
+    (the ones before it are whatever the client chose to send)."""
+    trusted = request.app[ACCESS].trusted_proxies
+    peer = request.remote
+    if peer not in trusted:
+        return peer
+    for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
+        hop = hop.strip()
+        if hop and hop not in trusted:
+            return hop[:64]
+    return peer
 
 
 async def authenticate(request: web.Request) -> Identity | None:

@@ -6,6 +6,7 @@ Shape::
     access:
       secure_cookies: true     # false only for plain-http development on loopback
       session_hours: 12        # a page session ends after this long unused
+      trusted_proxies: [127.0.0.1]   # the TLS reverse proxy: its X-Forwarded-For is believed
     privacy:
       retention_days: 90       # caller numbers and notes erased after this (none: kept)
 
@@ -13,6 +14,7 @@ Both are read once at load, with file and line on a mistake, like every other se
 """
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +30,9 @@ class AccessSettings:
     secure_cookies: bool = True
     #: a page session idle this long has to log in again
     session_hours: float = 12.0
+    #: addresses of reverse proxies whose ``X-Forwarded-For`` names the real client (for
+    #: the audit log and the password throttle); from anyone else the header is ignored
+    trusted_proxies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,10 +54,21 @@ def privacy_of(config: Any) -> PrivacySettings:
 
 
 def parse_access(node: Located, partial: Mapping[str, Any]) -> AccessSettings:
-    f = Fields(node, ("secure_cookies", "session_hours"))
+    f = Fields(node, ("secure_cookies", "session_hours", "trusted_proxies"))
     d = AccessSettings()
+    proxies: list[str] = []
+    listed = f.get("trusted_proxies")
+    if listed is not None:
+        if not listed.is_sequence():
+            raise listed.error("trusted_proxies is a list of IP addresses")
+        for item in listed.elements():
+            try:
+                proxies.append(str(ipaddress.ip_address(item.as_str())))
+            except ValueError:
+                raise item.error(f"not an IP address: {item.as_str()!r}") from None
     return AccessSettings(secure_cookies=f.bool("secure_cookies", d.secure_cookies),
-                          session_hours=f.float("session_hours", d.session_hours, minimum=0.05, maximum=24.0 * 90))
+                          session_hours=f.float("session_hours", d.session_hours, minimum=0.05, maximum=24.0 * 90),
+                          trusted_proxies=tuple(proxies))
 
 
 def parse_privacy(node: Located, partial: Mapping[str, Any]) -> PrivacySettings:
