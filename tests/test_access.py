@@ -389,3 +389,16 @@ def test_trusted_proxies_must_be_ip_addresses():
     assert access_of(good).trusted_proxies == ("127.0.0.1", "::1")
     with pytest.raises(ConfigError, match="not an IP address: 'proxy.local'"):
         load_config_text(CONFIG + "access: {trusted_proxies: [proxy.local]}\n", "acd.yaml")
+
+
+async def test_without_a_user_database_only_health_and_the_login_page_answer(world):
+    client = TestClient(TestServer(make_app(world.live)))
+    await client.start_server()
+    try:
+        assert (await client.get("/api/health")).status == 200
+        assert (await client.get("/login")).status == 200
+        assert (await client.get("/api/queues")).status == 401
+        r = await client.post("/api/login", json={"name": "sup", "password": PASSWORD})
+        assert r.status == 503 and "database_url" in await r.text()
+    finally:
+        await client.close()

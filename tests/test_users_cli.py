@@ -63,6 +63,7 @@ def test_the_first_user_and_the_rules_for_users(users):
     assert code == 0 and out.splitlines() == ["a11\tagent\t11\tenabled", "admin\tsupervisor\t-\tenabled",
                                               "bo1\tbackoffice\tpensions,labour\tenabled"]
     assert users("disable", "bo1")[0] == 0 and "bo1\tbackoffice\tpensions,labour\tdisabled" in users("list")[1]
+    assert users("enable", "bo1")[0] == 0 and "bo1\tbackoffice\tpensions,labour\tenabled" in users("list")[1]
     code, _, err = users("passwd", "nobody", password="a long enough secret")
     assert code == 1 and "no user 'nobody'" in err
 
