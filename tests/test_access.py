@@ -402,3 +402,14 @@ async def test_without_a_user_database_only_health_and_the_login_page_answer(wor
         assert r.status == 503 and "database_url" in await r.text()
     finally:
         await client.close()
+
+
+async def test_an_open_event_stream_is_closed_once_its_login_ends(world, monkeypatch):
+    monkeypatch.setattr("acd.api.app.RECHECK_EVERY", 0.05)
+    client = await world.as_("eng")
+    socket = await client.ws_connect("/api/events")
+    await asyncio.sleep(0.2)
+    assert not socket.closed                                  # still logged in: it stays open
+    await world.auth.set_disabled("eng")
+    message = await asyncio.wait_for(socket.receive(), 5)
+    assert message.type == aiohttp.WSMsgType.CLOSE and message.data == aiohttp.WSCloseCode.POLICY_VIOLATION

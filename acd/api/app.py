@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 from sqlalchemy.exc import SQLAlchemyError
 
 from acd.api import access
@@ -463,13 +463,32 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     await socket.prepare(request)
     sockets = request.app[SOCKETS]
     sockets.add(socket)
+    recheck = asyncio.get_running_loop().create_task(_close_when_logged_out(request, socket))
     try:
         async for message in socket:
             if message.type == WSMsgType.ERROR:
                 break
     finally:
         sockets.discard(socket)
+        recheck.cancel()
     return socket
+
+
+#: how often an open event stream checks that its login still holds
+RECHECK_EVERY = 30.0
+
+
+async def _close_when_logged_out(request: web.Request, socket: web.WebSocketResponse) -> None:
+    """A stream outlives the request that opened it: once its session ends (logout, idle,
+    new password) or its user or token is disabled, it is closed, not left streaming."""
+    while not socket.closed:
+        await asyncio.sleep(RECHECK_EVERY)
+        try:
+            still = await access.authenticate(request)
+        except web.HTTPException:
+            still = None
+        if still is None or not still.may(EVENTS):
+            await socket.close(code=WSCloseCode.POLICY_VIOLATION, message=b"logged out")
 
 
 def _broadcast(app: web.Application, decisions: Sequence[d.Decision]) -> None:
