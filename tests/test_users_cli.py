@@ -26,6 +26,10 @@ queues:
   q: {{requires: {{topic:a: 1}}}}
 agents:
   '11': {{pin: '1234', skills: {{topic:a: 3}}}}
+back_office:
+  units:
+    pensions: {{primary: team:bo-pensions, alternate: person:e.markou}}
+    labour: {{primary: team:bo-labour, alternate: person:k.papas}}
 daemon: {{database_url: '{url}'}}
 """
 
@@ -56,6 +60,10 @@ def test_the_first_user_and_the_rules_for_users(users):
     assert code == 1 and "--agent" in err
     code, _, err = users("add", "Not A Name", "--role", "planner", password="a long enough secret")
     assert code == 1 and "user name" in err
+    code, _, err = users("add", "a99", "--role", "agent", "--agent", "99", password="a long enough secret")
+    assert code == 1 and "no agent '99'" in err
+    code, _, err = users("add", "bo9", "--role", "backoffice", "--unit", "pension", password="a long enough secret")
+    assert code == 1 and "no back-office unit 'pension'" in err and "labour, pensions" in err
     assert users("add", "a11", "--role", "agent", "--agent", "11", password="a long enough secret")[0] == 0
     assert users("add", "bo1", "--role", "backoffice", "--unit", "pensions", "--unit", "labour",
                  password="a long enough secret")[0] == 0

@@ -78,6 +78,21 @@ def _password(prompt: str) -> str:
     return first
 
 
+def _check_against_config(config: Any, agent_id: str | None, units: list[str]) -> None:
+    """An agent user is an agent of the config, a back-office user's units are its units:
+    a typo would make a login that can do nothing, and say nothing about why."""
+    from acd.config.back_office import back_office_of
+
+    if agent_id is not None and agent_id not in config.agents:
+        raise UserError(f"no agent {agent_id!r} in {config.source}")
+    office = back_office_of(config)
+    known = set(office.units) if office is not None else set()
+    unknown = [unit for unit in units if unit not in known]
+    if unknown:
+        raise UserError(f"no back-office unit {unknown[0]!r} in {config.source} "
+                        f"(units: {', '.join(sorted(known)) or 'none'})")
+
+
 async def _run(args: argparse.Namespace, config: Any) -> int:
     db = create_async_engine(config.daemon.database_url)
     who = f"cli:{getpass.getuser()}"
@@ -99,6 +114,7 @@ async def _run(args: argparse.Namespace, config: Any) -> int:
         await store.prepare()
         command = args.users_command
         if command == "add":
+            _check_against_config(config, args.agent, args.unit)
             user = await store.add_user(args.name, _password(f"password for {args.name}"), args.role,
                                         agent_id=args.agent, units=args.unit)
             await audit.record(who=who, via="cli", action="user.add", target=user.name,
