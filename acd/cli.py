@@ -1,6 +1,6 @@
 """The ``acd`` command: ``acd run --config FILE`` (the live daemon), ``acd check --config
 FILE`` (validate a config, exit 1 with file:line: reason), ``acd demo`` (the one-machine
-live demo)."""
+live demo), ``acd users ...`` and ``acd privacy purge`` (``acd.auth.commands``)."""
 from __future__ import annotations
 
 import argparse
@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=60.0)
     demo.add_argument("--rate", type=float, default=4.0)
     demo.add_argument("--talk", type=float, default=8.0)
+    from acd.auth.commands import add_parsers
+
+    add_parsers(sub)
     return parser
 
 
@@ -84,6 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check(args.config)
     if args.command == "run":
         return _run(args.config, args.agi_port, args.ami_port)
+    if args.command in ("users", "privacy"):
+        from acd.auth.commands import run as manage
+
+        return manage(args)
     from acd.demo import main as demo_main
 
     return demo_main([*(["--config", args.config] if args.config else []), "--seconds", str(args.seconds),

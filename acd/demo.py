@@ -51,8 +51,30 @@ def sandbox_config(source: Path, target: Path, sandbox: Any, agi_port: int, var:
     }
     if api_port is not None:
         data["daemon"]["api_port"] = api_port
+    # the demo's pages are plain http on loopback: a Secure cookie would never come back
+    data["access"] = {**(data.get("access") or {}), "secure_cookies": False}
     target.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return target
+
+
+async def demo_supervisor(database_url: str, name: str = "supervisor") -> str:
+    """A supervisor in the demo's fresh database, with a random password (returned), so
+    the wallboard and the other pages can be logged in to while the demo runs."""
+    import secrets
+
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from acd.auth import AuthStore
+
+    db = create_async_engine(database_url)
+    try:
+        store = AuthStore(db)
+        await store.prepare()
+        password = secrets.token_urlsafe(12)
+        await store.add_user(name, password, "supervisor")
+        return password
+    finally:
+        await db.dispose()
 
 
 def demo_prompts(config: Config, cache: Path = PROMPT_CACHE) -> Path | None:
@@ -125,6 +147,8 @@ async def run(config_path: Path, workdir: Path, *, seconds: float, rate: float, 
         # and the agents' panel can be watched while the demo runs
         daemon = Daemon(sandbox_config(config_path, workdir / "demo.yaml", sandbox, agi_port, workdir / "var",
                                        prompts, api_port))
+        (workdir / "var").mkdir(parents=True, exist_ok=True)
+        password = await demo_supervisor(daemon.config.daemon.database_url)
         figures = LiveFigures()
         daemon.live.subscribe(figures)
         await daemon.start()
@@ -136,6 +160,7 @@ async def run(config_path: Path, workdir: Path, *, seconds: float, rate: float, 
               f"for {seconds:g} s (talk {talk:g} s), in the config's topic mix", flush=True)
         print(f"wallboard http://127.0.0.1:{api_port}/  agents' panel http://127.0.0.1:{api_port}/agent",
               flush=True)
+        print(f"log in as supervisor, password {password}", flush=True)
         for queue, share in shares.items():
             phone = citizens(workdir, sandbox.sip_port, f"q-{queue}", calls=max(1, round(rate * share * seconds)),
                              rate=rate * share, caller_prefix=f"{queue}-", name=f"citizens-{queue}")

@@ -12,6 +12,7 @@ from acd.daemon.agents_phone import PinGuard
 from acd.daemon.escalation import Escalations
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import events as e
+from tests.auth_helpers import PLAIN_HTTP, log_in, people
 from tests.engine_helpers import make_config
 
 QUEUE = "q:\n  title: {el: 'Συντάξεις', en: Pensions}\n  requires: {topic:a: 1}\n"
@@ -27,12 +28,14 @@ class Clock:
 
 
 @pytest.fixture
-async def api():
+async def api(tmp_path):
+    """The API with agent 11 logged in to its panel."""
     clock = Clock()
     live = LiveEngine(make_config(QUEUE, AGENTS), now=clock)
     guard = PinGuard(max_failures=2, window=60, lockout=60, now=clock)
-    client = TestClient(TestServer(make_app(live, guard)))
+    client = TestClient(TestServer(make_app(live, guard, auth=await people(tmp_path), settings=PLAIN_HTTP)))
     await client.start_server()
+    await log_in(client, "a11")
     yield client, live, clock
     await client.close()
 
@@ -64,6 +67,8 @@ async def test_bad_requests_get_clear_errors(api):
     assert r.status == 400 and "JSON object" in await r.text()
     assert (await client.post("/api/agents/11/dance", json={"pin": "1234"})).status == 404
     assert (await client.post("/api/agents/77/login", json={"pin": "1234"})).status == 403
+    await log_in(client, "sup")                   # a supervisor may act on any agent, but not on none
+    assert (await client.post("/api/agents/77/login", json={})).status == 404
 
 
 async def test_the_wallboard_shows_todays_figures_per_queue_since_local_midnight(api):
@@ -97,6 +102,7 @@ def test_today_starts_at_midnight_in_the_services_time_zone():
 
 async def test_queue_figures_and_waiting_calls(api):
     client, live, clock = api
+    await log_in(client, "sup")
     live.feed(e.CallArrived(clock(), "c1", "q"))
     clock.t += 30
     live.feed(e.CallArrived(clock(), "Κλήση", "q"))
@@ -110,6 +116,7 @@ async def test_queue_figures_and_waiting_calls(api):
 
 async def test_events_stream_over_websocket(api):
     client, live, clock = api
+    await log_in(client, "sup")
     socket = await client.ws_connect("/api/events")
     await asyncio.sleep(0)
     live.feed(e.AgentLoggedIn(clock(), "11"))
@@ -152,8 +159,9 @@ back_office:
 
 
 @pytest.fixture
-async def desk():
-    """The API with escalation wired as the daemon wires it; agent 11 took c1, 12 took c2."""
+async def desk(tmp_path):
+    """The API with escalation wired as the daemon wires it; agent 11 took c1, 12 took c2;
+    agent 11 is logged in to its panel."""
     clock = Clock()
     live = LiveEngine(load_config_text(DESK, "<desk>"), now=clock)
     stored: list = []
@@ -164,8 +172,10 @@ async def desk():
         live.feed(e.CallArrived(clock(), call_id, "q"))
         live.feed(e.OfferAnswered(clock(), call_id, agent_id))
     guard = PinGuard(max_failures=2, window=60, lockout=60, now=clock)
-    client = TestClient(TestServer(make_app(live, guard, escalations)))
+    client = TestClient(TestServer(make_app(live, guard, escalations, auth=await people(tmp_path),
+                                           settings=PLAIN_HTTP)))
     await client.start_server()
+    await log_in(client, "a11")
     yield client, live, stored
     await client.close()
 
@@ -198,8 +208,10 @@ async def test_the_panel_escalates_the_call_the_agent_just_ended_without_its_id(
 
 async def test_agent_names_another_unit(desk):
     client, _, stored = desk
+    await log_in(client, "a12")
     r = await client.post("/api/calls/c2/escalate", json={"agent_id": "12", "pin": "9999", "unit": "general"})
     assert r.status == 201 and (await r.json())["ticket"]["unit"] == "general"
+    await log_in(client, "a11")
     r = await client.post("/api/calls/c1/escalate", json={"agent_id": "11", "pin": "1234", "unit": "nowhere"})
     assert r.status == 400 and "unknown back-office unit 'nowhere'" in (await r.json())["reason"]
     assert len(stored) == 1
@@ -230,6 +242,7 @@ async def test_a_call_is_escalated_once_and_bad_bodies_get_clear_errors(desk):
     assert (await client.post("/api/calls/c1/escalate", json={"agent_id": "11", "pin": "1234"})).status == 201
     again = await client.post("/api/calls/c1/escalate", json={"agent_id": "11", "pin": "1234"})
     assert again.status == 409 and (await again.json())["error"] == "already"
+    await log_in(client, "a12")
     r = await client.post("/api/calls/c2/escalate", json={"pin": "9999"})
     assert r.status == 400 and "agent_id" in await r.text()
     r = await client.post("/api/calls/c2/escalate", json={"agent_id": "12", "pin": "9999", "note": 5})
@@ -247,14 +260,16 @@ async def test_escalation_without_the_daemons_wiring_is_unavailable(api):
     assert r.status == 503
 
 
-async def test_agents_show_their_phones_registration_and_the_queues_count_logged_in_agents_without_one():
+async def test_agents_show_their_phones_registration_and_the_queues_count_logged_in_agents_without_one(tmp_path):
     from acd.daemon.registrations import Registrations
 
     clock = Clock()
     live = LiveEngine(make_config(QUEUE, AGENTS), now=clock)
     phones = Registrations()
-    client = TestClient(TestServer(make_app(live, registrations=phones)))
+    client = TestClient(TestServer(make_app(live, registrations=phones, auth=await people(tmp_path),
+                                            settings=PLAIN_HTTP)))
     await client.start_server()
+    await log_in(client, "sup")
     try:
         live.feed(e.AgentLoggedIn(clock(), "11"))
         phones.contact_status("11", "sip:agent-11@10.0.0.11:5060", "NonQualified", clock())

@@ -22,6 +22,7 @@ from bench.asterisk_side import dialplan
 from rig.asterisk import AsteriskSandbox
 from rig.ports import free_port
 from rig.sipp import Phones
+from tests.auth_helpers import program_token
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.asterisk
@@ -67,14 +68,14 @@ agents:
   '91': {{pin: '9191', skills: {{topic:a: 2}}}}
 daemon: {{ami_host: 127.0.0.1, ami_port: {ami_port}, ami_username: {ami_user}, ami_secret: '{ami_secret}',
          agi_host: 127.0.0.1, agi_port: {agi_port}, api_port: {api_port}, queue_log: {var}/queue_log,
-         recordings_dir: {var}/rec, database_url: ''}}
+         recordings_dir: {var}/rec, database_url: 'sqlite+aiosqlite:///{var}/acd.sqlite3'}}
 """
 
 
 @pytest.fixture
 async def daemon(asterisk: AsteriskSandbox, tmp_path: Path) -> AsyncIterator[Any]:
-    """The daemon with its API (no call records, no Redis) against the session's Asterisk,
-    which carries this test's endpoint and dialplan."""
+    """The daemon with its API (call records on SQLite, no Redis) against the session's
+    Asterisk, which carries this test's endpoint and dialplan; ``daemon.token`` reads the API."""
     from acd.daemon.app import Daemon
 
     agi_port = free_port(14600)
@@ -83,7 +84,10 @@ async def daemon(asterisk: AsteriskSandbox, tmp_path: Path) -> AsyncIterator[Any
     config.write_text(CONFIG.format(ami_port=asterisk.ami_port, ami_user=asterisk.ami_username,
                                     ami_secret=asterisk.ami_secret, agi_port=agi_port, api_port=free_port(18600),
                                     var=tmp_path / "var"))
+    (tmp_path / "var").mkdir()
+    token = await program_token(f"sqlite+aiosqlite:///{tmp_path / 'var' / 'acd.sqlite3'}")
     running = Daemon(config)
+    running.token = token     # type: ignore[attr-defined]
     await running.start()
     try:
         yield running
@@ -94,7 +98,9 @@ async def daemon(asterisk: AsteriskSandbox, tmp_path: Path) -> AsyncIterator[Any
 async def api_phone(daemon: Any, agent_id: str) -> dict[str, Any]:
     """The agent's phone as ``GET /api/agents`` shows it."""
     url = f"http://127.0.0.1:{daemon.config.daemon.api_port}/api/agents"
-    async with aiohttp.ClientSession() as session, session.get(url) as answer:
+    headers = {"Authorization": f"Bearer {daemon.token}"}
+    async with aiohttp.ClientSession(headers=headers) as session, session.get(url) as answer:
+        assert answer.status == 200, await answer.text()
         agents = (await answer.json())["agents"]
     return next(a["phone"] for a in agents if a["id"] == agent_id)
 

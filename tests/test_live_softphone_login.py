@@ -29,6 +29,7 @@ from dialplan.generate import FEATURE_CODES, FILES
 from rig.asterisk import AsteriskSandbox
 from rig.ports import free_port
 from rig.sipp import Phones, SippProcess, registration_outcome
+from tests.auth_helpers import program_token
 from tests.test_live_registration import phone_in_api
 from tests.waiting import eventually
 
@@ -48,7 +49,7 @@ agents:
   '{agent}': {{pin: '{pin}', skills: {{topic:a: 1}}}}
 daemon: {{ami_host: 127.0.0.1, ami_port: {ami_port}, ami_username: {ami_user}, ami_secret: '{ami_secret}',
          agi_host: 127.0.0.1, agi_port: {agi_port}, api_port: {api_port}, queue_log: {var}/queue_log,
-         recordings_dir: {var}/rec, database_url: ''}}
+         recordings_dir: {var}/rec, database_url: 'sqlite+aiosqlite:///{var}/acd.sqlite3'}}
 """
 
 
@@ -56,7 +57,7 @@ daemon: {{ami_host: 127.0.0.1, ami_port: {ami_port}, ami_username: {ami_user}, a
 async def daemon(asterisk: AsteriskSandbox, tmp_path: Path) -> AsyncIterator[Any]:
     """The session's Asterisk with what the generator's command line writes for this
     config and a secrets file (no sandbox options: the AGI address is the config's), and
-    the daemon with its API (no call records, no Redis)."""
+    the daemon with its API (call records on SQLite, no Redis)."""
     from acd.daemon.app import Daemon
 
     config = tmp_path / "acd.yaml"
@@ -69,7 +70,10 @@ async def daemon(asterisk: AsteriskSandbox, tmp_path: Path) -> AsyncIterator[Any
     generated = tmp_path / "generated"
     assert generate_cli(["--config", str(config), "--out", str(generated), "--secrets", str(secrets)]) == 0
     asterisk.apply({name: (generated / name).read_text(encoding="utf-8") for name in FILES})
+    (tmp_path / "var").mkdir()
+    token = await program_token(f"sqlite+aiosqlite:///{tmp_path / 'var' / 'acd.sqlite3'}")
     running = Daemon(config)
+    running.token = token     # type: ignore[attr-defined]
     await running.start()
     try:
         yield running

@@ -24,6 +24,7 @@ from acd.engine import events as e
 from acd.records import CallRecords, TicketDesk, TicketRefused, metadata, tickets
 from acd.records.schema import SchemaMismatch, create_or_upgrade
 from acd.records.ticket import MAX_NOTE, TRANSITIONS, move, new_ticket
+from tests.auth_helpers import PLAIN_HTTP, log_in, people, program_token
 from tests.engine_helpers import make_config
 
 DESK = """\
@@ -282,17 +283,22 @@ async def office(tmp_path):
         live.feed(e.AgentHungUp(clock(), call_id))
         live.feed(e.AgentReady(clock(), "11"))
     desk = TicketDesk(records.db, now=clock)
-    client = TestClient(TestServer(make_app(live, PinGuard(now=clock), escalations, desk=desk)))
+    client = TestClient(TestServer(make_app(live, PinGuard(now=clock), escalations, desk=desk,
+                                            auth=await people(tmp_path), settings=PLAIN_HTTP)))
     await client.start_server()
+    await log_in(client, "a11")
     yield client, records, clock
     await client.close()
     await records.close()
 
 
-async def escalate(client: TestClient, records: CallRecords, call_id: str, note: str) -> str:
+async def escalate(client: TestClient, records: CallRecords, call_id: str, note: str, then: str = "bo-a") -> str:
+    """Agent 11 escalates ``call_id``; then ``then`` (the a-desk back office) is logged in."""
+    await log_in(client, "a11")
     r = await client.post(f"/api/calls/{call_id}/escalate", json={"agent_id": "11", "pin": "1234", "note": note})
     assert r.status == 201
     await records.flush()
+    await log_in(client, then)
     return (await r.json())["ticket"]["id"]
 
 
@@ -307,39 +313,40 @@ async def test_the_back_office_lists_claims_and_resolves_an_escalated_call(offic
     assert (listed["id"], listed["queue"], listed["note"], listed["status"]) == (
         ticket, "q", "Η σύνταξη δεν έχει καταβληθεί", "open")
     assert data["now"] - listed["created_at"] == 90
-    assert (await (await client.get("/api/tickets", params={"unit": "b-desk"})).json())["tickets"] == []
+    assert (await client.get("/api/tickets", params={"unit": "b-desk"})).status == 403     # not bo-a's unit
 
-    r = await client.post(f"/api/tickets/{ticket}/claim", json={"who": "person:e.markou"})
-    assert r.status == 200 and (await r.json())["ticket"]["claimed_by"] == "person:e.markou"
-    r = await client.post(f"/api/tickets/{ticket}/resolve", json={"who": "person:e.markou", "note": "Πληρώθηκε"})
+    r = await client.post(f"/api/tickets/{ticket}/claim", json={})
+    assert r.status == 200 and (await r.json())["ticket"]["claimed_by"] == "person:bo-a"
+    r = await client.post(f"/api/tickets/{ticket}/resolve", json={"note": "Πληρώθηκε"})
     body = await r.json()
     assert r.status == 200 and (body["ticket"]["status"], body["ticket"]["resolution"]) == ("resolved", "Πληρώθηκε")
     r = await client.get(f"/api/tickets/{ticket}")
     history = (await r.json())["ticket"]["history"]
-    assert [(h["action"], h["who"]) for h in history] == [("claim", "person:e.markou"), ("resolve", "person:e.markou")]
-    r = await client.post(f"/api/tickets/{ticket}/reopen", json={"who": "person:bo-a-head"})
+    assert [(h["action"], h["who"]) for h in history] == [("claim", "person:bo-a"), ("resolve", "person:bo-a")]
+    await log_in(client, "sup")
+    r = await client.post(f"/api/tickets/{ticket}/reopen", json={})
     assert r.status == 200 and (await r.json())["ticket"]["status"] == "open"
+    r = await client.get(f"/api/tickets/{ticket}")
+    assert [h["who"] for h in (await r.json())["ticket"]["history"]][-1] == "person:sup"
 
 
 async def test_ticket_refusals_get_clear_errors(office):
     client, records, _ = office
     ticket = await escalate(client, records, "c2", "x")
-    r = await client.post("/api/tickets/nope/claim", json={"who": "person:a"})
+    r = await client.post("/api/tickets/nope/claim", json={})
     assert r.status == 404 and (await r.json())["error"] == "unknown_ticket"
     assert (await client.get("/api/tickets/nope")).status == 404
-    assert (await client.post(f"/api/tickets/{ticket}/escalate", json={"who": "person:a"})).status == 404
-    r = await client.post(f"/api/tickets/{ticket}/reopen", json={"who": "person:a"})
+    assert (await client.post(f"/api/tickets/{ticket}/escalate", json={})).status == 404
+    r = await client.post(f"/api/tickets/{ticket}/reopen", json={})
     body = await r.json()
     assert r.status == 409 and body["error"] == "not_allowed" and "reopen is allowed from resolved" in body["reason"]
-    r = await client.post(f"/api/tickets/{ticket}/resolve", json={"who": "person:a"})
+    r = await client.post(f"/api/tickets/{ticket}/resolve", json={})
     assert r.status == 400 and "needs a note" in await r.text()
-    r = await client.post(f"/api/tickets/{ticket}/resolve", json={"who": "person:a", "note": "x" * 5000})
+    r = await client.post(f"/api/tickets/{ticket}/resolve", json={"note": "x" * 5000})
     assert r.status == 400 and "at most" in await r.text()
-    r = await client.post(f"/api/tickets/{ticket}/claim", json={})
-    assert r.status == 400 and '"who"' in await r.text()
-    r = await client.post(f"/api/tickets/{ticket}/claim", json={"who": "<script>"})
-    assert r.status == 400 and "owner id" in await r.text()
-    r = await client.post(f"/api/tickets/{ticket}/claim", json={"who": "person:a", "note": 5})
+    r = await client.post(f"/api/tickets/{ticket}/claim", json={"who": "person:someone-else"})
+    assert r.status == 400 and "signed by the person logged in" in await r.text()        # no free-text who
+    r = await client.post(f"/api/tickets/{ticket}/claim", json={"note": 5})
     assert r.status == 400 and "note" in await r.text()
     r = await client.post(f"/api/tickets/{ticket}/claim", data=b"[1]")
     assert r.status == 400 and "JSON object" in await r.text()
@@ -351,6 +358,7 @@ async def test_ticket_refusals_get_clear_errors(office):
 
 async def test_the_back_office_page_and_the_units_it_offers(office):
     client, _, _ = office
+    await log_in(client, "bo-a")
     r = await client.get("/backoffice")
     page = await r.text()
     assert r.status == 200 and "/api/tickets" in page and "/api/back-office" in page
@@ -360,13 +368,14 @@ async def test_the_back_office_page_and_the_units_it_offers(office):
         ("b-desk", "", "team:bo-b", "person:bo-b-head", ["r"])]
 
 
-async def test_without_call_records_the_ticket_routes_are_unavailable():
+async def test_without_call_records_the_ticket_routes_are_unavailable(tmp_path):
     live = LiveEngine(make_config("q:\n  requires: {topic:a: 1}\n", "'11': {pin: '1234', skills: {topic:a: 3}}\n"))
-    client = TestClient(TestServer(make_app(live)))
+    client = TestClient(TestServer(make_app(live, auth=await people(tmp_path), settings=PLAIN_HTTP)))
     await client.start_server()
+    await log_in(client, "sup")
     try:
         assert (await client.get("/api/tickets")).status == 503
-        assert (await client.post("/api/tickets/t1/claim", json={"who": "person:a"})).status == 503
+        assert (await client.post("/api/tickets/t1/claim", json={})).status == 503
         assert (await (await client.get("/api/back-office")).json())["units"] == []
     finally:
         await client.close()
@@ -380,7 +389,7 @@ async def test_a_database_that_stops_answering_is_a_503_not_a_crash(office):
     Path(str(records.db.url.database)).mkdir()          # the file is now a directory: no database there
     await records.db.dispose()
     assert (await client.get("/api/tickets")).status == 503
-    assert (await client.post(f"/api/tickets/{ticket}/claim", json={"who": "person:a"})).status == 503
+    assert (await client.post(f"/api/tickets/{ticket}/claim", json={})).status == 503
 
 
 # -- the daemon, upgraded on its old database ------------------------------------------------------
@@ -402,16 +411,20 @@ async def test_a_daemon_upgraded_on_its_old_sqlite_file_serves_the_old_tickets(t
     path = tmp_path / "acd.yaml"
     path.write_text(DESK + f"daemon: {{database_url: 'sqlite+aiosqlite:///{database}', api_port: {api}, "
                            f"agi_port: {free_port()}, ami_port: {free_port()}, queue_log: {tmp_path / 'queue_log'}}}\n")
+    token = await program_token(f"sqlite+aiosqlite:///{database}", scopes=("tickets:read", "tickets:act", "tickets:all-units"))
     daemon = Daemon(path)
     await daemon.start()
     try:
         async with aiohttp.ClientSession(f"http://127.0.0.1:{api}") as http:
+            assert (await http.get("/api/tickets")).status == 401
+            http.headers["Authorization"] = f"Bearer {token}"
             r = await http.get("/api/tickets", params={"unit": "a-desk"})
             assert r.status == 200
             (old,) = (await r.json())["tickets"]
             assert (old["id"], old["caller"], old["status"]) == ("old1", "2101234567", "open")
-            r = await http.post("/api/tickets/old1/resolve", json={"who": "team:bo-a", "note": "called back"})
+            r = await http.post("/api/tickets/old1/resolve", json={"note": "called back"})
             assert r.status == 200 and (await r.json())["ticket"]["status"] == "resolved"
-            assert (await http.get("/backoffice")).status == 200
+            assert (await r.json())["ticket"]["claimed_by"] is None
+            assert (await http.get("/backoffice", allow_redirects=False)).status == 200
     finally:
         await daemon.stop()

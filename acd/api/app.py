@@ -12,9 +12,11 @@ ticket). All writes become engine events or go through the daemon's rules
 
 The back office's side of those tickets (``/backoffice``, ``/api/tickets``) reads and
 moves them in the SQL store through ``acd.records.desk``, under the state machine of
-``acd.records.ticket``. It has no login of its own yet: ``who`` says who made a move, for
-the history, but does not prove it, so the API port must stay on the call centre's own
-network, as it must already for the wallboard.
+``acd.records.ticket``, each move signed by the person logged in.
+
+Who may use which route is declared with the route (``acd.api.access``: one table in
+``make_app``, a middleware that refuses any route without a rule); every change is kept
+in the audit log (``GET /api/audit``, supervisors).
 """
 from __future__ import annotations
 
@@ -22,14 +24,22 @@ import asyncio
 import datetime as dt
 import json
 import logging
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 from sqlalchemy.exc import SQLAlchemyError
 
+from acd.api import access
+from acd.api.access import ACCESS, AUDIT, AUTH, OPEN, RULES, audited, identity_of, needs, route
+from acd.api.bodies import json_object as _json_object
+from acd.auth import AuditLog, AuthStore
+from acd.auth.roles import (AGENT_SELF, AGENTS_ACT, AGENTS_READ, AUDIT as AUDIT_READ, CALLS_READ, EVENTS, FIGURES,
+                            TICKETS_ACT, TICKETS_READ, UNITS)
+from acd.config.access import AccessSettings
 from acd.config.back_office import back_office_of
 from acd.daemon.agents_phone import PinGuard, pin_matches
 from acd.daemon.escalation import EscalationRefused, Escalations
@@ -81,34 +91,53 @@ _ACTIONS: dict[str, Callable[[float, str, dict[str, Any]], e.Event]] = {
 
 
 def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations | None = None,
-             registrations: Registrations | None = None, desk: TicketDesk | None = None) -> web.Application:
+             registrations: Registrations | None = None, desk: TicketDesk | None = None, *,
+             auth: AuthStore | None = None, settings: AccessSettings | None = None) -> web.Application:
     """``escalations``: the daemon's back-office escalation (None: that route answers 503).
     ``registrations``: the AMI bridge's view of the agents' phones (None: every phone is
     reported as unknown, ``registered: null``). ``desk``: the back office's tickets in the
-    call records' database (None: no records, the ticket routes answer 503)."""
-    app = web.Application()
+    call records' database (None: no records, the ticket routes answer 503). ``auth``:
+    the users, sessions and tokens (None: nobody can log in, only the open routes answer);
+    ``settings``: the config's ``access`` section."""
+    app = web.Application(middlewares=[access.access_control])
+    app[AUTH] = auth
+    app[AUDIT] = AuditLog(auth.db, now=auth.now) if auth is not None else None
+    app[ACCESS] = settings or AccessSettings()
+    app[RULES] = {}
+    app[access.THROTTLE] = access.LoginThrottle()
     app[LIVE] = live
     app[GUARD] = guard or PinGuard()
     app[ESCALATIONS] = escalations
     app[REGISTRATIONS] = registrations if registrations is not None else Registrations()
     app[DESK] = desk
     app[SOCKETS] = set()
-    app.router.add_get("/", wallboard)
-    app.router.add_get("/agent", agent_panel)
-    app.router.add_get("/backoffice", back_office_page)
-    app.router.add_get("/api/pause-reasons", pause_reasons)
-    app.router.add_get("/api/health", health)
-    app.router.add_get("/api/queues", queues)
-    app.router.add_get("/api/agents", agents)
-    app.router.add_get("/api/calls", calls)
-    app.router.add_post("/api/agents/{agent_id}/escalate", escalate_own_call)   # before the generic route
-    app.router.add_post("/api/agents/{agent_id}/{action}", agent_action)
-    app.router.add_post("/api/calls/{call_id}/escalate", escalate)
-    app.router.add_get("/api/back-office", back_office_units)
-    app.router.add_get("/api/tickets", ticket_list)
-    app.router.add_get("/api/tickets/{ticket_id}", ticket_one)
-    app.router.add_post("/api/tickets/{ticket_id}/{action}", ticket_action)
-    app.router.add_get("/api/events", events)
+    # every route and who may use it (acd.auth.roles); a route added without a rule is refused
+    own_agent = needs(AGENT_SELF, AGENTS_ACT, self_param="agent_id")
+    for method, path, handler, rule in (
+        ("GET", "/login", access.login_page, OPEN),
+        ("GET", "/auth.js", access.auth_script, OPEN),
+        ("POST", "/api/login", access.login, OPEN),
+        ("POST", "/api/logout", access.logout, access.ANYONE),
+        ("GET", "/api/me", access.me, access.ANYONE),
+        ("GET", "/api/health", health, OPEN),
+        ("GET", "/", wallboard, needs(FIGURES, page=True)),
+        ("GET", "/agent", agent_panel, needs(AGENT_SELF, AGENTS_ACT, page=True)),
+        ("GET", "/backoffice", back_office_page, needs(TICKETS_READ, page=True)),
+        ("GET", "/api/pause-reasons", pause_reasons, needs(AGENT_SELF, AGENTS_ACT)),
+        ("GET", "/api/queues", queues, needs(FIGURES)),
+        ("GET", "/api/agents", agents, needs(AGENTS_READ, AGENT_SELF)),
+        ("GET", "/api/calls", calls, needs(CALLS_READ)),
+        ("POST", "/api/agents/{agent_id}/escalate", escalate_own_call, own_agent),   # before the generic route
+        ("POST", "/api/agents/{agent_id}/{action}", agent_action, own_agent),
+        ("POST", "/api/calls/{call_id}/escalate", escalate, needs(AGENT_SELF, AGENTS_ACT)),
+        ("GET", "/api/back-office", back_office_units, needs(UNITS)),
+        ("GET", "/api/tickets", ticket_list, needs(TICKETS_READ)),
+        ("GET", "/api/tickets/{ticket_id}", ticket_one, needs(TICKETS_READ)),
+        ("POST", "/api/tickets/{ticket_id}/{action}", ticket_action, needs(TICKETS_ACT)),
+        ("GET", "/api/events", events, needs(EVENTS)),
+        ("GET", "/api/audit", audit_entries, needs(AUDIT_READ)),
+    ):
+        route(app, method, path, handler, rule)
     live.subscribe(lambda decisions: _broadcast(app, decisions))
     app[TODAY] = LiveFigures()
     live.subscribe(app[TODAY])
@@ -187,12 +216,14 @@ def local_midnight(now: float, timezone: str) -> float:
 
 
 async def agents(request: web.Request) -> web.Response:
+    """Every agent's state; an agent sees only itself."""
     engine = request.app[LIVE].engine
     phones = request.app[REGISTRATIONS]
+    identity = identity_of(request)
     return web.json_response({"agents": [
         {"id": a.id, "name": a.config.name, "state": a.state.value, "reason": a.reason, "since": a.state_since,
          "reachable": a.reachable, "call": a.call_id, "phone": phones.get(a.id).as_dict()}
-        for a in engine.agents.values()
+        for a in engine.agents.values() if identity.may(AGENTS_READ) or a.id == identity.agent_id
     ]})
 
 
@@ -205,16 +236,6 @@ async def calls(request: web.Request) -> web.Response:
                 "requirements": c.line.stages[c.stage]}
                for c in engine.waiting_calls()]
     return web.json_response({"waiting": waiting})
-
-
-async def _json_object(request: web.Request, shape: str) -> dict[str, Any]:
-    try:
-        body = await request.json()
-        if not isinstance(body, dict):
-            raise ValueError("not an object")
-    except (json.JSONDecodeError, ValueError, UnicodeDecodeError):
-        raise web.HTTPBadRequest(text=f"send a JSON object: {shape}") from None
-    return body
 
 
 def _check_pin(request: web.Request, agent_id: str, pin: object) -> None:
@@ -231,6 +252,19 @@ def _check_pin(request: web.Request, agent_id: str, pin: object) -> None:
     guard.succeeded(*keys)
 
 
+def _authorise_agent(request: web.Request, agent_id: str, pin: object) -> None:
+    """An agent acts on itself with its PIN (the phone's rule); a supervisor acts on any
+    agent without one, by its role, and the audit log says who it was."""
+    identity = identity_of(request)
+    if identity.may(AGENTS_ACT):
+        if agent_id not in request.app[LIVE].engine.config.agents:
+            raise web.HTTPNotFound(text=f"no agent {agent_id!r}")
+        return
+    if not identity.may(AGENT_SELF) or identity.agent_id != agent_id:
+        raise web.HTTPForbidden(text="an agent acts only on itself")
+    _check_pin(request, agent_id, pin)
+
+
 async def agent_action(request: web.Request) -> web.Response:
     live = request.app[LIVE]
     agent_id = request.match_info["agent_id"]
@@ -238,12 +272,19 @@ async def agent_action(request: web.Request) -> web.Response:
     if action not in _ACTIONS:
         raise web.HTTPNotFound(text=f"unknown action {action!r}; use one of {', '.join(_ACTIONS)}")
     body = await _json_object(request, '{"pin": "1234"[, "reason": "break"]}')
-    _check_pin(request, agent_id, body.get("pin"))
+    reason = body.get("reason", "break")
+    if action == "pause" and not isinstance(reason, str):
+        raise web.HTTPBadRequest(text='"reason" must be a string')
+    _authorise_agent(request, agent_id, body.get("pin"))
+    before = live.engine.agents[agent_id].state.value
     out = live.feed(_ACTIONS[action](live.now(), agent_id, body))
     ignored = [x.reason for x in out if isinstance(x, d.Ignored)]
     if ignored:
         return web.json_response({"ok": False, "reason": ignored[0]}, status=409)
-    return web.json_response({"ok": True, "state": live.engine.agents[agent_id].state.value})
+    after = live.engine.agents[agent_id].state.value
+    await audited(request, f"agent.{action}", agent_id, {"state": before},
+                  {"state": after, "reason": live.engine.agents[agent_id].reason})
+    return web.json_response({"ok": True, "state": after})
 
 
 async def escalate(request: web.Request) -> web.Response:
@@ -268,7 +309,7 @@ async def _escalate(request: web.Request, agent_id: str, call_id: str | None, bo
         raise web.HTTPBadRequest(text='"note" must be a string')
     if unit is not None and not isinstance(unit, str):
         raise web.HTTPBadRequest(text='"unit" must be a string')
-    _check_pin(request, agent_id, body.get("pin"))
+    _authorise_agent(request, agent_id, body.get("pin"))
     escalations = request.app[ESCALATIONS]
     if escalations is None:
         raise web.HTTPServiceUnavailable(text="escalation is not set up in this daemon")
@@ -279,6 +320,8 @@ async def _escalate(request: web.Request, agent_id: str, call_id: str | None, bo
                                  status=_REFUSED_STATUS.get(refused.kind, 409))
     except ValueError as error:    # a note too long
         raise web.HTTPBadRequest(text=str(error)) from None
+    await audited(request, "ticket.open", ticket.id, None,
+                  {"call_id": ticket.call_id, "agent_id": agent_id, "unit": ticket.unit, "status": ticket.status})
     return web.json_response({"ok": True, "ticket": ticket.row()}, status=201)
 
 
@@ -313,14 +356,16 @@ async def ticket_list(request: web.Request) -> web.Response:
     records database (every unit and status when not given), with the server's ``now``
     so a page shows ages by the clock tickets are stamped with, not the browser's."""
     desk = _desk(request)
+    identity = identity_of(request)
     unit = request.query.get("unit") or None
+    if unit is not None and not identity.may_see_unit(unit):
+        raise web.HTTPForbidden(text=f"the tickets of unit {unit!r} are not yours")
     statuses = [s for s in request.query.get("status", "").split(",") if s]
+    limit = _whole_number(request, "limit", 100)
+    # without a unit: every unit for a supervisor, the person's own units for the back office
+    units = None if unit is not None or identity.may_see_unit(None) else list(identity.units)
     try:
-        limit = int(request.query.get("limit", "100"))
-    except ValueError:
-        raise web.HTTPBadRequest(text=f"limit must be a whole number, got {request.query['limit']!r}") from None
-    try:
-        found = await desk.tickets(unit=unit, statuses=statuses, limit=limit)
+        found = await desk.tickets(unit=unit, units=units, statuses=statuses, limit=limit)
     except ValueError as error:
         raise web.HTTPBadRequest(text=str(error)) from None
     except (SQLAlchemyError, OSError) as error:
@@ -337,24 +382,46 @@ async def ticket_one(request: web.Request) -> web.Response:
         return _refused(refused)
     except (SQLAlchemyError, OSError) as error:
         raise _database_down(error) from None
+    _check_unit(request, found)
     return web.json_response({"now": desk.now(), "ticket": found})
+
+
+def _check_unit(request: web.Request, ticket: dict[str, Any]) -> None:
+    """The back office works its own units' tickets only (a supervisor, every unit's)."""
+    if not identity_of(request).may_see_unit(ticket.get("unit")):
+        raise web.HTTPForbidden(text=f"ticket {ticket['id']} belongs to unit {ticket.get('unit')!r}, not yours")
+
+
+def _whole_number(request: web.Request, name: str, default: int) -> int:
+    text = request.query.get(name)
+    if text is None:
+        return default
+    try:
+        return int(text)
+    except ValueError:
+        raise web.HTTPBadRequest(text=f"{name} must be a whole number, got {text!r}") from None
 
 
 async def ticket_action(request: web.Request) -> web.Response:
     """``claim``, ``release``, ``resolve`` (with a note saying what was done) or
-    ``reopen`` a ticket, signed by ``who``; 200 with the ticket and its history."""
+    ``reopen`` a ticket, signed by the person logged in (``person:<name>``); 200 with the
+    ticket and its history."""
     desk = _desk(request)
     action = request.match_info["action"]
     if action not in TRANSITIONS:
         raise web.HTTPNotFound(text=f"unknown action {action!r}; use one of {', '.join(TRANSITIONS)}")
-    body = await _json_object(request, '{"who": "person:e.markou"[, "note": "..."]}')
-    who, note = body.get("who"), body.get("note")
-    if not isinstance(who, str) or not who:
-        raise web.HTTPBadRequest(text='"who" (an owner id such as "person:e.markou") is required')
+    body = await _json_object(request, '{["note": "..."]}')
+    note = body.get("note")
+    if "who" in body:
+        raise web.HTTPBadRequest(text='a move is signed by the person logged in; do not send "who"')
     if note is not None and not isinstance(note, str):
         raise web.HTTPBadRequest(text='"note" must be a string')
+    who = identity_of(request).who
+    ticket_id = request.match_info["ticket_id"]
     try:
-        found = await desk.act(request.match_info["ticket_id"], action, who=who, note=note)
+        before = await desk.ticket(ticket_id)
+        _check_unit(request, before)
+        found = await desk.act(ticket_id, action, who=who, note=note)
     except TicketRefused as refused:
         return _refused(refused)
     except ValueError as error:     # a malformed who, a note too long or missing
@@ -362,7 +429,33 @@ async def ticket_action(request: web.Request) -> web.Response:
     except (SQLAlchemyError, OSError) as error:
         raise _database_down(error) from None
     log.info("ticket moved", extra={"ticket": found["id"], "action": action, "who": who, "status": found["status"]})
+    await audited(request, f"ticket.{action}", ticket_id, {"status": before["status"], "claimed_by": before["claimed_by"]},
+                  {"status": found["status"], "claimed_by": found["claimed_by"]})
     return web.json_response({"ok": True, "ticket": found})
+
+
+async def audit_entries(request: web.Request) -> web.Response:
+    """``?since=<epoch>&who=person:e.markou&limit=100``: the audit log, newest first."""
+    audit = request.app[AUDIT]
+    if audit is None:
+        raise web.HTTPServiceUnavailable(text="the audit log needs the user database")
+    since_text = request.query.get("since")
+    since: float | None = None
+    if since_text is not None:
+        try:
+            since = float(since_text)
+        except ValueError:
+            since = math.nan
+        if not math.isfinite(since):
+            raise web.HTTPBadRequest(text=f"since is a time in seconds since the epoch, got {since_text!r}")
+    limit = _whole_number(request, "limit", 100)
+    try:
+        found = await audit.entries(since=since, who=request.query.get("who") or None, limit=limit)
+    except ValueError as error:
+        raise web.HTTPBadRequest(text=str(error)) from None
+    except (SQLAlchemyError, OSError) as error:
+        raise _database_down(error) from None
+    return web.json_response({"entries": found})
 
 
 async def events(request: web.Request) -> web.WebSocketResponse:
@@ -370,13 +463,32 @@ async def events(request: web.Request) -> web.WebSocketResponse:
     await socket.prepare(request)
     sockets = request.app[SOCKETS]
     sockets.add(socket)
+    recheck = asyncio.get_running_loop().create_task(_close_when_logged_out(request, socket))
     try:
         async for message in socket:
             if message.type == WSMsgType.ERROR:
                 break
     finally:
         sockets.discard(socket)
+        recheck.cancel()
     return socket
+
+
+#: how often an open event stream checks that its login still holds
+RECHECK_EVERY = 30.0
+
+
+async def _close_when_logged_out(request: web.Request, socket: web.WebSocketResponse) -> None:
+    """A stream outlives the request that opened it: once its session ends (logout, idle,
+    new password) or its user or token is disabled, it is closed, not left streaming."""
+    while not socket.closed:
+        await asyncio.sleep(RECHECK_EVERY)
+        try:
+            still = await access.authenticate(request)
+        except web.HTTPException:
+            still = None
+        if still is None or not still.may(EVENTS):
+            await socket.close(code=WSCloseCode.POLICY_VIOLATION, message=b"logged out")
 
 
 def _broadcast(app: web.Application, decisions: Sequence[d.Decision]) -> None:

@@ -61,7 +61,7 @@ def load_config_text(text: str, file: str = "<config>") -> Config:
 
 
 _TOP = ("service", "skills", "routing", "holidays", "schedules", "queues", "agents", "teams", "daemon", "prompts", "ivr", "sim",
-        "back_office")
+        "back_office", "access", "privacy")
 
 
 def _build(root: Located) -> Config:
@@ -100,13 +100,15 @@ def _build(root: Located) -> Config:
         lines=service.int("lines", 100, minimum=1),
         sim=extras.get("sim"),
         back_office=extras.get("back_office"),
+        access=extras.get("access"),
+        privacy=extras.get("privacy"),
         number_prompts=number_prompts,
     )
 
 
 def _import_feature_sections() -> None:
     """Import the packages that own extra sections, so their parsers are registered."""
-    for module in ("acd.config.ivr", "acd.config.sim", "acd.config.back_office"):
+    for module in ("acd.config.ivr", "acd.config.sim", "acd.config.back_office", "acd.config.access"):
         try:
             __import__(module)
         except ModuleNotFoundError as exc:

@@ -279,6 +279,9 @@ class Config:
     sim: Any = None
     #: the back-office units tickets go to, parsed by ``acd.config.back_office``
     back_office: Any = None
+    #: page sessions and retention of personal data, parsed by ``acd.config.access``
+    access: Any = None
+    privacy: Any = None
     #: prompts that say a number (waiting-room announcements): prompt id -> template
     number_prompts: Mapping[str, NumberPrompt] = field(default_factory=dict)
 

@@ -173,19 +173,39 @@ class Daemon:
             from aiohttp import web
 
             from acd.api.app import make_app
+            from acd.config.access import access_of
             from acd.records.desk import TicketDesk
 
             # the back office works tickets in the call records' database, through their pool
             records = next((w for w in self._writers if hasattr(w, "open_ticket")), None)
             desk = TicketDesk(records.db, now=self.live.now) if records is not None else None
+            auth = await self._start_access(records)
             runner = web.AppRunner(make_app(self.live, self.phone.guard, self.escalations,
-                                            self.bridge.registrations, desk))
+                                            self.bridge.registrations, desk, auth=auth,
+                                            settings=access_of(self.config)))
             await runner.setup()
             await web.TCPSite(runner, settings.agi_host, settings.api_port).start()
             self._api_runner = runner
             log.info("API listening", extra={"host": settings.agi_host, "port": settings.api_port})
         except Exception:
             log.exception("API not started", extra={"port": settings.api_port})
+
+    async def _start_access(self, records: Any) -> Any:
+        """The API's users, sessions and audit log, in the call records' database, and the
+        daily erasure of old personal data there (``privacy.retention_days``). Without the
+        records (no database) nobody can log in: the API serves health and login only."""
+        if records is None:
+            return None
+        from acd.auth import AuthStore
+        from acd.config.access import access_of
+        from acd.records.retention import DailyPurge
+
+        auth = AuthStore(records.db, now=self.live.now, session_hours=access_of(self.config).session_hours)
+        await auth.prepare()
+        purge = DailyPurge(records.db, lambda: self.config, now=self.live.now)
+        purge.start()
+        self._writers.append(purge)      # closed with the writers at stop
+        return auth
 
     async def _connect_ami(self) -> None:
         delay = 0.5

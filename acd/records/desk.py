@@ -42,9 +42,9 @@ class TicketDesk:
             await conn.run_sync(create_or_upgrade)
 
     async def tickets(self, *, unit: str | None = None, statuses: Sequence[str] = (),
-                      limit: int = 100) -> list[dict[str, Any]]:
+                      limit: int = 100, units: Sequence[str] | None = None) -> list[dict[str, Any]]:
         """Tickets newest first, of ``unit`` (None: every unit) in any of ``statuses``
-        (empty: any status)."""
+        (empty: any status); ``units``: only of these units (a back-office person's)."""
         unknown = [s for s in statuses if s not in STATUSES]
         if unknown:
             raise ValueError(f"unknown status {unknown[0]!r}; use one of {', '.join(STATUSES)}")
@@ -53,6 +53,8 @@ class TicketDesk:
         query = select(tickets).order_by(tickets.c.created_at.desc(), tickets.c.id).limit(limit)
         if unit is not None:
             query = query.where(tickets.c.unit == unit)
+        if units is not None:
+            query = query.where(tickets.c.unit.in_(list(units)))
         if statuses:
             query = query.where(tickets.c.status.in_(list(statuses)))
         async with self.db.connect() as conn:

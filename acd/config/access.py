@@ -1,0 +1,80 @@
+"""The optional ``access:`` and ``privacy:`` sections: how people log in to the API's
+pages, and how long citizens' personal data is kept.
+
+Shape::
+
+    access:
+      secure_cookies: true     # false only for plain-http development on loopback
+      session_hours: 12        # a page session ends after this long unused
+      trusted_proxies: [127.0.0.1]   # the TLS reverse proxy: its X-Forwarded-For is believed
+    privacy:
+      retention_days: 90       # caller numbers and notes erased after this (none: kept)
+
+Both are read once at load, with file and line on a mistake, like every other section.
+"""
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from acd.config.loader import register_section
+from acd.config.located import Fields, Located
+
+
+@dataclass(frozen=True, slots=True)
+class AccessSettings:
+    #: the session cookie's ``Secure`` flag: browsers then send it over HTTPS only (the
+    #: reverse proxy's TLS); turn off only for a demo on http://127.0.0.1
+    secure_cookies: bool = True
+    #: a page session idle this long has to log in again
+    session_hours: float = 12.0
+    #: addresses of reverse proxies whose ``X-Forwarded-For`` names the real client (for
+    #: the audit log and the password throttle); from anyone else the header is ignored
+    trusted_proxies: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class PrivacySettings:
+    #: days after which caller numbers and notes are erased (None: never)
+    retention_days: int | None = None
+
+
+def access_of(config: Any) -> AccessSettings:
+    """The config's access settings, the defaults when it has no ``access`` section."""
+    found = getattr(config, "access", None)
+    return found if isinstance(found, AccessSettings) else AccessSettings()
+
+
+def privacy_of(config: Any) -> PrivacySettings:
+    """The config's privacy settings, the defaults (keep everything) when it has none."""
+    found = getattr(config, "privacy", None)
+    return found if isinstance(found, PrivacySettings) else PrivacySettings()
+
+
+def parse_access(node: Located, partial: Mapping[str, Any]) -> AccessSettings:
+    f = Fields(node, ("secure_cookies", "session_hours", "trusted_proxies"))
+    d = AccessSettings()
+    proxies: list[str] = []
+    listed = f.get("trusted_proxies")
+    if listed is not None:
+        if not listed.is_sequence():
+            raise listed.error("trusted_proxies is a list of IP addresses")
+        for item in listed.elements():
+            try:
+                proxies.append(str(ipaddress.ip_address(item.as_str())))
+            except ValueError:
+                raise item.error(f"not an IP address: {item.as_str()!r}") from None
+    return AccessSettings(secure_cookies=f.bool("secure_cookies", d.secure_cookies),
+                          session_hours=f.float("session_hours", d.session_hours, minimum=0.05, maximum=24.0 * 90),
+                          trusted_proxies=tuple(proxies))
+
+
+def parse_privacy(node: Located, partial: Mapping[str, Any]) -> PrivacySettings:
+    f = Fields(node, ("retention_days",))
+    return PrivacySettings(retention_days=f.int("retention_days", None, minimum=1, maximum=36500))
+
+
+register_section("access", parse_access)
+register_section("privacy", parse_privacy)
