@@ -296,6 +296,10 @@ async def test_the_daemons_ticket_desk_recovers_when_the_database_comes_back(fre
     from acd.daemon.app import Daemon
     from rig.ports import free_port
 
+    from tests.auth_helpers import program_token
+
+    # a program's token made while the database was up; the daemon then starts with it down
+    token = await program_token(fresh_postgres, scopes=("tickets:read", "tickets:all-units"))
     async with TcpProxy("127.0.0.1", 5432) as proxy:
         await proxy.refuse()
         api = free_port(20000)
@@ -313,7 +317,7 @@ async def test_the_daemons_ticket_desk_recovers_when_the_database_comes_back(fre
             daemon.live.feed(e.CallArrived(now, "c1", "q"))      # nobody logged in: the caller gives up
             daemon.live.feed(e.CallerHungUp(now + 30, "c1"))
             statuses: list[int] = []
-            async with aiohttp.ClientSession() as http:
+            async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http:
                 async def ask() -> int:
                     async with http.get(f"http://127.0.0.1:{api}/api/tickets") as answer:
                         return answer.status

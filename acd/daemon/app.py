@@ -75,6 +75,7 @@ class Daemon:
         self.ami: Any = None
         self._stopped = asyncio.Event()
         self._ami_task: asyncio.Task[None] | None = None
+        self._prepare_task: asyncio.Task[None] | None = None
         self.extras = extras
         self._writers: list[Any] = []
         self._api_runner: Any = None
@@ -201,11 +202,29 @@ class Daemon:
         from acd.records.retention import DailyPurge
 
         auth = AuthStore(records.db, now=self.live.now, session_hours=access_of(self.config).session_hours)
-        await auth.prepare()
+        try:
+            await asyncio.wait_for(auth.prepare(), 2.0)
+        except Exception:      # the database is down at start: the API still serves (503 until it is back)
+            log.warning("user tables not ready (records database down); retrying in the background")
+            self._prepare_task = asyncio.create_task(self._prepare_access(auth), name="auth-prepare")
         purge = DailyPurge(records.db, lambda: self.config, now=self.live.now)
         purge.start()
         self._writers.append(purge)      # closed with the writers at stop
         return auth
+
+    async def _prepare_access(self, auth: Any) -> None:
+        """Create the user tables once the records database answers, backing off like the
+        records' own writer, so a database down at start never leaves the API without them."""
+        delay = 1.0
+        while not self._stopped.is_set():
+            try:
+                await auth.prepare()
+                log.info("user tables ready")
+                return
+            except Exception as error:
+                log.warning("user tables not ready; retrying", extra={"in": delay, "reason": str(error)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     async def _connect_ami(self) -> None:
         delay = 0.5
@@ -262,8 +281,9 @@ class Daemon:
 
     async def stop(self) -> None:
         self._stopped.set()
-        if self._ami_task is not None:
-            self._ami_task.cancel()
+        for task in (self._ami_task, self._prepare_task):
+            if task is not None:
+                task.cancel()
         if self.agi is not None:
             await self.agi.stop()
         if self.ami is not None:
