@@ -32,7 +32,8 @@ TELEPHONE_EVENT_PT = 101
 
 
 def scenario(*, digits: str, how: How, offer: Sequence[str] = ("alaw", "ulaw"), telephone_event: bool = True,
-             expect_telephone_event: bool = True, keys_pcap: Path | None = None, hold: float = 30.0) -> str:
+             expect_telephone_event: bool = True, keys_pcap: Path | None = None, hold: float = 30.0,
+             headers: Sequence[str] = ()) -> str:
     """The sipp scenario text of one call to ``[service]`` from ``[from_user]``.
 
     ``offer``: the codecs of the INVITE's SDP, in order, plus ``telephone-event/8000`` as
@@ -40,7 +41,10 @@ def scenario(*, digits: str, how: How, offer: Sequence[str] = ("alaw", "ulaw"), 
     ``inband`` tones) are ``keys_pcap``, one RTP stream holding every key (rig.dtmf_pcap),
     played right after the answer. (SIP INFO: rig.sipp's citizens.) With ``expect_telephone_event``
     a 200 OK without telephone-event fails the call and no key is sent. The call then
-    waits for Asterisk's BYE, or hangs up after ``hold`` seconds."""
+    waits for Asterisk's BYE, or hangs up after ``hold`` seconds. ``headers``: extra
+    INVITE header lines (a carrier's ``P-Asserted-Identity``)."""
+    if any("\n" in header or ":" not in header for header in headers):
+        raise ValueError(f"headers {headers!r}: one 'Name: value' each")
     if set(digits) - DTMF_DIGITS:
         raise ValueError(f"DTMF digits {digits!r}: 0-9 * # A-D")
     if not offer or set(offer) - set(_CODECS):
@@ -71,7 +75,9 @@ def scenario(*, digits: str, how: How, offer: Sequence[str] = ("alaw", "ulaw"), 
         keys = ('  <nop test="te_pt" next="send_keys" />\n  <nop next="hangs_up" />\n'
                 '  <label id="send_keys" />\n' + keys)
     return (_TEMPLATE.replace("{SDP}", "\n".join(sdp)).replace("{CHECKS}", "\n".join(checks))
-            .replace("{KEYS}", keys).replace("{HOLD_MS}", str(round(hold * 1000))))
+            .replace("{KEYS}", keys).replace("{HOLD_MS}", str(round(hold * 1000)))
+            .replace("Max-Forwards: 70\nContent-Type: application/sdp", "\n".join(
+                ["Max-Forwards: 70", *headers, "Content-Type: application/sdp"]), 1))
 
 
 def _play(pcap: Path) -> str:

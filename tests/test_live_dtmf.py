@@ -39,23 +39,24 @@ DID = "+302101555000"
 _calls = itertools.count(1)
 
 
-def trunk_config_text(dtmf_mode: str) -> str:
+def trunk_config_text(dtmf_mode: str, server: str = "127.0.0.1:5999") -> str:
     """The 1555 example with one-second IVR timeouts and a carrier trunk in ``dtmf_mode``
-    whose dialled number is ``DID`` (the sandbox's citizens come from 127.0.0.1)."""
+    whose dialled number is ``DID`` (the sandbox's citizens come from 127.0.0.1) and
+    whose calls out go to ``server``."""
     text = EXAMPLE.read_text(encoding="utf-8")
     text = text.replace("  timeout: 5 ", "  timeout: 1 ", 1).replace("  retries: 3 ", f"  retries: {RETRIES} ", 1)
     text = text.replace('    dial: "PJSIP/{number}@citizens"\n', "", 1)
     return text + f"""
 trunks:
   carrier:
-    server: 127.0.0.1:5999
+    server: {server}
     match: [127.0.0.1]
     dids: ["{DID}"]
     dtmf_mode: {dtmf_mode}
 """
 
 
-OpenLine = Callable[[str], Awaitable[Recorder]]
+OpenLine = Callable[..., Awaitable[Recorder]]
 
 
 @pytest.fixture
@@ -64,17 +65,18 @@ async def open_line(asterisk: AsteriskSandbox, prompts_dir: Path) -> AsyncIterat
     real IVR over FastAGI; returns the recorder of the waiting room's arrivals."""
     servers: list[FastAGIServer] = []
 
-    async def start(dtmf_mode: str) -> Recorder:
-        config = load_config_text(trunk_config_text(dtmf_mode), str(EXAMPLE))
+    async def start(dtmf_mode: str, server: str = "127.0.0.1:5999") -> Recorder:
+        config = load_config_text(trunk_config_text(dtmf_mode, server), str(EXAMPLE))
         recorder = Recorder()
         app = IvrApp(config, now=lambda: recorder.clock[0], prompts_dir=str(prompts_dir))
+
         async def ivr(session: Any) -> None:
             await app.handle_ivr(session)
 
-        server = FastAGIServer({"ivr": ivr, "wait": recorder.wait}, port=0)
-        await server.start()
-        servers.append(server)
-        asterisk.apply(generate(config, Options(agi_port=server.port, prompts_dir=str(prompts_dir),
+        agi = FastAGIServer({"ivr": ivr, "wait": recorder.wait}, port=0)
+        await agi.start()
+        servers.append(agi)
+        asterisk.apply(generate(config, Options(agi_port=agi.port, prompts_dir=str(prompts_dir),
                                                 agents_at="127.0.0.1:5999")))
         endpoint = asterisk.cli("pjsip show endpoint carrier")
         assert f"dtmf_mode                          : {dtmf_mode}" in endpoint, endpoint
