@@ -4,6 +4,8 @@ from them."""
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -187,3 +189,34 @@ def test_phones_codecs_and_dtmf_reach_every_agent_endpoint() -> None:
     text = pjsip(config, SANDBOX)
     for agent in config.agents.values():
         assert {"dtmf_mode=auto_info", "allow=ulaw,alaw"} <= section(text, agent.endpoint, "endpoint")
+
+
+ROOT = EXAMPLE.parent.parent
+
+
+def test_acd_check_names_a_trunk_mistake_with_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "1555.yaml"
+    bad.write_text(without_dial(example_text()) + TRUNK.replace("192.0.2.0/24", "192.0.2.0/33"), encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "acd.cli", "check", "--config", str(bad)], cwd=ROOT,
+                          capture_output=True, text=True)
+    assert done.returncode == 1
+    assert re.search(r"1555\.yaml:\d+: trunks\.carrier\.match\[0\]: '192\.0\.2\.0/33' is not", done.stderr), done.stderr
+    good = tmp_path / "good.yaml"
+    good.write_text(uncommented_example_trunk(example_text()), encoding="utf-8")
+    assert subprocess.run([sys.executable, "-m", "acd.cli", "check", "--config", str(good)], cwd=ROOT,
+                          capture_output=True).returncode == 0
+
+
+def test_dialplan_command_reads_the_trunk_password_and_overrides_match(tmp_path: Path) -> None:
+    config_file = tmp_path / "1555.yaml"
+    config_file.write_text(uncommented_example_trunk(example_text()), encoding="utf-8")
+    secrets = tmp_path / "secrets"
+    secrets.write_text("# the carrier's digest password\ntrunk:carrier Carrier-pw-2024\n", encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "dialplan", "--config", str(config_file), "--out",
+                           str(tmp_path / "out"), "--agents-at", "127.0.0.1:16000", "--secrets", str(secrets),
+                           "--trunk-match", "127.0.0.1"], cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    text = (tmp_path / "out" / "pjsip_generated.conf").read_text()
+    assert section(text, "carrier", "identify") == {"endpoint=carrier", "match=127.0.0.1"}
+    assert "password=Carrier-pw-2024" in section(text, "carrier", "auth")
+    assert "client_uri=sip:302101555000@sip.carrier.example:5060" in section(text, "carrier", "registration")
