@@ -304,6 +304,7 @@ def _dids(config: Config, options: Options) -> list[str]:
 
 
 def dialled_numbers(config: Config) -> list[str]:
+    """Every trunk's dialled numbers, in the config's order."""
     trunks = trunks_of(config)
     return [did for trunk in trunks.trunks.values() for did in trunk.dids] if trunks is not None else []
 
@@ -463,7 +464,9 @@ def _trunk_sections(trunk: Trunk, options: Options) -> str:
     if trunk.register:
         out.append(f"[{name}]\ntype=registration\nserver_uri=sip:{trunk.server}\n"
                    f"client_uri=sip:{trunk.username}@{trunk.server}\ncontact_user={trunk.username}\n"
-                   f"outbound_auth={name}\nretry_interval=60\nforbidden_retry_interval=600\nmax_retries=10000\n")
+                   f"outbound_auth={name}\nretry_interval=60\nforbidden_retry_interval=600\nmax_retries=10000\n"
+                   # a carrier's passing 401/403 must not end the registration until a reload
+                   "auth_rejection_permanent=no\n")
     return "\n".join(out) + "\n"
 
 

@@ -108,6 +108,7 @@ def test_trunks_are_typed_with_defaults() -> None:
      "trunks.b.dids[0]", "already a number of trunk 'a'"),
     ("trunks:\n  carrier:\n    server: a.example\n    dids: ['1555']\n    pasword: x\n",
      "trunks.carrier", "unknown key 'pasword'"),
+    ("trunks:\n  agent-7:\n    server: a.example\n    dids: ['1555']\n", "trunks.agent-7", "agents' endpoints"),
     ("phones:\n  dtmf_mode: sip_info\n", "phones.dtmf_mode", "not one of"),
     ("phones:\n  codecs: [alaw, alaw]\n", "phones.codecs", "listed twice"),
 ])
@@ -142,7 +143,8 @@ def test_generator_writes_each_trunks_endpoint_identify_aor_auth_and_registratio
     assert section(text, "carrier", "auth") == {"auth_type=userpass", "username=302101555000",
                                                  "password=carrier-pw-123"}
     assert {"server_uri=sip:sip.carrier.example:5070", "client_uri=sip:302101555000@sip.carrier.example:5070",
-            "outbound_auth=carrier", "contact_user=302101555000"} <= section(text, "carrier", "registration")
+            "outbound_auth=carrier", "contact_user=302101555000", "auth_rejection_permanent=no"
+            } <= section(text, "carrier", "registration")
     backup = section(text, "backup", "endpoint")
     assert {"dtmf_mode=rfc4733", "allow=alaw,ulaw"} <= backup
     assert not any(line.startswith(("trust_id_inbound", "aors", "outbound_auth")) for line in backup)

@@ -116,8 +116,9 @@ def parse_trunks(node: Located, partial: Mapping[str, Any]) -> Trunks:
     dids: dict[str, str] = {}
     callbacks: list[tuple[str, Located]] = []
     for name, value in node.items():
-        if not _NAME.match(name):
-            raise value.error(f"trunk name {name!r} must start with a letter, then letters, digits, '-' or '_'")
+        if not _NAME.match(name) or name.startswith("agent-"):
+            raise value.error(f"trunk name {name!r} must start with a letter, then letters, digits, '-' or '_' "
+                              "(and not 'agent-': the agents' endpoints' names)")
         trunk, wants_callbacks = _trunk(name, value)
         for did, where in zip(trunk.dids, Fields(value, _TRUNK_KEYS).require("dids").elements()):
             if did in dids:
