@@ -38,7 +38,7 @@ context=acd-inbound
 disallow=all
 allow=ulaw
 direct_media=no
-dtmf_mode=info
+dtmf_mode=auto
 
 [citizens]
 type=identify
@@ -51,7 +51,7 @@ context=acd-agents
 disallow=all
 allow=ulaw
 direct_media=no
-dtmf_mode=info
+dtmf_mode=rfc4733
 aors={ENDPOINT}
 
 [{ENDPOINT}]
