@@ -164,7 +164,7 @@ def _routing(node: Located | None) -> RoutingPolicy:
     if node is None:
         return RoutingPolicy()
     f = Fields(node, ("priority_seconds", "auto_pause_after", "missed_offer_rest", "default_handle_time",
-                      "handle_time_window", "pause_reasons", "seed"))
+                      "handle_time_window", "pause_reasons", "seed", "ring_margin"))
     defaults = RoutingPolicy()
     reasons = defaults.pause_reasons
     if (r := f.get("pause_reasons")) is not None:
@@ -177,6 +177,7 @@ def _routing(node: Located | None) -> RoutingPolicy:
         priority_seconds=f.float("priority_seconds", defaults.priority_seconds, minimum=0),
         auto_pause_after=f.int("auto_pause_after", defaults.auto_pause_after, minimum=1),
         missed_offer_rest=f.float("missed_offer_rest", defaults.missed_offer_rest, minimum=0),
+        ring_margin=f.float("ring_margin", defaults.ring_margin, minimum=0),
         default_handle_time=f.float("default_handle_time", defaults.default_handle_time, minimum=1),
         handle_time_window=f.int("handle_time_window", defaults.handle_time_window, minimum=1),
         pause_reasons=reasons,

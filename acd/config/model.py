@@ -131,6 +131,9 @@ class RoutingPolicy:
     auto_pause_after: int = 3
     #: rest after a missed offer before the agent is offered again (stops ping-pong)
     missed_offer_rest: float = 5.0
+    #: an offer not answered within the queue's ring_timeout plus this margin is
+    #: withdrawn by the engine itself (as no-answer), whatever the driver reports
+    ring_margin: float = 5.0
     #: handling time assumed for wait estimates before any call has been handled
     default_handle_time: float = 270.0
     #: how many recent handled calls feed the estimate of handling time
