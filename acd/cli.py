@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from acd import pins_command
 from acd.config import ConfigError, load_config
 
 #: LogRecord attributes that are not "extra" fields of a structured log line
@@ -41,6 +42,8 @@ def _check(path: str) -> int:
     except OSError as error:
         print(f"{path}: {error.strerror or error}", file=sys.stderr)
         return 1
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{path}: ok ({len(config.queues)} queues, {len(config.agents)} agents)")
     return 0
 
@@ -74,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seconds", type=float, default=60.0)
     demo.add_argument("--rate", type=float, default=4.0)
     demo.add_argument("--talk", type=float, default=8.0)
+    pins_command.add_parser(sub)
     return parser
 
 
@@ -84,6 +88,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _check(args.config)
     if args.command == "run":
         return _run(args.config, args.agi_port, args.ami_port)
+    if args.command == "pins":
+        return pins_command.run(args)
     from acd.demo import main as demo_main
 
     return demo_main([*(["--config", args.config] if args.config else []), "--seconds", str(args.seconds),

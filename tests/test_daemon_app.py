@@ -11,6 +11,7 @@ import pytest
 
 from acd.cli import main
 from acd.daemon.app import Daemon
+from acd.daemon.pin_guard import Attempt
 from acd.engine import AgentState
 from acd.engine import events as e
 
@@ -72,13 +73,14 @@ def test_the_pin_limits_come_from_the_config_and_a_reload_changes_them_but_keeps
     daemon = Daemon(config)
     guard = daemon.phone.guard
     assert (guard.max_failures, guard.window, guard.lockout) == (2, 60, 120)
-    guard.failed("11")
-    guard.failed("11")
-    assert guard.locked("11")
+    web = Attempt("11", "web:10.0.0.9")
+    guard.failed(web)
+    guard.failed(web)
+    assert guard.locked(web)
     config.write_text(base + limits.format(log=tmp_path / "queue_log", n=5, lockout=600))
     assert daemon.reload() is True
     assert daemon.phone.guard is guard and (guard.max_failures, guard.lockout) == (5, 600)
-    assert guard.locked("11")             # a reload is no way around a lockout
+    assert guard.locked(web)              # a reload is no way around a lockout
 
 
 def test_reload_reopens_the_queue_log_after_logrotate_moved_it_even_with_a_bad_config(tmp_path):

@@ -31,7 +31,7 @@ from aiohttp import WSMsgType, web
 from sqlalchemy.exc import SQLAlchemyError
 
 from acd.config.back_office import back_office_of
-from acd.daemon.agents_phone import PinGuard, pin_matches
+from acd.daemon.agents_phone import Attempt, PinGuard, pin_checked
 from acd.daemon.escalation import EscalationRefused, Escalations
 from acd.daemon.live_figures import LiveFigures
 from acd.daemon.registrations import Registrations
@@ -217,18 +217,16 @@ async def _json_object(request: web.Request, shape: str) -> dict[str, Any]:
     return body
 
 
-def _check_pin(request: web.Request, agent_id: str, pin: object) -> None:
-    """The agent's PIN, under the same lockout as the phone's (per agent and per address)."""
-    live = request.app[LIVE]
-    guard = request.app[GUARD]
-    agent = live.engine.config.agents.get(agent_id)
-    keys = (f"agent:{agent_id}", f"web:{request.remote}")
-    if guard.locked(*keys):
+async def _check_pin(request: web.Request, agent_id: str, pin: object) -> None:
+    """The agent's PIN, under the guard's limits for this address (acd.daemon.pin_guard):
+    web failures never lock the agent's own phone."""
+    agent = request.app[LIVE].engine.config.agents.get(agent_id)
+    attempt = Attempt(agent_id if agent is not None else None, f"web:{request.remote}")
+    matched = await pin_checked(request.app[GUARD], attempt, agent, str(pin or ""))
+    if matched is None:
         raise web.HTTPTooManyRequests(text="too many wrong PINs; try again later")
-    if agent is None or not pin_matches(agent, str(pin or "")):
-        guard.failed(*keys)
+    if not matched:
         raise web.HTTPForbidden(text="unknown agent or wrong PIN")
-    guard.succeeded(*keys)
 
 
 async def agent_action(request: web.Request) -> web.Response:
@@ -238,7 +236,7 @@ async def agent_action(request: web.Request) -> web.Response:
     if action not in _ACTIONS:
         raise web.HTTPNotFound(text=f"unknown action {action!r}; use one of {', '.join(_ACTIONS)}")
     body = await _json_object(request, '{"pin": "1234"[, "reason": "break"]}')
-    _check_pin(request, agent_id, body.get("pin"))
+    await _check_pin(request, agent_id, body.get("pin"))
     out = live.feed(_ACTIONS[action](live.now(), agent_id, body))
     ignored = [x.reason for x in out if isinstance(x, d.Ignored)]
     if ignored:
@@ -268,7 +266,7 @@ async def _escalate(request: web.Request, agent_id: str, call_id: str | None, bo
         raise web.HTTPBadRequest(text='"note" must be a string')
     if unit is not None and not isinstance(unit, str):
         raise web.HTTPBadRequest(text='"unit" must be a string')
-    _check_pin(request, agent_id, body.get("pin"))
+    await _check_pin(request, agent_id, body.get("pin"))
     escalations = request.app[ESCALATIONS]
     if escalations is None:
         raise web.HTTPServiceUnavailable(text="escalation is not set up in this daemon")

@@ -111,6 +111,8 @@ class AgentConfig:
     id: str
     name: str
     skills: Mapping[str, int]
+    #: the argon2 hash of the agent's PIN (``acd.config.pins``), clear digits from an old
+    #: config (accepted with a warning), or "" when none is issued yet (no PIN login)
     pin: str
     #: the PJSIP endpoint name the dialplan generator writes for this agent's phone
     endpoint: str
@@ -241,6 +243,13 @@ class DaemonSettings:
     ami_secret: str = "acd"
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
+    #: the REST API and web pages listen here, apart from FastAGI (``agi_host``)
+    api_host: str = "127.0.0.1"
+    #: the only addresses FastAGI answers (Asterisk's); others are logged and closed
+    asterisk_hosts: tuple[str, ...] = ("127.0.0.1",)
+    #: ``<agent id> <argon2 hash>`` lines (``acd pins generate``), relative to the
+    #: config file's directory; None: PINs only from the config
+    pins_file: str | None = None
     redis_url: str | None = None
     database_url: str = "sqlite+aiosqlite:///var/acd.sqlite3"
     queue_log: str = "var/queue_log"
@@ -252,6 +261,11 @@ class DaemonSettings:
     pin_max_failures: int = 3
     pin_window: float = 300.0
     pin_lockout: float = 300.0
+    #: wrong PINs from one address (any agents) and against one agent (from any address
+    #: but the agent's own phone) within ``pin_window`` before that address, or the
+    #: agent's web and hot-desk logins, are locked (acd.daemon.pin_guard)
+    pin_source_max_failures: int = 10
+    pin_agent_max_failures: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,6 +294,9 @@ class Config:
     back_office: Any = None
     #: prompts that say a number (waiting-room announcements): prompt id -> template
     number_prompts: Mapping[str, NumberPrompt] = field(default_factory=dict)
+    #: what is accepted but should change (clear-text PINs, a missing pins file);
+    #: ``acd check`` prints them, the daemon logs them
+    warnings: tuple[str, ...] = ()
 
     @property
     def default_language(self) -> str:
