@@ -64,3 +64,19 @@ def test_unknown_agents_and_bad_lengths_are_refused(tmp_path, capsys):
     assert "no agents 99" in capsys.readouterr().err
     assert main(["pins", "generate", "--config", str(config), "--out", out, "--digits", "3"]) == 1
     assert not (tmp_path / "agents.pins").exists()
+
+
+def test_the_demo_issues_pins_its_agents_panel_can_use(tmp_path):
+    from types import SimpleNamespace
+
+    from acd.demo import demo_pins, sandbox_config
+
+    source = tmp_path / "acd.yaml"
+    source.write_text(CONFIG.replace("'13': {skills", "'13': {pin: '4444', skills"))
+    var = tmp_path / "var"
+    clear = demo_pins(load_config(source), var)
+    assert set(clear) == {"11", "12"}                     # 13 keeps the config's own
+    assert (var / "demo-pins.txt").stat().st_mode & 0o777 == 0o600
+    sandbox = SimpleNamespace(ami_port=5038, ami_username="acd", ami_secret="s")
+    demo = load_config(sandbox_config(source, tmp_path / "demo.yaml", sandbox, 4573, var))
+    assert pin_verifies(demo.agents["11"].pin, clear["11"]) and demo.agents["13"].pin == "4444"
