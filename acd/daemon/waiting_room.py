@@ -55,7 +55,7 @@ import asyncio
 import logging
 import math
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -274,6 +274,10 @@ class WaitingRoom:
         self.callers: dict[str, WaitingCaller] = {}
         self._by_channel: dict[str, str] = {}
         self._stopping: set[asyncio.Task[None]] = set()
+        #: hangs up the agent's channel a caller's Dial rings, given the caller channel's
+        #: Uniqueid (the AMI bridge sets it); used when the engine's ring deadline withdraws
+        #: an offer whose Dial never ended
+        self.hangup_dial: Callable[[str], Awaitable[object]] | None = None
         live.commands = self
 
     @property
@@ -543,15 +547,26 @@ class WaitingRoom:
         caller.offer = None
         self._forget(caller)
         asyncio.get_running_loop().call_soon(self._drop_stale, caller)
+        if self.hangup_dial is not None:
+            self._track(self._hang_up_dial(caller, self.hangup_dial))
+
+    async def _hang_up_dial(self, caller: WaitingCaller, hangup_dial: Callable[[str], Awaitable[object]]) -> None:
+        try:
+            await hangup_dial(caller.channel_uniqueid)
+        except Exception as error:   # AMI down, or the channel already gone: Dial's own timeout ends it
+            log.warning("stale Dial not hung up", extra={"call_id": caller.call_id, "reason": repr(error)})
+
+    def _track(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
 
     def _drop_stale(self, caller: WaitingCaller) -> None:
         if caller.call_id in self.live.engine.calls and caller.call_id not in self.callers:
             self.live.feed(e.CallerHungUp(self.live.now(), caller.call_id))
         close = getattr(caller.session, "close", None)
         if close is not None:
-            task = asyncio.get_running_loop().create_task(close())
-            self._stopping.add(task)
-            task.add_done_callback(self._stopping.discard)
+            self._track(close())
 
     def _drop_orphan(self, command: d.OfferCall) -> None:
         if command.call_id not in self.callers and command.call_id in self.live.engine.calls:
