@@ -8,6 +8,7 @@ specialists with 150 requests, because each success cleared that address's count
 """
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -146,3 +147,11 @@ async def test_the_own_phone_has_its_own_budget(desk: Centre) -> None:
         assert await desk.own_phone("2002", "999999") == "bad_pin"
     assert await desk.own_phone("2002", pin_of("2002")) == "locked"
     assert await desk.web("127.0.0.9", "2002", pin_of("2002")) == 200
+
+
+async def test_guesses_sent_at_once_get_no_more_tries_than_guesses_in_a_row(pensions: Centre) -> None:
+    """A check in progress holds its place in the budgets: 20 wrong PINs sent together
+    from one address (argon2 checks take a while) still get only pin_max_failures checks."""
+    statuses = await asyncio.gather(*(pensions.web("127.0.0.50", "2101", f"{n:06d}") for n in range(20)))
+    assert sorted(statuses) == [403] * 3 + [429] * 17
+    assert await pensions.own_phone("2101", pin_of("2101")) == "ok"

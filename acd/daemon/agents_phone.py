@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
 from typing import Any
 
@@ -58,12 +59,22 @@ def pin_matches(agent: AgentConfig | None, typed: str) -> bool:
     return pin_verifies(agent.pin if agent is not None else "", typed)
 
 
+#: PIN hashes run here, two at a time: a flood of requests queues behind these threads
+#: (19 MiB each) instead of taking the daemon's memory or its default executor
+_PIN_CHECKS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pin-check")
+
+
 async def pin_checked(guard: PinGuard, attempt: Attempt, agent: AgentConfig | None, typed: str) -> bool | None:
     """One attempt under the guard: None when locked (nothing is checked), else whether
     the PIN matched, counted as a failure or a success. The hash runs in a worker thread."""
     if guard.locked(attempt):
         return None
-    if not await asyncio.to_thread(pin_matches, agent, typed):
+    guard.started(attempt)
+    try:
+        matched = await asyncio.get_running_loop().run_in_executor(_PIN_CHECKS, pin_matches, agent, typed)
+    finally:
+        guard.ended(attempt)
+    if not matched:
         guard.failed(attempt)
         return False
     guard.succeeded(attempt)

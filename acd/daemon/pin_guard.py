@@ -20,7 +20,9 @@ right one of their own. So each attempt is counted where it came from:
     that agent's web and hot-desk logins (the own phone still works), cleared when the
     agent gets their PIN right.
 
-A locked attempt is refused before any hash is computed. Counters live in memory (a
+A locked attempt is refused before any hash is computed, and a check in progress counts
+against the budgets until its answer is known (``started``/``ended``): twenty requests
+sent at once get no more guesses than twenty in a row. Counters live in memory (a
 restart clears them) and prune themselves, so a flood of addresses cannot grow them
 without bound.
 """
@@ -50,6 +52,8 @@ class Attempt:
 class _Counter:
     failures: list[float] = field(default_factory=list)
     locked_until: float = 0.0
+    #: checks started and not yet answered
+    pending: int = 0
 
 
 @dataclass
@@ -83,8 +87,26 @@ class PinGuard:
         return keys
 
     def locked(self, attempt: Attempt) -> bool:
+        """Refused now: a lock runs, or the failures and the checks in progress already
+        fill a budget."""
         now = self.now()
-        return any(c.locked_until > now for key, _ in self._keys(attempt) if (c := self._counters.get(key)))
+        for key, budget in self._keys(attempt):
+            counter = self._counters.get(key)
+            if counter is not None and (counter.locked_until > now or counter.pending + sum(
+                    1 for t in counter.failures if now - t < self.window) >= budget):
+                return True
+        return False
+
+    def started(self, attempt: Attempt) -> None:
+        """A check begins (its answer is awaited): it holds a place in every budget."""
+        for key, _ in self._keys(attempt):
+            self._counters.setdefault(key, _Counter()).pending += 1
+
+    def ended(self, attempt: Attempt) -> None:
+        for key, _ in self._keys(attempt):
+            counter = self._counters.get(key)
+            if counter is not None and counter.pending > 0:
+                counter.pending -= 1
 
     def failed(self, attempt: Attempt) -> None:
         now = self.now()
@@ -113,4 +135,4 @@ class PinGuard:
 
     def _prune(self, now: float) -> None:
         self._counters = {key: c for key, c in self._counters.items()
-                          if c.locked_until > now or any(now - t < self.window for t in c.failures)}
+                          if c.pending or c.locked_until > now or any(now - t < self.window for t in c.failures)}
