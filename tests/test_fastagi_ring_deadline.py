@@ -42,8 +42,8 @@ class FakeWait:
         self.dials: list[str] = []
         self.closed = asyncio.Event()
 
-    async def run(self, port: int) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    async def run(self, port: int, source: str = "127.0.0.1") -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port, local_addr=(source, 0))
         env = (f"agi_network: yes\nagi_network_script: wait\nagi_request: agi://127.0.0.1/wait\n"
                f"agi_channel: PJSIP/fake-{self.call_id}\nagi_uniqueid: {self.call_id}\n\n")
         writer.write(env.encode())
@@ -104,3 +104,14 @@ async def test_fake_sessions_cannot_hold_the_agents_past_the_ring_deadline(daemo
     for task in (*tasks, citizen_task):
         task.cancel()
 
+
+
+async def test_the_daemon_closes_fastagi_from_a_host_that_is_not_asterisk(daemon: Daemon) -> None:
+    """daemon.asterisk_hosts defaults to [127.0.0.1]: a client on 127.0.0.2 is closed
+    before it can queue a caller (or dial an agent)."""
+    daemon.live.feed(e.AgentLoggedIn(daemon.live.now(), "2901"))
+    stranger = FakeWait("stranger", "10")
+    await asyncio.wait_for(stranger.run(daemon.agi_port, source="127.0.0.2"), 5)
+    assert stranger.closed.is_set() and stranger.dials == []
+    assert "stranger" not in daemon.live.engine.calls
+    assert daemon.live.engine.agents["2901"].state is AgentState.AVAILABLE
