@@ -226,3 +226,9 @@ def test_api_and_fastagi_bind_apart_and_fastagi_names_its_asterisks(tmp_path):
     assert load_config_text(MINIMAL).daemon.asterisk_hosts == ("127.0.0.1",)
     error = error_for(MINIMAL + "daemon:\n  asterisk_hosts: [pbx.example]\n", tmp_path)
     assert error.line == 12 and "not an IP address" in error.reason
+
+
+def test_trusted_proxies_are_addresses():
+    config = load_config_text(MINIMAL + "daemon:\n  trusted_proxies: [127.0.0.1]\n")
+    assert config.daemon.trusted_proxies == ("127.0.0.1",)
+    assert load_config_text(MINIMAL).daemon.trusted_proxies == ()

@@ -9,6 +9,7 @@ specialists with 150 requests, because each success cleared that address's count
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -47,11 +48,14 @@ class Centre:
     phone: AgentPhone
     clock: Clock
 
-    async def web(self, source: str, agent_id: str, pin: str, action: str = "login") -> int:
+    async def web(self, source: str, agent_id: str, pin: str, action: str = "login",
+                  forwarded_for: str | None = None) -> int:
         """One web panel request from ``source`` (a loopback alias); its HTTP status."""
         connector = aiohttp.TCPConnector(local_addr=(source, 0))
+        headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
         async with aiohttp.ClientSession(connector=connector) as session:
-            async with session.post(f"{self.url}/api/agents/{agent_id}/{action}", json={"pin": pin}) as r:
+            async with session.post(f"{self.url}/api/agents/{agent_id}/{action}", json={"pin": pin},
+                                    headers=headers) as r:
                 return r.status
 
     async def own_phone(self, agent_id: str, pin: str, action: str = "login") -> str:
@@ -61,9 +65,11 @@ class Centre:
         return call.vars["ACD_AGENT_RESULT"]
 
 
-async def centre_of(agents: str) -> AsyncIterator[Centre]:
+async def centre_of(agents: str, trusted_proxies: tuple[str, ...] = ()) -> AsyncIterator[Centre]:
     clock = Clock()
-    live = LiveEngine(make_config(QUEUES, agents), now=clock)
+    config = make_config(QUEUES, agents)
+    config = dataclasses.replace(config, daemon=dataclasses.replace(config.daemon, trusted_proxies=trusted_proxies))
+    live = LiveEngine(config, now=clock)
     guard = PinGuard(now=clock)                    # the default limits: 3, 10, 10 in 300 s
     phone = AgentPhone(live, guard)
     runner = web.AppRunner(make_app(live, guard))
@@ -155,3 +161,17 @@ async def test_guesses_sent_at_once_get_no_more_tries_than_guesses_in_a_row(pens
     statuses = await asyncio.gather(*(pensions.web("127.0.0.50", "2101", f"{n:06d}") for n in range(20)))
     assert sorted(statuses) == [403] * 3 + [429] * 17
     assert await pensions.own_phone("2101", pin_of("2101")) == "ok"
+
+
+async def test_behind_a_trusted_proxy_each_client_has_its_own_count_and_others_cannot_pose() -> None:
+    """Through the TLS proxy (127.0.0.5, trusted) every request comes from one address:
+    its X-Forwarded-For tells the clients apart, so twelve agents' typos do not lock the
+    whole centre. The header from anyone else is ignored: no posing as many addresses."""
+    agents = "".join(f"'{a}': {{pin: '{pin_of(a)}', skills: {{topic:a: 3}}}}\n" for a in DESK[:12])
+    async for centre in centre_of(agents, trusted_proxies=("127.0.0.5",)):
+        through_proxy = [await centre.web("127.0.0.5", a, "000000", forwarded_for=f"203.0.113.7, 10.0.0.{n}")
+                         for n, a in enumerate(DESK[:12])]
+        assert through_proxy == [403] * 12
+        forged = [await centre.web("127.0.0.6", a, "000000", forwarded_for=f"10.0.1.{n}")
+                  for n, a in enumerate(DESK[:12])]
+        assert forged == [403] * 10 + [429] * 2

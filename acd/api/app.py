@@ -30,6 +30,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from aiohttp import WSMsgType, web
 from sqlalchemy.exc import SQLAlchemyError
 
+from acd.api.client_address import client_address
 from acd.config.back_office import back_office_of
 from acd.daemon.agents_phone import Attempt, PinGuard, pin_checked
 from acd.daemon.escalation import EscalationRefused, Escalations
@@ -220,8 +221,10 @@ async def _json_object(request: web.Request, shape: str) -> dict[str, Any]:
 async def _check_pin(request: web.Request, agent_id: str, pin: object) -> None:
     """The agent's PIN, under the guard's limits for this address (acd.daemon.pin_guard):
     web failures never lock the agent's own phone."""
-    agent = request.app[LIVE].engine.config.agents.get(agent_id)
-    attempt = Attempt(agent_id if agent is not None else None, f"web:{request.remote}")
+    config = request.app[LIVE].engine.config
+    agent = config.agents.get(agent_id)
+    source = client_address(request.remote, request.headers.get("X-Forwarded-For"), config.daemon.trusted_proxies)
+    attempt = Attempt(agent_id if agent is not None else None, f"web:{source}")
     matched = await pin_checked(request.app[GUARD], attempt, agent, str(pin or ""))
     if matched is None:
         raise web.HTTPTooManyRequests(text="too many wrong PINs; try again later")

@@ -499,8 +499,9 @@ def _daemon(node: Located | None, timezone: str) -> DaemonSettings:
     f = Fields(node, ("ami_host", "ami_port", "ami_username", "ami_secret", "agi_host", "agi_port", "redis_url",
                       "database_url", "queue_log", "recordings_dir", "api_port", "pin_max_failures", "pin_window",
                       "pin_lockout", "api_host", "asterisk_hosts", "pins_file", "pin_source_max_failures",
-                      "pin_agent_max_failures"))
+                      "pin_agent_max_failures", "trusted_proxies"))
     hosts = f.get("asterisk_hosts")
+    proxies = f.get("trusted_proxies")
     return DaemonSettings(
         ami_host=f.str("ami_host", d.ami_host),
         ami_port=f.int("ami_port", d.ami_port, minimum=1, maximum=65535),
@@ -520,19 +521,20 @@ def _daemon(node: Located | None, timezone: str) -> DaemonSettings:
         api_host=f.str("api_host", d.api_host),
         asterisk_hosts=tuple(_address(h) for h in hosts.elements()) if hosts is not None else d.asterisk_hosts,
         pins_file=f.str("pins_file", d.pins_file),
+        trusted_proxies=tuple(_address(p) for p in proxies.elements()) if proxies is not None else (),
         pin_source_max_failures=f.int("pin_source_max_failures", d.pin_source_max_failures, minimum=1, maximum=10000),
         pin_agent_max_failures=f.int("pin_agent_max_failures", d.pin_agent_max_failures, minimum=1, maximum=10000),
     )
 
 
 def _address(node: Located) -> str:
-    """An IP address Asterisk connects to FastAGI from (no names: the check compares the
-    peer's address, and a name would need a lookup per connection)."""
+    """An IP address (Asterisk's for FastAGI, a proxy's for the API): no names, the
+    checks compare the peer's address, and a name would need a lookup per connection."""
     text = node.as_str()
     try:
         return str(ipaddress.ip_address(text))
     except ValueError:
-        raise node.error(f"{text!r} is not an IP address (asterisk_hosts lists Asterisk's addresses)") from None
+        raise node.error(f"{text!r} is not an IP address") from None
 
 
 def _issued_pins(file: str, agents: dict[str, AgentConfig], daemon: DaemonSettings

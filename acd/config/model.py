@@ -247,6 +247,9 @@ class DaemonSettings:
     api_host: str = "127.0.0.1"
     #: the only addresses FastAGI answers (Asterisk's); others are logged and closed
     asterisk_hosts: tuple[str, ...] = ("127.0.0.1",)
+    #: reverse proxies in front of the API whose X-Forwarded-For is believed
+    #: (acd.api.client_address); none by default
+    trusted_proxies: tuple[str, ...] = ()
     #: ``<agent id> <argon2 hash>`` lines (``acd pins generate``), relative to the
     #: config file's directory; None: PINs only from the config
     pins_file: str | None = None
