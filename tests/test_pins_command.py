@@ -80,3 +80,11 @@ def test_the_demo_issues_pins_its_agents_panel_can_use(tmp_path):
     sandbox = SimpleNamespace(ami_port=5038, ami_username="acd", ami_secret="s")
     demo = load_config(sandbox_config(source, tmp_path / "demo.yaml", sandbox, 4573, var))
     assert pin_verifies(demo.agents["11"].pin, clear["11"]) and demo.agents["13"].pin == "4444"
+
+
+def test_check_prints_what_should_change(tmp_path, capsys):
+    config = tmp_path / "acd.yaml"
+    config.write_text(CONFIG.replace("'13': {skills", "'13': {pin: '4444', skills"))
+    assert main(["check", "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert "warning:" in err and "clear-text PIN in the config for 1 of 3 agents" in err and "no pins file yet" in err

@@ -544,8 +544,8 @@ def _issued_pins(file: str, agents: dict[str, AgentConfig], daemon: DaemonSettin
     warnings: list[str] = []
     clear = [a for a in agents.values() if a.pin and not is_pin_hash(a.pin)]
     if clear:
-        warnings.append(f"{file}:{clear[0].line}: {len(clear)} agents have a clear-text PIN in the config; "
-                        "issue hashed ones with 'acd pins generate' and remove 'pin:'")
+        warnings.append(f"{file}:{clear[0].line}: a clear-text PIN in the config for {len(clear)} of "
+                        f"{len(agents)} agents; issue hashed ones with 'acd pins generate' and remove 'pin:'")
     if daemon.pins_file is None:
         return agents, tuple(warnings)
     path = Path(daemon.pins_file)
