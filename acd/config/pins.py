@@ -18,6 +18,7 @@ before hashing anything.
 """
 from __future__ import annotations
 
+import functools
 import hmac
 import os
 import re
@@ -33,8 +34,6 @@ from acd.config.errors import ConfigError
 HASHER = PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
 _HASH_PREFIX = "$argon2"
 _AGENT_ID = re.compile(r"^[0-9]{2,8}$")
-#: checked when the agent is unknown or has no PIN, so the answer takes as long either way
-_DUMMY_HASH = HASHER.hash("not a pin")
 
 
 def is_pin_hash(text: str) -> bool:
@@ -57,9 +56,16 @@ def pin_verifies(stored: str, typed: str) -> bool:
     if not stored or not is_pin_hash(stored):
         matches = bool(stored) and bool(typed) and hmac.compare_digest(stored.encode(), typed.encode())
         if not stored:
-            _verify(_DUMMY_HASH, typed)
+            _verify(_dummy_hash(), typed)
         return matches
     return _verify(stored, typed)
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Checked when the agent is unknown or has no PIN, so the answer takes as long either
+    way (made on first use: importing the config loader costs no hash)."""
+    return HASHER.hash("not a pin")
 
 
 def _verify(stored: str, typed: str) -> bool:
