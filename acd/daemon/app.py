@@ -219,6 +219,8 @@ class Daemon:
         self.phone.guard.configure(config.daemon)
         if self.agi is not None:
             self.agi.allow(config.daemon.asterisk_hosts)
+        for warning in config.warnings:
+            log.warning("config: %s", warning)
         log.info("config reloaded", extra={"file": str(self.config_path)})
         return True
 
