@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
+from acd import pins_command
 from acd.config import ConfigError, load_config
 
 #: LogRecord attributes that are not "extra" fields of a structured log line
@@ -41,6 +42,8 @@ def _check(path: str) -> int:
     except OSError as error:
         print(f"{path}: {error.strerror or error}", file=sys.stderr)
         return 1
+    for warning in config.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
     print(f"{path}: ok ({len(config.queues)} queues, {len(config.agents)} agents)")
     return 0
 
@@ -77,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     from acd.auth.commands import add_parsers
 
     add_parsers(sub)
+    pins_command.add_parser(sub)
     return parser
 
 
@@ -91,6 +95,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from acd.auth.commands import run as manage
 
         return manage(args)
+    if args.command == "pins":
+        return pins_command.run(args)
     from acd.demo import main as demo_main
 
     return demo_main([*(["--config", args.config] if args.config else []), "--seconds", str(args.seconds),

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import tempfile
 import time
@@ -53,6 +54,8 @@ def sandbox_config(source: Path, target: Path, sandbox: Any, agi_port: int, var:
         data["daemon"]["api_port"] = api_port
     # the demo's pages are plain http on loopback: a Secure cookie would never come back
     data["access"] = {**(data.get("access") or {}), "secure_cookies": False}
+    if (var / "demo.pins").exists():
+        data["daemon"]["pins_file"] = str(var / "demo.pins")
     target.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return target
 
@@ -75,6 +78,21 @@ async def demo_supervisor(database_url: str, name: str = "supervisor") -> str:
         return password
     finally:
         await db.dispose()
+
+
+def demo_pins(config: Config, var: Path) -> dict[str, str]:
+    """A PIN for each agent without one in the config, hashed into ``var/demo.pins`` (the
+    file ``acd pins generate`` writes) and in clear in ``var/demo-pins.txt``, so the
+    agents' panel can be tried; the clear PINs of the agents in the config."""
+    from acd.config.pins import hash_pin, new_pin, write_pins_file
+
+    var.mkdir(parents=True, exist_ok=True)
+    clear = {agent.id: new_pin() for agent in config.agents.values() if not agent.pin}
+    write_pins_file(var / "demo.pins", {agent_id: hash_pin(pin) for agent_id, pin in clear.items()})
+    fd = os.open(var / "demo-pins.txt", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handout:
+        handout.write("".join(f"{agent_id} {pin}\n" for agent_id, pin in clear.items()))
+    return clear
 
 
 def demo_prompts(config: Config, cache: Path = PROMPT_CACHE) -> Path | None:
@@ -131,6 +149,7 @@ async def run(config_path: Path, workdir: Path, *, seconds: float, rate: float, 
 
     config: Config = load_config(config_path)
     prompts = await asyncio.to_thread(demo_prompts, config)
+    pins = await asyncio.to_thread(demo_pins, config, workdir / "var")
     agi_port = free_port(14573)
     api_port = free_port(18080)
     agents = agent_phones(workdir, ring=0.2, talk=talk, name="agents")
@@ -161,6 +180,9 @@ async def run(config_path: Path, workdir: Path, *, seconds: float, rate: float, 
         print(f"wallboard http://127.0.0.1:{api_port}/  agents' panel http://127.0.0.1:{api_port}/agent",
               flush=True)
         print(f"log in as supervisor, password {password}", flush=True)
+        if pins:
+            first = next(iter(pins))
+            print(f"agents' PINs in {workdir / 'var' / 'demo-pins.txt'} (agent {first}: {pins[first]})", flush=True)
         for queue, share in shares.items():
             phone = citizens(workdir, sandbox.sip_port, f"q-{queue}", calls=max(1, round(rate * share * seconds)),
                              rate=rate * share, caller_prefix=f"{queue}-", name=f"citizens-{queue}")

@@ -346,3 +346,38 @@ async def _loop_lag() -> float:
     started = time.monotonic()
     await asyncio.sleep(0.01)
     return time.monotonic() - started - 0.01
+
+
+async def test_only_the_asterisk_hosts_are_served(outcomes: dict[str, object],
+                                                  caplog: pytest.LogCaptureFixture) -> None:
+    """A fake client from another address (127.0.0.2, a loopback alias) is closed before
+    anything it sends is read; Asterisk's address is served; a reload can add hosts."""
+    ran: list[str] = []
+
+    async def wait(session: AGISession) -> None:
+        ran.append(str(session.env.get("agi_channel")))
+        await session.set_variable("ACD_WAIT_RESULT", "x")
+
+    server = FastAGIServer({"wait": wait}, port=0, allowed=["127.0.0.1"])
+    await server.start()
+    try:
+        stranger = FakeAsterisk(*await asyncio.open_connection("127.0.0.1", server.port,
+                                                               local_addr=("127.0.0.2", 0)))
+        with caplog.at_level(logging.WARNING):
+            await stranger.send(environment("wait"))
+            try:
+                assert await stranger.closed()
+            except ConnectionResetError:      # closed with our bytes unread: the kernel resets
+                pass
+        refusals = [r for r in caplog.records if "not Asterisk" in r.getMessage()]
+        assert ran == [] and len(refusals) == 1 and "127.0.0.2" in refusals[0].peer
+        asterisk = await FakeAsterisk.dial(server)
+        await asterisk.send(environment("wait"))
+        assert (await asterisk.command()).startswith("SET VARIABLE ACD_WAIT_RESULT")
+        assert ran == ["Local/100@test-00000001;2"]
+        server.allow(["127.0.0.1", "127.0.0.2"])
+        again = FakeAsterisk(*await asyncio.open_connection("127.0.0.1", server.port, local_addr=("127.0.0.2", 0)))
+        await again.send(environment("wait"))
+        assert (await again.command()).startswith("SET VARIABLE")
+    finally:
+        await server.stop()

@@ -102,7 +102,7 @@ def test_missing_file_and_non_utf8_are_clear(tmp_path):
 
 
 def test_teams_expand_to_agents_and_collisions_are_refused(tmp_path):
-    text = MINIMAL + "teams:\n  desk:\n    ids: 20-22\n    pin: '5555'\n    skills: {topic:a: 1}\n"
+    text = MINIMAL + "teams:\n  desk:\n    ids: 20-22\n    skills: {topic:a: 1}\n"
     config = load_config_text(text)
     assert {"20", "21", "22"} <= set(config.agents)
     error = error_for(text.replace("ids: 20-22", "ids: 10-12"), tmp_path)
@@ -159,3 +159,72 @@ def test_holiday_mistakes_name_the_line_and_reason(tmp_path, old, new, line, wor
 def test_a_value_yaml_takes_for_an_impossible_date_is_a_config_error_not_a_crash(tmp_path):
     error = error_for(MINIMAL + "prompts:\n  hello: {el: 2024-13-07, en: x}\n", tmp_path)
     assert error.line == 12 and "'2024-13-07' cannot be read" in error.reason
+
+
+# -- PINs and the network surface -----------------------------------------------------------
+
+def test_a_team_pin_is_refused_with_the_way_out(tmp_path):
+    text = MINIMAL + "teams:\n  desk:\n    ids: 20-22\n    pin: '5555'\n    skills: {topic:a: 1}\n"
+    error = error_for(text, tmp_path)
+    assert error.line == 14 and "one PIN for a whole team" in error.reason and "acd pins generate" in error.reason
+
+
+def test_a_clear_text_pin_is_accepted_with_a_warning_and_a_hash_without():
+    config = load_config_text(MINIMAL)
+    assert config.agents["11"].pin == "1234"
+    assert len(config.warnings) == 1 and "clear-text PIN" in config.warnings[0] and ":10:" in config.warnings[0]
+    hashed = load_config_text(MINIMAL.replace("pin: '1234'", "pin: '$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA'"))
+    assert hashed.warnings == ()
+    assert load_config_text(MINIMAL.replace("{pin: '1234', ", "{")).agents["11"].pin == ""
+
+
+def test_the_pins_file_gives_each_agent_its_hash(tmp_path):
+    from acd.config.pins import hash_pin, pin_verifies, write_pins_file
+
+    config_path = tmp_path / "acd.yaml"
+    config_path.write_text(MINIMAL.replace("{pin: '1234', ", "{") + "daemon:\n  pins_file: agents.pins\n")
+    assert "no pins file yet" in load_config(config_path).warnings[0]
+    write_pins_file(tmp_path / "agents.pins", {"11": hash_pin("482913")})
+    assert oct((tmp_path / "agents.pins").stat().st_mode & 0o777) == "0o600"
+    config = load_config(config_path)
+    assert config.warnings == () and pin_verifies(config.agents["11"].pin, "482913")
+    assert not pin_verifies(config.agents["11"].pin, "482914")
+    (tmp_path / "agents.pins").chmod(0o644)
+    with pytest.raises(ConfigError, match="readable by others"):
+        load_config(config_path)
+
+
+@pytest.mark.parametrize("line, reason", [
+    ("11 1234", "'<agent id> <argon2 hash>'"),
+    ("99 $argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaA", "agent '99' is not in the config"),
+])
+def test_pins_file_mistakes_name_file_and_line(tmp_path, line, reason):
+    config_path = tmp_path / "acd.yaml"
+    config_path.write_text(MINIMAL.replace("{pin: '1234', ", "{") + "daemon:\n  pins_file: agents.pins\n")
+    pins = tmp_path / "agents.pins"
+    pins.write_text(f"# comment\n\n{line}\n")
+    pins.chmod(0o600)
+    with pytest.raises(ConfigError) as info:
+        load_config(config_path)
+    assert info.value.file == str(pins) and info.value.line == 3 and reason in info.value.reason
+
+
+def test_an_agent_with_a_pin_in_both_places_is_refused(tmp_path):
+    from acd.config.pins import hash_pin, write_pins_file
+
+    config_path = tmp_path / "acd.yaml"
+    config_path.write_text(MINIMAL + "daemon:\n  pins_file: agents.pins\n")
+    write_pins_file(tmp_path / "agents.pins", {"11": hash_pin("1111")})
+    error = error_for(config_path.read_text(), tmp_path)
+    assert error.line == 10 and "keep only the pins file's" in error.reason
+
+
+def test_api_and_fastagi_bind_apart_and_fastagi_names_its_asterisks(tmp_path):
+    config = load_config_text(MINIMAL + "daemon:\n  api_host: 0.0.0.0\n  asterisk_hosts: [10.0.0.5, '::1']\n")
+    assert config.daemon.api_host == "0.0.0.0" and config.daemon.agi_host == "127.0.0.1"
+    assert config.daemon.asterisk_hosts == ("10.0.0.5", "::1")
+    assert load_config_text(MINIMAL).daemon.asterisk_hosts == ("127.0.0.1",)
+    error = error_for(MINIMAL + "daemon:\n  asterisk_hosts: [pbx.example]\n", tmp_path)
+    assert error.line == 12 and "not an IP address" in error.reason
+
+

@@ -39,6 +39,9 @@ class FakeAMI:
     async def action(self, name: str, *, timeout: float | None = None, **fields: str) -> dict:
         """``Getvar`` as main/manager.c ``action_getvar`` answers it: Success with
         ``Variable`` and ``Value`` (empty when unset), or Error ``No such channel``."""
+        if name == "Hangup":
+            self.asked.append((name, fields["Channel"]))
+            return {"Response": "Success", "Message": "Channel Hungup"}
         assert name == "Getvar", name
         self.asked.append((name, fields["Channel"], fields["Variable"]))
         await asyncio.sleep(0)
@@ -448,3 +451,20 @@ async def test_other_spellings_of_a_present_contact_count_as_registered(tmp_path
     ami.handlers["ContactStatus"](contact_status("agent-11", PHONE_11, "Updated"))
     assert [(bridge.registrations.get(a).registered, bridge.registrations.get(a).contact.status)
             for a in ("11", "12")] == [(True, "Created"), (True, "Unknown")]
+
+
+async def test_an_offer_past_its_ring_deadline_hangs_up_the_ringing_agent_channel(tmp_path):
+    """The engine withdraws an offer whose Dial never ended; the daemon hangs up the
+    agent's channel that Dial was ringing (from DialBegin), not the caller's."""
+    r = Room(tmp_path, routing="ring_margin: 5\n")
+    r.login("11")
+    bridge, ami = bridge_for(r)
+    session = await r.arrive("1.1")
+    await ringing(session)
+    ami.handlers["DialBegin"]({"Uniqueid": "1.1", "DestChannel": "PJSIP/agent-11-00000007", "DestUniqueid": "9.9"})
+    r.clock.now += 15 + 5
+    r.live.feed(e.Tick(r.clock.now))
+    await settle()
+    assert ("Hangup", "PJSIP/agent-11-00000007") in ami.asked
+    assert r.live.engine.agents["11"].state is AgentState.RESTING
+    assert [x.reason for x in r.decisions if isinstance(x, d.CancelOffer)] == ["ring_deadline"]

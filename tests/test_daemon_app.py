@@ -11,6 +11,7 @@ import pytest
 
 from acd.cli import main
 from acd.daemon.app import Daemon
+from acd.daemon.pin_guard import Attempt
 from acd.engine import AgentState
 from acd.engine import events as e
 
@@ -72,13 +73,14 @@ def test_the_pin_limits_come_from_the_config_and_a_reload_changes_them_but_keeps
     daemon = Daemon(config)
     guard = daemon.phone.guard
     assert (guard.max_failures, guard.window, guard.lockout) == (2, 60, 120)
-    guard.failed("11")
-    guard.failed("11")
-    assert guard.locked("11")
+    web = Attempt("11", "web:10.0.0.9")
+    guard.failed(web)
+    guard.failed(web)
+    assert guard.locked(web)
     config.write_text(base + limits.format(log=tmp_path / "queue_log", n=5, lockout=600))
     assert daemon.reload() is True
     assert daemon.phone.guard is guard and (guard.max_failures, guard.lockout) == (5, 600)
-    assert guard.locked("11")             # a reload is no way around a lockout
+    assert guard.locked(web)              # a reload is no way around a lockout
 
 
 def test_reload_reopens_the_queue_log_after_logrotate_moved_it_even_with_a_bad_config(tmp_path):
@@ -174,3 +176,28 @@ async def test_the_waiting_room_stops_a_sentence_with_controlplayback_over_ami(t
     with pytest.raises(ConnectionError):
         await daemon.stop_playback("PJSIP/citizens-00000007")
     assert daemon.ami.sent == []
+
+
+async def test_the_api_listens_on_api_host_apart_from_fastagi(tmp_path):
+    """daemon.api_host puts the API (and its pages) on its own address; agi_host keeps
+    FastAGI where it was (before, the API bound agi_host and api_host was refused)."""
+    import aiohttp
+
+    from rig.ports import free_port
+
+    api_port = free_port(18480)
+    config = tmp_path / "acd.yaml"
+    config.write_text(GOOD.split("daemon:")[0].format(wrapup=5) + (
+        f"daemon: {{queue_log: {tmp_path / 'queue_log'}, ami_port: 1, api_host: 127.0.0.3, api_port: {api_port},"
+        f" database_url: 'sqlite+aiosqlite:///{tmp_path / 'acd.sqlite3'}'}}\n"))
+    daemon = Daemon(config, agi_port=0)
+    await daemon.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"http://127.0.0.3:{api_port}/api/health") as r:
+                assert r.status == 200
+            with pytest.raises(aiohttp.ClientConnectionError):
+                await session.get(f"http://127.0.0.1:{api_port}/api/health")
+        assert daemon.agi.host == "127.0.0.1"
+    finally:
+        await daemon.stop()

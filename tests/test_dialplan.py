@@ -29,7 +29,7 @@ SECOND_LINE = {
     "  topic:violence: Reports": "  topic:trafficking: Human trafficking reports\n  topic:violence: Reports",
     "    record: true\n": "    record: true\n  trafficking:\n    requires: {topic:trafficking: 2}\n"
                           "    priority: 20\n    always_open: true\n",
-    "\ndaemon:": "  trafficking:\n    ids: 2951-2953\n    pin: \"4321\"\n    skills: {topic:trafficking: 4}\n\ndaemon:",
+    "\ndaemon:": "  trafficking:\n    ids: 2951-2953\n    skills: {topic:trafficking: 4}\n\ndaemon:",
 }
 
 

@@ -466,3 +466,62 @@ def test_reload_keeps_the_order_of_waiting_callers():
         assert call_id == f"c{n}"
         rec(e.OfferAnswered(11 + n, call_id, agent_id))
         rec(e.AgentHungUp(11.5 + n, call_id))
+
+
+# -- the engine's own ring deadline ------------------------------------------------------------
+
+def test_an_offer_nobody_reports_on_is_withdrawn_at_the_ring_deadline():
+    """A driver that never reports the ring's outcome (a FastAGI session that never lets
+    its Dial finish) holds the agent for ring_timeout + ring_margin at most; the caller
+    goes back to its own place, ahead of those who came later."""
+    rec = engine_with(agent_text=agents("11"), routing="ring_margin: 5\nmissed_offer_rest: 5\n")
+    rec(e.AgentLoggedIn(0, "11"))
+    rec(e.CallArrived(1, "c1", "q"))
+    rec(e.CallArrived(2, "c2", "q"))
+    rec.advance(20.9)
+    assert rec.engine.agents["11"].state is AgentState.RINGING
+    rec.advance(21)
+    assert rec.of(d.CancelOffer) == [d.CancelOffer(21, "c1", "11", "ring_deadline")]
+    missed = rec.of(d.OfferMissed)
+    assert [(m.call_id, m.agent_id, m.reason, m.ring_time) for m in missed] == [("c1", "11", "ring_deadline", 20)]
+    assert rec.engine.agents["11"].state is AgentState.RESTING
+    assert rec.engine.calls["c1"].state.value == "waiting"
+    rec.advance(26)        # the rest is over: c1 first, it kept its place
+    assert rec.offers() == [("c1", "11"), ("c1", "11")]
+
+
+def test_an_outcome_reported_after_the_deadline_is_ignored():
+    rec = engine_with(agent_text=agents("11"), routing="ring_margin: 5\n")
+    rec(e.AgentLoggedIn(0, "11"))
+    rec(e.CallArrived(1, "c1", "q"))
+    rec.advance(21)
+    rec(e.OfferAnswered(22, "c1", "11"))
+    assert isinstance(rec.log[-1], d.Ignored)
+    assert rec.engine.agents["11"].state is AgentState.RESTING
+
+
+def test_the_deadline_spares_an_offer_answered_or_failed_in_time():
+    rec = engine_with(routing="ring_margin: 5\nmissed_offer_rest: 0\n")
+    rec(e.AgentLoggedIn(0, "11"))
+    rec(e.CallArrived(1, "c1", "q"))
+    rec(e.OfferAnswered(10, "c1", "11"))
+    rec(e.OfferFailed(1, "nope", "11"))
+    rec(e.CallArrived(12, "c2", "q"))          # nobody free: waits
+    rec(e.AgentLoggedIn(14, "12"))              # c2 rings 12 from 14
+    rec(e.OfferFailed(30, "c2", "12", "busy"))  # reported at 30, before 14 + 20; rung again
+    rec(e.CallerHungUp(31, "c2"))
+    rec.advance(100)
+    assert rec.of(d.CancelOffer) == [d.CancelOffer(31, "c2", "12")]
+    assert rec.engine.agents["11"].state is AgentState.ON_CALL
+    assert [m.reason for m in rec.of(d.OfferMissed)] == ["busy"]
+
+
+def test_deadline_expiries_do_not_auto_pause_the_agent():
+    """The agent may never have rung: a withdrawn offer is not a no-answer."""
+    rec = engine_with(agent_text=agents("11"), routing="ring_margin: 1\nauto_pause_after: 2\nmissed_offer_rest: 0\n")
+    rec(e.AgentLoggedIn(0, "11"))
+    rec(e.CallArrived(0, "c1", "q"))
+    rec.advance(100)
+    assert len(rec.of(d.CancelOffer)) == 6      # every 16 s: the caller is offered again
+    assert rec.engine.agents["11"].state is AgentState.RINGING
+    assert not [s for s in rec.of(d.AgentStatus) if s.state == "paused"]

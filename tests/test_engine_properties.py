@@ -94,6 +94,12 @@ def check_invariants(config: Config, engine: Engine, out: list[d.Decision]) -> N
             if (other.state is CallState.WAITING and other.id not in bounced and other.queue is call.queue
                     and other.requirements == call.requirements and other.priority == call.priority):
                 assert (other.enqueued_at, other.seq) > (call.enqueued_at, call.seq), "FIFO broken"
+    margin = config.routing.ring_margin
+    for call in engine.calls.values():
+        if call.state is CallState.OFFERED:
+            assert call.offered_at is not None
+            rung = now - call.offered_at
+            assert rung < call.queue.ring_timeout + margin + 1e-9, f"{call} rang {rung} s, past the deadline"
     idle = [a for a in engine.agents.values() if a.state is AgentState.AVAILABLE and a.reachable]
     for call in engine.calls.values():
         if call.state is CallState.WAITING:

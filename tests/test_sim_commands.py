@@ -26,8 +26,8 @@ queues:
   qa: {requires: {topic:a: 1}, wrapup: 5, announcements: {first_after: 0, every: 0}}
   qb: {requires: {topic:b: 1}, wrapup: 5, announcements: {first_after: 0, every: 0}}
 teams:
-  both: {ids: 100-109, pin: '1234', skills: {topic:a: 1, topic:b: 1}}
-  onlya: {ids: 200-209, pin: '1234', skills: {topic:a: 2}}
+  both: {ids: 100-109, skills: {topic:a: 1, topic:b: 1}}
+  onlya: {ids: 200-209, skills: {topic:a: 2}}
 sim:
   calls_per_day: 1200
   interval: 60

@@ -15,6 +15,7 @@ CSRF token since no browser sends it by itself.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,7 +105,10 @@ def remote_of(request: web.Request) -> str | None:
     for hop in reversed(request.headers.get("X-Forwarded-For", "").split(",")):
         hop = hop.strip()
         if hop and hop not in trusted:
-            return hop[:64]
+            try:
+                return str(ipaddress.ip_address(hop))
+            except ValueError:          # not an address: the proxy did not write it
+                return peer
     return peer
 
 

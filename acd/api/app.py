@@ -41,7 +41,7 @@ from acd.auth.roles import (AGENT_SELF, AGENTS_ACT, AGENTS_READ, AUDIT as AUDIT_
                             TICKETS_ACT, TICKETS_READ, UNITS)
 from acd.config.access import AccessSettings
 from acd.config.back_office import back_office_of
-from acd.daemon.agents_phone import PinGuard, pin_matches
+from acd.daemon.agents_phone import Attempt, PinGuard, pin_checked
 from acd.daemon.escalation import EscalationRefused, Escalations
 from acd.daemon.live_figures import LiveFigures
 from acd.daemon.registrations import Registrations
@@ -238,21 +238,21 @@ async def calls(request: web.Request) -> web.Response:
     return web.json_response({"waiting": waiting})
 
 
-def _check_pin(request: web.Request, agent_id: str, pin: object) -> None:
-    """The agent's PIN, under the same lockout as the phone's (per agent and per address)."""
-    live = request.app[LIVE]
-    guard = request.app[GUARD]
-    agent = live.engine.config.agents.get(agent_id)
-    keys = (f"agent:{agent_id}", f"web:{request.remote}")
-    if guard.locked(*keys):
+async def _check_pin(request: web.Request, agent_id: str, pin: object) -> None:
+    """The agent's PIN, under the guard's limits for this address (acd.daemon.pin_guard):
+    web failures never lock the agent's own phone."""
+    config = request.app[LIVE].engine.config
+    agent = config.agents.get(agent_id)
+    source = access.remote_of(request) or ""
+    attempt = Attempt(agent_id if agent is not None else None, f"web:{source}")
+    matched = await pin_checked(request.app[GUARD], attempt, agent, str(pin or ""))
+    if matched is None:
         raise web.HTTPTooManyRequests(text="too many wrong PINs; try again later")
-    if agent is None or not pin_matches(agent, str(pin or "")):
-        guard.failed(*keys)
+    if not matched:
         raise web.HTTPForbidden(text="unknown agent or wrong PIN")
-    guard.succeeded(*keys)
 
 
-def _authorise_agent(request: web.Request, agent_id: str, pin: object) -> None:
+async def _authorise_agent(request: web.Request, agent_id: str, pin: object) -> None:
     """An agent acts on itself with its PIN (the phone's rule); a supervisor acts on any
     agent without one, by its role, and the audit log says who it was."""
     identity = identity_of(request)
@@ -262,7 +262,7 @@ def _authorise_agent(request: web.Request, agent_id: str, pin: object) -> None:
         return
     if not identity.may(AGENT_SELF) or identity.agent_id != agent_id:
         raise web.HTTPForbidden(text="an agent acts only on itself")
-    _check_pin(request, agent_id, pin)
+    await _check_pin(request, agent_id, pin)
 
 
 async def agent_action(request: web.Request) -> web.Response:
@@ -275,7 +275,7 @@ async def agent_action(request: web.Request) -> web.Response:
     reason = body.get("reason", "break")
     if action == "pause" and not isinstance(reason, str):
         raise web.HTTPBadRequest(text='"reason" must be a string')
-    _authorise_agent(request, agent_id, body.get("pin"))
+    await _authorise_agent(request, agent_id, body.get("pin"))
     before = live.engine.agents[agent_id].state.value
     out = live.feed(_ACTIONS[action](live.now(), agent_id, body))
     ignored = [x.reason for x in out if isinstance(x, d.Ignored)]
@@ -309,7 +309,7 @@ async def _escalate(request: web.Request, agent_id: str, call_id: str | None, bo
         raise web.HTTPBadRequest(text='"note" must be a string')
     if unit is not None and not isinstance(unit, str):
         raise web.HTTPBadRequest(text='"unit" must be a string')
-    _authorise_agent(request, agent_id, body.get("pin"))
+    await _authorise_agent(request, agent_id, body.get("pin"))
     escalations = request.app[ESCALATIONS]
     if escalations is None:
         raise web.HTTPServiceUnavailable(text="escalation is not set up in this daemon")

@@ -5,6 +5,8 @@ so a mistake is caught once, before anything runs, and named with file, line and
 """
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import re
 from collections.abc import Callable
 from datetime import date, datetime, time
@@ -13,6 +15,7 @@ from typing import Any
 
 from acd.config.errors import ConfigError
 from acd.config.limits import PAUSE_REASON, QUEUE_NAME, check_length
+from acd.config.pins import is_pin_hash, read_pins_file
 from acd.config.located import Fields, Located, parse_yaml, read_yaml
 from acd.config.number_prompts import check_number_prompts, check_plain_prompt, is_number_prompt, parse_number_prompt
 from acd.config.model import (
@@ -78,6 +81,7 @@ def _build(root: Located) -> Config:
     if not agents:
         raise root.error("no agents: declare some under 'agents' or 'teams'")
     daemon = _daemon(top.get("daemon"), service.str("timezone", "Europe/Athens"))
+    agents, warnings = _issued_pins(root.file, agents, daemon)
     prompts, number_prompts = _prompts(top.get("prompts"), languages)
     partial: dict[str, Any] = {
         "languages": languages, "skills": skills, "queues": queues, "agents": agents,
@@ -108,6 +112,7 @@ def _build(root: Located) -> Config:
         trunks=extras.get("trunks"),
         phones=extras.get("phones"),
         number_prompts=number_prompts,
+        warnings=warnings,
     )
 
 
@@ -173,7 +178,7 @@ def _routing(node: Located | None) -> RoutingPolicy:
     if node is None:
         return RoutingPolicy()
     f = Fields(node, ("priority_seconds", "auto_pause_after", "missed_offer_rest", "default_handle_time",
-                      "handle_time_window", "pause_reasons", "seed"))
+                      "handle_time_window", "pause_reasons", "seed", "ring_margin"))
     defaults = RoutingPolicy()
     reasons = defaults.pause_reasons
     if (r := f.get("pause_reasons")) is not None:
@@ -187,6 +192,7 @@ def _routing(node: Located | None) -> RoutingPolicy:
         priority_seconds=f.float("priority_seconds", defaults.priority_seconds, minimum=0),
         auto_pause_after=f.int("auto_pause_after", defaults.auto_pause_after, minimum=1),
         missed_offer_rest=f.float("missed_offer_rest", defaults.missed_offer_rest, minimum=0),
+        ring_margin=f.float("ring_margin", defaults.ring_margin, minimum=0),
         default_handle_time=f.float("default_handle_time", defaults.default_handle_time, minimum=1),
         handle_time_window=f.int("handle_time_window", defaults.handle_time_window, minimum=1),
         pause_reasons=reasons,
@@ -446,9 +452,9 @@ def _service(node: Located | None) -> ServiceTarget:
 
 def _agent(node: Located, agent_id: str, f: Fields, skills: dict[str, str], name: str | None = None,
            team: str | None = None) -> AgentConfig:
-    pin = f.str("pin")
-    if not _PIN.match(pin):
-        raise f.require("pin").error("a PIN is 4 to 8 digits")
+    pin = f.str("pin", "")
+    if pin and not _PIN.match(pin) and not is_pin_hash(pin):
+        raise f.require("pin").error("a PIN is 4 to 8 digits, or its argon2 hash")
     levels = _levels(f.require("skills"), skills)
     shifts_node = f.get("shifts")
     shifts = tuple(parse_time_range(e, e.as_str()) for e in shifts_node.elements()) if shifts_node else ()
@@ -480,6 +486,9 @@ def _agents(node: Located | None, teams: Located | None, skills: dict[str, str])
     if teams is not None:
         for team, value in teams.items():
             f = Fields(value, ("ids", "pin", "skills", "shifts"))
+            if (shared := f.get("pin")) is not None:
+                raise shared.error("one PIN for a whole team lets any member act as any other: remove it and "
+                                   "give each agent their own with 'acd pins generate' (daemon.pins_file)")
             ids_node = f.require("ids")
             match = re.match(r"^([0-9]{2,8})-([0-9]{2,8})$", ids_node.as_str())
             if not match or int(match.group(2)) < int(match.group(1)):
@@ -500,10 +509,12 @@ def _daemon(node: Located | None, timezone: str) -> DaemonSettings:
         return d
     f = Fields(node, ("ami_host", "ami_port", "ami_username", "ami_secret", "ami_secret_file", "agi_host", "agi_port",
                       "redis_url", "database_url", "queue_log", "recordings_dir", "api_port", "pin_max_failures", "pin_window",
-                      "pin_lockout"))
+                      "pin_lockout", "api_host", "asterisk_hosts", "pins_file", "pin_source_max_failures",
+                      "pin_agent_max_failures"))
     secret_file = f.get("ami_secret_file")
     if secret_file is not None and f.get("ami_secret") is not None:
         raise secret_file.error("give ami_secret or ami_secret_file, not both")
+    hosts = f.get("asterisk_hosts")
     return DaemonSettings(
         ami_host=f.str("ami_host", d.ami_host),
         ami_port=f.int("ami_port", d.ami_port, minimum=1, maximum=65535),
@@ -521,6 +532,11 @@ def _daemon(node: Located | None, timezone: str) -> DaemonSettings:
         pin_max_failures=f.int("pin_max_failures", d.pin_max_failures, minimum=1, maximum=100),
         pin_window=f.float("pin_window", d.pin_window, minimum=1.0),
         pin_lockout=f.float("pin_lockout", d.pin_lockout, minimum=1.0),
+        api_host=f.str("api_host", d.api_host),
+        asterisk_hosts=tuple(_address(h) for h in hosts.elements()) if hosts is not None else d.asterisk_hosts,
+        pins_file=f.str("pins_file", d.pins_file),
+        pin_source_max_failures=f.int("pin_source_max_failures", d.pin_source_max_failures, minimum=1, maximum=10000),
+        pin_agent_max_failures=f.int("pin_agent_max_failures", d.pin_agent_max_failures, minimum=1, maximum=10000),
     )
 
 
@@ -531,6 +547,45 @@ def _beside(node: Located, name: str | None) -> str | None:
     if not name or Path(name).is_absolute() or node.file.startswith("<"):
         return name
     return str(Path(node.file).parent / name)
+
+
+def _address(node: Located) -> str:
+    """An IP address (Asterisk's for FastAGI, a proxy's for the API): no names, the
+    checks compare the peer's address, and a name would need a lookup per connection."""
+    text = node.as_str()
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise node.error(f"{text!r} is not an IP address") from None
+
+
+def _issued_pins(file: str, agents: dict[str, AgentConfig], daemon: DaemonSettings
+                 ) -> tuple[dict[str, AgentConfig], tuple[str, ...]]:
+    """The agents with the PIN hashes of ``daemon.pins_file`` (relative to the config's
+    directory), and warnings for what still works but should change."""
+    warnings: list[str] = []
+    clear = [a for a in agents.values() if a.pin and not is_pin_hash(a.pin)]
+    if clear:
+        warnings.append(f"{file}:{clear[0].line}: a clear-text PIN in the config for {len(clear)} of "
+                        f"{len(agents)} agents; issue hashed ones with 'acd pins generate' and remove 'pin:'")
+    if daemon.pins_file is None:
+        return agents, tuple(warnings)
+    path = Path(daemon.pins_file)
+    if not path.is_absolute() and not file.startswith("<"):
+        path = Path(file).parent / path
+    if not path.exists():
+        warnings.append(f"{path}: no pins file yet: agents without a PIN cannot log in by PIN "
+                        "(write it with 'acd pins generate')")
+        return agents, tuple(warnings)
+    hashes = read_pins_file(path, agents)
+    result = dict(agents)
+    for agent_id, stored in hashes.items():
+        agent = agents[agent_id]
+        if agent.pin:
+            raise ConfigError(f"agent {agent_id!r} has a PIN here and in {path}; keep only the pins file's",
+                              file, agent.line)
+        result[agent_id] = dataclasses.replace(agent, pin=stored)
+    return result, tuple(warnings)
 
 
 def _prompts(node: Located | None, languages: tuple[str, ...]

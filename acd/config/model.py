@@ -111,6 +111,8 @@ class AgentConfig:
     id: str
     name: str
     skills: Mapping[str, int]
+    #: the argon2 hash of the agent's PIN (``acd.config.pins``), clear digits from an old
+    #: config (accepted with a warning), or "" when none is issued yet (no PIN login)
     pin: str
     #: the PJSIP endpoint name the dialplan generator writes for this agent's phone
     endpoint: str
@@ -131,6 +133,9 @@ class RoutingPolicy:
     auto_pause_after: int = 3
     #: rest after a missed offer before the agent is offered again (stops ping-pong)
     missed_offer_rest: float = 5.0
+    #: an offer not answered within the queue's ring_timeout plus this margin is
+    #: withdrawn by the engine itself (as no-answer), whatever the driver reports
+    ring_margin: float = 5.0
     #: handling time assumed for wait estimates before any call has been handled
     default_handle_time: float = 270.0
     #: how many recent handled calls feed the estimate of handling time
@@ -242,6 +247,13 @@ class DaemonSettings:
     ami_secret_file: str | None = None
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
+    #: the REST API and web pages listen here, apart from FastAGI (``agi_host``)
+    api_host: str = "127.0.0.1"
+    #: the only addresses FastAGI answers (Asterisk's); others are logged and closed
+    asterisk_hosts: tuple[str, ...] = ("127.0.0.1",)
+    #: ``<agent id> <argon2 hash>`` lines (``acd pins generate``), relative to the
+    #: config file's directory; None: PINs only from the config
+    pins_file: str | None = None
     redis_url: str | None = None
     database_url: str = "sqlite+aiosqlite:///var/acd.sqlite3"
     queue_log: str = "var/queue_log"
@@ -253,6 +265,11 @@ class DaemonSettings:
     pin_max_failures: int = 3
     pin_window: float = 300.0
     pin_lockout: float = 300.0
+    #: wrong PINs from one address (any agents) and against one agent (from any address
+    #: but the agent's own phone) within ``pin_window`` before that address, or the
+    #: agent's web and hot-desk logins, are locked (acd.daemon.pin_guard)
+    pin_source_max_failures: int = 10
+    pin_agent_max_failures: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -288,6 +305,9 @@ class Config:
     #: ``acd.config.telephony`` (None: the generator's defaults)
     trunks: Any = None
     phones: Any = None
+    #: what is accepted but should change (clear-text PINs, a missing pins file);
+    #: ``acd check`` prints them, the daemon logs them
+    warnings: tuple[str, ...] = ()
 
     @property
     def default_language(self) -> str:

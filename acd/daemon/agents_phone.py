@@ -12,29 +12,34 @@ PJSIP endpoint placed the call; a phone that belongs to no agent is asked for th
 agent number (hot desking). Every action asks for the PIN: a phone on a desk is not an
 identity.
 
-A wrong PIN is refused, and after ``max_failures`` wrong PINs within ``window`` seconds
-the agent number and the phone are both locked for ``lockout`` seconds (refused without
-even checking), so a PIN of four digits cannot be walked from a phone. The outcome is
+A wrong PIN is refused and counted by ``acd.daemon.pin_guard``: the agent's own phone
+has a budget of its own that web failures never touch, any other phone counts as a
+source like a web address; a locked attempt is refused without even checking, so a PIN
+cannot be walked from a phone. The PIN is checked against its argon2 hash in a worker
+thread (``acd.config.pins``), so routing goes on meanwhile. The outcome is
 left in ``ACD_AGENT_RESULT`` (``ok``, ``bad_pin``, ``locked``, ``unknown_agent``,
 ``refused``) for the dialplan and for tests; an escalation also leaves the ticket's id
 in ``ACD_TICKET``.
 """
 from __future__ import annotations
 
-import hmac
+import asyncio
 import logging
 import re
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Mapping
 from typing import Any
 
 from acd.config.back_office import back_office_of
-from acd.config.model import AgentConfig, Config, DaemonSettings
+from acd.config.model import AgentConfig, Config
+from acd.config.pins import pin_verifies
 from acd.daemon.escalation import EscalationRefused, Escalations
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import decisions as d
 from acd.engine import events as e
+from acd.daemon.pin_guard import Attempt, PinGuard
+
+__all__ = ["AgentPhone", "Attempt", "PinGuard", "pin_matches", "pin_checked"]
 
 log = logging.getLogger(__name__)
 
@@ -48,46 +53,32 @@ SOUNDS: Mapping[str, str] = {
 }
 
 
-@dataclass
-class PinGuard:
-    """Counts wrong PINs per key (agent number, phone) and locks a key that has too many."""
-
-    max_failures: int = 3
-    window: float = 300.0
-    lockout: float = 300.0
-    now: Callable[[], float] = time.monotonic
-    _failures: dict[str, list[float]] = field(default_factory=dict)
-    _locked_until: dict[str, float] = field(default_factory=dict)
-
-    def locked(self, *keys: str) -> bool:
-        now = self.now()
-        return any(self._locked_until.get(key, 0.0) > now for key in keys)
-
-    def failed(self, *keys: str) -> None:
-        now = self.now()
-        for key in keys:
-            recent = [t for t in self._failures.get(key, []) if now - t < self.window]
-            recent.append(now)
-            self._failures[key] = recent
-            if len(recent) >= self.max_failures:
-                self._locked_until[key] = now + self.lockout
-                self._failures[key] = []
-
-    def succeeded(self, *keys: str) -> None:
-        for key in keys:
-            self._failures.pop(key, None)
-
-    def configure(self, settings: DaemonSettings) -> None:
-        """The config's limits (at start and on each reload); counts and locks already
-        running stay, so a reload is no way around a lockout."""
-        self.max_failures = settings.pin_max_failures
-        self.window = settings.pin_window
-        self.lockout = settings.pin_lockout
+def pin_matches(agent: AgentConfig | None, typed: str) -> bool:
+    """The agent's PIN (argon2 hash, or clear digits from an old config); an unknown agent
+    costs the same hash check, so the time to refuse says nothing either way."""
+    return pin_verifies(agent.pin if agent is not None else "", typed)
 
 
-def pin_matches(agent: AgentConfig, typed: str) -> bool:
-    """Constant-time comparison, so the time to refuse says nothing about the digits."""
-    return hmac.compare_digest(agent.pin.encode(), typed.encode())
+#: PIN hashes run here, two at a time: a flood of requests queues behind these threads
+#: (19 MiB each) instead of taking the daemon's memory or its default executor
+_PIN_CHECKS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pin-check")
+
+
+async def pin_checked(guard: PinGuard, attempt: Attempt, agent: AgentConfig | None, typed: str) -> bool | None:
+    """One attempt under the guard: None when locked (nothing is checked), else whether
+    the PIN matched, counted as a failure or a success. The hash runs in a worker thread."""
+    if guard.locked(attempt):
+        return None
+    guard.started(attempt)
+    try:
+        matched = await asyncio.get_running_loop().run_in_executor(_PIN_CHECKS, pin_matches, agent, typed)
+    finally:
+        guard.ended(attempt)
+    if not matched:
+        guard.failed(attempt)
+        return False
+    guard.succeeded(attempt)
+    return True
 
 
 def endpoint_of(channel: str) -> str:
@@ -160,22 +151,25 @@ class AgentPhone:
         if agent is None:
             typed = await session.get_data(SOUNDS["agent_number"], 5000, 8)
             agent = self.config.agents.get((typed or "").strip())
-        keys = (f"phone:{phone}", f"agent:{agent.id}" if agent else "agent:?")
-        if self.guard.locked(*keys):
+        attempt = Attempt(agent.id if agent else None, f"phone:{phone}",
+                          own_phone=agent is not None and bool(phone) and agent.endpoint == phone)
+        if self.guard.locked(attempt):
             log.warning("agent PIN locked", extra={"phone": phone, "agent_id": agent.id if agent else None})
             await session.stream_file(SOUNDS["locked"])
             return "locked"
         if agent is None:
-            self.guard.failed(keys[0])
+            self.guard.failed(attempt)
             await session.stream_file(SOUNDS["bad_pin"])
             return "unknown_agent"
         typed_pin = (await session.get_data(SOUNDS["pin"], 5000, 8) or "").strip()
-        if not pin_matches(agent, typed_pin):
-            self.guard.failed(*keys)
+        matched = await pin_checked(self.guard, attempt, agent, typed_pin)
+        if matched is None:
+            await session.stream_file(SOUNDS["locked"])
+            return "locked"
+        if not matched:
             log.warning("wrong agent PIN", extra={"phone": phone, "agent_id": agent.id})
             await session.stream_file(SOUNDS["bad_pin"])
             return "bad_pin"
-        self.guard.succeeded(*keys)
         if action == "escalate":
             return await self._escalate(session, agent.id, reason_text)
         event = self._event(action, agent.id, reason_text)

@@ -132,12 +132,16 @@ class AMIBridge:
         self._found_calls: dict[str, str] = {}
         #: agent id -> ContactStatus events seen, so a resync answer older than an event is dropped
         self._contact_events: dict[str, int] = {}
+        #: a caller channel's Uniqueid -> the agent's channel its Dial is ringing (DialBegin)
+        self._dialling: dict[str, str] = {}
 
     def install(self, ami: AMI) -> None:
         self.ami = ami
         for name in ("HangupRequest", "SoftHangupRequest", "Hangup"):
             ami.on_event(name, self.on_hangup)
         ami.on_event("DialEnd", self.on_dial_end)
+        ami.on_event("DialBegin", self.on_dial_begin)
+        self.room.hangup_dial = self.hangup_dial
         ami.on_event("DeviceStateChange", self.on_device_state)
         ami.on_event("ContactStatus", self.on_contact_status)
         ami.on_connect(self.resync)
@@ -168,9 +172,29 @@ class AMIBridge:
     def on_hangup(self, message: Message) -> None:
         uniqueid = message.get("Uniqueid")
         if uniqueid:
+            self._dialling.pop(str(uniqueid), None)
             self.room.channel_hung_up(str(uniqueid))
 
+    def on_dial_begin(self, message: Message) -> None:
+        """DialBegin (Asterisk 16 AMI events): ``Uniqueid`` is the caller's channel,
+        ``DestChannel`` the agent's being rung; kept until DialEnd, so a Dial the engine
+        withdrew at its ring deadline can be hung up (``hangup_dial``)."""
+        caller, dest = str(message.get("Uniqueid", "") or ""), str(message.get("DestChannel", "") or "")
+        if caller and dest:
+            self._dialling[caller] = dest
+
+    async def hangup_dial(self, caller_uniqueid: str) -> None:
+        """Hang up the agent's channel a caller's Dial is ringing (AMI ``Hangup``), if
+        there is one; the caller's own channel stays. Raises when Asterisk refuses."""
+        channel = self._dialling.pop(caller_uniqueid, None)
+        if channel is None:
+            return
+        response = await self.ami.action("Hangup", timeout=2.0, Channel=channel)
+        if response.get("Response") == "Error":
+            raise AMIActionError("Hangup", str(response.get("Message", "")))
+
     def on_dial_end(self, message: Message) -> None:
+        self._dialling.pop(str(message.get("Uniqueid", "")), None)
         if message.get("DialStatus") == "ANSWER":
             self.room.dial_answered(str(message.get("Uniqueid", "")), str(message.get("DestUniqueid", "")),
                                     self.live.now())

@@ -129,7 +129,10 @@ class Daemon:
         for event in self.roster.restore_events(now, list(self.config.agents)):
             self.live.feed(event)
         settings = self.config.daemon
-        self.agi = FastAGIServer(self.handlers(), host=settings.agi_host, port=self.agi_port)
+        for warning in self.config.warnings:
+            log.warning("config: %s", warning)
+        self.agi = FastAGIServer(self.handlers(), host=settings.agi_host, port=self.agi_port,
+                                 allowed=settings.asterisk_hosts)
         await self.agi.start()
         self.agi_port = self.agi.port
         log.info("FastAGI listening", extra={"host": settings.agi_host, "port": self.agi_port})
@@ -185,9 +188,9 @@ class Daemon:
                                             self.bridge.registrations, desk, auth=auth,
                                             settings=access_of(self.config)))
             await runner.setup()
-            await web.TCPSite(runner, settings.agi_host, settings.api_port).start()
+            await web.TCPSite(runner, settings.api_host, settings.api_port).start()
             self._api_runner = runner
-            log.info("API listening", extra={"host": settings.agi_host, "port": settings.api_port})
+            log.info("API listening", extra={"host": settings.api_host, "port": settings.api_port})
         except Exception:
             log.exception("API not started", extra={"port": settings.api_port})
 
@@ -258,6 +261,10 @@ class Daemon:
         self.config = config
         self.live.reconfigure(config)
         self.phone.guard.configure(config.daemon)
+        if self.agi is not None:
+            self.agi.allow(config.daemon.asterisk_hosts)
+        for warning in config.warnings:
+            log.warning("config: %s", warning)
         log.info("config reloaded", extra={"file": str(self.config_path)})
         return True
 

@@ -135,6 +135,8 @@ class QueueLogFormatter:
                 self._offered_at.pop(decision.call_id, None)
                 return [self._line(at, decision.call_id, decision.queue, self._member(decision.agent_id),
                                    "RINGNOANSWER", round(decision.ring_time * 1000))]
+            case d.CancelOffer() if decision.reason == "ring_deadline":
+                return []     # the OfferMissed that follows writes its RINGNOANSWER
             case d.CancelOffer():
                 started, queue = self._offered_at.pop(decision.call_id, (decision.at, NONE))
                 return [self._line(at, decision.call_id, queue, self._member(decision.agent_id),

@@ -55,7 +55,7 @@ import asyncio
 import logging
 import math
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -154,6 +154,11 @@ def caller_attributes(values: Mapping[str, str], *, default_call_id: str, defaul
         raise CallVariablesError(f"ACD_ENQUEUED_AT {enqueued_text!r} is not epoch seconds") from None
     if enqueued_at is not None and not math.isfinite(enqueued_at):
         raise CallVariablesError(f"ACD_ENQUEUED_AT {enqueued_text!r} is not epoch seconds")
+    if priority is not None and priority not in config_priorities(config, queue):
+        # a channel variable is the client's word: only a priority the config can give counts
+        log.warning("ACD_PRIORITY not one the config gives; the queue's own applies",
+                    extra={"queue": queue, "priority": priority})
+        priority = None
     requirements = parse_skills(values.get("ACD_SKILLS", ""))
     unknown = sorted(set(requirements) - config.skills)
     if unknown:
@@ -169,6 +174,15 @@ def caller_attributes(values: Mapping[str, str], *, default_call_id: str, defaul
         callback=values.get("ACD_CALLBACK") or None,
         caller_number=values.get("CALLERID(num)", ""),
     )
+
+
+def config_priorities(config: Config, queue: str) -> set[int]:
+    """The priorities a caller of ``queue`` can carry: the queue's own and any the IVR's
+    keys set (``ivr.nodes.*.options.*.priority``)."""
+    result = {config.queues[queue].priority}
+    for node in getattr(config.ivr, "nodes", {}).values():
+        result.update(a.priority for a in node.options.values() if a.priority is not None)
+    return result
 
 
 class _Hangup:
@@ -260,6 +274,10 @@ class WaitingRoom:
         self.callers: dict[str, WaitingCaller] = {}
         self._by_channel: dict[str, str] = {}
         self._stopping: set[asyncio.Task[None]] = set()
+        #: hangs up the agent's channel a caller's Dial rings, given the caller channel's
+        #: Uniqueid (the AMI bridge sets it); used when the engine's ring deadline withdraws
+        #: an offer whose Dial never ended
+        self.hangup_dial: Callable[[str], Awaitable[object]] | None = None
         live.commands = self
 
     @property
@@ -513,7 +531,42 @@ class WaitingRoom:
             caller.inbox.put_nowait(command)
 
     def cancel_offer(self, command: d.CancelOffer) -> None:
-        """Nothing to do: the caller's hang-up already ended its Dial, which stops the ringing."""
+        """A caller's hang-up already ended its Dial, which stops the ringing. The engine's
+        ring deadline (``ring_deadline``) means the session never reported the end of a
+        Dial that Asterisk ends by its own timeout: a session that does not keep time is
+        not trusted with the caller any longer. It is closed and the call leaves the
+        engine; a real channel's dialplan loops back into ``wait`` and is queued again
+        at its original place (``ACD_ENQUEUED_AT``)."""
+        if command.reason != "ring_deadline":
+            return
+        caller = self.callers.get(command.call_id)
+        if caller is None or caller.offer is None or caller.offer.agent_id != command.agent_id:
+            return
+        log.warning("offer withdrawn at the ring deadline; its session is closed",
+                    extra={"call_id": caller.call_id, "agent_id": command.agent_id, "channel": caller.channel})
+        caller.offer = None
+        self._forget(caller)
+        asyncio.get_running_loop().call_soon(self._drop_stale, caller)
+        if self.hangup_dial is not None:
+            self._track(self._hang_up_dial(caller, self.hangup_dial))
+
+    async def _hang_up_dial(self, caller: WaitingCaller, hangup_dial: Callable[[str], Awaitable[object]]) -> None:
+        try:
+            await hangup_dial(caller.channel_uniqueid)
+        except Exception as error:   # AMI down, or the channel already gone: Dial's own timeout ends it
+            log.warning("stale Dial not hung up", extra={"call_id": caller.call_id, "reason": repr(error)})
+
+    def _track(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)
+
+    def _drop_stale(self, caller: WaitingCaller) -> None:
+        if caller.call_id in self.live.engine.calls and caller.call_id not in self.callers:
+            self.live.feed(e.CallerHungUp(self.live.now(), caller.call_id))
+        close = getattr(caller.session, "close", None)
+        if close is not None:
+            self._track(close())
 
     def _drop_orphan(self, command: d.OfferCall) -> None:
         if command.call_id not in self.callers and command.call_id in self.live.engine.calls:

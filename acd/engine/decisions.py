@@ -35,10 +35,13 @@ class OfferCall(Decision):
 
 @dataclass(slots=True)
 class CancelOffer(Decision):
-    """The caller left while the agent's phone was ringing: stop ringing it."""
+    """Stop ringing the agent: the caller left while the phone rang (``caller_gone``), or
+    the offer outlived its ring timeout plus ``routing.ring_margin`` (``ring_deadline``;
+    an ``OfferMissed`` follows and the call is back at its place)."""
 
     call_id: str
     agent_id: str
+    reason: str = "caller_gone"
 
 
 @dataclass(slots=True)

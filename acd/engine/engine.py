@@ -12,7 +12,11 @@ Guarantees, checked by property tests after every event:
 - no free agent stays idle while a waiting call it could take waits;
 - callers with the same queue, requirements and priority are served first in, first out,
   and a caller whose offer failed goes back to its own place;
-- a waiting call that some logged-in agent can take is eventually offered.
+- a waiting call that some logged-in agent can take is eventually offered;
+- no agent rings longer than the queue's ring timeout plus ``routing.ring_margin``: the
+  engine withdraws an offer nobody reported on by then (``_ring_expired``), so a driver
+  that loses the outcome (a FastAGI session that never lets its Dial finish) cannot
+  hold an agent.
 """
 from __future__ import annotations
 
@@ -35,6 +39,8 @@ from acd.engine.timers import Timer, Timers
 _NO_STAGE = 1 << 30
 _EMPTY: frozenset[str] = frozenset()
 AUTO_PAUSE_REASON = "auto:no-answer"
+#: why an offer ended when the engine's own ring deadline withdrew it
+RING_DEADLINE = "ring_deadline"
 _UNSTAFFED = frozenset({AgentState.LOGGED_OUT, AgentState.PAUSED})
 
 
@@ -119,7 +125,7 @@ class Engine:
         return None
 
     def _timer_is_live(self, timer: Timer) -> bool:
-        if timer.kind == "wrapup" or timer.kind == "rest":
+        if timer.kind == "wrapup" or timer.kind == "rest" or timer.kind == "ring":
             agent = self.agents.get(timer.target)
             return agent is not None and agent.token == timer.token
         call = self.calls.get(timer.target)
@@ -467,13 +473,24 @@ class Engine:
         call = self._offered_call(event)
         if call is None:
             return
-        agent = self.agents[event.agent_id]
+        self._fail_offer(call, self.agents[event.agent_id], event.reason)
+
+    def _ring_expired(self, agent: Agent) -> None:
+        """The offer outlived its ring timeout plus the margin with no answer or failure
+        reported: tell the driver to stop the ringing (``CancelOffer``) and fail the offer,
+        the caller back at its place. Not a ``no_answer``: the agent may never have rung,
+        so it does not count towards auto-pause."""
+        call = self.calls[agent.call_id]  # type: ignore[index]
+        self._out.append(d.CancelOffer(self.now, call.id, agent.id, RING_DEADLINE))
+        self._fail_offer(call, agent, RING_DEADLINE)
+
+    def _fail_offer(self, call: Call, agent: Agent, reason: str) -> None:
         ring_time = self.now - (call.offered_at or self.now)
         call.state = call_next(call.state, "miss")
         call.agent_id = None
         agent.call_id = None
-        self._out.append(d.OfferMissed(self.now, call.id, agent.id, call.queue.name, event.reason, ring_time))
-        self._miss(agent, event.reason)
+        self._out.append(d.OfferMissed(self.now, call.id, agent.id, call.queue.name, reason, ring_time))
+        self._miss(agent, reason)
         queue = call.queue
         if queue.max_wait is not None and self.now - call.enqueued_at >= queue.max_wait:
             call.line.push(call)
@@ -581,6 +598,8 @@ class Engine:
             kind = timer.kind
             if kind == "wrapup" or kind == "rest":
                 self._after_call(self.agents[timer.target])
+            elif kind == "ring":
+                self._ring_expired(self.agents[timer.target])
             else:
                 call = self.calls[timer.target]
                 if kind == "widen":
@@ -714,6 +733,10 @@ class Engine:
         agent.call_id = call.id
         self._transition(agent, "offer")
         queue = call.queue
+        # the agent's token changes with any outcome (answer, failure, hang-up): only an
+        # offer still ringing when this comes due is withdrawn
+        self._timers.add(self.now + queue.ring_timeout + self.config.routing.ring_margin, "ring",
+                         agent.id, agent.token)
         self._out.append(d.OfferCall(self.now, call.id, agent.id, queue.name, queue.ring_timeout,
                                      call.callback, queue.record))
 

@@ -90,9 +90,10 @@ class OfferAnswered(Event):
     agent_id: str
 
 
-#: Why an offer failed: ``no_answer`` counts towards auto-pause; ``busy`` and ``failed``
-#: rest the agent briefly; ``unreachable`` takes the agent out until its phone is back.
-OFFER_FAILURES: tuple[str, ...] = ("no_answer", "busy", "unreachable", "failed")
+#: Why an offer failed: ``no_answer`` counts towards auto-pause; ``busy``, ``failed`` and
+#: ``ring_deadline`` (the engine withdrew an offer nobody reported on) rest the agent
+#: briefly; ``unreachable`` takes the agent out until its phone is back.
+OFFER_FAILURES: tuple[str, ...] = ("no_answer", "busy", "unreachable", "failed", "ring_deadline")
 
 
 @dataclass(slots=True)

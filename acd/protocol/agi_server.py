@@ -7,6 +7,12 @@ what they mean. A connection that sends garbage, closes early or stalls costs on
 ``header_timeout`` at most and never reaches a handler; a handler's exception is
 logged and never escapes the server.
 
+Only Asterisk may talk to it: a FastAGI client names the call's channel and variables,
+so anyone else could queue fake callers or hold agents (issue 10: two fake ``wait``
+sessions kept both violence-line agents ringing). ``allowed`` lists the addresses of
+the Asterisk hosts; a connection from any other is logged and closed before a byte is
+read.
+
 Handlers are small named coroutines (``agi://host:port/wait`` runs ``handlers["wait"]``),
 the shape wazo-agid keeps its entry points in. A hang-up reaches a handler as
 ``AGIHangup``, an exception it should expect.
@@ -15,8 +21,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from acd.protocol.agi import (
     AGIEnvironment,
@@ -241,9 +248,14 @@ class FastAGIServer:
     """Listens for Asterisk's FastAGI connections and runs the handler the URL names."""
 
     def __init__(self, handlers: Mapping[str, Handler], host: str = "127.0.0.1", port: int = 4573, *,
-                 header_timeout: float = 5.0) -> None:
+                 header_timeout: float = 5.0, allowed: Iterable[str] | None = None) -> None:
+        """``allowed``: the peer addresses served (Asterisk's); None serves any (tests of
+        the protocol alone). Change it with ``allow`` (a reload)."""
         if header_timeout <= 0:
             raise ValueError(f"header_timeout must be positive, not {header_timeout}")
+        self.allowed: frozenset[ipaddress.IPv4Address | ipaddress.IPv6Address] | None = None
+        if allowed is not None:
+            self.allow(allowed)
         self.handlers = dict(handlers)
         self.host = host
         self._requested_port = port
@@ -251,6 +263,20 @@ class FastAGIServer:
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._stopping = False
+
+    def allow(self, addresses: Iterable[str]) -> None:
+        self.allowed = frozenset(ipaddress.ip_address(a) for a in addresses)
+
+    def _refused(self, peer: object) -> bool:
+        if self.allowed is None:
+            return False
+        try:
+            address = ipaddress.ip_address(str(peer[0]))  # type: ignore[index]
+        except (TypeError, IndexError, ValueError):
+            return True
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return address not in self.allowed
 
     @property
     def port(self) -> int:
@@ -284,6 +310,9 @@ class FastAGIServer:
             self._tasks.add(task)
         peer = writer.get_extra_info("peername")
         try:
+            if self._refused(peer):
+                log.warning("FastAGI connection from a host that is not Asterisk; closed", extra={"peer": str(peer)})
+                return
             await self._serve(reader, writer, peer)
         except asyncio.CancelledError:
             if not self._stopping:
