@@ -72,3 +72,35 @@ async def test_originate_refused_by_asterisk_gives_the_agent_back(tmp_path):
     assert [x.reason for x in r.of(d.OfferMissed)] == ["failed"]
     r.live.feed(e.Tick(r.clock.now + 60))
     assert "1.1" in r.live.engine.calls
+
+
+async def test_callback_left_after_the_max_wait_is_kept_and_placed(tmp_path):
+    """Issue 9 item 1: the max wait ends in the callback exit; the caller leaves a number
+    and re-enters the waiting room with the same call id and the original enqueue time
+    (what the generated dialplan's ``acd-exit,callback`` keeps). That must be a callback
+    waiting at its place, not a second max-wait exit."""
+    r = Room(tmp_path)
+    dialer = CallbackDialer(r.live)
+    ami = FakeAMI()
+    dialer.install(ami)
+    r.room.callbacks = dialer
+    first = await r.arrive("1.1")
+    r.clock.now += 301
+    r.live.feed(e.Tick(r.clock.now))
+    await asyncio.wait_for(r.tasks[0], 1)
+    assert (first.vars["ACD_WAIT_RESULT"], first.vars["ACD_EXIT"]) == ("exit", "callback")
+    kept = {name: first.vars[name] for name in ("ACD_CALLID", "ACD_QUEUE", "ACD_ENQUEUED_AT")}
+    r.clock.now += 20                                # the IVR asks for the number
+    again = await r.arrive("1.1", ACD_CALLBACK="2101234567", **kept)
+    again.hang_up()
+    await asyncio.wait_for(r.tasks[1], 1)
+    assert len(r.of(d.ExitCall)) == 1
+    call = r.live.engine.calls["1.1"]
+    assert call.callback == "2101234567" and call.enqueued_at == float(kept["ACD_ENQUEUED_AT"])
+    r.clock.now += 3600
+    r.live.feed(e.Tick(r.clock.now))                 # no max wait for a callback: its window rules
+    assert "1.1" in r.live.engine.calls
+    r.login("11")
+    await settle()
+    [(name, fields)] = ami.actions
+    assert name == "Originate" and fields["Exten"] == "2101234567"
