@@ -7,27 +7,57 @@ from acd.daemon.callbacks import CALLBACK_CONTEXT, CallbackDialer
 from acd.engine import AgentState
 from acd.engine import decisions as d
 from acd.engine import events as e
-from tests.daemon_fakes import Room, settle
+from tests.daemon_fakes import Room, ringing, settle
 
 
 class FakeAMI:
-    def __init__(self, answer: str = "Success") -> None:
+    """The AMIClient surface the dialer uses: a link the test brings up and down."""
+
+    def __init__(self, answer: str = "Success", connected: bool = True) -> None:
         self.answer = answer
+        self.connected = connected
         self.actions: list[tuple[str, dict]] = []
         self.handlers: dict[str, object] = {}
+        self.ups: list = []
+        self.downs: list = []
 
     def on_event(self, name, callback) -> None:
         self.handlers[name] = callback
+
+    def on_connect(self, callback) -> None:
+        self.ups.append(callback)
+
+    def on_disconnect(self, callback) -> None:
+        self.downs.append(callback)
+
+    def up(self) -> None:
+        self.connected = True
+        for callback in self.ups:
+            callback(self)
+
+    def down(self) -> None:
+        self.connected = False
+        for callback in self.downs:
+            callback("cut")
 
     async def action(self, name: str, **fields) -> dict:
         self.actions.append((name, fields))
         return {"Response": self.answer, "Message": "Originate successfully queued"}
 
 
-async def callback_waiting(tmp_path, answer: str = "Success"):
-    r = Room(tmp_path)
-    dialer = CallbackDialer(r.live)
-    ami = FakeAMI(answer)
+class Book:
+    def __init__(self) -> None:
+        self.tries: list[tuple[str, bool]] = []
+
+    def tried(self, call_id: str, answered: bool) -> None:
+        self.tries.append((call_id, answered))
+
+
+async def callback_waiting(tmp_path, answer: str = "Success", connected: bool = True, routing: str = ""):
+    r = Room(tmp_path, routing=routing)
+    r.book = Book()
+    dialer = CallbackDialer(r.live, r.book)
+    ami = FakeAMI(answer, connected)
     dialer.install(ami)
     r.room.callbacks = dialer
     session = await r.arrive("1.1", ACD_CALLBACK="2101234567")
@@ -66,12 +96,55 @@ async def test_agent_who_does_not_answer_a_callback_is_skipped_and_the_callback_
     assert r.of(d.CallEnded) == []
 
 
-async def test_originate_refused_by_asterisk_gives_the_agent_back(tmp_path):
+async def test_originate_refused_by_asterisk_is_no_miss_of_the_agent_but_a_try_of_the_callback(tmp_path):
     r, ami = await callback_waiting(tmp_path, answer="Error")
     await settle()
-    assert [x.reason for x in r.of(d.OfferMissed)] == ["failed"]
-    r.live.feed(e.Tick(r.clock.now + 60))
-    assert "1.1" in r.live.engine.calls
+    assert r.of(d.OfferMissed) == [] and "RINGNOANSWER" not in r.queue_log_events()
+    assert [x.call_id for x in r.of(d.OfferWithdrawn)] == ["1.1"]
+    assert r.live.engine.agents["11"].misses == 0 and r.book.tries == [("1.1", False)]
+    assert "1.1" not in r.live.engine.calls          # out of line until the book's retry delay
+
+
+async def test_no_originate_while_ami_is_down_and_the_callback_keeps_its_place(tmp_path):
+    """Issue 9 item 8: AMI down with a callback at the head burned free agents (failed
+    originations counted as RINGNOANSWER, each resting the agent)."""
+    r, ami = await callback_waiting(tmp_path, connected=False, routing="missed_offer_rest: 5\n")
+    assert ami.actions == [] and r.of(d.OfferCall) == []
+    later = await r.arrive("1.2")                    # a caller behind the callback is served
+    [(dialled, _)] = [await ringing(later)]
+    assert dialled.startswith("PJSIP/agent-11")
+    assert r.of(d.OfferMissed) == [] and r.live.engine.agents["11"].misses == 0
+    r.login("12")
+    ami.up()
+    await settle()
+    [(name, fields)] = ami.actions
+    assert name == "Originate" and fields["Channel"] == "PJSIP/agent-12"
+
+
+async def test_a_link_lost_while_placing_pauses_callbacks_without_blaming_the_agent(tmp_path):
+    r, ami = await callback_waiting(tmp_path, connected=False)
+    ami.connected = True                             # the dialer has not heard of it yet
+    ami.up()
+    ami.answer = "lost"
+
+    async def lost(name: str, **fields) -> dict:
+        ami.connected = False
+        raise ConnectionError("AMI link lost")
+    ami.action = lost
+    r.login("12")
+    await settle()
+    assert r.of(d.OfferMissed) == [] and len(r.of(d.OfferWithdrawn)) >= 1
+    assert r.live.engine.agents["11"].state is AgentState.AVAILABLE
+    assert r.book.tries == [] and "1.1" in r.live.engine.calls
+
+
+async def test_the_citizens_answer_is_the_tries_outcome(tmp_path):
+    r, ami = await callback_waiting(tmp_path)
+    channel = ami.actions[0][1]["ChannelId"]
+    ami.handlers["OriginateResponse"]({"Response": "Success", "Uniqueid": channel, "Reason": "4"})
+    ami.handlers["DialEnd"]({"Uniqueid": channel, "DialStatus": "NOANSWER"})
+    ami.handlers["Hangup"]({"Uniqueid": channel})
+    assert r.book.tries == [("1.1", False)]
 
 
 async def test_callback_left_after_the_max_wait_is_kept_and_placed(tmp_path):

@@ -598,6 +598,12 @@ class Engine:
         self._transition(agent, "withdrawn")
         if agent.pending is not None:
             self._after_call(agent)
+        if event.leave and call.callback is not None:
+            call.state = call_next(call.state, "cancel")
+            del self.calls[call.id]
+            self._out.append(d.CallbackCancelled(self.now, call.id, call.queue.name, event.reason,
+                                                 self.now - call.enqueued_at))
+            return
         call.line.push(call)
         self._dirty_calls.append(call.id)
 

@@ -130,6 +130,9 @@ class OfferWithdrawn(Event):
     call_id: str
     agent_id: str
     reason: str = "failed"
+    #: the callback leaves the line instead (the fault was its own, e.g. a number the
+    #: dialplan refuses: the daemon's callback book puts it back after the retry delay)
+    leave: bool = False
 
 
 @dataclass(slots=True)
