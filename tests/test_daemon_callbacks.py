@@ -177,3 +177,63 @@ async def test_callback_left_after_the_max_wait_is_kept_and_placed(tmp_path):
     await settle()
     [(name, fields)] = ami.actions
     assert name == "Originate" and fields["Exten"] == "2101234567"
+
+
+RESTART_CONFIG = """\
+service: {{name: test, languages: [el, en]}}
+skills: {{topic:a: A}}
+queues:
+  q: {{requires: {{topic:a: 1}}, max_wait: 60, on_max_wait: callback}}
+agents:
+  '11': {{pin: '1234', skills: {{topic:a: 3}}}}
+routing: {{callback_attempts: 2, callback_retry_delay: 0}}
+daemon: {{queue_log: {var}/queue_log, database_url: 'sqlite+aiosqlite:///{var}/acd.sqlite3', agi_port: {agi},
+         ami_port: {ami}}}
+"""
+
+
+async def test_a_promised_callback_survives_a_daemon_restart_and_is_made(tmp_path):
+    """Issue 9 item 3: a restart forgot everyone waiting to be called back. The promise
+    is in the records database before it is confirmed; a new daemon puts it back at its
+    place and places it; the outcome is stored."""
+    from sqlalchemy import create_engine, text
+
+    from acd.daemon.app import Daemon
+    from rig.ports import free_port
+    from tests.waiting import eventually
+
+    (tmp_path / "var").mkdir()
+    config = tmp_path / "acd.yaml"
+    config.write_text(RESTART_CONFIG.format(var=tmp_path / "var", agi=free_port(15873), ami=free_port(15874)))
+    first = Daemon(config, extras=False, book=True)
+    await first.start()
+    await eventually(lambda: first.book._sweeper is not None)
+    route = type("Route", (), {"queue": "q", "callback": "2101234567", "requirements": {}, "priority": None,
+                               "language": "el", "caller_type": "citizen"})()
+    place = await first.promise_callback("cb-1", route, 1_700_000_000.0)
+    assert place == 1_700_000_000.0 and first.live.engine.calls["cb-1"].callback == "2101234567"
+    await first.stop()
+
+    second = Daemon(config, extras=False, book=True)
+    await second.start()
+    try:
+        await eventually(lambda: "cb-1" in second.live.engine.calls)
+        call = second.live.engine.calls["cb-1"]
+        assert (call.callback, call.enqueued_at) == ("2101234567", 1_700_000_000.0)
+        ami = FakeAMI()
+        second.callbacks.install(ami)
+        second.live.feed(e.AgentLoggedIn(second.live.now(), "11"))
+        await settle()
+        [(name, fields)] = ami.actions
+        assert name == "Originate" and fields["Exten"] == "2101234567"
+        channel = fields["ChannelId"]
+        ami.handlers["OriginateResponse"]({"Response": "Success", "Uniqueid": channel})
+        ami.handlers["DialEnd"]({"Uniqueid": channel, "DialStatus": "ANSWER"})
+        ami.handlers["Hangup"]({"Uniqueid": channel})
+        await eventually(lambda: not second.book._writes and "cb-1" not in second.book.pending)
+    finally:
+        await second.stop()
+    db = create_engine(f"sqlite:///{tmp_path / 'var' / 'acd.sqlite3'}")
+    with db.connect() as conn:
+        row = conn.execute(text("SELECT status, attempts FROM callbacks WHERE call_id = 'cb-1'")).one()
+    assert tuple(row) == ("answered", 1)

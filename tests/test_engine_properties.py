@@ -94,6 +94,9 @@ def check_invariants(config: Config, engine: Engine, out: list[d.Decision], poss
     # a call whose offer failed during this same event was ringing, not waiting, when
     # later offers were made: it does not count against their FIFO order
     bounced = {x.call_id for x in out if isinstance(x, (d.OfferMissed, d.OfferWithdrawn))}
+    # a callback restored at its old place during this event was not there when a timer
+    # due at the start of the event made an offer
+    bounced |= {x.call_id for x in out if isinstance(x, d.CallQueued) and x.enqueued_at < x.at}
     for offer in (x for x in out if isinstance(x, d.OfferCall)):
         call = engine.calls.get(offer.call_id)
         if call is None or call.agent_id != offer.agent_id:

@@ -20,6 +20,7 @@ from acd.config import ConfigError, load_config
 from acd.config.model import Config
 from acd.daemon.agents_phone import AgentPhone
 from acd.daemon.ami_bridge import AMIBridge
+from acd.daemon.callback_book import CallbackBook
 from acd.daemon.callbacks import CallbackDialer
 from acd.daemon.caller_numbers import CallerNumbers
 from acd.daemon.escalation import Escalations
@@ -33,14 +34,24 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Any], Awaitable[None]]
 
 
-def ivr_handlers(config: Config, on_satisfaction: Callable[[str, int], None] | None = None) -> Mapping[str, Handler]:
+def _redis(url: str | None) -> Any:
+    """A redis.asyncio client for the callback book's mirror (None without a URL)."""
+    if not url:
+        return None
+    import redis.asyncio as aioredis
+
+    return aioredis.Redis.from_url(url, decode_responses=True)
+
+
+def ivr_handlers(config: Config, on_satisfaction: Callable[[str, int], None] | None = None,
+                 on_callback: Any = None) -> Mapping[str, Handler]:
     """The IVR's own FastAGI handlers (``ivr``, ``survey``); none when the config has no IVR.
     A failure to build them is logged, not raised: the dialplan's fallback path still serves
     callers, which beats a daemon that will not start."""
     from ivr import agi_app
 
     try:
-        return dict(agi_app.handlers(config, on_satisfaction=on_satisfaction))
+        return dict(agi_app.handlers(config, on_satisfaction=on_satisfaction, on_callback=on_callback))
     except Exception:
         log.exception("IVR handlers could not be built; the dialplan's fallback serves callers")
         return {}
@@ -48,9 +59,11 @@ def ivr_handlers(config: Config, on_satisfaction: Callable[[str, int], None] | N
 
 class Daemon:
     def __init__(self, config_path: str | Path, *, agi_port: int | None = None, ami_port: int | None = None,
-                 now: Callable[[], float] = time.time, extras: bool = True) -> None:
+                 now: Callable[[], float] = time.time, extras: bool = True, book: bool | None = None) -> None:
         """``extras``: also run the call records, the Redis live state (when configured) and
-        the REST API; the benchmark and unit tests leave them out."""
+        the REST API; the benchmark and unit tests leave them out. ``book``: keep promised
+        callbacks in the records database (default: with the extras); without it they
+        live in memory only."""
         self.config_path = Path(config_path)
         self.config = load_config(self.config_path)
         settings = self.config.daemon
@@ -61,7 +74,10 @@ class Daemon:
         self.roster = AgentRoster(Path(settings.queue_log).parent / "agents.json")
         self.live.subscribe(self.queue_log)
         self.live.subscribe(self.roster)
-        self.callbacks = CallbackDialer(self.live)
+        self.book: CallbackBook | None = None
+        if extras if book is None else book:
+            self.book = CallbackBook(self.live, settings.database_url, redis=_redis(settings.redis_url))
+        self.callbacks = CallbackDialer(self.live, self.book)
         self.room = WaitingRoom(self.live, RoomSettings(recordings_dir=Path(settings.recordings_dir)),
                                 callbacks=self.callbacks, stop_playback=self.stop_playback)
         self.caller_numbers = CallerNumbers()
@@ -73,12 +89,14 @@ class Daemon:
         self.ami: Any = None
         self._stopped = asyncio.Event()
         self._ami_task: asyncio.Task[None] | None = None
+        self._book_task: asyncio.Task[None] | None = None
         self.extras = extras
         self._writers: list[Any] = []
         self._api_runner: Any = None
 
     def handlers(self) -> dict[str, Handler]:
-        handlers: dict[str, Handler] = dict(ivr_handlers(self.config, self.store_satisfaction))
+        handlers: dict[str, Handler] = dict(ivr_handlers(self.config, self.store_satisfaction,
+                                                         self.promise_callback if self.book else None))
         handlers["wait"] = self.room.handle
         handlers["agent"] = self.phone.handle
         return handlers
@@ -98,6 +116,16 @@ class Daemon:
             from acd.protocol import AMIActionError
 
             raise AMIActionError("ControlPlayback", response.get("Message", "") or "")
+
+    async def promise_callback(self, call_id: str, route: Any, enqueued_at: float | None) -> float:
+        """The IVR's callback, stored before the caller hears it confirmed (raises when
+        it cannot be stored); the place in line kept, as epoch seconds."""
+        if self.book is None:
+            raise RuntimeError("no callback book: callbacks are not kept")
+        kept = await self.book.promise(call_id, route.queue, route.callback, requirements=route.requirements,
+                                       priority=route.priority, language=route.language,
+                                       caller_type=route.caller_type, enqueued_at=enqueued_at)
+        return kept.enqueued_at
 
     def store_satisfaction(self, call_id: str, score: int) -> None:
         """The survey's answer goes to the call records (started later, with the extras);
@@ -125,6 +153,8 @@ class Daemon:
         self.roster.load()
         for event in self.roster.restore_events(now, list(self.config.agents)):
             self.live.feed(event)
+        if self.book is not None:
+            self._book_task = asyncio.create_task(self._open_book())
         settings = self.config.daemon
         self.agi = FastAGIServer(self.handlers(), host=settings.agi_host, port=self.agi_port)
         await self.agi.start()
@@ -182,6 +212,19 @@ class Daemon:
             log.info("API listening", extra={"host": settings.agi_host, "port": settings.api_port})
         except Exception:
             log.exception("API not started", extra={"port": settings.api_port})
+
+    async def _open_book(self) -> None:
+        """Pending callbacks back in line at their places; a database not up yet is
+        retried (the callbacks wait on disk meanwhile)."""
+        delay = 0.5
+        while self.book is not None and not self._stopped.is_set():
+            try:
+                await self.book.start()
+                return
+            except Exception as error:
+                log.warning("callback book not opened; retrying", extra={"reason": repr(error), "in": delay})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
 
     async def _connect_ami(self) -> None:
         delay = 0.5
@@ -245,6 +288,10 @@ class Daemon:
             await self.ami.close()
         if self._api_runner is not None:
             await self._api_runner.cleanup()
+        if self._book_task is not None:
+            self._book_task.cancel()
+        if self.book is not None:
+            await self.book.close()
         for writer in self._writers:
             try:
                 await writer.close()
