@@ -153,8 +153,6 @@ class Daemon:
         self.roster.load()
         for event in self.roster.restore_events(now, list(self.config.agents)):
             self.live.feed(event)
-        if self.book is not None:
-            self._book_task = asyncio.create_task(self._open_book())
         settings = self.config.daemon
         self.agi = FastAGIServer(self.handlers(), host=settings.agi_host, port=self.agi_port)
         await self.agi.start()
@@ -168,6 +166,8 @@ class Daemon:
         self._ami_task = asyncio.create_task(self._connect_ami())
         if self.extras:
             await self._start_extras()
+        if self.book is not None:   # after the records: one SQLite file takes one schema change at a time
+            self._book_task = asyncio.create_task(self._open_book())
 
     async def _start_extras(self) -> None:
         """Records, live state and API subscribe to decisions like the queue_log; any of them
