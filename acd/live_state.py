@@ -34,7 +34,7 @@ from acd.engine.serialize import decision_dict
 
 log = logging.getLogger(__name__)
 
-_ENDS = (d.CallEnded, d.CallAbandoned, d.ExitCall)
+_ENDS = (d.CallEnded, d.CallAbandoned, d.ExitCall, d.CallbackCancelled)
 
 
 class LiveState(BatchWriter):

@@ -1,0 +1,74 @@
+"""The callback book's own rules: stored before anything else, tried N times with a
+delay, expired after its window counted from the queue's next opening."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import create_engine, text
+
+from acd.daemon.callback_book import CallbackBook, next_open
+from acd.engine import decisions as d
+from tests.daemon_fakes import Room, config_with
+
+ROUTING = "routing: {callback_attempts: 2, callback_retry_delay: 300, callback_window: 3600}\n"
+
+
+def status(path, call_id: str) -> tuple:
+    with create_engine(f"sqlite:///{path}").connect() as conn:
+        return tuple(conn.execute(text(f"SELECT status, attempts FROM callbacks WHERE call_id = '{call_id}'")).one())
+
+
+async def book_for(tmp_path, sections: str = ROUTING) -> tuple[Room, CallbackBook]:
+    r = Room(tmp_path, config=config_with(sections))
+    book = CallbackBook(r.live, f"sqlite+aiosqlite:///{tmp_path / 'acd.sqlite3'}", sweep_every=3600)
+    await book.start()
+    return r, book
+
+
+async def drained(book: CallbackBook) -> None:
+    while book._writes:
+        await asyncio.gather(*list(book._writes))
+
+
+async def test_an_unanswered_callback_is_tried_again_after_the_delay_then_counted_failed(tmp_path):
+    r, book = await book_for(tmp_path)
+    try:
+        await book.promise("cb", "q", "2101234567", enqueued_at=r.clock.now - 30)
+        assert status(tmp_path / "acd.sqlite3", "cb") == ("pending", 0)
+        r.live.engine.calls.pop("cb")                 # as if tried: the engine ended that call
+        book.tried("cb", answered=False)
+        book.sweep()
+        assert "cb" not in r.live.engine.calls        # not before the delay
+        r.clock.now += 301
+        book.sweep()
+        assert r.live.engine.calls["cb"].enqueued_at == r.clock.now - 301 - 30   # back at its place
+        r.live.engine.calls.pop("cb")
+        book.tried("cb", answered=False)
+        await drained(book)
+        assert status(tmp_path / "acd.sqlite3", "cb") == ("failed", 2) and book.pending == {}
+    finally:
+        await book.close()
+
+
+async def test_a_callback_past_its_window_expires_and_leaves_the_line(tmp_path):
+    r, book = await book_for(tmp_path)
+    try:
+        await book.promise("cb", "q", "2101234567")
+        r.clock.now += 3601
+        book.sweep()
+        await drained(book)
+        assert "cb" not in r.live.engine.calls and [x.reason for x in r.of(d.CallbackCancelled)] == ["expired"]
+        assert status(tmp_path / "acd.sqlite3", "cb") == ("expired", 0)
+        assert r.queue_log_events()[-1] == "EXITWITHTIMEOUT"
+    finally:
+        await book.close()
+
+
+def test_an_after_hours_callback_counts_its_window_from_the_opening():
+    config = config_with("schedules:\n  office: {weekly: {mon-fri: '08:00-16:00'}}\n",
+                         queues="q: {requires: {topic:a: 1}, schedule: office}\n")
+    athens = ZoneInfo(config.daemon.timezone)
+    friday_night = datetime(2026, 12, 4, 22, 0, tzinfo=athens).timestamp()
+    assert next_open(config, "q", friday_night) == datetime(2026, 12, 7, 8, 0, tzinfo=athens).timestamp()
