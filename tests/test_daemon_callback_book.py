@@ -72,3 +72,20 @@ def test_an_after_hours_callback_counts_its_window_from_the_opening():
     athens = ZoneInfo(config.daemon.timezone)
     friday_night = datetime(2026, 12, 4, 22, 0, tzinfo=athens).timestamp()
     assert next_open(config, "q", friday_night) == datetime(2026, 12, 7, 8, 0, tzinfo=athens).timestamp()
+
+
+async def test_a_callback_number_that_came_on_the_channel_is_stored_too(tmp_path):
+    from acd.daemon.callbacks import CallbackDialer
+
+    r, book = await book_for(tmp_path)
+    r.room.callbacks = CallbackDialer(r.live, book)
+    try:
+        session = await r.arrive("1.1", ACD_CALLBACK="2101234567")
+        session.hang_up()
+        await asyncio.wait_for(r.tasks[0], 1)
+        while r.room._stopping:
+            await asyncio.sleep(0.01)
+        assert status(tmp_path / "acd.sqlite3", "1.1") == ("pending", 0)
+        assert "1.1" in book.pending and r.live.engine.calls["1.1"].callback == "2101234567"
+    finally:
+        await book.close()

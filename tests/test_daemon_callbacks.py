@@ -46,8 +46,14 @@ class FakeAMI:
 
 
 class Book:
+    """The callback book's surface the dialer and the room use, in memory."""
+
     def __init__(self) -> None:
         self.tries: list[tuple[str, bool]] = []
+        self.pending: dict[str, str] = {}
+
+    async def promise(self, call_id: str, queue: str, number: str, **attributes) -> None:
+        self.pending[call_id] = number
 
     def tried(self, call_id: str, answered: bool) -> None:
         self.tries.append((call_id, answered))
