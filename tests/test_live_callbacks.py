@@ -66,21 +66,27 @@ daemon: {{ami_host: 127.0.0.1, ami_port: {ami_port}, ami_username: {ami_user}, a
 """
 
 
-@pytest.fixture
-async def daemon(asterisk: AsteriskSandbox, phones: Phones, tmp_path: Path) -> AsyncIterator[Any]:
-    from acd.daemon.app import Daemon
-
+def configure(tmp_path: Path, asterisk: AsteriskSandbox, citizen_port: int, ami_port: int) -> tuple[Path, Any]:
+    """The config file (AMI at ``ami_port``: Asterisk's, or a proxy's) and its prompts."""
     prompts = tmp_path / "prompts"
     (tmp_path / "var").mkdir()
-    agent_phone = phones.agents(talk=1.0, name="agent-phone")
-    citizen_phone: SippProcess = phones.agents(talk=None, name="citizen-phone")   # answers the callback
     config_path = tmp_path / "acd.yaml"
     config_path.write_text(CONFIG.format(
-        agent=AGENT, prompts=prompts, citizen_port=citizen_phone.port, ami_port=asterisk.ami_port,
+        agent=AGENT, prompts=prompts, citizen_port=citizen_port, ami_port=ami_port,
         ami_user=asterisk.ami_username, ami_secret=asterisk.ami_secret, agi_port=free_port(14700),
         var=tmp_path / "var"), encoding="utf-8")
     config = load_config(config_path)
     build(config_texts(config), prompts)
+    return config_path, config
+
+
+@pytest.fixture
+async def daemon(asterisk: AsteriskSandbox, phones: Phones, tmp_path: Path) -> AsyncIterator[Any]:
+    from acd.daemon.app import Daemon
+
+    agent_phone = phones.agents(talk=1.0, name="agent-phone")
+    citizen_phone: SippProcess = phones.agents(talk=None, name="citizen-phone")   # answers the callback
+    config_path, config = configure(tmp_path, asterisk, citizen_phone.port, asterisk.ami_port)
     running = Daemon(config_path, extras=False, book=True)
     await running.start()
     try:
@@ -122,3 +128,47 @@ async def test_a_callback_left_after_the_max_wait_is_kept_and_made(daemon: Any, 
             return conn.execute(text("SELECT status, attempts FROM callbacks")).all()
     await eventually(lambda: outcome() == [("answered", 1)], timeout=20, what="the callback recorded answered")
     assert call_id not in live.engine.calls
+
+
+async def test_ami_blackholed_pauses_callbacks_without_burning_agents_then_they_are_made(
+        asterisk: AsteriskSandbox, phones: Phones, tmp_path: Path) -> None:
+    """Issue 9 item 8 and the keepalive: AMI through a proxy that goes silent (half-open)
+    with a callback at the head of the line and an agent free. The dead link is noticed
+    within 10 s; no Originate is tried and no RINGNOANSWER is logged meanwhile; a caller
+    is served by the free agent; once AMI is back the callback is made."""
+    from acd.daemon.app import Daemon
+    from rig.tcp_proxy import TcpProxy
+
+    agent_phone = phones.agents(talk=1.0, name="agent-phone")
+    citizen_phone = phones.agents(talk=None, name="citizen-phone")
+    proxy = await TcpProxy(asterisk.ami_port).start()
+    config_path, config = configure(tmp_path, asterisk, citizen_phone.port, proxy.port)
+    daemon = Daemon(config_path, extras=False, book=True)
+    await daemon.start()
+    live = daemon.live
+    loop = asyncio.get_running_loop()
+    try:
+        asterisk.apply(generate(config, Options(agi_port=daemon.agi_port, agents_at=f"127.0.0.1:{agent_phone.port}")))
+        await eventually(lambda: daemon.ami.connected and daemon.book._sweeper is not None)
+        proxy.blackhole()
+        silent_at = loop.time()
+        await eventually(lambda: not daemon.ami.connected, timeout=10, what="the half-open AMI link noticed")
+        noticed = loop.time() - silent_at
+        route = type("Route", (), {"queue": "qa", "callback": CALLER, "requirements": {}, "priority": None,
+                                   "language": "el", "caller_type": "citizen"})()
+        await daemon.promise_callback("cb-1", route, live.now() - 60)        # at the head of the line
+        live.feed(e.AgentLoggedIn(live.now(), AGENT))
+        caller = phones.citizens("q-qa", caller_prefix="served-", name="served")   # until the agent hangs up
+        assert (await asyncio.to_thread(caller.wait, 30)).all_successful
+        assert any(ev.event == "answer" for ev in agent_phone.events())      # the free agent took the caller
+        events = [f[4] for f in queue_log(daemon)]
+        assert "RINGNOANSWER" not in events and "CONNECT" in events
+        assert live.engine.calls["cb-1"].callback == CALLER and live.engine.agents[AGENT].misses == 0
+        proxy.resume()
+        await eventually(lambda: daemon.ami.connected, timeout=20, what="AMI reconnected")
+        await eventually(lambda: any(ev.event == "answer" and ev.phone == CALLER for ev in citizen_phone.events()),
+                         timeout=30, what="the callback made once AMI is back")
+        assert noticed < 10
+    finally:
+        await daemon.stop()
+        await proxy.close()
