@@ -89,3 +89,39 @@ async def test_a_callback_number_that_came_on_the_channel_is_stored_too(tmp_path
         assert "1.1" in book.pending and r.live.engine.calls["1.1"].callback == "2101234567"
     finally:
         await book.close()
+
+
+async def test_promises_in_postgresql_and_redis_survive_a_new_book(tmp_path, postgres_url, redis_url):
+    import json
+    import uuid
+
+    import redis.asyncio as aioredis
+    from sqlalchemy import select
+
+    from acd.records.schema import callbacks
+
+    tag = uuid.uuid4().hex[:8]
+    call_id, prefix = f"pg-{tag}", f"test-{tag}:"
+    redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    r = Room(tmp_path, config=config_with(ROUTING))
+    book = CallbackBook(r.live, postgres_url, redis=redis, redis_prefix=prefix, sweep_every=3600)
+    await book.start()
+    await book.promise(call_id, "q", "2101234567", enqueued_at=r.clock.now - 90)
+    assert json.loads(await redis.hget(f"{prefix}callbacks", call_id))["number"] == "2101234567"
+    await book.close()
+
+    again = Room(tmp_path, config=config_with(ROUTING))       # a new daemon
+    book = CallbackBook(again.live, postgres_url, redis=redis, redis_prefix=prefix, sweep_every=3600)
+    try:
+        await book.start()
+        call = again.live.engine.calls[call_id]
+        assert (call.callback, call.enqueued_at) == ("2101234567", r.clock.now - 90)
+        book.tried(call_id, answered=True)
+        await drained(book)
+        async with book.db.connect() as conn:
+            row = (await conn.execute(select(callbacks.c.status, callbacks.c.attempts)
+                                      .where(callbacks.c.call_id == call_id))).one()
+        assert tuple(row) == ("answered", 1) and await redis.hget(f"{prefix}callbacks", call_id) is None
+    finally:
+        await book.close()
+        await redis.aclose()
