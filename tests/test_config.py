@@ -159,3 +159,11 @@ def test_holiday_mistakes_name_the_line_and_reason(tmp_path, old, new, line, wor
 def test_a_value_yaml_takes_for_an_impossible_date_is_a_config_error_not_a_crash(tmp_path):
     error = error_for(MINIMAL + "prompts:\n  hello: {el: 2024-13-07, en: x}\n", tmp_path)
     assert error.line == 12 and "'2024-13-07' cannot be read" in error.reason
+
+
+def test_callback_rules_have_defaults_and_a_bad_share_names_its_line(tmp_path):
+    routing = load_config_text(MINIMAL).routing
+    assert (routing.callback_share, routing.callback_attempts, routing.callback_retry_delay,
+            routing.callback_window) == (0.25, 3, 600.0, 14400.0)
+    error = error_for(MINIMAL + "routing:\n  callback_share: 0\n", tmp_path)
+    assert error.line == MINIMAL.count("\n") + 2 and "callback_share" in str(error)
