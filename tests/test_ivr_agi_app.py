@@ -147,5 +147,5 @@ async def test_a_callback_that_cannot_be_stored_is_not_confirmed_and_the_caller_
 
     failing = IvrApp(app.config, now=lambda: OPEN, prompts_dir="/snd", on_callback=database_down)
     await failing.handle_ivr(caller)
-    assert "/snd/en/callback_confirmed" not in caller.played
+    assert "/snd/en/callback_confirmed" not in caller.played and caller.played[-1] == "/snd/en/callback_failed"
     assert "ACD_CALLBACK" not in caller.vars and caller.vars["ACD_IVR_RESULT"] == "queue"
