@@ -243,3 +243,19 @@ async def test_a_promised_callback_survives_a_daemon_restart_and_is_made(tmp_pat
     with db.connect() as conn:
         row = conn.execute(text("SELECT status, attempts FROM callbacks WHERE call_id = 'cb-1'")).one()
     assert tuple(row) == ("answered", 1)
+
+
+async def test_a_callback_caller_still_on_the_line_is_answered_there_and_the_promise_is_kept(tmp_path):
+    r = Room(tmp_path)
+    r.book = Book()
+    dialer = CallbackDialer(r.live, r.book)
+    ami = FakeAMI()
+    dialer.install(ami)
+    r.room.callbacks = dialer
+    session = await r.arrive("1.1", ACD_CALLBACK="2101234567")
+    r.login("11")
+    _, outcome = await ringing(session)               # rung from the caller's own session
+    r.room.dial_answered("1.1", "agent-chan", r.clock.now)
+    outcome.set_result(("ANSWER", 0))
+    await asyncio.wait_for(r.tasks[0], 1)
+    assert ami.actions == [] and r.book.tries == [("1.1", True)]

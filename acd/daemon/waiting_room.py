@@ -562,6 +562,10 @@ class WaitingRoom:
     def _answered(self, caller: WaitingCaller, offer: d.OfferCall, at: float) -> None:
         caller.answered = True
         self.live.feed(e.OfferAnswered(at, caller.call_id, offer.agent_id))
+        book = getattr(self.callbacks, "book", None)
+        if offer.callback and book is not None:
+            # the caller was still on the line when the agent answered: the promise is kept
+            book.tried(caller.call_id, answered=True)
 
     def _caller_left(self, caller: WaitingCaller) -> None:
         """The caller hung up, whatever the call's state: the engine knows whether that is an
