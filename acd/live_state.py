@@ -34,7 +34,7 @@ from acd.engine.serialize import decision_dict
 
 log = logging.getLogger(__name__)
 
-_ENDS = (d.CallEnded, d.CallAbandoned, d.ExitCall)
+_ENDS = (d.CallEnded, d.CallAbandoned, d.ExitCall, d.CallbackCancelled)
 
 
 class LiveState(BatchWriter):
@@ -96,7 +96,7 @@ class LiveState(BatchWriter):
                     pipe.zadd(f"{p}calls", {decision.call_id: decision.enqueued_at})
                 elif isinstance(decision, d.OfferCall):
                     pipe.hset(f"{p}call:{decision.call_id}", mapping={"state": "offered", "agent": decision.agent_id})
-                elif isinstance(decision, d.OfferMissed):
+                elif isinstance(decision, (d.OfferMissed, d.OfferWithdrawn)):
                     pipe.hset(f"{p}call:{decision.call_id}", mapping={"state": "waiting", "agent": ""})
                 elif isinstance(decision, d.CallConnected):
                     pipe.hset(f"{p}call:{decision.call_id}", mapping={"state": "connected", "agent": decision.agent_id})

@@ -41,6 +41,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from acd.call_contract import reentry_resets
 from acd.config.ivr import DegradedChoice
 from acd.config.model import AgentConfig, Config, QueueConfig
 from acd.config.telephony import (
@@ -269,13 +270,14 @@ def extensions(config: Config, options: Options = Options()) -> str:
     lines += ["", "[acd-exit]"]
     if config.ivr is not None and config.ivr.callback.prompt:
         lines += ['exten => callback,1,GotoIf($["${ACD_CALLBACK}" != ""]?goodbye,1)',
+                  *(f" same => n,Set({name}=)" for name in reentry_resets("callback")),
                   f" same => n,{_agi(config, options, 'ivr', 'callback')}",
                   ' same => n,GotoIf($["${ACD_IVR_RESULT}" = "queue"]?acd-waiting,s,1)',
                   " same => n,Goto(goodbye,1)"]
     else:
         lines += ["exten => callback,1,Goto(goodbye,1)"]
     lines += ["exten => queue,1,Set(ACD_QUEUE=${ACD_EXIT_TARGET})",
-              " same => n,Set(ACD_ENQUEUED_AT=)",
+              *(f" same => n,Set({name}=)" for name in reentry_resets("queue")),
               " same => n,Goto(acd-waiting,s,1)",
               f"exten => ticket,1,Playback({ticket})",
               " same => n,Goto(goodbye,1)",

@@ -17,11 +17,13 @@ on a chosen date: a holiday, a Sunday night.
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
+from acd.call_contract import CALLID, ENQUEUED_AT
 from acd.config.model import Config
 from ivr.menu import ALL_KEYS, AskNumber, Goodbye, Listen, MenuWalk, Route, Step, ivr_section, sound_file
 from ivr.survey import Answered, SurveyQuestion
@@ -46,18 +48,24 @@ class Session(Protocol):
 
 Handler = Callable[[Any], Awaitable[None]]
 SatisfactionSink = Callable[[str, int], None]
+#: stores a callback before its confirmation plays: (call id, the route with the number,
+#: the channel's ACD_ENQUEUED_AT or None) -> the place kept; raises when not stored
+CallbackSink = Callable[[str, Route, "float | None"], Awaitable[float]]
 
 
 class IvrApp:
     def __init__(self, config: Config, *, now: Callable[[], float] = time.time,
-                 on_satisfaction: SatisfactionSink | None = None, prompts_dir: str | None = None) -> None:
-        """``prompts_dir`` overrides the config's (tests play prompts from a temporary
+                 on_satisfaction: SatisfactionSink | None = None, prompts_dir: str | None = None,
+                 on_callback: CallbackSink | None = None) -> None:
+        """``on_callback`` keeps a callback durably before the caller hears it confirmed
+        (None: the waiting room keeps it in memory); ``prompts_dir`` overrides the config's (tests play prompts from a temporary
         directory); ``on_satisfaction(call_id, score)`` stores a survey answer (the
         daemon passes its call records' ``set_satisfaction``)."""
         self.config = config
         self.ivr = ivr_section(config)
         self.now = now
         self.on_satisfaction = on_satisfaction
+        self.on_callback = on_callback
         self.prompts_dir = prompts_dir or self.ivr.prompts_dir
 
     # ------------------------------------------------------------------ handlers
@@ -144,13 +152,33 @@ class IvrApp:
     async def _route(self, session: Session, route: Route, uniqueid: str) -> None:
         """Variables first: a caller who hangs up during the last prompt is gone anyway,
         and one who stays must never reach the waiting room half-described."""
-        if not await session.get_variable("ACD_CALLID"):
-            await session.set_variable("ACD_CALLID", uniqueid)
+        call_id = await session.get_variable(CALLID)
+        if not call_id:
+            call_id = uniqueid
+            await session.set_variable(CALLID, uniqueid)
+        if route.callback is not None and self.on_callback is not None:
+            route = await self._keep_callback(session, call_id, route)
         for name, value in route.variables.items():
             await session.set_variable(name, value)
         await session.set_variable("ACD_IVR_RESULT", "queue")
         log.info("IVR route", extra={"channel": session.env.get("agi_channel"), **route.variables})
         await self._play(session, route.prompts, route.language)
+
+    async def _keep_callback(self, session: Session, call_id: str, route: Route) -> Route:
+        """The promise is stored before its confirmation plays. Not stored: the caller
+        hears it could not be taken (the ``callback_failed`` sound, else ``transfer``) and
+        stays in line, without a callback number."""
+        assert self.on_callback is not None
+        stamped = await session.get_variable(ENQUEUED_AT)
+        try:
+            place = await self.on_callback(call_id, route, float(stamped) if stamped else None)
+        except Exception as error:
+            log.error("callback not stored; the caller stays in line",
+                      extra={"call_id": call_id, "reason": repr(error)})
+            sorry = self.ivr.sounds.get("callback_failed") or self.ivr.sounds.get("transfer", ())
+            return dataclasses.replace(route, callback=None, prompts=tuple(sorry))
+        await session.set_variable(ENQUEUED_AT, f"{place:.3f}")
+        return route
 
     async def _play(self, session: Session, prompts: tuple[str, ...], language: str) -> None:
         for reference in prompts:
@@ -162,10 +190,11 @@ def _digits_only(caller_id: str) -> str:
 
 
 def handlers(config: Config, *, now: Callable[[], float] = time.time,
-             on_satisfaction: SatisfactionSink | None = None, prompts_dir: str | None = None) -> dict[str, Handler]:
+             on_satisfaction: SatisfactionSink | None = None, prompts_dir: str | None = None,
+             on_callback: CallbackSink | None = None) -> dict[str, Handler]:
     """The named FastAGI handlers the daemon serves next to ``wait`` and ``agent``;
     none when the config has no IVR (the dialplan then routes straight to queues)."""
     if config.ivr is None:
         return {}
-    app = IvrApp(config, now=now, on_satisfaction=on_satisfaction, prompts_dir=prompts_dir)
+    app = IvrApp(config, now=now, on_satisfaction=on_satisfaction, prompts_dir=prompts_dir, on_callback=on_callback)
     return {"ivr": app.handle_ivr, "survey": app.handle_survey}

@@ -252,3 +252,40 @@ async def test_connect_to_nothing_raises_connection_error() -> None:
 def test_backoff_bounds_are_checked() -> None:
     with pytest.raises(ValueError):
         AMIClient("127.0.0.1", 5038, "a", "b", min_backoff=5, max_backoff=1)
+
+
+async def test_keepalive_notices_a_half_open_link_within_10_s_and_reconnects() -> None:
+    """Issue 9: a link whose peer went silent (no FIN, no RST: blackholed by the proxy)
+    is declared dead by the unanswered Ping and reconnected, within 10 s."""
+    from rig.tcp_proxy import TcpProxy
+
+    manager = FakeManager()
+    await manager.start()
+    proxy = TcpProxy("127.0.0.1", manager.port)
+    await proxy.start()
+    client = AMIClient("127.0.0.1", proxy.port, "acd", "s3cret", keepalive=2.0, keepalive_timeout=2.0,
+                       min_backoff=0.2, max_backoff=1.0)
+    lost: list[str] = []
+    client.on_disconnect(lost.append)
+    loop = asyncio.get_running_loop()
+    try:
+        await client.connect()
+        await asyncio.sleep(2.5)
+        assert [a["Action"] for a in manager.actions].count("Ping") >= 1   # idle: pinged, answered
+        assert client.connected and lost == []
+        proxy.blackhole()
+        silent_at = loop.time()
+        while client.connected:
+            assert loop.time() - silent_at < 10, "half-open link not noticed within 10 s"
+            await asyncio.sleep(0.05)
+        assert "keepalive" in lost[0]
+        noticed = loop.time() - silent_at
+        proxy.resume()
+        while not client.connected:
+            assert loop.time() - silent_at < 20, "not reconnected"
+            await asyncio.sleep(0.05)
+        assert manager.logins == 2 and noticed <= 4.5
+    finally:
+        await client.close()
+        await proxy.stop()
+        await manager.stop()

@@ -228,3 +228,9 @@ def test_api_and_fastagi_bind_apart_and_fastagi_names_its_asterisks(tmp_path):
     assert error.line == 12 and "not an IP address" in error.reason
 
 
+def test_callback_rules_have_defaults_and_a_bad_share_names_its_line(tmp_path):
+    routing = load_config_text(MINIMAL).routing
+    assert (routing.callback_share, routing.callback_attempts, routing.callback_retry_delay,
+            routing.callback_window) == (0.25, 3, 600.0, 14400.0)
+    error = error_for(MINIMAL + "routing:\n  callback_share: 0\n", tmp_path)
+    assert error.line == MINIMAL.count("\n") + 2 and "callback_share" in str(error)

@@ -7,27 +7,63 @@ from acd.daemon.callbacks import CALLBACK_CONTEXT, CallbackDialer
 from acd.engine import AgentState
 from acd.engine import decisions as d
 from acd.engine import events as e
-from tests.daemon_fakes import Room, settle
+from tests.daemon_fakes import Room, ringing, settle
 
 
 class FakeAMI:
-    def __init__(self, answer: str = "Success") -> None:
+    """The AMIClient surface the dialer uses: a link the test brings up and down."""
+
+    def __init__(self, answer: str = "Success", connected: bool = True) -> None:
         self.answer = answer
+        self.connected = connected
         self.actions: list[tuple[str, dict]] = []
         self.handlers: dict[str, object] = {}
+        self.ups: list = []
+        self.downs: list = []
 
     def on_event(self, name, callback) -> None:
         self.handlers[name] = callback
+
+    def on_connect(self, callback) -> None:
+        self.ups.append(callback)
+
+    def on_disconnect(self, callback) -> None:
+        self.downs.append(callback)
+
+    def up(self) -> None:
+        self.connected = True
+        for callback in self.ups:
+            callback(self)
+
+    def down(self) -> None:
+        self.connected = False
+        for callback in self.downs:
+            callback("cut")
 
     async def action(self, name: str, **fields) -> dict:
         self.actions.append((name, fields))
         return {"Response": self.answer, "Message": "Originate successfully queued"}
 
 
-async def callback_waiting(tmp_path, answer: str = "Success"):
-    r = Room(tmp_path)
-    dialer = CallbackDialer(r.live)
-    ami = FakeAMI(answer)
+class Book:
+    """The callback book's surface the dialer and the room use, in memory."""
+
+    def __init__(self) -> None:
+        self.tries: list[tuple[str, bool]] = []
+        self.pending: dict[str, str] = {}
+
+    async def promise(self, call_id: str, queue: str, number: str, **attributes) -> None:
+        self.pending[call_id] = number
+
+    def tried(self, call_id: str, answered: bool) -> None:
+        self.tries.append((call_id, answered))
+
+
+async def callback_waiting(tmp_path, answer: str = "Success", connected: bool = True, routing: str = ""):
+    r = Room(tmp_path, routing=routing)
+    r.book = Book()
+    dialer = CallbackDialer(r.live, r.book)
+    ami = FakeAMI(answer, connected)
     dialer.install(ami)
     r.room.callbacks = dialer
     session = await r.arrive("1.1", ACD_CALLBACK="2101234567")
@@ -66,9 +102,160 @@ async def test_agent_who_does_not_answer_a_callback_is_skipped_and_the_callback_
     assert r.of(d.CallEnded) == []
 
 
-async def test_originate_refused_by_asterisk_gives_the_agent_back(tmp_path):
+async def test_originate_refused_by_asterisk_is_no_miss_of_the_agent_but_a_try_of_the_callback(tmp_path):
     r, ami = await callback_waiting(tmp_path, answer="Error")
     await settle()
-    assert [x.reason for x in r.of(d.OfferMissed)] == ["failed"]
-    r.live.feed(e.Tick(r.clock.now + 60))
+    assert r.of(d.OfferMissed) == [] and "RINGNOANSWER" not in r.queue_log_events()
+    assert [x.call_id for x in r.of(d.OfferWithdrawn)] == ["1.1"]
+    assert r.live.engine.agents["11"].misses == 0 and r.book.tries == [("1.1", False)]
+    assert "1.1" not in r.live.engine.calls          # out of line until the book's retry delay
+
+
+async def test_no_originate_while_ami_is_down_and_the_callback_keeps_its_place(tmp_path):
+    """Issue 9 item 8: AMI down with a callback at the head burned free agents (failed
+    originations counted as RINGNOANSWER, each resting the agent)."""
+    r, ami = await callback_waiting(tmp_path, connected=False, routing="missed_offer_rest: 5\n")
+    assert ami.actions == [] and r.of(d.OfferCall) == []
+    later = await r.arrive("1.2")                    # a caller behind the callback is served
+    [(dialled, _)] = [await ringing(later)]
+    assert dialled.startswith("PJSIP/agent-11")
+    assert r.of(d.OfferMissed) == [] and r.live.engine.agents["11"].misses == 0
+    r.login("12")
+    ami.up()
+    await settle()
+    [(name, fields)] = ami.actions
+    assert name == "Originate" and fields["Channel"] == "PJSIP/agent-12"
+
+
+async def test_a_link_lost_while_placing_pauses_callbacks_without_blaming_the_agent(tmp_path):
+    r, ami = await callback_waiting(tmp_path, connected=False)
+    ami.connected = True                             # the dialer has not heard of it yet
+    ami.up()
+    ami.answer = "lost"
+
+    async def lost(name: str, **fields) -> dict:
+        ami.connected = False
+        raise ConnectionError("AMI link lost")
+    ami.action = lost
+    r.login("12")
+    await settle()
+    assert r.of(d.OfferMissed) == [] and len(r.of(d.OfferWithdrawn)) >= 1
+    assert r.live.engine.agents["11"].state is AgentState.AVAILABLE
+    assert r.book.tries == [] and "1.1" in r.live.engine.calls
+
+
+async def test_the_citizens_answer_is_the_tries_outcome(tmp_path):
+    r, ami = await callback_waiting(tmp_path)
+    channel = ami.actions[0][1]["ChannelId"]
+    ami.handlers["OriginateResponse"]({"Response": "Success", "Uniqueid": channel, "Reason": "4"})
+    ami.handlers["DialEnd"]({"Uniqueid": channel, "DialStatus": "NOANSWER"})
+    ami.handlers["Hangup"]({"Uniqueid": channel})
+    assert r.book.tries == [("1.1", False)]
+
+
+async def test_callback_left_after_the_max_wait_is_kept_and_placed(tmp_path):
+    """Issue 9 item 1: the max wait ends in the callback exit; the caller leaves a number
+    and re-enters the waiting room with the same call id and the original enqueue time
+    (what the generated dialplan's ``acd-exit,callback`` keeps). That must be a callback
+    waiting at its place, not a second max-wait exit."""
+    r = Room(tmp_path)
+    dialer = CallbackDialer(r.live)
+    ami = FakeAMI()
+    dialer.install(ami)
+    r.room.callbacks = dialer
+    first = await r.arrive("1.1")
+    r.clock.now += 301
+    r.live.feed(e.Tick(r.clock.now))
+    await asyncio.wait_for(r.tasks[0], 1)
+    assert (first.vars["ACD_WAIT_RESULT"], first.vars["ACD_EXIT"]) == ("exit", "callback")
+    kept = {name: first.vars[name] for name in ("ACD_CALLID", "ACD_QUEUE", "ACD_ENQUEUED_AT")}
+    r.clock.now += 20                                # the IVR asks for the number
+    again = await r.arrive("1.1", ACD_CALLBACK="2101234567", **kept)
+    again.hang_up()
+    await asyncio.wait_for(r.tasks[1], 1)
+    assert len(r.of(d.ExitCall)) == 1
+    call = r.live.engine.calls["1.1"]
+    assert call.callback == "2101234567" and call.enqueued_at == float(kept["ACD_ENQUEUED_AT"])
+    r.clock.now += 3600
+    r.live.feed(e.Tick(r.clock.now))                 # no max wait for a callback: its window rules
     assert "1.1" in r.live.engine.calls
+    r.login("11")
+    await settle()
+    [(name, fields)] = ami.actions
+    assert name == "Originate" and fields["Exten"] == "2101234567"
+
+
+RESTART_CONFIG = """\
+service: {{name: test, languages: [el, en]}}
+skills: {{topic:a: A}}
+queues:
+  q: {{requires: {{topic:a: 1}}, max_wait: 60, on_max_wait: callback}}
+agents:
+  '11': {{pin: '1234', skills: {{topic:a: 3}}}}
+routing: {{callback_attempts: 2, callback_retry_delay: 0}}
+daemon: {{queue_log: {var}/queue_log, database_url: 'sqlite+aiosqlite:///{var}/acd.sqlite3', agi_port: {agi},
+         ami_port: {ami}}}
+"""
+
+
+async def test_a_promised_callback_survives_a_daemon_restart_and_is_made(tmp_path):
+    """Issue 9 item 3: a restart forgot everyone waiting to be called back. The promise
+    is in the records database before it is confirmed; a new daemon puts it back at its
+    place and places it; the outcome is stored."""
+    from sqlalchemy import create_engine, text
+
+    from acd.daemon.app import Daemon
+    from rig.ports import free_port
+    from tests.waiting import eventually
+
+    (tmp_path / "var").mkdir()
+    config = tmp_path / "acd.yaml"
+    config.write_text(RESTART_CONFIG.format(var=tmp_path / "var", agi=free_port(15873), ami=free_port(15874)))
+    first = Daemon(config, extras=False, book=True)
+    await first.start()
+    await eventually(lambda: first.book._sweeper is not None)
+    route = type("Route", (), {"queue": "q", "callback": "2101234567", "requirements": {}, "priority": None,
+                               "language": "el", "caller_type": "citizen"})()
+    place = await first.promise_callback("cb-1", route, 1_700_000_000.0)
+    assert place == 1_700_000_000.0 and first.live.engine.calls["cb-1"].callback == "2101234567"
+    await first.stop()
+
+    second = Daemon(config, extras=False, book=True)
+    await second.start()
+    try:
+        await eventually(lambda: "cb-1" in second.live.engine.calls)
+        call = second.live.engine.calls["cb-1"]
+        assert (call.callback, call.enqueued_at) == ("2101234567", 1_700_000_000.0)
+        ami = FakeAMI()
+        second.callbacks.install(ami)
+        second.live.feed(e.AgentLoggedIn(second.live.now(), "11"))
+        await settle()
+        [(name, fields)] = ami.actions
+        assert name == "Originate" and fields["Exten"] == "2101234567"
+        channel = fields["ChannelId"]
+        ami.handlers["OriginateResponse"]({"Response": "Success", "Uniqueid": channel})
+        ami.handlers["DialEnd"]({"Uniqueid": channel, "DialStatus": "ANSWER"})
+        ami.handlers["Hangup"]({"Uniqueid": channel})
+        await eventually(lambda: not second.book._writes and "cb-1" not in second.book.pending)
+    finally:
+        await second.stop()
+    db = create_engine(f"sqlite:///{tmp_path / 'var' / 'acd.sqlite3'}")
+    with db.connect() as conn:
+        row = conn.execute(text("SELECT status, attempts FROM callbacks WHERE call_id = 'cb-1'")).one()
+    assert tuple(row) == ("answered", 1)
+
+
+async def test_a_callback_caller_still_on_the_line_is_answered_there_and_the_promise_is_kept(tmp_path):
+    r = Room(tmp_path)
+    r.book = Book()
+    dialer = CallbackDialer(r.live, r.book)
+    ami = FakeAMI()
+    dialer.install(ami)
+    r.room.callbacks = dialer
+    session = await r.arrive("1.1", ACD_CALLBACK="2101234567")
+    r.login("11")
+    _, outcome = await ringing(session)               # rung from the caller's own session
+    r.room.dial_answered("1.1", "agent-chan", r.clock.now)
+    outcome.set_result(("ANSWER", 0))
+    await asyncio.wait_for(r.tasks[0], 1)
+    assert ami.actions == [] and r.book.tries == [("1.1", True)]

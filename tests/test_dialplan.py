@@ -324,3 +324,12 @@ def test_cli_refuses_a_bad_config_naming_file_and_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert re.search(r"bad\.yaml:\d+: .*unknown prompt 'nope'", done.stderr)
     assert not (tmp_path / "out").exists()
+
+
+def test_reentry_after_an_exit_keeps_the_place_only_for_a_callback(config: Config) -> None:
+    """Issue 9 item 1: the callback exit keeps ACD_ENQUEUED_AT (the engine gives a
+    callback no max wait), the queue exit resets it (the new queue's max wait starts)."""
+    exits = contexts(extensions(config, SANDBOX))["acd-exit"]
+    callback = exits.split("exten => callback,1,", 1)[1].split("exten => ", 1)[0]
+    queue = exits.split("exten => queue,1,", 1)[1].split("exten => ", 1)[0]
+    assert "Set(ACD_ENQUEUED_AT=)" in queue and "ACD_ENQUEUED_AT" not in callback

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from acd.engine import AUTO_PAUSE_REASON, AgentState, Engine
+from acd.engine import AUTO_PAUSE_REASON, AgentState, CallState, Engine
 from acd.engine import decisions as d
 from acd.engine import events as e
 from tests.engine_helpers import Recorder, make_config
@@ -525,3 +525,71 @@ def test_deadline_expiries_do_not_auto_pause_the_agent():
     assert len(rec.of(d.CancelOffer)) == 6      # every 16 s: the caller is offered again
     assert rec.engine.agents["11"].state is AgentState.RINGING
     assert not [s for s in rec.of(d.AgentStatus) if s.state == "paused"]
+
+
+def test_a_callback_has_no_max_wait_even_when_it_comes_back_after_it():
+    """A caller whose max wait ended in the callback exit comes back with the original
+    enqueue time and a number: it waits at that place, not exited a second time."""
+    rec = engine_with(ONE_QUEUE + "  max_wait: 120\n  on_max_wait: callback\n", agents("11"))
+    rec(e.CallArrived(200, "c1", "q", enqueued_at=50, callback="6900000000"))
+    rec(e.CallArrived(201, "c2", "q"))
+    rec(e.CallbackRequested(202, "c2", "6911111111"))     # asked while waiting: no max wait either
+    rec.advance(5000)
+    assert rec.of(d.ExitCall) == [] and set(rec.engine.calls) == {"c1", "c2"}
+    rec(e.AgentLoggedIn(5001, "11"))
+    assert rec.offers() == [("c1", "11")]
+
+
+def test_callbacks_wait_while_they_cannot_be_dialled_and_callers_go_first():
+    rec = engine_with(agent_text=agents("11"))
+    rec(e.CallbackDialing(0, False))
+    rec(e.CallArrived(1, "cb", "q", callback="6900000000"))
+    rec(e.CallArrived(2, "caller", "q"))
+    rec(e.AgentLoggedIn(3, "11"))
+    assert rec.offers() == [("caller", "11")]            # the older callback is held, not the caller
+    rec(e.OfferAnswered(4, "caller", "11"))
+    rec(e.AgentHungUp(5, "caller"))
+    rec(e.AgentReady(6, "11"))
+    assert rec.offers() == [("caller", "11")]            # free, but no AMI: the callback waits
+    rec(e.CallbackDialing(7, True))
+    assert rec.offers() == [("caller", "11"), ("cb", "11")]
+
+
+def test_a_withdrawn_callback_offer_is_not_the_agents_miss():
+    rec = engine_with(agent_text=agents("11"), routing="auto_pause_after: 1\nmissed_offer_rest: 30\n")
+    rec(e.CallArrived(0, "cb", "q", callback="6900000000"))
+    rec(e.AgentLoggedIn(1, "11"))
+    rec(e.CallbackDialing(2, False))
+    rec(e.OfferWithdrawn(2, "cb", "11", "failed"))
+    assert rec.of(d.OfferMissed) == [] and [x.call_id for x in rec.of(d.OfferWithdrawn)] == ["cb"]
+    agent = rec.engine.agents["11"]
+    assert agent.state is AgentState.AVAILABLE and agent.misses == 0
+    rec(e.CallArrived(3, "caller", "q"))                 # the agent is free for callers at once
+    assert rec.offers()[-1] == ("caller", "11")
+    assert rec.engine.calls["cb"].state is CallState.WAITING
+
+
+def test_at_most_the_callback_share_of_free_agents_rings_for_callbacks():
+    rec = engine_with(agent_text=agents(*[str(n) for n in range(10, 18)]), routing="callback_share: 0.25\n")
+    for n in range(6):
+        rec(e.CallArrived(n, f"cb{n}", "q", callback=f"690000000{n}"))
+    for agent_id in rec.engine.agents:
+        rec(e.AgentLoggedIn(10, agent_id))
+    ringing = [c for c in rec.engine.calls.values() if c.state is CallState.OFFERED]
+    assert [c.id for c in ringing] == ["cb0", "cb1"]     # 2 of 8 free agents
+    rec(e.CallArrived(11, "caller", "q"))
+    assert rec.offers()[-1][0] == "caller"               # free agents stay for callers
+    rec(e.OfferAnswered(12, "cb0", ringing[0].agent_id))  # 1 rings, 5 free: 1 of 6 is the share
+    assert rec.offers()[-1][0] == "caller"
+    rec(e.OfferAnswered(13, "cb1", ringing[1].agent_id))  # none rings: the next callback goes
+    assert rec.offers()[-1][0] == "cb2"
+
+
+def test_an_expired_callback_leaves_the_line():
+    rec = engine_with(agent_text=agents("11"))
+    rec(e.CallArrived(0, "cb", "q", callback="6900000000"))
+    rec(e.CallArrived(1, "caller", "q"))
+    rec(e.CallbackCancelled(2, "caller"))                # only a callback can be cancelled
+    rec(e.CallbackCancelled(3, "cb", "expired"))
+    assert [(x.call_id, x.reason, x.waited) for x in rec.of(d.CallbackCancelled)] == [("cb", "expired", 3)]
+    assert set(rec.engine.calls) == {"caller"}

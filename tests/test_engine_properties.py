@@ -56,16 +56,29 @@ def configs(draw) -> Config:
         skills = draw(st.dictionaries(st.sampled_from(SKILLS), st.integers(1, 5), min_size=1))
         body = ", ".join(f"{k}: {v}" for k, v in skills.items())
         agents += f"'{10 + n}': {{pin: '1234', skills: {{{body}}}}}\n"
-    return make_config(queues, agents, routing="auto_pause_after: 2\nmissed_offer_rest: 3\n")
+    share = draw(st.sampled_from((0.25, 0.5, 1.0)))
+    return make_config(queues, agents, routing=f"auto_pause_after: 2\nmissed_offer_rest: 3\ncallback_share: {share}\n")
 
 
 # Weighted by repetition: arrivals, logins and answers drive most of the interesting states.
 ACTIONS = ("arrive",) * 5 + ("login",) * 3 + ("answer",) * 3 + ("agent_hangup",) * 2 + (
     "logout", "pause", "unpause", "miss", "busy", "caller_hangup", "ready", "callback", "unreachable",
-    "reachable", "tick")
+    "reachable", "tick", "callback_arrive", "callback_arrive", "withdraw", "dialing_down", "dialing_up", "cancel")
 
 
-def check_invariants(config: Config, engine: Engine, out: list[d.Decision]) -> None:
+def callbacks_held(config: Config, engine: Engine, possible: bool) -> bool:
+    """The callback rule, written from the config: callbacks are held back while they
+    cannot be dialled, or while the callbacks ringing already reach the share of the
+    free agents (those ringing for callbacks counted as free; one may always ring)."""
+    ringing = sum(1 for c in engine.calls.values() if c.state is CallState.OFFERED and c.callback is not None)
+    free = sum(1 for a in engine.agents.values() if a.state is AgentState.AVAILABLE and a.reachable)
+    return not possible or (ringing > 0 and ringing >= max(1, int(config.routing.callback_share * (free + ringing))))
+
+
+def check_invariants(config: Config, engine: Engine, out: list[d.Decision], possible: bool = True,
+                     event: e.Event | None = None, possible_before: bool = True) -> None:
+    """``possible``: callbacks can be dialled after the event (``possible_before``: when
+    the timers due before the event fired)."""
     now = engine.now
     holders: dict[str, str] = {}
     for call in engine.calls.values():
@@ -80,7 +93,10 @@ def check_invariants(config: Config, engine: Engine, out: list[d.Decision]) -> N
             assert agent.id not in holders
     # a call whose offer failed during this same event was ringing, not waiting, when
     # later offers were made: it does not count against their FIFO order
-    bounced = {x.call_id for x in out if isinstance(x, d.OfferMissed)}
+    bounced = {x.call_id for x in out if isinstance(x, (d.OfferMissed, d.OfferWithdrawn))}
+    # a callback restored at its old place during this event was not there when a timer
+    # due at the start of the event made an offer
+    bounced |= {x.call_id for x in out if isinstance(x, d.CallQueued) and x.enqueued_at < x.at}
     for offer in (x for x in out if isinstance(x, d.OfferCall)):
         call = engine.calls.get(offer.call_id)
         if call is None or call.agent_id != offer.agent_id:
@@ -92,7 +108,8 @@ def check_invariants(config: Config, engine: Engine, out: list[d.Decision]) -> N
         # FIFO: no caller of the same line waits who came earlier
         for other in engine.calls.values():
             if (other.state is CallState.WAITING and other.id not in bounced and other.queue is call.queue
-                    and other.requirements == call.requirements and other.priority == call.priority):
+                    and other.requirements == call.requirements and other.priority == call.priority
+                    and (other.callback is None) == (call.callback is None)):
                 assert (other.enqueued_at, other.seq) > (call.enqueued_at, call.seq), "FIFO broken"
     margin = config.routing.ring_margin
     for call in engine.calls.values():
@@ -101,8 +118,20 @@ def check_invariants(config: Config, engine: Engine, out: list[d.Decision]) -> N
             rung = now - call.offered_at
             assert rung < call.queue.ring_timeout + margin + 1e-9, f"{call} rang {rung} s, past the deadline"
     idle = [a for a in engine.agents.values() if a.state is AgentState.AVAILABLE and a.reachable]
+    callback_offers = [x for x in out if isinstance(x, d.OfferCall) and x.callback is not None]
+    assert possible or possible_before or not callback_offers, "a callback offered while callbacks cannot be dialled"
+    if callback_offers:
+        # no storm: each callback offer was made while fewer than the share of the free
+        # agents rang for callbacks; the pool then was at most the free and callback-ringing
+        # agents now plus those that left the free set during this event
+        ringing = sum(1 for c in engine.calls.values() if c.state is CallState.OFFERED and c.callback is not None)
+        left = sum(1 for x in out if isinstance(x, d.AgentStatus) and x.previous == AgentState.AVAILABLE.value)
+        left += isinstance(event, e.AgentReachability) and not event.reachable
+        pool = len(idle) + ringing + left
+        assert ringing <= max(1, int(config.routing.callback_share * pool)), "callback storm"
+    held = callbacks_held(config, engine, possible)
     for call in engine.calls.values():
-        if call.state is CallState.WAITING:
+        if call.state is CallState.WAITING and not (call.callback is not None and held):
             reqs = requirements_now(config, call, now)
             for agent in idle:
                 assert not has(agent.skills, reqs), f"{agent} idle while {call} waits"
@@ -117,8 +146,10 @@ def test_invariants_hold_after_every_event(config, script):
     queue_names = list(config.queues)
     now = 0.0
     next_call = 0
+    possible = True
     for action, pick, dt in script:
         now += dt
+        possible_before = possible
         calls = list(engine.calls.values())
         agent = engine.agents[agent_ids[pick % len(agent_ids)]]
         event: e.Event
@@ -126,6 +157,23 @@ def test_invariants_hold_after_every_event(config, script):
             next_call += 1
             lang = ("lang:el", "lang:en")[pick % 2]
             event = e.CallArrived(now, f"c{next_call}", queue_names[pick % len(queue_names)], {lang: 1 + pick % 3})
+        elif action == "callback_arrive":
+            next_call += 1
+            event = e.CallArrived(now, f"c{next_call}", queue_names[pick % len(queue_names)], {"lang:el": 1},
+                                  enqueued_at=now - pick, callback="2100000000")
+        elif action == "withdraw":
+            offered = [c for c in calls if c.state is CallState.OFFERED and c.callback is not None]
+            if not offered:
+                continue
+            call = offered[pick % len(offered)]
+            event = e.OfferWithdrawn(now, call.id, call.agent_id)
+        elif action in ("dialing_down", "dialing_up"):
+            possible = action == "dialing_up"
+            event = e.CallbackDialing(now, possible)
+        elif action == "cancel":
+            if not calls:
+                continue
+            event = e.CallbackCancelled(now, calls[pick % len(calls)].id)
         elif action in ("answer", "miss", "busy"):
             offered = [c for c in calls if c.state is CallState.OFFERED]
             if not offered:
@@ -156,7 +204,7 @@ def test_invariants_hold_after_every_event(config, script):
         else:
             event = e.Tick(now)
         out = engine.handle(event)
-        check_invariants(config, engine, out)
+        check_invariants(config, engine, out, possible, event, possible_before)
 
 
 @settings(max_examples=80, deadline=None)
@@ -200,3 +248,63 @@ def test_a_waiting_call_is_eventually_offered(config, arrivals):
     assert servable <= offered | gone
     if all(q.max_wait is None for q in config.queues.values()):
         assert servable <= offered
+
+
+@st.composite
+def callback_configs(draw) -> Config:
+    """Every agent can take every call, so callbacks and callers compete for the same
+    free agents: where a storm would show."""
+    agents = "".join(f"'{10 + n}': {{pin: '1234', skills: {{topic:a: 1, lang:el: 1}}}}\n"
+                     for n in range(draw(st.integers(1, 12))))
+    share = draw(st.sampled_from((0.1, 0.25, 0.5, 1.0)))
+    return make_config("q0:\n  requires: {topic:a: 1}\n  announcements: {first_after: 0, every: 0}\n", agents,
+                       routing=f"missed_offer_rest: 3\ncallback_share: {share}\n")
+
+
+CALLBACK_ACTIONS = ("login",) * 3 + ("callback_arrive",) * 4 + ("arrive", "answer", "answer", "agent_hangup",
+                    "withdraw", "withdraw", "dialing_down", "dialing_up", "cancel", "miss", "pause", "unpause")
+
+
+@settings(max_examples=300, deadline=None)
+@given(config=callback_configs(), script=st.lists(st.tuples(st.sampled_from(CALLBACK_ACTIONS), st.integers(0, 50),
+                                                             st.floats(0, 3)), min_size=5, max_size=120))
+def test_callbacks_take_at_most_their_share_and_never_wait_for_nothing(config, script):
+    engine = Engine(config)
+    agent_ids = list(config.agents)
+    now, next_call, possible = 0.0, 0, True
+    for action, pick, dt in script:
+        now += dt
+        possible_before = possible
+        calls = list(engine.calls.values())
+        agent = engine.agents[agent_ids[pick % len(agent_ids)]]
+        offered = [c for c in calls if c.state is CallState.OFFERED]
+        event: e.Event
+        if action in ("arrive", "callback_arrive"):
+            next_call += 1
+            event = e.CallArrived(now, f"c{next_call}", "q0", {"lang:el": 1}, enqueued_at=now - pick,
+                                  callback="2100000000" if action == "callback_arrive" else None)
+        elif action in ("answer", "miss", "withdraw"):
+            if action == "withdraw":
+                offered = [c for c in offered if c.callback is not None]
+            if not offered:
+                continue
+            call = offered[pick % len(offered)]
+            event = {"answer": e.OfferAnswered(now, call.id, call.agent_id),
+                     "miss": e.OfferFailed(now, call.id, call.agent_id, "no_answer"),
+                     "withdraw": e.OfferWithdrawn(now, call.id, call.agent_id)}[action]
+        elif action in ("agent_hangup", "cancel"):
+            if not calls:
+                continue
+            call = calls[pick % len(calls)]
+            event = e.AgentHungUp(now, call.id) if action == "agent_hangup" else e.CallbackCancelled(now, call.id)
+        elif action in ("dialing_down", "dialing_up"):
+            possible = action == "dialing_up"
+            event = e.CallbackDialing(now, possible)
+        elif action == "login":
+            event = e.AgentLoggedIn(now, agent.id)
+        elif action == "pause":
+            event = e.AgentPaused(now, agent.id, "break")
+        else:
+            event = e.AgentUnpaused(now, agent.id)
+        out = engine.handle(event)
+        check_invariants(config, engine, out, possible, event, possible_before)

@@ -119,3 +119,33 @@ async def test_survey_without_answer_stores_nothing() -> None:
 
 def test_daemon_gets_the_ivr_and_survey_handlers() -> None:
     assert sorted(handlers(load_config(EXAMPLE))) == ["ivr", "survey"]
+
+
+async def test_a_callback_is_stored_before_its_confirmation_plays(app: IvrApp) -> None:
+    """Issue 9: the promise is durable the moment the caller hears it."""
+    caller = ScriptedCaller("2107777777#", {"ACD_QUEUE": "labour", "ACD_LANG": "en", "ACD_CALLID": "c-1",
+                                            "ACD_ENQUEUED_AT": "1700000000.500"}, args=["callback"])
+    stored: list[tuple] = []
+
+    async def keep(call_id, route, enqueued_at) -> float:
+        stored.append((call_id, route.callback, enqueued_at, len(caller.played)))
+        return enqueued_at
+
+    keeping = IvrApp(app.config, now=lambda: OPEN, prompts_dir="/snd", on_callback=keep)
+    await keeping.handle_ivr(caller)
+    [(call_id, number, place, played_before)] = stored
+    assert (call_id, number, place) == ("c-1", "2107777777", 1700000000.5)
+    assert caller.played[played_before:] == ["/snd/en/callback_confirmed"]   # confirmed after the store
+    assert caller.vars["ACD_CALLBACK"] == "2107777777" and caller.vars["ACD_IVR_RESULT"] == "queue"
+
+
+async def test_a_callback_that_cannot_be_stored_is_not_confirmed_and_the_caller_stays_in_line(app: IvrApp) -> None:
+    caller = ScriptedCaller("2107777777#", {"ACD_QUEUE": "labour", "ACD_LANG": "en"}, args=["callback"])
+
+    async def database_down(call_id, route, enqueued_at) -> float:
+        raise ConnectionError("database down")
+
+    failing = IvrApp(app.config, now=lambda: OPEN, prompts_dir="/snd", on_callback=database_down)
+    await failing.handle_ivr(caller)
+    assert "/snd/en/callback_confirmed" not in caller.played and caller.played[-1] == "/snd/en/callback_failed"
+    assert "ACD_CALLBACK" not in caller.vars and caller.vars["ACD_IVR_RESULT"] == "queue"

@@ -50,7 +50,8 @@ CALLER_TYPES = ("citizen", "employer")
 KEYS = "0123456789*#"
 #: the keys every node understands unless an option takes them: back, agent, repeat
 BACK, AGENT, REPEAT = "*", "0", "#"
-SOUND_NAMES = ("invalid", "no_input", "goodbye", "info_options", "transfer")
+#: ``callback_failed``: said when a callback could not be stored (the caller stays in line)
+SOUND_NAMES = ("invalid", "no_input", "goodbye", "info_options", "transfer", "callback_failed")
 _NODE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 #: the callback leg's dial string when the file gives none. A module constant, because a
 #: slotted dataclass's class attribute is its slot descriptor, not its default.

@@ -178,7 +178,8 @@ def _routing(node: Located | None) -> RoutingPolicy:
     if node is None:
         return RoutingPolicy()
     f = Fields(node, ("priority_seconds", "auto_pause_after", "missed_offer_rest", "default_handle_time",
-                      "handle_time_window", "pause_reasons", "seed", "ring_margin"))
+                      "handle_time_window", "pause_reasons", "seed", "ring_margin", "callback_share",
+                      "callback_attempts", "callback_retry_delay", "callback_window"))
     defaults = RoutingPolicy()
     reasons = defaults.pause_reasons
     if (r := f.get("pause_reasons")) is not None:
@@ -197,6 +198,10 @@ def _routing(node: Located | None) -> RoutingPolicy:
         handle_time_window=f.int("handle_time_window", defaults.handle_time_window, minimum=1),
         pause_reasons=reasons,
         seed=f.int("seed", 0),
+        callback_share=f.float("callback_share", defaults.callback_share, minimum=0.01, maximum=1.0),
+        callback_attempts=f.int("callback_attempts", defaults.callback_attempts, minimum=1, maximum=20),
+        callback_retry_delay=f.float("callback_retry_delay", defaults.callback_retry_delay, minimum=0),
+        callback_window=f.float("callback_window", defaults.callback_window, minimum=60),
     )
 
 

@@ -144,6 +144,16 @@ class RoutingPolicy:
     pause_reasons: Mapping[str, bool] = field(default_factory=lambda: {"break": False, "backoffice": True})
     #: seed of the random strategy, so simulations and tests repeat exactly
     seed: int = 0
+    #: at most this share of the free agents rings for callbacks at once (at least one
+    #: callback always may): a backlog of callbacks never takes every free agent at once
+    callback_share: float = 0.25
+    #: tries to reach a citizen who asked for a callback before it counts as failed
+    callback_attempts: int = 3
+    #: seconds between two tries of a callback the citizen did not answer
+    callback_retry_delay: float = 600.0
+    #: seconds a callback may wait, from the moment its queue is open, before it expires
+    #: (the service promises a callback within 4 hours)
+    callback_window: float = 14400.0
 
 
 @dataclass(frozen=True, slots=True)

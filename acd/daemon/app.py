@@ -21,6 +21,7 @@ from acd.config.model import Config
 from acd.daemon.agents_phone import AgentPhone
 from acd.daemon.ami_bridge import AMIBridge
 from acd.daemon.ami_login import ami_secret, login_failure
+from acd.daemon.callback_book import CallbackBook
 from acd.daemon.callbacks import CallbackDialer
 from acd.daemon.caller_numbers import CallerNumbers
 from acd.daemon.escalation import Escalations
@@ -34,14 +35,24 @@ log = logging.getLogger(__name__)
 Handler = Callable[[Any], Awaitable[None]]
 
 
-def ivr_handlers(config: Config, on_satisfaction: Callable[[str, int], None] | None = None) -> Mapping[str, Handler]:
+def _redis(url: str | None) -> Any:
+    """A redis.asyncio client for the callback book's mirror (None without a URL)."""
+    if not url:
+        return None
+    import redis.asyncio as aioredis
+
+    return aioredis.Redis.from_url(url, decode_responses=True)
+
+
+def ivr_handlers(config: Config, on_satisfaction: Callable[[str, int], None] | None = None,
+                 on_callback: Any = None) -> Mapping[str, Handler]:
     """The IVR's own FastAGI handlers (``ivr``, ``survey``); none when the config has no IVR.
     A failure to build them is logged, not raised: the dialplan's fallback path still serves
     callers, which beats a daemon that will not start."""
     from ivr import agi_app
 
     try:
-        return dict(agi_app.handlers(config, on_satisfaction=on_satisfaction))
+        return dict(agi_app.handlers(config, on_satisfaction=on_satisfaction, on_callback=on_callback))
     except Exception:
         log.exception("IVR handlers could not be built; the dialplan's fallback serves callers")
         return {}
@@ -49,9 +60,11 @@ def ivr_handlers(config: Config, on_satisfaction: Callable[[str, int], None] | N
 
 class Daemon:
     def __init__(self, config_path: str | Path, *, agi_port: int | None = None, ami_port: int | None = None,
-                 now: Callable[[], float] = time.time, extras: bool = True) -> None:
+                 now: Callable[[], float] = time.time, extras: bool = True, book: bool | None = None) -> None:
         """``extras``: also run the call records, the Redis live state (when configured) and
-        the REST API; the benchmark and unit tests leave them out."""
+        the REST API; the benchmark and unit tests leave them out. ``book``: keep promised
+        callbacks in the records database (default: with the extras); without it they
+        live in memory only."""
         self.config_path = Path(config_path)
         self.config = load_config(self.config_path)
         settings = self.config.daemon
@@ -63,7 +76,10 @@ class Daemon:
         self.roster = AgentRoster(Path(settings.queue_log).parent / "agents.json")
         self.live.subscribe(self.queue_log)
         self.live.subscribe(self.roster)
-        self.callbacks = CallbackDialer(self.live)
+        self.book: CallbackBook | None = None
+        if extras if book is None else book:
+            self.book = CallbackBook(self.live, settings.database_url, redis=_redis(settings.redis_url))
+        self.callbacks = CallbackDialer(self.live, self.book)
         self.room = WaitingRoom(self.live, RoomSettings(recordings_dir=Path(settings.recordings_dir)),
                                 callbacks=self.callbacks, stop_playback=self.stop_playback)
         self.caller_numbers = CallerNumbers()
@@ -76,12 +92,14 @@ class Daemon:
         self._stopped = asyncio.Event()
         self._ami_task: asyncio.Task[None] | None = None
         self._prepare_task: asyncio.Task[None] | None = None
+        self._book_task: asyncio.Task[None] | None = None
         self.extras = extras
         self._writers: list[Any] = []
         self._api_runner: Any = None
 
     def handlers(self) -> dict[str, Handler]:
-        handlers: dict[str, Handler] = dict(ivr_handlers(self.config, self.store_satisfaction))
+        handlers: dict[str, Handler] = dict(ivr_handlers(self.config, self.store_satisfaction,
+                                                         self.promise_callback if self.book else None))
         handlers["wait"] = self.room.handle
         handlers["agent"] = self.phone.handle
         return handlers
@@ -101,6 +119,16 @@ class Daemon:
             from acd.protocol import AMIActionError
 
             raise AMIActionError("ControlPlayback", response.get("Message", "") or "")
+
+    async def promise_callback(self, call_id: str, route: Any, enqueued_at: float | None) -> float:
+        """The IVR's callback, stored before the caller hears it confirmed (raises when
+        it cannot be stored); the place in line kept, as epoch seconds."""
+        if self.book is None:
+            raise RuntimeError("no callback book: callbacks are not kept")
+        kept = await self.book.promise(call_id, route.queue, route.callback, requirements=route.requirements,
+                                       priority=route.priority, language=route.language,
+                                       caller_type=route.caller_type, enqueued_at=enqueued_at)
+        return kept.enqueued_at
 
     def store_satisfaction(self, call_id: str, score: int) -> None:
         """The survey's answer goes to the call records (started later, with the extras);
@@ -144,6 +172,8 @@ class Daemon:
         self._ami_task = asyncio.create_task(self._connect_ami())
         if self.extras:
             await self._start_extras()
+        if self.book is not None:   # after the records: one SQLite file takes one schema change at a time
+            self._book_task = asyncio.create_task(self._open_book())
 
     async def _start_extras(self) -> None:
         """Records, live state and API subscribe to decisions like the queue_log; any of them
@@ -209,23 +239,30 @@ class Daemon:
             await asyncio.wait_for(auth.prepare(), 2.0)
         except Exception:      # the database is down at start: the API still serves (503 until it is back)
             log.warning("user tables not ready (records database down); retrying in the background")
-            self._prepare_task = asyncio.create_task(self._prepare_access(auth), name="auth-prepare")
+            self._prepare_task = asyncio.create_task(self._keep_trying("user tables", auth.prepare),
+                                                     name="auth-prepare")
         purge = DailyPurge(records.db, lambda: self.config, now=self.live.now)
         purge.start()
         self._writers.append(purge)      # closed with the writers at stop
         return auth
 
-    async def _prepare_access(self, auth: Any) -> None:
-        """Create the user tables once the records database answers, backing off like the
-        records' own writer, so a database down at start never leaves the API without them."""
-        delay = 1.0
+    async def _open_book(self) -> None:
+        """Pending callbacks back in line at their places; a database not up yet is
+        retried (the callbacks wait on disk meanwhile)."""
+        if self.book is not None:
+            await self._keep_trying("callback book", self.book.start)
+
+    async def _keep_trying(self, what: str, attempt: Callable[[], Awaitable[Any]]) -> None:
+        """``attempt`` until it succeeds or the daemon stops, backing off from 0.5 s to
+        30 s: what needs the records database waits for it instead of giving up at start."""
+        delay = 0.5
         while not self._stopped.is_set():
             try:
-                await auth.prepare()
-                log.info("user tables ready")
+                await attempt()
+                log.info(f"{what} ready")
                 return
             except Exception as error:
-                log.warning("user tables not ready; retrying", extra={"in": delay, "reason": str(error)})
+                log.warning(f"{what} not ready; retrying", extra={"reason": repr(error), "in": delay})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30.0)
 
@@ -288,7 +325,7 @@ class Daemon:
 
     async def stop(self) -> None:
         self._stopped.set()
-        for task in (self._ami_task, self._prepare_task):
+        for task in (self._ami_task, self._prepare_task, self._book_task):
             if task is not None:
                 task.cancel()
         if self.agi is not None:
@@ -297,6 +334,8 @@ class Daemon:
             await self.ami.close()
         if self._api_runner is not None:
             await self._api_runner.cleanup()
+        if self.book is not None:
+            await self.book.close()
         for writer in self._writers:
             try:
                 await writer.close()

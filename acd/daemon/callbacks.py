@@ -13,6 +13,15 @@ Success`` once answered; else ``Failure`` with ``Reason``, the ``AST_CONTROL`` c
 3 ring timeout, 5 busy, 8 congestion, 1/0 hung up or unreachable); ``ChannelId`` sets the
 new channel's Uniqueid, so that event and the channel's ``Hangup`` are recognised
 without any lookup, and the end of the call becomes ``AgentHungUp`` (COMPLETEAGENT).
+The agent's channel then runs ``Dial`` to the citizen: its ``DialEnd`` (main/dial.c,
+the dialling channel's ``Uniqueid`` and ``DialStatus``) says whether the citizen
+answered, which the callback book records as the try's outcome.
+
+Only the agent's own phone counts against the agent: an Originate that never rang
+anything (no AMI link, the action refused or unanswered) is ``OfferWithdrawn``, never
+a RINGNOANSWER and never a rest. While the AMI link is down the engine is told that
+callbacks cannot be dialled (``CallbackDialing``), so nobody is offered one and the
+callbacks keep their places; the link's return lets them go again.
 """
 from __future__ import annotations
 
@@ -26,6 +35,7 @@ from typing import Any
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import decisions as d
 from acd.engine import events as e
+from acd.protocol.errors import AMIError
 
 log = logging.getLogger(__name__)
 
@@ -41,19 +51,39 @@ class _Placed:
     call_id: str
     agent_id: str
     answered: bool = False
+    #: the citizen's leg's DialStatus (empty until its DialEnd)
+    citizen: str = ""
 
 
 class CallbackDialer:
-    def __init__(self, live: LiveEngine) -> None:
+    def __init__(self, live: LiveEngine, book: Any = None) -> None:
+        """``book``: told each try's outcome (``tried(call_id, answered)``); callbacks
+        cannot be dialled until an AMI link is installed and up."""
         self.live = live
+        self.book = book
         self.ami: Any = None
         self._placed: dict[str, _Placed] = {}       # agent channel's Uniqueid -> the callback
         self._tasks: set[asyncio.Task[None]] = set()
+        #: seconds before callbacks resume after an Originate got no answer on a live link
+        self.retry_after = 5.0
+        self._dialing = True
+        self._set_dialing(False)
 
     def install(self, ami: Any) -> None:
         self.ami = ami
         ami.on_event("OriginateResponse", self.on_originate_response)
         ami.on_event("Hangup", self.on_hangup)
+        ami.on_event("DialEnd", self.on_dial_end)
+        if hasattr(ami, "on_connect"):
+            ami.on_connect(lambda _client: self._set_dialing(True))
+            ami.on_disconnect(lambda _reason: self._set_dialing(False))
+        self._set_dialing(bool(getattr(ami, "connected", True)))
+
+    def _set_dialing(self, possible: bool) -> None:
+        if possible != self._dialing:
+            self._dialing = possible
+            log.info("callbacks " + ("resume" if possible else "paused: no AMI link"))
+            self.live.feed(e.CallbackDialing(self.live.now(), possible))
 
     def place(self, offer: d.OfferCall) -> None:
         """Start ringing the agent for a callback (returns at once; the outcome comes back
@@ -67,7 +97,7 @@ class CallbackDialer:
         channel_id = f"acd-cb-{uuid.uuid4().hex[:16]}"
         self._placed[channel_id] = _Placed(offer.call_id, offer.agent_id)
         try:
-            if self.ami is None:
+            if self.ami is None or not getattr(self.ami, "connected", True):
                 raise ConnectionError("no AMI link")
             response = await self.ami.action(
                 "Originate", Channel=f"PJSIP/{agent.endpoint}", Context=CALLBACK_CONTEXT, Exten=offer.callback or "",
@@ -75,12 +105,29 @@ class CallbackDialer:
                 CallerID=f"Callback <{offer.callback}>",
                 Variable=[f"ACD_CALLID={offer.call_id}", f"ACD_QUEUE={offer.queue}", f"ACD_AGENT={offer.agent_id}"])
             if response.get("Response") != "Success":
-                raise ConnectionError(str(response.get("Message", "Originate refused")))
-        except (ConnectionError, asyncio.TimeoutError) as error:
+                raise AMIError(str(response.get("Message", "Originate refused")))
+        except (ConnectionError, asyncio.TimeoutError, AMIError) as error:
+            # nothing rang: not the agent's miss. No link: pause callbacks; refused: the
+            # callback itself is at fault (a number the dialplan cannot take), a failed try
             log.error("callback not placed", extra={"call_id": offer.call_id, "agent_id": offer.agent_id,
                                                    "reason": str(error)})
-            if self._placed.pop(channel_id, None) is not None:
-                self.live.feed(e.OfferFailed(self.live.now(), offer.call_id, offer.agent_id, "failed"))
+            if self._placed.pop(channel_id, None) is None:
+                return
+            linked = self.ami is not None and getattr(self.ami, "connected", True)
+            link_trouble = not linked or isinstance(error, (ConnectionError, asyncio.TimeoutError))
+            if link_trouble:
+                self._set_dialing(False)
+                if linked:      # no answer on a link that looks up: the keepalive decides; retry later
+                    asyncio.get_running_loop().call_later(self.retry_after, self._resume_if_linked)
+            # refused: this callback leaves the line (the book puts it back after its delay)
+            self.live.feed(e.OfferWithdrawn(self.live.now(), offer.call_id, offer.agent_id, "failed",
+                                            leave=not link_trouble))
+            if not link_trouble and self.book is not None:
+                self.book.tried(offer.call_id, answered=False)
+
+    def _resume_if_linked(self) -> None:
+        if self.ami is not None and getattr(self.ami, "connected", False):
+            self._set_dialing(True)
 
     def on_originate_response(self, message: Any) -> None:
         placed = self._placed.get(str(message.get("Uniqueid", "")))
@@ -94,10 +141,17 @@ class CallbackDialer:
             reason = ORIGINATE_FAILURES.get(str(message.get("Reason", "")), "failed")
             self.live.feed(e.OfferFailed(self.live.now(), placed.call_id, placed.agent_id, reason))
 
+    def on_dial_end(self, message: Any) -> None:
+        placed = self._placed.get(str(message.get("Uniqueid", "")))
+        if placed is not None and placed.answered:
+            placed.citizen = str(message.get("DialStatus", ""))
+
     def on_hangup(self, message: Any) -> None:
         placed = self._placed.pop(str(message.get("Uniqueid", "")), None)
         if placed is not None and placed.answered:
             self.live.feed(e.AgentHungUp(self.live.now(), placed.call_id))
+            if self.book is not None:
+                self.book.tried(placed.call_id, answered=placed.citizen == "ANSWER")
         elif placed is not None:
             # hung up before OriginateResponse said anything: the ring attempt failed
             self.live.feed(e.OfferFailed(self.live.now(), placed.call_id, placed.agent_id, "failed"))

@@ -131,6 +131,15 @@ class QueueLogFormatter:
                 self._forget(decision.call_id)
                 return [self._line(at, decision.call_id, decision.queue, NONE, "EXITWITHTIMEOUT",
                                    decision.position, original, int(decision.waited))]
+            case d.CallbackCancelled():
+                # a callback given up (its window passed): it left the queue by timeout
+                original = self._original_position.get(decision.call_id, 1)
+                self._forget(decision.call_id)
+                return [self._line(at, decision.call_id, decision.queue, NONE, "EXITWITHTIMEOUT",
+                                   1, original, int(decision.waited))]
+            case d.OfferWithdrawn():
+                self._offered_at.pop(decision.call_id, None)   # nothing rang: no RINGNOANSWER
+                return []
             case d.OfferMissed():
                 self._offered_at.pop(decision.call_id, None)
                 return [self._line(at, decision.call_id, decision.queue, self._member(decision.agent_id),

@@ -273,7 +273,8 @@ class WaitingRoom:
         self.stop_playback = stop_playback
         self.callers: dict[str, WaitingCaller] = {}
         self._by_channel: dict[str, str] = {}
-        self._stopping: set[asyncio.Task[None]] = set()
+        #: background work on callers' behalf: stopping a sentence, storing a callback
+        self._stopping: set[asyncio.Task[Any]] = set()
         #: hangs up the agent's channel a caller's Dial rings, given the caller channel's
         #: Uniqueid (the AMI bridge sets it); used when the engine's ring deadline withdraws
         #: an offer whose Dial never ended
@@ -355,6 +356,8 @@ class WaitingRoom:
                 log.error("engine refused the caller", extra={"call_id": call_id, "reasons": reasons})
                 self._forget(caller)
                 return None
+        if attributes.callback:
+            self._keep_callback(attributes, enqueued_at)
         if stamped:   # on the channel at once, before the answer: a restart keeps this place
             await session.set_variable("ACD_CALLID", call_id)
             await session.set_variable("ACD_QUEUE", attributes.queue)
@@ -364,6 +367,24 @@ class WaitingRoom:
         await session.set_variable("ACD_TRIES", "0")   # the dialplan's retry count: a daemon answered
         await session.command("SET MUSIC", "ON", queue.music_class)
         return caller
+
+    def _keep_callback(self, attributes: CallerAttributes, enqueued_at: float) -> None:
+        """A callback number that came on the channel (not through the IVR, which stores
+        it before confirming) goes to the callback book too, so no restart forgets it."""
+        book = getattr(self.callbacks, "book", None)
+        if book is None or attributes.call_id in book.pending:
+            return
+        task = asyncio.get_running_loop().create_task(book.promise(
+            attributes.call_id, attributes.queue, attributes.callback, requirements=attributes.requirements,
+            priority=attributes.priority, language=attributes.language, caller_type=attributes.caller_type,
+            enqueued_at=enqueued_at))
+        self._stopping.add(task)
+        task.add_done_callback(self._kept)
+
+    def _kept(self, task: asyncio.Task[Any]) -> None:
+        self._stopping.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("callback not stored; it waits in memory only", exc_info=task.exception())
 
     async def _next(self, caller: WaitingCaller) -> object:
         """The next engine command for this caller, or HANGUP when the channel goes first.
@@ -594,6 +615,10 @@ class WaitingRoom:
     def _answered(self, caller: WaitingCaller, offer: d.OfferCall, at: float) -> None:
         caller.answered = True
         self.live.feed(e.OfferAnswered(at, caller.call_id, offer.agent_id))
+        book = getattr(self.callbacks, "book", None)
+        if offer.callback and book is not None:
+            # the caller was still on the line when the agent answered: the promise is kept
+            book.tried(caller.call_id, answered=True)
 
     def _caller_left(self, caller: WaitingCaller) -> None:
         """The caller hung up, whatever the call's state: the engine knows whether that is an

@@ -127,6 +127,27 @@ class OfferMissed(Decision):
 
 
 @dataclass(slots=True)
+class OfferWithdrawn(Decision):
+    """A callback's offer never reached the agent's phone (``events.OfferWithdrawn``):
+    no RINGNOANSWER, the agent is free again and the call is back at its place."""
+
+    call_id: str
+    agent_id: str
+    queue: str
+    reason: str
+
+
+@dataclass(slots=True)
+class CallbackCancelled(Decision):
+    """A waiting callback left the line without being made (``reason``: expired)."""
+
+    call_id: str
+    queue: str
+    reason: str
+    waited: float
+
+
+@dataclass(slots=True)
 class AgentStatus(Decision):
     """An agent's state changed (login, logout, pause with reason, unpause, ...)."""
 

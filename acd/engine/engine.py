@@ -9,7 +9,9 @@ Guarantees, checked by property tests after every event:
 - no agent holds two calls;
 - a call is only offered to an agent who has its requirements at the call's current
   widening stage;
-- no free agent stays idle while a waiting call it could take waits;
+- no free agent stays idle while a waiting call it could take waits, except a callback
+  held back (callbacks cannot be dialled now, or ``routing.callback_share`` of the free
+  agents already ring for callbacks);
 - callers with the same queue, requirements and priority are served first in, first out,
   and a caller whose offer failed goes back to its own place;
 - a waiting call that some logged-in agent can take is eventually offered;
@@ -65,6 +67,10 @@ class Engine:
         self._free_by_skill: dict[str, set[str]] = {}
         self._timers = Timers()
         self._seq = 0
+        #: callbacks can be placed now (``CallbackDialing``); the simulator never says otherwise
+        self._callbacks_possible = True
+        #: callback calls offered now (their agents ring): the callback share counts them
+        self._callback_offers: set[str] = set()
         self._out: list[d.Decision] = []
         self._dirty_agents: list[str] = []
         self._dirty_calls: list[str] = []
@@ -90,6 +96,9 @@ class Engine:
             e.CallerHungUp: self._on_caller_hung_up,
             e.AgentHungUp: self._on_agent_hung_up,
             e.CallbackRequested: self._on_callback_requested,
+            e.OfferWithdrawn: self._on_offer_withdrawn,
+            e.CallbackDialing: self._on_callback_dialing,
+            e.CallbackCancelled: self._on_callback_cancelled,
             e.Tick: lambda event: None,
         }
 
@@ -223,7 +232,7 @@ class Engine:
         self._index_agents()
         for call in sorted(self.calls.values(), key=lambda c: (c.enqueued_at, c.seq)):
             call.queue = config.queues.get(call.queue.name, call.queue)
-            call.line = self._line_for(call.queue, call.requirements, call.priority)
+            call.line = self._line_for(call.queue, call.requirements, call.priority, call.callback is not None)
             call.token += 1
             if call.state is CallState.WAITING:
                 waited = self.now - call.enqueued_at
@@ -367,8 +376,9 @@ class Engine:
             self._ignore(event, f"unknown call {call_id!r}")
         return call
 
-    def _line_for(self, queue: QueueConfig, requirements: dict[str, int], priority: int) -> Line:
-        key: LineKey = (queue.name, frozenset(requirements.items()), priority)
+    def _line_for(self, queue: QueueConfig, requirements: dict[str, int], priority: int,
+                  callback: bool = False) -> Line:
+        key: LineKey = (queue.name, frozenset(requirements.items()), priority, callback)
         line = self._lines.get(key)
         if line is None:
             boost = priority * self.config.routing.priority_seconds
@@ -423,7 +433,7 @@ class Engine:
         self._seq += 1
         call = Call(event.call_id, queue, requirements, priority, enqueued_at, self._seq)
         call.language, call.caller_type, call.callback = event.language, event.caller_type, event.callback
-        call.line = line = self._line_for(queue, requirements, priority)
+        call.line = line = self._line_for(queue, requirements, priority, call.callback is not None)
         waited = self.now - enqueued_at
         while call.stage < len(queue.widening) and queue.widening[call.stage].after <= waited:
             call.stage += 1
@@ -439,7 +449,8 @@ class Engine:
         queue = call.queue
         if call.stage < len(queue.widening):
             self._timers.add(call.enqueued_at + queue.widening[call.stage].after, "widen", call.id, call.token)
-        if queue.max_wait is not None:
+        if queue.max_wait is not None and call.callback is None:
+            # a callback is no caller holding the line: its window, not the max wait, rules
             self._timers.add(call.enqueued_at + queue.max_wait, "max_wait", call.id, call.token)
         announcements = queue.announcements
         if self._announcements and (announcements.first_after > 0 or announcements.every > 0):
@@ -460,6 +471,7 @@ class Engine:
         if call is None:
             return
         agent = self.agents[event.agent_id]
+        self._callback_offer_ended(call)
         call.state = call_next(call.state, "answer")
         call.answered_at = self.now
         call.token += 1   # widening, announcements and max wait end with the wait
@@ -485,6 +497,7 @@ class Engine:
         self._fail_offer(call, agent, RING_DEADLINE)
 
     def _fail_offer(self, call: Call, agent: Agent, reason: str) -> None:
+        self._callback_offer_ended(call)
         ring_time = self.now - (call.offered_at or self.now)
         call.state = call_next(call.state, "miss")
         call.agent_id = None
@@ -492,7 +505,7 @@ class Engine:
         self._out.append(d.OfferMissed(self.now, call.id, agent.id, call.queue.name, reason, ring_time))
         self._miss(agent, reason)
         queue = call.queue
-        if queue.max_wait is not None and self.now - call.enqueued_at >= queue.max_wait:
+        if queue.max_wait is not None and call.callback is None and self.now - call.enqueued_at >= queue.max_wait:
             call.line.push(call)
             self._exit(call)
         else:
@@ -526,6 +539,7 @@ class Engine:
         elif call.state is CallState.OFFERED:
             agent = self.agents[call.agent_id]  # type: ignore[index]
             position = 1
+            self._callback_offer_ended(call)
             call.state = call_next(call.state, "hangup")
             agent.call_id = None
             self._out.append(d.CancelOffer(self.now, call.id, agent.id))
@@ -577,7 +591,81 @@ class Engine:
         if call.state is not CallState.WAITING:
             self._ignore(event, f"call is {call.state.value}, too late for a callback")
             return
+        if call.callback is None:       # to the callbacks' own line, at the same place
+            call.line.discard(call)
+            call.line = self._line_for(call.queue, call.requirements, call.priority, True)
+            call.line.push(call)
+            self._dirty_calls.append(call.id)
         call.callback = event.number
+
+    # ===================================================================== callbacks
+    def _on_offer_withdrawn(self, event: e.OfferWithdrawn) -> None:
+        call = self._call(event, event.call_id)
+        if call is not None and (call.state is not CallState.OFFERED or call.agent_id != event.agent_id):
+            self._ignore(event, f"call is {call.state.value}, not offered to agent {event.agent_id}")
+            return
+        if call is None:
+            return
+        agent = self.agents[event.agent_id]
+        self._callback_offer_ended(call)
+        call.state = call_next(call.state, "withdrawn")
+        call.agent_id = None
+        agent.call_id = None
+        self._out.append(d.OfferWithdrawn(self.now, call.id, agent.id, call.queue.name, event.reason))
+        self._transition(agent, "withdrawn")
+        if agent.pending is not None:
+            self._after_call(agent)
+        if event.leave and call.callback is not None:
+            call.state = call_next(call.state, "cancel")
+            del self.calls[call.id]
+            self._out.append(d.CallbackCancelled(self.now, call.id, call.queue.name, event.reason,
+                                                 self.now - call.enqueued_at))
+            return
+        call.line.push(call)
+        self._dirty_calls.append(call.id)
+
+    def _on_callback_dialing(self, event: e.CallbackDialing) -> None:
+        was = self._callbacks_possible
+        self._callbacks_possible = event.possible
+        if event.possible and not was:
+            self._recheck_callbacks()
+
+    def _on_callback_cancelled(self, event: e.CallbackCancelled) -> None:
+        call = self._call(event, event.call_id)
+        if call is None:
+            return
+        if call.callback is None or call.state is not CallState.WAITING:
+            self._ignore(event, f"call is {call.state.value}{'' if call.callback else ', not a callback'}")
+            return
+        call.line.discard(call)
+        call.state = call_next(call.state, "cancel")
+        del self.calls[call.id]
+        self._out.append(d.CallbackCancelled(self.now, call.id, call.queue.name, event.reason,
+                                             self.now - call.enqueued_at))
+
+    def _callbacks_allowed(self) -> bool:
+        """Whether one more callback may be offered now: callbacks can be dialled, and
+        fewer than ``callback_share`` of the free agents (counting those ringing for
+        callbacks as free) ring for callbacks; one at a time always may."""
+        if not self._callbacks_possible:
+            return False
+        ringing = len(self._callback_offers)
+        if ringing == 0:
+            return True
+        share = self.config.routing.callback_share
+        return ringing < max(1, int(share * (len(self._free) + ringing)))
+
+    def _callback_offer_ended(self, call: Call) -> None:
+        """A callback's ring ended (answered, failed, withdrawn): a held callback may go."""
+        if call.id in self._callback_offers:
+            self._callback_offers.discard(call.id)
+            self._recheck_callbacks()
+
+    def _recheck_callbacks(self) -> None:
+        """Callbacks held back may be offered now: the free agents look again (only when
+        some callback waits, so the callers' hot path pays nothing)."""
+        if any(line.callback and line._queue for line in self._lines.values()):
+            self._dirty_agents.extend(self._free)
 
     def _exit(self, call: Call) -> None:
         position = self.queue_position(call)
@@ -605,7 +693,7 @@ class Engine:
                 if kind == "widen":
                     self._widen(call)
                 elif kind == "max_wait":
-                    if call.state is CallState.WAITING:
+                    if call.state is CallState.WAITING and call.callback is None:
                         self._exit(call)
                 elif kind == "announce":
                     self._announce(call)
@@ -640,6 +728,10 @@ class Engine:
         while dirty_calls or dirty_agents:
             while dirty_calls:
                 call = calls.get(dirty_calls.pop())
+                if call is not None and call.callback is not None and call.state is CallState.WAITING:
+                    # a held-back callback may wait ahead of this one in its line: the head
+                    # goes first (whoever can take this one can take the head, more widened)
+                    call = call.line.head() if self._callbacks_allowed() else None
                 if call is not None and call.state is CallState.WAITING:
                     agent = self._best_agent(call)
                     if agent is not None:
@@ -713,10 +805,16 @@ class Engine:
         best_key: tuple[float, float, int] | None = None
         now = self.now
         agent_id = agent.id
+        callbacks: bool | None = None      # asked once, and only when a callback line has callers
         for line in self._agent_lines[agent_id]:
             waiting = line._queue
             if not waiting:
                 continue
+            if line.callback:
+                if callbacks is None:
+                    callbacks = self._callbacks_allowed()
+                if not callbacks:
+                    continue
             head = waiting[0][2]
             if head.stage < line.eligible[agent_id]:
                 continue
@@ -731,6 +829,8 @@ class Engine:
         call.agent_id = agent.id
         call.offered_at = self.now
         agent.call_id = call.id
+        if call.callback is not None:
+            self._callback_offers.add(call.id)
         self._transition(agent, "offer")
         queue = call.queue
         # the agent's token changes with any outcome (answer, failure, hang-up): only an

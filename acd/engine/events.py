@@ -122,5 +122,38 @@ class CallbackRequested(Event):
 
 
 @dataclass(slots=True)
+class OfferWithdrawn(Event):
+    """The offer never reached the agent's phone: a callback's Originate failed before
+    anything rang (no AMI link, Asterisk refused the action). Not the agent's miss: the
+    agent is free at once, with no rest and no count towards auto-pause, and the call
+    goes back to its place."""
+
+    call_id: str
+    agent_id: str
+    reason: str = "failed"
+    #: the callback leaves the line instead (the fault was its own, e.g. a number the
+    #: dialplan refuses: the daemon's callback book puts it back after the retry delay)
+    leave: bool = False
+
+
+@dataclass(slots=True)
+class CallbackDialing(Event):
+    """Whether callbacks can be placed now (the daemon's AMI link is up). While they
+    cannot, callback calls keep their place and are offered to nobody, so free agents
+    take the callers on the line instead of failing originations."""
+
+    possible: bool
+
+
+@dataclass(slots=True)
+class CallbackCancelled(Event):
+    """A waiting callback is given up (``expired``: its window passed); the call leaves
+    the line. Ignored unless the call is a waiting callback."""
+
+    call_id: str
+    reason: str = "expired"
+
+
+@dataclass(slots=True)
 class Tick(Event):
     """Time passes: due timers (wrap-up ends, widening, announcements, max wait) fire."""

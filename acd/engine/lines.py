@@ -22,7 +22,10 @@ from acd.engine.runtime import Agent, Call
 #: line can keep its free agents in a heap instead of ranking them on every call.
 STATIC_STRATEGIES = frozenset({"longest_idle", "leastrecent", "fewestcalls", "linear"})
 
-LineKey = tuple[str, frozenset[tuple[str, int]], int]
+#: (queue, requirements, priority, callback): callbacks wait in lines of their own, so a
+#: callback held back (no AMI, the callback share used up) never blocks the callers on the
+#: line behind it, and FIFO stays exact within each line
+LineKey = tuple[str, frozenset[tuple[str, int]], int, bool]
 
 
 def requirements_at(requirements: Mapping[str, int], queue: QueueConfig, stage: int) -> dict[str, int]:
@@ -52,11 +55,12 @@ def qualifies(skills: Mapping[str, int], requirements: Mapping[str, int]) -> boo
 class Line:
     __slots__ = ("key", "queue", "priority", "requirements", "stages", "thresholds", "eligible",
                  "match", "_queue", "weight", "boost", "overlaps", "apart", "staffed", "score_class", "free",
-                 "static")
+                 "static", "callback")
 
     def __init__(self, key: LineKey, queue: QueueConfig, requirements: dict[str, int], priority: int,
                  priority_seconds: float, score_class: list[tuple[float, int, Call]]) -> None:
         self.key = key
+        self.callback = key[3]
         self.queue = queue
         self.priority = priority
         self.requirements = requirements

@@ -45,6 +45,7 @@ AGENT_TRANSITIONS: dict[tuple[AgentState, str], AgentState] = {
     (A.RINGING, "miss"): A.RESTING,
     (A.RINGING, "auto_pause"): A.PAUSED,
     (A.RINGING, "caller_gone"): A.AVAILABLE,
+    (A.RINGING, "withdrawn"): A.AVAILABLE,     # the ring never started (callback not placed)
     (A.ON_CALL, "end"): A.WRAP_UP,
     (A.WRAP_UP, "ready"): A.AVAILABLE,
     (A.WRAP_UP, "pause"): A.PAUSED,
@@ -62,8 +63,10 @@ CALL_TRANSITIONS: dict[tuple[CallState, str], CallState] = {
     (C.WAITING, "offer"): C.OFFERED,
     (C.WAITING, "hangup"): C.ABANDONED,
     (C.WAITING, "timeout"): C.EXITED,
+    (C.WAITING, "cancel"): C.EXITED,          # a callback given up (its window passed)
     (C.OFFERED, "answer"): C.CONNECTED,
     (C.OFFERED, "miss"): C.WAITING,
+    (C.OFFERED, "withdrawn"): C.WAITING,
     (C.OFFERED, "hangup"): C.ABANDONED,
     (C.CONNECTED, "hangup"): C.ENDED,
 }

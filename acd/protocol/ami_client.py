@@ -13,7 +13,15 @@ The transport's whole job is reconnect, resync and back-pressure:
 - after every login the ``on_connect`` callbacks run, because events were lost while
   the link was down and the daemon must ask for the full picture again;
 - every write awaits ``drain``, so a slow Asterisk slows the sender instead of growing
-  a buffer without bound.
+  a buffer without bound;
+- a keepalive: after ``keepalive`` seconds with nothing read the client sends ``Ping``
+  (main/manager.c ``action_ping``: any logged-in user, answered ``Response: Success``,
+  ``Ping: Pong``) and drops the link when no reply comes within ``keepalive_timeout``.
+  A half-open link (the peer gone without a FIN: a cable, a NAT, a frozen host) sends
+  nothing and fails no write, so without it the daemon would wait for events forever;
+  with the defaults it is noticed within 8 s, then reconnected like any lost link;
+- ``on_disconnect`` callbacks run when a link that was up is lost, so what needs AMI
+  (placing callbacks) pauses at once instead of failing action after action.
 """
 from __future__ import annotations
 
@@ -33,6 +41,7 @@ log = logging.getLogger(__name__)
 
 EventCallback = Callable[[AMIMessage], Awaitable[None] | None]
 ConnectCallback = Callable[["AMIClient"], Awaitable[None] | None]
+DisconnectCallback = Callable[[str], None]
 
 _READ_SIZE = 65536
 
@@ -49,9 +58,17 @@ class AMIClient:
 
     def __init__(self, host: str, port: int, username: str, secret: str, *, reconnect: bool = True,
                  min_backoff: float = 0.5, max_backoff: float = 30.0, action_timeout: float = 10.0,
-                 connect_timeout: float = 5.0) -> None:
+                 connect_timeout: float = 5.0, keepalive: float | None = 5.0, keepalive_timeout: float = 3.0) -> None:
+        """``keepalive``: seconds of silence before a ``Ping`` (None: never); a ping not
+        answered within ``keepalive_timeout`` seconds drops the link."""
         if not 0 < min_backoff <= max_backoff:
             raise ValueError(f"need 0 < min_backoff <= max_backoff, got {min_backoff}, {max_backoff}")
+        if (keepalive is not None and keepalive <= 0) or keepalive_timeout <= 0:
+            raise ValueError(f"keepalive and keepalive_timeout must be > 0, got {keepalive}, {keepalive_timeout}")
+        self.keepalive, self.keepalive_timeout = keepalive, keepalive_timeout
+        self._last_read = 0.0
+        self._keepalive_task: asyncio.Task[None] | None = None
+        self._disconnect_callbacks: list[DisconnectCallback] = []
         self.host, self.port = host, port
         self.username, self.secret = username, secret
         self.reconnect = reconnect
@@ -86,6 +103,10 @@ class AMIClient:
     def on_connect(self, callback: ConnectCallback) -> None:
         """Call ``callback(client)`` after every login, the first and each reconnect."""
         self._connect_callbacks.append(callback)
+
+    def on_disconnect(self, callback: DisconnectCallback) -> None:
+        """Call ``callback(reason)`` each time a link that was up is lost (or closed)."""
+        self._disconnect_callbacks.append(callback)
 
     async def connect(self) -> None:
         self._closing = False
@@ -159,6 +180,7 @@ class AMIClient:
                                                 self.connect_timeout)
         parser = AMIParser()
         self._writer = writer
+        self._last_read = asyncio.get_running_loop().time()
         self._reader_task = asyncio.create_task(self._read_loop(reader, parser, writer))
         try:
             login = await self._login()
@@ -167,6 +189,8 @@ class AMIClient:
             raise
         self.banner = parser.banner
         self._connected.set()
+        if self.keepalive is not None:
+            self._keepalive_task = asyncio.create_task(self._keepalive_loop(writer, self.keepalive))
         log.info("AMI logged in", extra={"host": self.host, "port": self.port, "banner": self.banner,
                                          "login_message": login.get("Message")})
         for callback in list(self._connect_callbacks):
@@ -210,6 +234,7 @@ class AMIClient:
                 data = await reader.read(_READ_SIZE)
                 if not data:
                     break
+                self._last_read = asyncio.get_running_loop().time()
                 for message in parser.feed(data):
                     self._dispatch(message)
         except asyncio.CancelledError:
@@ -227,6 +252,9 @@ class AMIClient:
         task, self._reader_task = self._reader_task, None
         if task is not None and task is not asyncio.current_task():
             task.cancel()
+        keepalive, self._keepalive_task = self._keepalive_task, None
+        if keepalive is not None and keepalive is not asyncio.current_task():
+            keepalive.cancel()
         error = AMIConnectionLost(f"AMI link lost: {reason}")
         for future in list(self._pending.values()):
             if not future.done():
@@ -240,6 +268,11 @@ class AMIClient:
                 await writer.wait_closed()
         if not was_connected:
             return
+        for callback in list(self._disconnect_callbacks):
+            try:
+                callback(reason)
+            except Exception:
+                log.exception("AMI disconnect callback failed")
         if self._closing:
             log.info("AMI link closed", extra={"reason": reason, "host": self.host, "port": self.port})
             return
@@ -247,6 +280,23 @@ class AMIClient:
         wanted = self.reconnect if reconnect is None else reconnect
         if wanted and not self._closing and self._reconnect_task is None:
             self._reconnect_task = asyncio.create_task(self._reconnect_loop())
+
+    async def _keepalive_loop(self, writer: asyncio.StreamWriter, interval: float) -> None:
+        """Ping after ``interval`` s of silence; no answer in time drops this link."""
+        loop = asyncio.get_running_loop()
+        while self._writer is writer:
+            quiet = loop.time() - self._last_read
+            if quiet < interval:
+                await asyncio.sleep(interval - quiet)
+                continue
+            try:
+                await self.action("Ping", timeout=self.keepalive_timeout)
+            except asyncio.TimeoutError:
+                if self._writer is writer:
+                    await self._drop(f"keepalive: no reply to Ping within {self.keepalive_timeout:g}s")
+                return
+            except AMIConnectionLost:
+                return
 
     async def _reconnect_loop(self) -> None:
         delay = self.min_backoff

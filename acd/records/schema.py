@@ -120,6 +120,33 @@ dead_letters = Table(
 )
 
 
+#: callbacks promised to citizens (acd.daemon.callback_book): written before the caller
+#: hears the confirmation, read back at every start, so no restart forgets one
+callbacks = Table(
+    "callbacks",
+    metadata,
+    Column("call_id", String(64), primary_key=True),
+    Column("queue", String(QUEUE_NAME), nullable=False),
+    Column("number", String(32), nullable=False),
+    Column("requirements", JSON, nullable=False),
+    Column("priority", Integer),
+    Column("language", String(16)),
+    Column("caller_type", String(16)),
+    #: the place in line (the caller's original enqueue time)
+    Column("enqueued_at", Float, nullable=False),
+    Column("requested_at", Float, nullable=False),
+    #: the window's end: ``routing.callback_window`` after the queue is next open
+    Column("expires_at", Float, nullable=False),
+    #: pending | answered | failed | expired
+    Column("status", String(16), nullable=False, index=True),
+    #: tries made (the citizen's phone rung)
+    Column("attempts", Integer, nullable=False, default=0),
+    #: a pending callback is not offered before this (the delay after an unanswered try)
+    Column("next_try_at", Float),
+    Column("updated_at", Float, nullable=False),
+)
+
+
 class SchemaMismatch(RuntimeError):
     """The database has a table this code cannot add to without a real migration."""
 

@@ -1,0 +1,263 @@
+"""The callback book: a callback confirmed to a citizen is a durable promise.
+
+Why a book of its own, apart from the engine and the call records: the engine keeps a
+callback's place in line only in memory, and the call records are written after the
+fact, in batches; a promise must be on disk *before* the caller hears "we will call you
+back", and must come back after any restart. So:
+
+- ``promise`` writes the row (table ``callbacks`` in the records database, an upsert by
+  call id, so a repeated request or a second daemon changes nothing) and mirrors it to
+  the Redis live state when configured; only then does it put the callback in the
+  engine, at its original place (the caller's enqueue time). It raises when the
+  database does not take the row: the IVR then tells the caller the callback could not
+  be taken and the caller stays in line.
+- ``start`` (every daemon start, or a standby taking over) reads the pending rows back
+  and feeds them to the engine at their places.
+- each try ends in ``tried``: the citizen answered (``answered``, done), or not: after
+  ``routing.callback_attempts`` tries ``failed``, else pending again after
+  ``routing.callback_retry_delay`` seconds.
+- the sweep (every second) expires a callback whose window (``routing.callback_window``
+  from the moment its queue is next open: an after-hours callback waits for the
+  morning) has passed, and puts back the ones whose retry delay is over.
+
+Placing the call (agent first, then the citizen) is ``acd.daemon.callbacks``; the rules
+of who is offered a callback when are the engine's.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from acd.config.model import Config
+from acd.daemon.live_engine import LiveEngine
+from acd.engine import events as e
+from acd.engine.states import CallState
+from acd.records.schema import callbacks, create_or_upgrade
+
+log = logging.getLogger(__name__)
+
+PENDING, ANSWERED, FAILED, EXPIRED = "pending", "answered", "failed", "expired"
+#: how far ahead the next opening of a closed queue is looked for (a week and a holiday)
+_LOOKAHEAD = 9 * 24 * 3600
+_STEP = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class Callback:
+    """One promised callback, as stored."""
+
+    call_id: str
+    queue: str
+    number: str
+    enqueued_at: float
+    requested_at: float
+    expires_at: float
+    requirements: Mapping[str, int] = field(default_factory=dict)
+    priority: int | None = None
+    language: str | None = None
+    caller_type: str | None = None
+    status: str = PENDING
+    attempts: int = 0
+    next_try_at: float | None = None
+
+    def row(self, now: float) -> dict[str, Any]:
+        return {**asdict(self), "requirements": dict(self.requirements), "updated_at": now}
+
+
+def next_open(config: Config, queue: str, at: float) -> float:
+    """When ``queue`` next takes calls from ``at`` on (``at`` itself when open now), to
+    the minute; a queue closed for longer than the look-ahead counts from ``at``."""
+    from ivr.calendar import is_open, local_time
+
+    settings = config.queues[queue]
+    if settings.always_open:
+        return at
+    schedule = config.schedules[settings.schedule]
+    moment = at
+    while moment < at + _LOOKAHEAD:
+        if is_open(schedule, config.holidays, local_time(moment, config.daemon.timezone)):
+            return moment
+        moment += _STEP
+    return at
+
+
+class CallbackBook:
+    def __init__(self, live: LiveEngine, database_url: str, *, redis: Any = None, redis_prefix: str = "acd:",
+                 sweep_every: float = 1.0) -> None:
+        """``redis``: a redis.asyncio client to mirror the book to (None: database only)."""
+        self.live = live
+        self.db: AsyncEngine = create_async_engine(database_url)
+        self.redis = redis
+        self.redis_key = f"{redis_prefix}callbacks"
+        self.sweep_every = sweep_every
+        #: the pending callbacks, by call id (the database has the same rows)
+        self.pending: dict[str, Callback] = {}
+        self._sweeper: asyncio.Task[None] | None = None
+        self._writes: set[asyncio.Task[None]] = set()
+
+    @property
+    def config(self) -> Config:
+        return self.live.config
+
+    # -------------------------------------------------------------- life
+    async def start(self) -> int:
+        """Create the table if needed, load the pending callbacks and put them in line at
+        their places; the number restored. Raises when the database cannot be read."""
+        async with self.db.begin() as conn:
+            await conn.run_sync(create_or_upgrade)
+            rows = (await conn.execute(select(callbacks).where(callbacks.c.status == PENDING))).mappings().all()
+        restored = 0
+        for row in sorted(rows, key=lambda r: r["enqueued_at"]):
+            callback = Callback(**{k: row[k] for k in Callback.__dataclass_fields__})
+            if callback.queue not in self.config.queues:
+                log.error("pending callback for a queue no longer configured",
+                          extra={"call_id": callback.call_id, "queue": callback.queue})
+                continue
+            self.pending[callback.call_id] = callback
+            restored += self._enqueue(callback)
+        log.info("callbacks restored", extra={"pending": len(self.pending), "in_line": restored})
+        self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
+        return restored
+
+    async def close(self, wait: float = 5.0) -> None:
+        """Stop sweeping; give outcomes not yet written ``wait`` seconds. One still not
+        written leaves its row pending: the next daemon makes that callback again (at
+        least once, never lost)."""
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+        if self._writes:
+            _, late = await asyncio.wait(set(self._writes), timeout=wait)
+            for task in late:
+                task.cancel()
+            if late:
+                log.error("callback outcomes not written at stop; their callbacks stay pending",
+                          extra={"count": len(late)})
+        await self.db.dispose()
+
+    # -------------------------------------------------------------- promises
+    async def promise(self, call_id: str, queue: str, number: str, *, requirements: Mapping[str, int] | None = None,
+                      priority: int | None = None, language: str | None = None, caller_type: str | None = None,
+                      enqueued_at: float | None = None) -> Callback:
+        """Store the callback, then put it in line; returns what was stored (its
+        ``enqueued_at`` is the place kept). Raises if the database does not take it:
+        nothing is then promised and the engine is untouched."""
+        if queue not in self.config.queues:
+            raise ValueError(f"unknown queue {queue!r}")
+        now = self.live.now()
+        known = self.live.engine.calls.get(call_id)
+        place = known.enqueued_at if known is not None else (now if enqueued_at is None else min(enqueued_at, now))
+        callback = Callback(call_id, queue, number, place, now,
+                            next_open(self.config, queue, now) + self.config.routing.callback_window,
+                            dict(requirements or {}), priority, language, caller_type)
+        await self._store(callback)
+        await self._mirror(callback)
+        self.pending[call_id] = callback
+        if known is not None and known.state is CallState.WAITING:
+            self.live.feed(e.CallbackRequested(now, call_id, number))
+        elif known is None:
+            self._enqueue(callback)
+        log.info("callback promised", extra={"call_id": call_id, "queue": queue, "expires_at": callback.expires_at})
+        return callback
+
+    def tried(self, call_id: str, answered: bool) -> None:
+        """A try ended (the agent answered and the citizen's phone was rung)."""
+        callback = self.pending.get(call_id)
+        if callback is None:
+            return
+        now = self.live.now()
+        attempts = callback.attempts + 1
+        if answered:
+            self._finish(replace(callback, attempts=attempts, status=ANSWERED), now)
+        elif attempts >= self.config.routing.callback_attempts:
+            self._finish(replace(callback, attempts=attempts, status=FAILED), now)
+        else:
+            again = replace(callback, attempts=attempts, next_try_at=now + self.config.routing.callback_retry_delay)
+            self.pending[call_id] = again
+            self._write_later(again, now)
+            log.info("callback not answered; tried again later",
+                     extra={"call_id": call_id, "attempts": attempts, "at": again.next_try_at})
+
+    def sweep(self) -> None:
+        """Expire callbacks past their window; put back those whose retry delay is over."""
+        now = self.live.now()
+        calls = self.live.engine.calls
+        for callback in list(self.pending.values()):
+            call = calls.get(callback.call_id)
+            if now >= callback.expires_at and (call is None or call.state is CallState.WAITING):
+                if call is not None:
+                    self.live.feed(e.CallbackCancelled(now, callback.call_id, EXPIRED))
+                self._finish(replace(callback, status=EXPIRED), now)
+            elif call is None and (callback.next_try_at or 0) <= now:
+                self._enqueue(callback)
+
+    # -------------------------------------------------------------- inside
+    def _enqueue(self, callback: Callback) -> int:
+        """Put a pending callback in the engine at its place, unless it is there or must
+        wait for its retry."""
+        now = self.live.now()
+        if callback.call_id in self.live.engine.calls or (callback.next_try_at or 0) > now:
+            return 0
+        self.live.feed(e.CallArrived(now, callback.call_id, callback.queue, dict(callback.requirements),
+                                     callback.priority, callback.enqueued_at, callback.language,
+                                     callback.caller_type, callback.number))
+        return int(callback.call_id in self.live.engine.calls)
+
+    def _finish(self, callback: Callback, now: float) -> None:
+        self.pending.pop(callback.call_id, None)
+        self._write_later(callback, now)
+        log.info("callback done", extra={"call_id": callback.call_id, "status": callback.status,
+                                         "attempts": callback.attempts})
+
+    def _write_later(self, callback: Callback, now: float) -> None:
+        """Outcomes are written in the background, retried until the database takes them."""
+        task = asyncio.get_running_loop().create_task(self._write_until_done(callback, now))
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _write_until_done(self, callback: Callback, now: float) -> None:
+        delay = 0.5
+        while True:
+            try:
+                await self._store(callback, now)
+                await self._mirror(callback)
+                return
+            except Exception as error:
+                log.warning("callback outcome not written yet; retrying",
+                            extra={"call_id": callback.call_id, "reason": repr(error), "in": delay})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30.0)
+
+    async def _store(self, callback: Callback, now: float | None = None) -> None:
+        row = callback.row(self.live.now() if now is None else now)
+        async with self.db.begin() as conn:
+            found = await conn.execute(update(callbacks).where(callbacks.c.call_id == callback.call_id).values(row))
+            if found.rowcount == 0:
+                await conn.execute(callbacks.insert().values(row))
+
+    async def _mirror(self, callback: Callback) -> None:
+        """The live state's copy (wallboards, a standby daemon); Redis down costs only it."""
+        if self.redis is None:
+            return
+        try:
+            if callback.status == PENDING:
+                await self.redis.hset(self.redis_key, callback.call_id, json.dumps(callback.row(self.live.now())))
+            else:
+                await self.redis.hdel(self.redis_key, callback.call_id)
+        except Exception as error:
+            log.warning("callback not mirrored to Redis", extra={"call_id": callback.call_id, "reason": repr(error)})
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.sweep_every)
+            try:
+                self.sweep()
+            except Exception:
+                log.exception("callback sweep failed")
+

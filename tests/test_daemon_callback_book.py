@@ -1,0 +1,127 @@
+"""The callback book's own rules: stored before anything else, tried N times with a
+delay, expired after its window counted from the queue's next opening."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import create_engine, text
+
+from acd.daemon.callback_book import CallbackBook, next_open
+from acd.engine import decisions as d
+from tests.daemon_fakes import Room, config_with
+
+ROUTING = "routing: {callback_attempts: 2, callback_retry_delay: 300, callback_window: 3600}\n"
+
+
+def status(path, call_id: str) -> tuple:
+    with create_engine(f"sqlite:///{path}").connect() as conn:
+        return tuple(conn.execute(text(f"SELECT status, attempts FROM callbacks WHERE call_id = '{call_id}'")).one())
+
+
+async def book_for(tmp_path, sections: str = ROUTING) -> tuple[Room, CallbackBook]:
+    r = Room(tmp_path, config=config_with(sections))
+    book = CallbackBook(r.live, f"sqlite+aiosqlite:///{tmp_path / 'acd.sqlite3'}", sweep_every=3600)
+    await book.start()
+    return r, book
+
+
+async def drained(book: CallbackBook) -> None:
+    while book._writes:
+        await asyncio.gather(*list(book._writes))
+
+
+async def test_an_unanswered_callback_is_tried_again_after_the_delay_then_counted_failed(tmp_path):
+    r, book = await book_for(tmp_path)
+    try:
+        await book.promise("cb", "q", "2101234567", enqueued_at=r.clock.now - 30)
+        assert status(tmp_path / "acd.sqlite3", "cb") == ("pending", 0)
+        r.live.engine.calls.pop("cb")                 # as if tried: the engine ended that call
+        book.tried("cb", answered=False)
+        book.sweep()
+        assert "cb" not in r.live.engine.calls        # not before the delay
+        r.clock.now += 301
+        book.sweep()
+        assert r.live.engine.calls["cb"].enqueued_at == r.clock.now - 301 - 30   # back at its place
+        r.live.engine.calls.pop("cb")
+        book.tried("cb", answered=False)
+        await drained(book)
+        assert status(tmp_path / "acd.sqlite3", "cb") == ("failed", 2) and book.pending == {}
+    finally:
+        await book.close()
+
+
+async def test_a_callback_past_its_window_expires_and_leaves_the_line(tmp_path):
+    r, book = await book_for(tmp_path)
+    try:
+        await book.promise("cb", "q", "2101234567")
+        r.clock.now += 3601
+        book.sweep()
+        await drained(book)
+        assert "cb" not in r.live.engine.calls and [x.reason for x in r.of(d.CallbackCancelled)] == ["expired"]
+        assert status(tmp_path / "acd.sqlite3", "cb") == ("expired", 0)
+        assert r.queue_log_events()[-1] == "EXITWITHTIMEOUT"
+    finally:
+        await book.close()
+
+
+def test_an_after_hours_callback_counts_its_window_from_the_opening():
+    config = config_with("schedules:\n  office: {weekly: {mon-fri: '08:00-16:00'}}\n",
+                         queues="q: {requires: {topic:a: 1}, schedule: office}\n")
+    athens = ZoneInfo(config.daemon.timezone)
+    friday_night = datetime(2026, 12, 4, 22, 0, tzinfo=athens).timestamp()
+    assert next_open(config, "q", friday_night) == datetime(2026, 12, 7, 8, 0, tzinfo=athens).timestamp()
+
+
+async def test_a_callback_number_that_came_on_the_channel_is_stored_too(tmp_path):
+    from acd.daemon.callbacks import CallbackDialer
+
+    r, book = await book_for(tmp_path)
+    r.room.callbacks = CallbackDialer(r.live, book)
+    try:
+        session = await r.arrive("1.1", ACD_CALLBACK="2101234567")
+        session.hang_up()
+        await asyncio.wait_for(r.tasks[0], 1)
+        while r.room._stopping:
+            await asyncio.sleep(0.01)
+        assert status(tmp_path / "acd.sqlite3", "1.1") == ("pending", 0)
+        assert "1.1" in book.pending and r.live.engine.calls["1.1"].callback == "2101234567"
+    finally:
+        await book.close()
+
+
+async def test_promises_in_postgresql_and_redis_survive_a_new_book(tmp_path, postgres_url, redis_url):
+    import json
+    import uuid
+
+    import redis.asyncio as aioredis
+    from sqlalchemy import select
+
+    from acd.records.schema import callbacks
+
+    tag = uuid.uuid4().hex[:8]
+    call_id, prefix = f"pg-{tag}", f"test-{tag}:"
+    redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    r = Room(tmp_path, config=config_with(ROUTING))
+    book = CallbackBook(r.live, postgres_url, redis=redis, redis_prefix=prefix, sweep_every=3600)
+    await book.start()
+    await book.promise(call_id, "q", "2101234567", enqueued_at=r.clock.now - 90)
+    assert json.loads(await redis.hget(f"{prefix}callbacks", call_id))["number"] == "2101234567"
+    await book.close()
+
+    again = Room(tmp_path, config=config_with(ROUTING))       # a new daemon
+    book = CallbackBook(again.live, postgres_url, redis=redis, redis_prefix=prefix, sweep_every=3600)
+    try:
+        await book.start()
+        call = again.live.engine.calls[call_id]
+        assert (call.callback, call.enqueued_at) == ("2101234567", r.clock.now - 90)
+        book.tried(call_id, answered=True)
+        await drained(book)
+        async with book.db.connect() as conn:
+            row = (await conn.execute(select(callbacks.c.status, callbacks.c.attempts)
+                                      .where(callbacks.c.call_id == call_id))).one()
+        assert tuple(row) == ("answered", 1) and await redis.hget(f"{prefix}callbacks", call_id) is None
+    finally:
+        await book.close()
+        await redis.aclose()
