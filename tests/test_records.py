@@ -175,3 +175,17 @@ async def test_a_max_wait_ticket_without_a_back_office_still_gets_written(tmp_pa
         row = (await conn.execute(select(tickets))).one()
     await records.db.dispose()
     assert (row.call_id, row.source, row.unit, row.primary_owner, row.status) == ("c1", "max_wait", None, None, "open")
+
+
+async def test_a_callback_that_runs_out_gets_its_row(tmp_path):
+    """A callback left waiting past its window is cancelled by the engine; the call's row
+    ends as an exit that says so, not missing."""
+    records = CallRecords(f"sqlite+aiosqlite:///{tmp_path / 'acd.sqlite3'}", interval=0.05)
+    await records.start()
+    engine = Engine(make_config(QUEUE, AGENTS))
+    records(engine.handle(e.CallArrived(1, "cb", "q", callback="6900000000")))
+    records(engine.handle(e.CallbackCancelled(50, "cb", "expired")))
+    await records.close()
+    async with records.db.connect() as conn:
+        (row,) = (await conn.execute(select(calls))).all()
+    assert (row.call_id, row.outcome, row.exit_action, row.waited) == ("cb", "exited", "callback_expired", 49)
