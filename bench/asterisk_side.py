@@ -2,7 +2,7 @@
 into the sandbox (as the ``*_generated.conf`` files the base config includes).
 
 It follows the contract of the dialplan generator (agents' endpoints ``agent-<id>`` in
-context ``acd-agents`` with ``dtmf_mode=info`` and ``direct_media=no``, citizens in
+context ``acd-agents`` with the generator's DTMF modes and codecs and ``direct_media=no``, citizens in
 ``acd-inbound``, ``q-<queue>`` per queue, the ``wait`` and ``agent`` FastAGI handlers)
 but adds what only these runs need: every agent's contact points at a sipp process,
 and the app_queue baseline queue of the bench.
@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from dialplan.generate import FEATURE_CODES
+from dialplan.generate import AGENT_DTMF_MODE, CODECS, FEATURE_CODES, TRUNK_DTMF_MODE
 
 #: sipp scenarios only the bench, demo and live tests need (the common phones are rig's)
 SCENARIOS = Path(__file__).with_name("scenarios")
@@ -31,14 +31,14 @@ def endpoints(agent_contacts: Mapping[str, int | None]) -> str:
     The base pjsip.conf identifies by the user in From before the IP
     (``endpoint_identifier_order=username,ip``): on one machine citizens and agents'
     phones share 127.0.0.1, and an agent's feature-code call must reach ``acd-agents``."""
-    parts = ["[citizens]\ntype=endpoint\ncontext=acd-inbound\ndisallow=all\nallow=ulaw\n"
-             "direct_media=no\ndtmf_mode=info\n\n",
+    parts = [f"[citizens]\ntype=endpoint\ncontext=acd-inbound\ndisallow=all\nallow={CODECS}\n"
+             f"direct_media=no\ndtmf_mode={TRUNK_DTMF_MODE}\n\n",
              "[citizens]\ntype=identify\nendpoint=citizens\nmatch=127.0.0.1\n\n"]
     for endpoint, port in agent_contacts.items():
         contact = "" if port is None else f"contact=sip:{endpoint}@127.0.0.1:{port}\n"
         parts.append(
-            f"[{endpoint}]\ntype=endpoint\ncontext=acd-agents\ndisallow=all\nallow=ulaw\n"
-            f"direct_media=no\ndtmf_mode=info\naors={endpoint}\n\n"
+            f"[{endpoint}]\ntype=endpoint\ncontext=acd-agents\ndisallow=all\nallow={CODECS}\n"
+            f"direct_media=no\ndtmf_mode={AGENT_DTMF_MODE}\naors={endpoint}\n\n"
             f"[{endpoint}]\ntype=aor\n{contact}\n")
     return "".join(parts)
 

@@ -16,7 +16,8 @@ _AGENT_ID = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
 def agent_endpoint(agent_id: str, phone_port: int, *, context: str = "acd-agents") -> str:
     """One agent's softphone, reached at ``sip:agent-<id>@127.0.0.1:<phone_port>``.
 
-    ``dtmf_mode=info`` because sipp sends DTMF as SIP INFO; ``direct_media=no`` or
+    ``dtmf_mode=rfc4733`` as the generator writes it (sipp's SIP INFO is accepted with
+    any mode, res_pjsip_dtmf_info.c); ``direct_media=no`` or
     Asterisk would re-INVITE both legs to talk directly once bridged.
     """
     if not _AGENT_ID.match(agent_id):
@@ -25,8 +26,8 @@ def agent_endpoint(agent_id: str, phone_port: int, *, context: str = "acd-agents
         raise ValueError(f"port {phone_port} is not a UDP port")
     name = f"agent-{agent_id}"
     return (
-        f"[{name}]\ntype = endpoint\ncontext = {context}\ndisallow = all\nallow = ulaw\n"
-        f"aors = {name}\ndtmf_mode = info\ndirect_media = no\n\n"
+        f"[{name}]\ntype = endpoint\ncontext = {context}\ndisallow = all\nallow = alaw,ulaw\n"
+        f"aors = {name}\ndtmf_mode = rfc4733\ndirect_media = no\n\n"
         f"[{name}]\ntype = aor\ncontact = sip:{name}@127.0.0.1:{phone_port}\n\n"
     )
 
@@ -34,8 +35,8 @@ def agent_endpoint(agent_id: str, phone_port: int, *, context: str = "acd-agents
 def citizens_trunk(*, context: str = "acd-inbound", match: str = "127.0.0.1") -> str:
     """The citizens' side: every call from ``match`` lands in ``context``."""
     return (
-        f"[citizens]\ntype = endpoint\ncontext = {context}\ndisallow = all\nallow = ulaw\n"
-        f"dtmf_mode = info\ndirect_media = no\n\n"
+        f"[citizens]\ntype = endpoint\ncontext = {context}\ndisallow = all\nallow = alaw,ulaw\n"
+        f"dtmf_mode = auto\ndirect_media = no\n\n"
         f"[citizens]\ntype = identify\nendpoint = citizens\nmatch = {match}\n\n"
     )
 

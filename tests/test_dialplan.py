@@ -259,8 +259,14 @@ def test_agent_endpoints_follow_the_contract(config: Config) -> None:
     text = pjsip(config, SANDBOX)
     for agent in config.agents.values():
         section = text.split(f"[{agent.endpoint}]\ntype=endpoint\n", 1)[1].split("\n\n", 1)[0]
-        assert "context=acd-agents" in section and "dtmf_mode=info" in section and "direct_media=no" in section
+        assert {"context=acd-agents", "dtmf_mode=rfc4733", "direct_media=no", "allow=alaw,ulaw"} <= set(section.splitlines())
         assert f"contact=sip:{agent.endpoint}@127.0.0.1:16000" in text
+
+
+def test_citizens_trunk_negotiates_rfc4733_and_hears_in_band_tones(config: Config) -> None:
+    trunk = pjsip(config, SANDBOX).split("[citizens]\ntype=endpoint\n", 1)[1].split("\n\n", 1)[0]
+    # auto: telephone-event offered and answered; in-band detection when the far end offers none
+    assert {"context=acd-inbound", "dtmf_mode=auto", "allow=alaw,ulaw", "direct_media=no"} <= set(trunk.splitlines())
 
 
 def test_registering_phones_need_a_password_each(config: Config, tmp_path: Path) -> None:

@@ -2,7 +2,7 @@
 Asterisk into the daemon's ``agent`` handler, with the wrong-PIN rate limit.
 
 sipp plays the agent's phone: it dials ``*11`` (log in) or ``*12`` (log out) as the
-agent's endpoint and types the PIN by SIP INFO (the endpoints' ``dtmf_mode=info``);
+agent's endpoint and types the PIN by SIP INFO (accepted with any ``dtmf_mode``);
 another sipp is the phone the agent is rung on; citizens wait in the queue. What the
 phone was told is Asterisk's word (``rig.agi_trace``: the digits GET DATA collected and
 the sound that answered them), what the agent's state became is the queue_log's and
