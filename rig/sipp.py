@@ -229,13 +229,14 @@ class SippProcess:
 
 # ---------------------------------------------------------------------- helpers
 def agent_phones(workdir: Path, *, behaviour: AgentBehaviour = "answers", ring: float = 0.2,
-                 talk: float | None = 1.0, port: int | None = None, name: str = "agents") -> SippProcess:
+                 talk: float | None = 1.0, port: int | None = None, name: str = "agents",
+                 alaw: bool = False, rtp_port: int | None = None) -> SippProcess:
     """One sipp UAS playing every agent whose contact is ``sip:agent-<id>@127.0.0.1:<port>``.
 
     ``answers``: rings ``ring`` seconds, answers, hangs up after ``talk`` seconds
     (``talk=None``: waits for the caller to hang up). ``never_answers``: rings until
-    Asterisk cancels. ``busy``: 486 at once. Not started: call ``start()`` or use
-    ``with``.
+    Asterisk cancels. ``busy``: 486 at once. ``alaw``/``rtp_port``: see
+    ``alaw_scenario``. Not started: call ``start()`` or use ``with``.
     """
     if behaviour not in _AGENT_SCENARIOS:
         raise ValueError(f"agent behaviour {behaviour!r}: one of {', '.join(_AGENT_SCENARIOS)}")
@@ -246,19 +247,24 @@ def agent_phones(workdir: Path, *, behaviour: AgentBehaviour = "answers", ring: 
         args += ["-set", "ring_ms", str(round(ring * 1000))]
         if talk is not None:
             args += ["-recv_timeout", str(round(talk * 1000))]
-    return SippProcess(SCENARIOS / _AGENT_SCENARIOS[behaviour], args, workdir=workdir, name=name, port=port)
+    scenario = SCENARIOS / _AGENT_SCENARIOS[behaviour]
+    if alaw or rtp_port is not None:
+        scenario = alaw_scenario(scenario, Path(workdir) / f"{name}-alaw.xml", rtp_port)
+    return SippProcess(scenario, args, workdir=workdir, name=name, port=port)
 
 
 def citizens(workdir: Path, sip_port: int, number: str, *, calls: int = 1, rate: float = 10.0,
              concurrency: int | None = None, caller_name: str = "Πολίτης", caller_prefix: str = "citizen-",
              digits: str = "", first_digit_after: float = 1.0, digit_gap: float = 0.3,
-             hold: float | None = None, name: str = "citizens") -> SippProcess:
+             hold: float | None = None, name: str = "citizens", alaw: bool = False,
+             rtp_port: int | None = None) -> SippProcess:
     """A sipp UAC placing ``calls`` calls to ``number`` at the sandbox's SIP port.
 
     Each call waits as long as it takes to be answered, sends ``digits`` as SIP INFO
     (the first ``first_digit_after`` seconds after the answer, then one every
     ``digit_gap``), holds for ``hold`` seconds and hangs up (``hold=None``: until the
-    far end hangs up). ``caller_name`` goes into From as UTF-8. Not started.
+    far end hangs up). ``caller_name`` goes into From as UTF-8. ``alaw``/``rtp_port``:
+    see ``alaw_scenario``. Not started.
     """
     if calls < 1 or rate <= 0 or (concurrency is not None and concurrency < 1):
         raise ValueError(f"calls ({calls}), rate ({rate}) and concurrency ({concurrency}) must be positive")
@@ -274,6 +280,8 @@ def citizens(workdir: Path, sip_port: int, number: str, *, calls: int = 1, rate:
         scenario = workdir / f"{name}.xml"
         workdir.mkdir(parents=True, exist_ok=True)
         scenario.write_text(citizen_scenario_with_dtmf(digits, first_digit_after, digit_gap), encoding="iso-8859-1")
+    if alaw or rtp_port is not None:
+        scenario = alaw_scenario(scenario, workdir / f"{name}-alaw.xml", rtp_port)
     # -l always: sipp's default concurrency limit (3 x rate x scenario length) would
     # silently hold back citizens who wait long.
     args = ["-s", number, "-key", "name", caller_name, "-key", "caller", caller_prefix,
@@ -281,6 +289,24 @@ def citizens(workdir: Path, sip_port: int, number: str, *, calls: int = 1, rate:
     if hold is not None:
         args += ["-recv_timeout", str(round(hold * 1000))]
     return SippProcess(scenario, args, workdir=workdir, name=name, remote=f"127.0.0.1:{sip_port}")
+
+
+_PCMU_MEDIA = "m=audio [media_port] RTP/AVP 0\na=rtpmap:0 PCMU/8000"
+
+
+def alaw_scenario(scenario: Path, out: Path, rtp_port: int | None = None) -> Path:
+    """``scenario`` written to ``out`` with G.711 A-law in its SDP instead of the shipped
+    files' PCMU (A-law is what European trunks send and the generated endpoints put
+    first), its media at ``rtp_port`` when given (a phone's media played by
+    ``rig.rtp.RtpPeer``), else at sipp's own media port."""
+    text = Path(scenario).read_text(encoding="iso-8859-1")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if _PCMU_MEDIA not in text:
+        raise SippError(f"{scenario} has no PCMU media line to turn into A-law")
+    port = "[media_port]" if rtp_port is None else str(rtp_port)
+    out.write_text(text.replace(_PCMU_MEDIA, f"m=audio {port} RTP/AVP 8\na=rtpmap:8 PCMA/8000"),
+                   encoding="iso-8859-1")
+    return out
 
 
 def citizen_scenario_with_dtmf(digits: str, first_digit_after: float, digit_gap: float) -> str:
