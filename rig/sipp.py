@@ -295,17 +295,17 @@ _PCMU_MEDIA = "m=audio [media_port] RTP/AVP 0\na=rtpmap:0 PCMU/8000"
 
 
 def alaw_scenario(scenario: Path, out: Path, rtp_port: int | None = None) -> Path:
-    """``scenario`` written to ``out`` with G.711 A-law in its SDP instead of the shipped
-    files' PCMU (A-law is what European trunks send and the generated endpoints put
-    first), its media at ``rtp_port`` when given (a phone's media played by
+    """``scenario`` written to ``out`` with G.711 A-law first in its SDP, then PCMU, as a
+    European carrier offers them, instead of the shipped files' PCMU alone (so the
+    codec Asterisk picks is its endpoint's choice), its media at ``rtp_port`` when given (a phone's media played by
     ``rig.rtp.RtpPeer``), else at sipp's own media port."""
     text = Path(scenario).read_text(encoding="iso-8859-1")
     out.parent.mkdir(parents=True, exist_ok=True)
     if _PCMU_MEDIA not in text:
         raise SippError(f"{scenario} has no PCMU media line to turn into A-law")
     port = "[media_port]" if rtp_port is None else str(rtp_port)
-    out.write_text(text.replace(_PCMU_MEDIA, f"m=audio {port} RTP/AVP 8\na=rtpmap:8 PCMA/8000"),
-                   encoding="iso-8859-1")
+    out.write_text(text.replace(_PCMU_MEDIA, f"m=audio {port} RTP/AVP 8 0\na=rtpmap:8 PCMA/8000\n"
+                                             "a=rtpmap:0 PCMU/8000"), encoding="iso-8859-1")
     return out
 
 

@@ -56,8 +56,8 @@ def test_a_silent_peer_only_listens() -> None:
 def test_scenarios_turn_to_alaw_at_a_given_media_port(tmp_path: Path) -> None:
     for name in ("citizen.xml", "agent_answers.xml"):
         text = alaw_scenario(SCENARIOS / name, tmp_path / name, rtp_port=18600).read_text(encoding="iso-8859-1")
-        assert "m=audio 18600 RTP/AVP 8\na=rtpmap:8 PCMA/8000" in text and "PCMU" not in text
+        assert "m=audio 18600 RTP/AVP 8 0\na=rtpmap:8 PCMA/8000\na=rtpmap:0 PCMU/8000" in text
     own_port = alaw_scenario(SCENARIOS / "citizen.xml", tmp_path / "own.xml").read_text(encoding="iso-8859-1")
-    assert "m=audio [media_port] RTP/AVP 8" in own_port
+    assert "m=audio [media_port] RTP/AVP 8 0" in own_port
     with pytest.raises(SippError, match="no PCMU"):
         alaw_scenario(SCENARIOS / "register.xml", tmp_path / "register.xml")
