@@ -230,13 +230,15 @@ class SippProcess:
 # ---------------------------------------------------------------------- helpers
 def agent_phones(workdir: Path, *, behaviour: AgentBehaviour = "answers", ring: float = 0.2,
                  talk: float | None = 1.0, port: int | None = None, name: str = "agents",
-                 alaw: bool = False, rtp_port: int | None = None) -> SippProcess:
+                 alaw: bool = False, rtp_port: int | None = None, echo: bool = False) -> SippProcess:
     """One sipp UAS playing every agent whose contact is ``sip:agent-<id>@127.0.0.1:<port>``.
 
     ``answers``: rings ``ring`` seconds, answers, hangs up after ``talk`` seconds
     (``talk=None``: waits for the caller to hang up). ``never_answers``: rings until
     Asterisk cancels. ``busy``: 486 at once. ``alaw``/``rtp_port``: see
-    ``alaw_scenario``. Not started: call ``start()`` or use ``with``.
+    ``alaw_scenario``; ``echo``: sipp sends every RTP packet back where it came from
+    (``-rtp_echo``), so each agent talks as loud as its caller. Not started: call
+    ``start()`` or use ``with``.
     """
     if behaviour not in _AGENT_SCENARIOS:
         raise ValueError(f"agent behaviour {behaviour!r}: one of {', '.join(_AGENT_SCENARIOS)}")
@@ -247,6 +249,8 @@ def agent_phones(workdir: Path, *, behaviour: AgentBehaviour = "answers", ring: 
         args += ["-set", "ring_ms", str(round(ring * 1000))]
         if talk is not None:
             args += ["-recv_timeout", str(round(talk * 1000))]
+    if echo:
+        args.append("-rtp_echo")
     scenario = SCENARIOS / _AGENT_SCENARIOS[behaviour]
     if alaw or rtp_port is not None:
         scenario = alaw_scenario(scenario, Path(workdir) / f"{name}-alaw.xml", rtp_port)
@@ -257,14 +261,15 @@ def citizens(workdir: Path, sip_port: int, number: str, *, calls: int = 1, rate:
              concurrency: int | None = None, caller_name: str = "Πολίτης", caller_prefix: str = "citizen-",
              digits: str = "", first_digit_after: float = 1.0, digit_gap: float = 0.3,
              hold: float | None = None, name: str = "citizens", alaw: bool = False,
-             rtp_port: int | None = None) -> SippProcess:
+             rtp_port: int | None = None, play: Path | None = None) -> SippProcess:
     """A sipp UAC placing ``calls`` calls to ``number`` at the sandbox's SIP port.
 
     Each call waits as long as it takes to be answered, sends ``digits`` as SIP INFO
     (the first ``first_digit_after`` seconds after the answer, then one every
     ``digit_gap``), holds for ``hold`` seconds and hangs up (``hold=None``: until the
     far end hangs up). ``caller_name`` goes into From as UTF-8. ``alaw``/``rtp_port``:
-    see ``alaw_scenario``. Not started.
+    see ``alaw_scenario``; ``play``: a pcap of A-law RTP sipp plays from the answer
+    until the far end hangs up, again and again (``playing_scenario``). Not started.
     """
     if calls < 1 or rate <= 0 or (concurrency is not None and concurrency < 1):
         raise ValueError(f"calls ({calls}), rate ({rate}) and concurrency ({concurrency}) must be positive")
@@ -280,8 +285,12 @@ def citizens(workdir: Path, sip_port: int, number: str, *, calls: int = 1, rate:
         scenario = workdir / f"{name}.xml"
         workdir.mkdir(parents=True, exist_ok=True)
         scenario.write_text(citizen_scenario_with_dtmf(digits, first_digit_after, digit_gap), encoding="iso-8859-1")
-    if alaw or rtp_port is not None:
+    if alaw or rtp_port is not None or play is not None:
         scenario = alaw_scenario(scenario, workdir / f"{name}-alaw.xml", rtp_port)
+    if play is not None:
+        if hold is not None:
+            raise ValueError("a citizen playing audio holds until the far end hangs up: no hold time")
+        scenario = playing_scenario(scenario, play)
     # -l always: sipp's default concurrency limit (3 x rate x scenario length) would
     # silently hold back citizens who wait long.
     args = ["-s", number, "-key", "name", caller_name, "-key", "caller", caller_prefix,
@@ -307,6 +316,26 @@ def alaw_scenario(scenario: Path, out: Path, rtp_port: int | None = None) -> Pat
     out.write_text(text.replace(_PCMU_MEDIA, f"m=audio {port} RTP/AVP 8 0\na=rtpmap:8 PCMA/8000\n"
                                              "a=rtpmap:0 PCMU/8000"), encoding="iso-8859-1")
     return out
+
+
+_HOLD = '<recv request="BYE" ontimeout="citizen_hangs_up" next="far_end_hung_up" />'
+_PCAP_SECONDS = 7
+
+
+def playing_scenario(scenario: Path, pcap: Path, seconds: float = _PCAP_SECONDS) -> Path:
+    """The citizen ``scenario`` (rewritten in place) playing ``pcap`` (sipp's
+    ``play_pcap_audio``: its RTP, sent to the media address of the far end's SDP) from
+    the answer on, again every ``seconds`` (the recording's length) until the far end's
+    BYE."""
+    if not Path(pcap).is_file():
+        raise SippError(f"no pcap to play at {pcap}")
+    text = Path(scenario).read_text(encoding="iso-8859-1")
+    if _HOLD not in text:
+        raise SippError(f"{scenario} has no hold to play audio in")
+    loop = (f'<label id="play" />\n  <nop><action><exec play_pcap_audio="{pcap}" /></action></nop>\n'
+            f'  <recv request="BYE" timeout="{round(seconds * 1000)}" ontimeout="play" next="far_end_hung_up" />\n  ')
+    Path(scenario).write_text(text.replace(_HOLD, loop + _HOLD), encoding="iso-8859-1")
+    return Path(scenario)
 
 
 def citizen_scenario_with_dtmf(digits: str, first_digit_after: float, digit_gap: float) -> str:

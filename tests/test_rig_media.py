@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from rig.rtp import PCMA, SIPP_ALAW_PCAP, RtpError, RtpPeer, alaw, alaw_tone, pcap_rtp_payloads
-from rig.sipp import SCENARIOS, SippError, alaw_scenario
+from rig.sipp import SCENARIOS, SippError, alaw_scenario, playing_scenario
 
 
 @pytest.mark.parametrize("sample, code", [(0, 0xD5), (-1, 0x55), (32767, 0xAA), (-32768, 0x2A), (1000, 0xFA)])
@@ -61,3 +61,15 @@ def test_scenarios_turn_to_alaw_at_a_given_media_port(tmp_path: Path) -> None:
     assert "m=audio [media_port] RTP/AVP 8 0" in own_port
     with pytest.raises(SippError, match="no PCMU"):
         alaw_scenario(SCENARIOS / "register.xml", tmp_path / "register.xml")
+
+
+def test_a_playing_citizen_plays_its_pcap_again_until_the_far_end_hangs_up(tmp_path: Path) -> None:
+    pcap = tmp_path / "audio.pcap"
+    pcap.write_bytes(b"\xd4\xc3\xb2\xa1")
+    scenario = alaw_scenario(SCENARIOS / "citizen.xml", tmp_path / "citizen.xml")
+    text = playing_scenario(scenario, pcap, seconds=7).read_text(encoding="iso-8859-1")
+    loop = text.index('<label id="play" />')
+    assert text.index("ACK [$remote_contact]") < loop < text.index(f'play_pcap_audio="{pcap}"')
+    assert '<recv request="BYE" timeout="7000" ontimeout="play" next="far_end_hung_up" />' in text
+    with pytest.raises(SippError, match="no pcap"):
+        playing_scenario(scenario, tmp_path / "missing.pcap")
