@@ -285,11 +285,11 @@ def citizens(workdir: Path, sip_port: int, number: str, *, calls: int = 1, rate:
         scenario = workdir / f"{name}.xml"
         workdir.mkdir(parents=True, exist_ok=True)
         scenario.write_text(citizen_scenario_with_dtmf(digits, first_digit_after, digit_gap), encoding="iso-8859-1")
+    if play is not None and hold is not None:
+        raise ValueError("a citizen playing audio holds until the far end hangs up: no hold time")
     if alaw or rtp_port is not None or play is not None:
         scenario = alaw_scenario(scenario, workdir / f"{name}-alaw.xml", rtp_port)
     if play is not None:
-        if hold is not None:
-            raise ValueError("a citizen playing audio holds until the far end hangs up: no hold time")
         scenario = playing_scenario(scenario, play)
     # -l always: sipp's default concurrency limit (3 x rate x scenario length) would
     # silently hold back citizens who wait long.
@@ -306,8 +306,8 @@ _PCMU_MEDIA = "m=audio [media_port] RTP/AVP 0\na=rtpmap:0 PCMU/8000"
 def alaw_scenario(scenario: Path, out: Path, rtp_port: int | None = None) -> Path:
     """``scenario`` written to ``out`` with G.711 A-law first in its SDP, then PCMU, as a
     European carrier offers them, instead of the shipped files' PCMU alone (so the
-    codec Asterisk picks is its endpoint's choice), its media at ``rtp_port`` when given (a phone's media played by
-    ``rig.rtp.RtpPeer``), else at sipp's own media port."""
+    codec Asterisk picks is its endpoint's choice), with its media at ``rtp_port`` when
+    given (a phone's media played by ``rig.rtp.RtpPeer``), else at sipp's own port."""
     text = Path(scenario).read_text(encoding="iso-8859-1")
     out.parent.mkdir(parents=True, exist_ok=True)
     if _PCMU_MEDIA not in text:
