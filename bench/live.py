@@ -188,14 +188,24 @@ async def run(load: Load, workdir: Path) -> tuple[PhaseResult, PhaseResult]:
     from acd.engine import events as e
     from rig.asterisk import AsteriskSandbox
     from rig.ports import free_port
-    from rig.sipp import agent_phones, citizens
+    from rig.sipp import SippError, agent_phones, citizens
 
     agi_port = free_port(14573)
     phases = MEDIA_PHASES if load.media else PHASES
     agents = agent_phones(workdir, ring=0.2, talk=load.talk, alaw=load.media, echo=load.media)
+    # started at once, so its port is bound right after it was found free (other runs
+    # on the machine pick ports too), and checked: a UAS that exited leaves no agents
+    await asyncio.to_thread(agents.start)
+    if not agents.running:
+        raise SippError(f"the agents' sipp exited at start:\n{agents.diagnostics()}")
     sandbox = AsteriskSandbox(workdir / "asterisk", extra_files=asterisk_files(load, agi_port, agents.port))
-    await asyncio.to_thread(sandbox.start)
+    try:
+        await asyncio.to_thread(sandbox.start)
+    except BaseException:
+        await asyncio.to_thread(agents.stop, 5.0)
+        raise
     daemon = None
+    callers = None
     citizen_events: dict[str, list] = {}
     cpu: dict[str, float] = {}
     try:
@@ -205,7 +215,6 @@ async def run(load: Load, workdir: Path) -> tuple[PhaseResult, PhaseResult]:
         await daemon.start()
         for agent in load.agent_ids:
             daemon.live.feed(e.AgentLoggedIn(daemon.live.now(), agent))
-        await asyncio.to_thread(agents.start)
         for phase in phases:
             started = time.monotonic()
             assert sandbox.pid is not None
@@ -229,6 +238,8 @@ async def run(load: Load, workdir: Path) -> tuple[PhaseResult, PhaseResult]:
                   f"asterisk cpu {cpu[phase.name]:.1f} s", flush=True)
             await asyncio.sleep(0.5)
     finally:
+        if callers is not None and callers.running:
+            await asyncio.to_thread(callers.stop, 5.0)
         if agents.running:
             await asyncio.to_thread(agents.stop, 5.0)
         if daemon is not None:
