@@ -47,6 +47,7 @@ import argparse
 import asyncio
 import logging
 import os
+import resource
 import sys
 import tempfile
 import time
@@ -58,6 +59,7 @@ from bench.asterisk_side import baseline_queue, dialplan, endpoints
 from bench.phone_figures import answered_callers, call_intervals, peak_concurrency, percentile, routing_latencies
 from rig.asterisk import AsteriskSandbox
 from rig.rtp import SIPP_ALAW_PCAP
+from rig.sipp import SippProcess
 
 SKILL = "topic:bench"
 BASELINE = "bench-aq"
@@ -143,6 +145,16 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def rig_cpu(agents: SippProcess) -> dict[str, float]:
+    """CPU seconds so far of the rest of the run, to see where the machine's cores went:
+    this process (the daemon and the bench), the citizens' sipp (a child that exited and
+    was waited for: its time is in the children's usage), the agents' sipp (running)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert agents.pid is not None
+    return {"daemon and bench": own.ru_utime + own.ru_stime, "citizens' sipp": children.ru_utime + children.ru_stime,
+            "agents' sipp": cpu_seconds(agents.pid)}
+
+
 def media_legs(channelstats: str) -> tuple[int, int, set[str]]:
     """From ``pjsip show channelstats`` (channels/pjsip/cli_commands.c's columns: bridge,
     channel, up time, codec, then count, lost, pct and jitter received, the same sent, and
@@ -193,26 +205,30 @@ async def run(load: Load, workdir: Path) -> tuple[PhaseResult, PhaseResult]:
     agi_port = free_port(14573)
     phases = MEDIA_PHASES if load.media else PHASES
     agents = agent_phones(workdir, ring=0.2, talk=load.talk, alaw=load.media, echo=load.media)
-    # started at once, so its port is bound right after it was found free (other runs
-    # on the machine pick ports too), and checked: a UAS that exited leaves no agents
-    await asyncio.to_thread(agents.start)
-    if not agents.running:
-        raise SippError(f"the agents' sipp exited at start:\n{agents.diagnostics()}")
     sandbox = AsteriskSandbox(workdir / "asterisk", extra_files=asterisk_files(load, agi_port, agents.port))
-    try:
-        await asyncio.to_thread(sandbox.start)
-    except BaseException:
-        await asyncio.to_thread(agents.stop, 5.0)
-        raise
-    daemon = None
+    config = workdir / "bench.yaml"
+    config.write_text(acd_config(load, agi_port, sandbox, workdir / "var"))
+    daemon = Daemon(config, extras=False)
+    daemon_started = False
     callers = None
     citizen_events: dict[str, list] = {}
     cpu: dict[str, float] = {}
     try:
-        config = workdir / "bench.yaml"
-        config.write_text(acd_config(load, agi_port, sandbox, workdir / "var"))
-        daemon = Daemon(config, extras=False)
+        # Each process binds its ports right after they were found free, as other runs on
+        # the machine pick ports from the same ranges: the daemon's FastAGI, the agents'
+        # sipp (checked: a UAS that exited leaves no agents), then Asterisk, whose AMI the
+        # daemon keeps trying until it answers.
         await daemon.start()
+        daemon_started = True
+        await asyncio.to_thread(agents.start)
+        if not agents.running:
+            raise SippError(f"the agents' sipp exited at start:\n{agents.diagnostics()}")
+        await asyncio.to_thread(sandbox.start)
+        deadline = time.monotonic() + 60
+        while not daemon.ami.connected:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the daemon did not log in to the sandbox's AMI within 60 s")
+            await asyncio.sleep(0.05)
         for agent in load.agent_ids:
             daemon.live.feed(e.AgentLoggedIn(daemon.live.now(), agent))
         for phase in phases:
@@ -224,6 +240,7 @@ async def run(load: Load, workdir: Path) -> tuple[PhaseResult, PhaseResult]:
                                caller_prefix=phase.prefix, name=phase.name.replace("+", "-"), alaw=load.media,
                                play=SIPP_ALAW_PCAP if phase.media else None)
             await asyncio.to_thread(callers.start)
+            rig_before = rig_cpu(agents)
             if phase.media:
                 # mid-call, once every citizen has dialled: does RTP flow both ways on each leg?
                 await asyncio.sleep(load.calls / load.rate + load.talk / 2)
@@ -232,17 +249,18 @@ async def run(load: Load, workdir: Path) -> tuple[PhaseResult, PhaseResult]:
                       flush=True)
             result = await asyncio.to_thread(callers.wait, 900)
             cpu[phase.name] = cpu_seconds(sandbox.pid) - cpu_before
+            rig = {who: after - rig_before[who] for who, after in rig_cpu(agents).items()}
             citizen_events[phase.name] = callers.events()
             print(f"{phase.name}: citizens done in {time.monotonic() - started:.1f} s "
-                  f"({result.successful} successful, {result.failed} failed), "
-                  f"asterisk cpu {cpu[phase.name]:.1f} s", flush=True)
+                  f"({result.successful} successful, {result.failed} failed), asterisk cpu {cpu[phase.name]:.1f} s; "
+                  + ", ".join(f"{who} {seconds:.1f} s" for who, seconds in rig.items()), flush=True)
             await asyncio.sleep(0.5)
     finally:
         if callers is not None and callers.running:
             await asyncio.to_thread(callers.stop, 5.0)
         if agents.running:
             await asyncio.to_thread(agents.stop, 5.0)
-        if daemon is not None:
+        if daemon_started:
             await daemon.stop()
         await asyncio.to_thread(sandbox.stop)
     agent_events = agents.events()

@@ -143,6 +143,10 @@ class SippProcess:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def start(self, ready_timeout: float = 5.0) -> SippProcess:
         """Start sipp and return once it listens on its port (or raise with its output)."""
         for path in (self.events_path, self.stats_path, self.errors_path):
