@@ -48,6 +48,7 @@ import asyncio
 import logging
 import os
 import resource
+import socket
 import sys
 import tempfile
 import time
@@ -203,6 +204,11 @@ async def run(load: Load, workdir: Path) -> tuple[PhaseResult, PhaseResult]:
     from rig.sipp import SippError, agent_phones, citizens
 
     agi_port = free_port(14573)
+    # Other runs on the machine pick ports from the same ranges: the AGI port is held
+    # until the daemon binds it, and each phone binds its port right after it was found
+    # free (the agents' sipp is checked: a UAS that exited leaves no agents).
+    agi_hold = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    agi_hold.bind(("127.0.0.1", agi_port))
     phases = MEDIA_PHASES if load.media else PHASES
     agents = agent_phones(workdir, ring=0.2, talk=load.talk, alaw=load.media, echo=load.media)
     sandbox = AsteriskSandbox(workdir / "asterisk", extra_files=asterisk_files(load, agi_port, agents.port))
@@ -214,16 +220,13 @@ async def run(load: Load, workdir: Path) -> tuple[PhaseResult, PhaseResult]:
     citizen_events: dict[str, list] = {}
     cpu: dict[str, float] = {}
     try:
-        # Each process binds its ports right after they were found free, as other runs on
-        # the machine pick ports from the same ranges: the daemon's FastAGI, the agents'
-        # sipp (checked: a UAS that exited leaves no agents), then Asterisk, whose AMI the
-        # daemon keeps trying until it answers.
-        await daemon.start()
-        daemon_started = True
         await asyncio.to_thread(agents.start)
         if not agents.running:
             raise SippError(f"the agents' sipp exited at start:\n{agents.diagnostics()}")
         await asyncio.to_thread(sandbox.start)
+        agi_hold.close()
+        await daemon.start()
+        daemon_started = True
         deadline = time.monotonic() + 60
         while not daemon.ami.connected:
             if time.monotonic() > deadline:
@@ -244,7 +247,9 @@ async def run(load: Load, workdir: Path) -> tuple[PhaseResult, PhaseResult]:
             if phase.media:
                 # mid-call, once every citizen has dialled: does RTP flow both ways on each leg?
                 await asyncio.sleep(load.calls / load.rate + load.talk / 2)
-                both, legs, codecs = media_legs(await asyncio.to_thread(sandbox.cli, "pjsip show channelstats"))
+                stats = await asyncio.to_thread(sandbox.cli, "pjsip show channelstats")
+                (workdir / f"{phase.name}.channelstats").write_text(stats)
+                both, legs, codecs = media_legs(stats)
                 print(f"{phase.name}: RTP both ways on {both} of {legs} bridged call legs, codecs {sorted(codecs)}",
                       flush=True)
             result = await asyncio.to_thread(callers.wait, 900)
@@ -256,6 +261,7 @@ async def run(load: Load, workdir: Path) -> tuple[PhaseResult, PhaseResult]:
                   + ", ".join(f"{who} {seconds:.1f} s" for who, seconds in rig.items()), flush=True)
             await asyncio.sleep(0.5)
     finally:
+        agi_hold.close()
         if callers is not None and callers.running:
             await asyncio.to_thread(callers.stop, 5.0)
         if agents.running:
