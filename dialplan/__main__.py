@@ -22,8 +22,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="seconds a caller waits for a daemon before the app_queue fallback")
     parser.add_argument("--agents-at", metavar="HOST:PORT",
                         help="agents' phones as static contacts (the sandbox); default: they register")
-    parser.add_argument("--secrets", type=Path, help="'<agent id> <SIP password>' lines for registering phones")
-    parser.add_argument("--trunk-match", default="127.0.0.1", help="address the citizens' calls come from")
+    parser.add_argument("--secrets", type=Path, help="'<agent id> <SIP password>' lines for registering phones, "
+                                                      "'trunk:<name> <password>' for a trunk's digest auth")
+    parser.add_argument("--trunk-match", metavar="ADDRESSES",
+                        help="override every trunk's 'match' (comma-separated addresses, e.g. 127.0.0.1 for a "
+                             "sandbox); default: the config's trunks, or 127.0.0.1 without a 'trunks' section")
     parser.add_argument("--qualify", type=int, default=0, metavar="SECONDS",
                         help="ping registered phones every SECONDS (OPTIONS), so a vanished one is "
                              "unreachable at once rather than when its registration expires; 0: never")

@@ -35,6 +35,7 @@ The call's path, and the fallbacks that keep "no caller is left in silence" true
 """
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -42,6 +43,14 @@ from pathlib import Path
 
 from acd.config.ivr import DegradedChoice
 from acd.config.model import AgentConfig, Config, QueueConfig
+from acd.config.telephony import (
+    DEFAULT_CODECS,
+    DEFAULT_PHONE_DTMF_MODE,
+    DEFAULT_TRUNK_DTMF_MODE,
+    Trunk,
+    phones_of,
+    trunks_of,
+)
 from acd.engine.lines import qualifies
 
 #: the agents' feature codes: login, logout, pause (+ the reason's number), unpause, and
@@ -57,11 +66,13 @@ _APP_QUEUE_STRATEGY = {"longest_idle": "leastrecent"}
 FILES = ("extensions_generated.conf", "pjsip_generated.conf", "queues_generated.conf")
 _HOST = re.compile(r"^[A-Za-z0-9.:_-]+$")
 #: res_pjsip ``dtmf_mode`` of the citizens' trunk: RFC 4733 when negotiated, else in-band
-TRUNK_DTMF_MODE = "auto"
+TRUNK_DTMF_MODE = DEFAULT_TRUNK_DTMF_MODE
 #: res_pjsip ``dtmf_mode`` of the agents' phones: RFC 4733, what softphones send
-AGENT_DTMF_MODE = "rfc4733"
-#: codec order of every endpoint: G.711 A-law (Europe's) first, u-law second
-CODECS = "alaw,ulaw"
+AGENT_DTMF_MODE = DEFAULT_PHONE_DTMF_MODE
+#: codec order of every endpoint by default: G.711 A-law (Europe's) first, u-law second
+CODECS = ",".join(DEFAULT_CODECS)
+#: the trunk of a config without ``trunks:`` (the sandbox's citizens, from ``trunk_match``)
+DEFAULT_TRUNK = "citizens"
 
 
 class GenerateError(ValueError):
@@ -85,8 +96,9 @@ class Options:
     agents_at: str | None = None
     #: agent id -> SIP password, for phones that register
     secrets: Mapping[str, str] = field(default_factory=dict)
-    #: the address the citizens' trunk calls come from
-    trunk_match: str = "127.0.0.1"
+    #: overrides every trunk's ``match`` (comma-separated addresses; the sandbox's
+    #: 127.0.0.1); a config without ``trunks:`` gets one trunk matching this or 127.0.0.1
+    trunk_match: str | None = None
     #: seconds between OPTIONS pings to each registered phone (0: none). A softphone that
     #: vanishes without un-registering then shows Unreachable (ContactStatus) within
     #: this plus ``qualify_timeout`` (3 s), not when its registration expires (up to an
@@ -107,6 +119,10 @@ class Options:
             raise GenerateError(f"agents_at {self.agents_at!r} must be host:port")
         if not 0 <= self.qualify_frequency <= 86400:
             raise GenerateError(f"qualify frequency {self.qualify_frequency} must be 0 to 86400 seconds")
+        if self.trunk_match is not None and not all(_HOST.match(part.replace("/", "")) and part
+                                                    for part in self.trunk_match.split(",")):
+            raise GenerateError(f"trunk match {self.trunk_match!r} must be addresses, CIDR ranges or hosts, "
+                                "comma-separated")
         if not 1 <= self.wait_retries <= 3600:
             raise GenerateError(f"wait_retries {self.wait_retries} must be 1 to 3600 seconds")
 
@@ -227,6 +243,7 @@ def extensions(config: Config, options: Options = Options()) -> str:
     else:
         first = next(iter(config.queues))
         lines += [f" same => n,Set(ACD_QUEUE={first})", " same => n,Goto(acd-waiting,s,1)"]
+    lines += _dids(config, options)
     for name in config.queues:
         lines += [f"exten => q-{name},1,Set(ACD_CALLID=${{UNIQUEID}})", f" same => n,Set(ACD_QUEUE={name})",
                   f" same => n,Set(ACD_LANG={config.default_language})", " same => n,Goto(acd-waiting,s,1)"]
@@ -273,11 +290,32 @@ def extensions(config: Config, options: Options = Options()) -> str:
         code = FEATURE_CODES[action]
         lines += [f"exten => _{code}X,1,{_agi(config, options, 'agent', action, '${EXTEN:' + str(len(code)) + '}')}",
                   " same => n,Hangup()"]
-    dial = config.ivr.callback.dial if config.ivr is not None else "PJSIP/{number}@citizens"
+    dial = callback_dial(config)
     lines += ["", "[acd-callback]", "; The agent answered a callback (AMI Originate): now ring the citizen.",
               "exten => _X.,1,Dial(" + dial.replace("{number}", "${EXTEN}") + ",60)",
               " same => n,Hangup()", ""]
     return "\n".join(lines)
+
+
+def _dids(config: Config, options: Options) -> list[str]:
+    """The trunks' dialled numbers (DIDs): each lands at the service number's entry."""
+    number = service_number(config, options)
+    return [f"exten => {did},1,Goto({number},1)" for did in dialled_numbers(config) if did != number]
+
+
+def dialled_numbers(config: Config) -> list[str]:
+    """Every trunk's dialled numbers, in the config's order."""
+    trunks = trunks_of(config)
+    return [did for trunk in trunks.trunks.values() for did in trunk.dids] if trunks is not None else []
+
+
+def callback_dial(config: Config) -> str:
+    """The callback leg's dial string, ``{number}`` to replace: through the trunk the
+    ``trunks:`` section names for callbacks, else ``ivr.callback.dial``."""
+    trunks = trunks_of(config)
+    if trunks is not None:
+        return trunks.trunks[trunks.callbacks].dial
+    return config.ivr.callback.dial if config.ivr is not None else f"PJSIP/{{number}}@{DEFAULT_TRUNK}"
 
 
 def _degraded_path(config: Config, options: Options) -> list[str]:
@@ -357,18 +395,18 @@ def _member(agent: AgentConfig, penalty: int) -> str:
 
 
 def pjsip(config: Config, options: Options = Options()) -> str:
-    """``pjsip_generated.conf``: the citizens' trunk and one endpoint per agent.
+    """``pjsip_generated.conf``: the citizens' trunks and one endpoint per agent.
 
-    DTMF as the world sends it (docs/telephony.md): the trunk ``dtmf_mode=auto`` offers
-    and answers ``telephone-event`` (RFC 4733) and, when the far end offers none, listens
-    for in-band tones; the agents' phones ``rfc4733``. SIP INFO is accepted with any mode
-    (res_pjsip_dtmf_info.c never looks at it). G.711 A-law first (European networks), then
-    u-law. ``direct_media=no``: media stays through Asterisk so recordings and music work."""
+    DTMF as the world sends it (docs/telephony.md): a trunk's ``dtmf_mode`` defaults to
+    ``auto``, which offers and answers ``telephone-event`` (RFC 4733) and, when the far end
+    offers none, listens for in-band tones; the agents' phones default to ``rfc4733``. SIP
+    INFO is accepted with any mode (res_pjsip_dtmf_info.c never looks at it). G.711 A-law
+    first (European networks), then u-law; both from the config (``trunks:``, ``phones:``).
+    ``direct_media=no``: media stays through Asterisk so recordings and music work."""
     options.check()
-    parts = [f"; Generated by `python -m dialplan` from {config.source}.\n",
-             f"[citizens]\ntype=endpoint\ncontext=acd-inbound\ndisallow=all\nallow={CODECS}\n"
-             f"dtmf_mode={TRUNK_DTMF_MODE}\ndirect_media=no\n\n",
-             f"[citizens]\ntype=identify\nendpoint=citizens\nmatch={options.trunk_match}\n\n"]
+    parts = [f"; Generated by `python -m dialplan` from {config.source}.\n"]
+    parts += [_trunk_sections(trunk, options) for trunk in _trunks(config, options)]
+    phones = phones_of(config)
     if options.agents_at is None:
         missing = [agent_id for agent_id in config.agents if agent_id not in options.secrets]
         if missing:
@@ -376,8 +414,8 @@ def pjsip(config: Config, options: Options = Options()) -> str:
                                 f"(first: {missing[0]}); give --secrets FILE or --agents-at HOST:PORT")
     for agent in config.agents.values():
         name = agent.endpoint
-        endpoint = (f"[{name}]\ntype=endpoint\ncontext=acd-agents\ndisallow=all\nallow={CODECS}\n"
-                    f"dtmf_mode={AGENT_DTMF_MODE}\ndirect_media=no\naors={name}\ncallerid={agent.name} <{agent.id}>\n")
+        endpoint = (f"[{name}]\ntype=endpoint\ncontext=acd-agents\ndisallow=all\nallow={','.join(phones.codecs)}\n"
+                    f"dtmf_mode={phones.dtmf_mode}\ndirect_media=no\naors={name}\ncallerid={agent.name} <{agent.id}>\n")
         if options.nat:
             endpoint += "rewrite_contact=yes\nforce_rport=yes\nrtp_symmetric=yes\n"
         if options.agents_at is not None:
@@ -389,6 +427,47 @@ def pjsip(config: Config, options: Options = Options()) -> str:
                          + (f"qualify_frequency={options.qualify_frequency}\n" if options.qualify_frequency else "")
                          + "\n")
     return "".join(parts)
+
+
+def _trunks(config: Config, options: Options) -> list[Trunk]:
+    """The config's trunks, their ``match`` replaced by ``options.trunk_match`` if given;
+    without ``trunks:``, one trunk (``citizens``) for the sandbox's local citizens."""
+    trunks = trunks_of(config)
+    match = tuple(options.trunk_match.split(",")) if options.trunk_match else None
+    if trunks is None:
+        return [Trunk(name=DEFAULT_TRUNK, match=match or ("127.0.0.1",), trust_caller_id=False)]
+    return [dataclasses.replace(trunk, match=match) if match else trunk for trunk in trunks.trunks.values()]
+
+
+def _trunk_sections(trunk: Trunk, options: Options) -> str:
+    """One carrier's endpoint (calls in land in ``acd-inbound``), its identify by the
+    carrier's addresses and, with a ``server``, the AOR calls out go to, the digest auth
+    (the password from the secrets file) and the outbound registration."""
+    name = trunk.name
+    password = options.secrets.get(trunk.secret_key) if trunk.username else None
+    if trunk.username and password is None:
+        raise GenerateError(f"trunk {name!r} authenticates as {trunk.username!r}, but the secrets file has no "
+                            f"'{trunk.secret_key} <password>' line")
+    endpoint = (f"[{name}]\ntype=endpoint\ncontext=acd-inbound\ndisallow=all\nallow={','.join(trunk.codecs)}\n"
+                f"dtmf_mode={trunk.dtmf_mode}\ndirect_media=no\n")
+    if trunk.trust_caller_id:
+        endpoint += "trust_id_inbound=yes\n"
+    if trunk.server:
+        endpoint += f"aors={name}\n"
+    if password is not None:
+        endpoint += f"outbound_auth={name}\nfrom_user={trunk.username}\n"
+    out = [endpoint, f"[{name}]\ntype=identify\nendpoint={name}\nmatch={','.join(trunk.match)}\n"]
+    if trunk.server:
+        out.append(f"[{name}]\ntype=aor\ncontact=sip:{trunk.server}\n")
+    if password is not None:
+        out.append(f"[{name}]\ntype=auth\nauth_type=userpass\nusername={trunk.username}\npassword={password}\n")
+    if trunk.register:
+        out.append(f"[{name}]\ntype=registration\nserver_uri=sip:{trunk.server}\n"
+                   f"client_uri=sip:{trunk.username}@{trunk.server}\ncontact_user={trunk.username}\n"
+                   f"outbound_auth={name}\nretry_interval=60\nforbidden_retry_interval=600\nmax_retries=10000\n"
+                   # a carrier's passing 401/403 must not end the registration until a reload
+                   "auth_rejection_permanent=no\n")
+    return "\n".join(out) + "\n"
 
 
 def generate(config: Config, options: Options = Options()) -> dict[str, str]:

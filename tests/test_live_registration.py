@@ -37,7 +37,7 @@ context=acd-inbound
 disallow=all
 allow=ulaw
 direct_media=no
-dtmf_mode=info
+dtmf_mode=auto
 
 [citizens]
 type=identify
@@ -50,7 +50,7 @@ context=acd-agents
 disallow=all
 allow=ulaw
 direct_media=no
-dtmf_mode=info
+dtmf_mode=rfc4733
 aors={ENDPOINT}
 
 [{ENDPOINT}]

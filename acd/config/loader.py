@@ -60,7 +60,7 @@ def load_config_text(text: str, file: str = "<config>") -> Config:
 
 
 _TOP = ("service", "skills", "routing", "holidays", "schedules", "queues", "agents", "teams", "daemon", "prompts", "ivr", "sim",
-        "back_office")
+        "back_office", "trunks", "phones")
 
 
 def _build(root: Located) -> Config:
@@ -83,6 +83,9 @@ def _build(root: Located) -> Config:
         "schedules": schedules, "holidays": holidays, "prompts": prompts,
     }
     extras = {name: parser(node, partial) for name, parser in _EXTRA_SECTIONS.items() if (node := top.get(name)) is not None}
+    if "trunks" in extras:
+        from acd.config.telephony import check_callback_dial
+        check_callback_dial(top.get("ivr"))
     return Config(
         source=root.file,
         service_name=service.str("name", "ACD"),
@@ -99,13 +102,15 @@ def _build(root: Located) -> Config:
         lines=service.int("lines", 100, minimum=1),
         sim=extras.get("sim"),
         back_office=extras.get("back_office"),
+        trunks=extras.get("trunks"),
+        phones=extras.get("phones"),
         number_prompts=number_prompts,
     )
 
 
 def _import_feature_sections() -> None:
     """Import the packages that own extra sections, so their parsers are registered."""
-    for module in ("acd.config.ivr", "acd.config.sim", "acd.config.back_office"):
+    for module in ("acd.config.ivr", "acd.config.sim", "acd.config.back_office", "acd.config.telephony"):
         try:
             __import__(module)
         except ModuleNotFoundError as exc:

@@ -277,6 +277,10 @@ class Config:
     back_office: Any = None
     #: prompts that say a number (waiting-room announcements): prompt id -> template
     number_prompts: Mapping[str, NumberPrompt] = field(default_factory=dict)
+    #: the carriers' trunks and the agents' phones' DTMF and codecs, parsed by
+    #: ``acd.config.telephony`` (None: the generator's defaults)
+    trunks: Any = None
+    phones: Any = None
 
     @property
     def default_language(self) -> str:
