@@ -115,25 +115,6 @@ def from_asterisk(media: RtpPeer, since: float, until: float) -> int:
     return sum(1 for p in media.received(since) if p.at < until and p.payload_type == PCMA)
 
 
-def channel_formats(asterisk: AsteriskSandbox, channel: str) -> dict[str, str]:
-    """``core show channel``'s format lines (main/cli.c handle_showchan): NativeFormats,
-    WriteFormat, ReadFormat, and WriteTranscode/ReadTranscode ``Yes <path>`` or ``No``."""
-    keys = ("NativeFormats", "WriteFormat", "ReadFormat", "WriteTranscode", "ReadTranscode")
-    fields = {}
-    for line in asterisk.cli(f"core show channel {channel}").splitlines():
-        key, _, value = line.strip().partition(":")
-        if key in keys:
-            fields[key] = value.strip()
-    return fields
-
-
-def bridge_technologies(asterisk: AsteriskSandbox) -> list[str]:
-    """The technology of each bridge ``bridge show all`` lists (main/bridge.c: Bridge-ID,
-    Chans, Type, Technology, Duration)."""
-    rows = asterisk.cli("bridge show all").splitlines()[1:]
-    return [row.split()[3] for row in rows if len(row.split()) >= 5]
-
-
 async def test_citizen_hears_the_ivr_and_the_music_then_both_sides_hear_each_other_without_transcoding(
         line: Line, phones: Phones) -> None:
     daemon, agent = line.daemon, line.daemon.live.engine.agents[AGENT]
@@ -168,10 +149,10 @@ async def test_citizen_hears_the_ivr_and_the_music_then_both_sides_hear_each_oth
     assert None not in legs.values(), channels
     for leg in legs.values():
         assert leg is not None
-        assert channel_formats(line.asterisk, leg) == {
+        assert line.asterisk.channel_formats(leg) == {
             "NativeFormats": "(alaw)", "WriteFormat": "alaw", "ReadFormat": "alaw",
             "WriteTranscode": "No", "ReadTranscode": "No"}, leg
-    technologies = bridge_technologies(line.asterisk)
+    technologies = line.asterisk.bridge_technologies()
     assert technologies and set(technologies) <= {"simple_bridge", "native_rtp"}, technologies
 
     # the agent hangs up after TALK seconds; the caller had the agent's audio, the agent the caller's
