@@ -137,7 +137,7 @@ def _sip_port() -> int:
     """A port P free for UDP and TCP with P + 1 free for TCP: baresip listens for SIP
     on UDP and TCP at P and for SIP over TLS at P + 1, and fails to start when any is
     taken."""
-    start = 17500
+    start = 19000
     while True:
         port = free_port(start, socket.SOCK_DGRAM)
         try:
@@ -160,7 +160,7 @@ class Softphone:
         self.user = user
         self.workdir = Path(workdir)
         self.sip_port = _sip_port()
-        self.ctrl_port = free_port(17900)
+        self.ctrl_port = free_port(19400)
         self.account = account_line(user, password, registrar, codecs=codecs, register=register, answer=answer)
         self.output_path = self.workdir / "baresip.out"
         self._process: subprocess.Popen[bytes] | None = None

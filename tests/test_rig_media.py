@@ -9,6 +9,7 @@ import pytest
 
 from rig.rtp import PCMA, SIPP_ALAW_PCAP, RtpError, RtpPeer, alaw, alaw_tone, pcap_rtp_payloads
 from rig.sipp import SCENARIOS, SippError, alaw_scenario, playing_scenario
+from tests.needs import missing
 
 
 @pytest.mark.parametrize("sample, code", [(0, 0xD5), (-1, 0x55), (32767, 0xAA), (-32768, 0x2A), (1000, 0xFA)])
@@ -18,7 +19,7 @@ def test_alaw_encodes_as_g711_says(sample: int, code: int) -> None:
 
 def test_sipps_alaw_recording_is_read_from_its_pcap(tmp_path: Path) -> None:
     if not SIPP_ALAW_PCAP.is_file():
-        pytest.skip("sip-tester's g711a.pcap is not installed")
+        missing("sip-tester's g711a.pcap is not installed (Debian package sip-tester)")
     audio = pcap_rtp_payloads()
     assert len(audio) == 236 * 240             # 236 packets of 30 ms
     assert len(set(audio)) > 50                # speech, not silence
