@@ -25,17 +25,30 @@ phase locks: measured with ``--talk 5`` (ring 0.2 s) p50 and p99 about 800 ms, w
 seconds) p50 41 ms and p99 981 ms. The ACD's figure does not move (p99 6-9 ms): the
 engine offers the call the moment the agent's hang-up arrives.
 
+With ``--media`` the phases are instead the ACD twice, with every phone on A-law: first
+silent phones (only Asterisk's music on hold flows), then the same load with media
+both ways: each citizen plays the A-law recording of sipp's ``g711a.pcap`` from the
+answer until the hang-up (sipp's ``play_pcap_audio``, again every 7 s) and every agent's
+phone sends each packet back (sipp's ``-rtp_echo``), so through the bridge each side
+hears the other. Beside the routing figures, Asterisk's CPU time in each phase (user
+plus system, all its threads: ``/proc/<pid>/stat``) says what the media costs.
+
 Last line:
 
-    live: <answered>/<offered> answered, peak <P> concurrent, routing p99 <X> ms (app_queue <Y> ms), lost <L>
+    live: <answered>/<offered> answered, peak <P> concurrent, routing p99 <X> ms (app_queue <Y> ms), lost <L>, asterisk cpu <C> s (app_queue <D> s)
 
-Run: ``python -m bench.live [--calls 150] [--agents 50] [--rate 50] [--talk 5]``.
+with ``--media``, the media phase's figures and ``(without media ...)`` in the brackets.
+
+Run: ``python -m bench.live [--calls 150] [--agents 50] [--rate 50] [--talk 5] [--media]``.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
 import logging
+import os
+import resource
+import socket
 import sys
 import tempfile
 import time
@@ -46,11 +59,26 @@ from pathlib import Path
 from bench.asterisk_side import baseline_queue, dialplan, endpoints
 from bench.phone_figures import answered_callers, call_intervals, peak_concurrency, percentile, routing_latencies
 from rig.asterisk import AsteriskSandbox
+from rig.rtp import SIPP_ALAW_PCAP
+from rig.sipp import SippProcess
 
 SKILL = "topic:bench"
 BASELINE = "bench-aq"
-#: phase name, number the citizens dial, prefix of their caller ids
-PHASES: tuple[tuple[str, str, str], ...] = (("acd", "q-bench", "acd-"), ("app_queue", "aq", "aq-"))
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One run of the load: its name, the number the citizens dial, the prefix of their
+    caller ids, and whether the phones send audio."""
+
+    name: str
+    number: str
+    prefix: str
+    media: bool = False
+
+
+PHASES = (Phase("acd", "q-bench", "acd-"), Phase("app_queue", "aq", "aq-"))
+MEDIA_PHASES = (Phase("acd", "q-bench", "acd-"), Phase("acd+media", "q-bench", "media-", media=True))
 
 
 @dataclass(frozen=True)
@@ -60,6 +88,7 @@ class Load:
     rate: float = 50.0          # new citizens' calls per second
     talk: float = 5.0           # seconds each agent talks before hanging up
     first_agent: int = 3001
+    media: bool = False         # the phases of MEDIA_PHASES instead of PHASES
 
     @property
     def agent_ids(self) -> list[str]:
@@ -73,6 +102,7 @@ class PhaseResult:
     answered: int
     peak: int
     latencies: list[float]
+    cpu: float = 0.0            # Asterisk's CPU seconds (user + system) during the phase
 
     @property
     def p99(self) -> float:
@@ -108,7 +138,41 @@ def asterisk_files(load: Load, agi_port: int, agents_port: int) -> dict[str, str
             "queues_generated.conf": baseline_queue(BASELINE, contacts)}
 
 
-def analyse(name: str, load: Load, citizen_events: Sequence, agent_events: Sequence, prefix: str) -> PhaseResult:
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far, user plus system, all threads (``/proc/<pid>/stat``
+    fields 14 and 15, in clock ticks; counted after the command name, which may hold
+    spaces)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rig_cpu(agents: SippProcess) -> dict[str, float]:
+    """CPU seconds so far of the rest of the run, to see where the machine's cores went:
+    this process (the daemon and the bench), the citizens' sipp (a child that exited and
+    was waited for: its time is in the children's usage), the agents' sipp (running)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    assert agents.pid is not None
+    return {"daemon and bench": own.ru_utime + own.ru_stime, "citizens' sipp": children.ru_utime + children.ru_stime,
+            "agents' sipp": cpu_seconds(agents.pid)}
+
+
+def media_legs(channelstats: str) -> tuple[int, int, set[str]]:
+    """From ``pjsip show channelstats`` (channels/pjsip/cli_commands.c's columns: bridge,
+    channel, up time, codec, then count, lost, pct and jitter received, the same sent, and
+    RTT): the bridged call legs with RTP both ways, all bridged legs, and their codecs."""
+    both, legs, codecs = 0, 0, set()
+    for row in channelstats.splitlines():
+        fields = row.split()
+        if len(fields) != 13 or not fields[4].isdigit() or not fields[8].isdigit():
+            continue
+        legs += 1
+        codecs.add(fields[3])
+        both += int(fields[4]) > 0 and int(fields[8]) > 0
+    return both, legs, codecs
+
+
+def analyse(name: str, load: Load, citizen_events: Sequence, agent_events: Sequence, prefix: str,
+            cpu: float = 0.0) -> PhaseResult:
     """One phase's figures. Callers wait from the last citizen's dialling (all are in)
     until the last INVITE an agent received in this phase."""
     mine = [e for e in agent_events if e.peer.startswith(prefix)]
@@ -120,12 +184,16 @@ def analyse(name: str, load: Load, citizen_events: Sequence, agent_events: Seque
     latencies = routing_latencies(phase_events, waiting_from=max(dialled, default=0.0),
                                   waiting_until=max(rung, default=0.0))
     return PhaseResult(name, load.calls, len(answered_callers(mine)), peak_concurrency(call_intervals(citizen_events)),
-                       latencies)
+                       latencies, cpu)
 
 
-def summary(acd: PhaseResult, baseline: PhaseResult) -> str:
-    return (f"live: {acd.answered}/{acd.offered} answered, peak {acd.peak} concurrent, "
-            f"routing p99 {acd.p99:.1f} ms (app_queue {baseline.p99:.1f} ms), lost {acd.lost}")
+def summary(main: PhaseResult, other: PhaseResult) -> str:
+    """The last line: ``main``'s figures, ``other``'s beside them (app_queue's, or the
+    silent run's when ``main`` is the run with media)."""
+    label = "without media" if main.name.endswith("+media") else other.name
+    return (f"live: {main.answered}/{main.offered} answered, peak {main.peak} concurrent, "
+            f"routing p99 {main.p99:.1f} ms ({label} {other.p99:.1f} ms), lost {main.lost}, "
+            f"asterisk cpu {main.cpu:.1f} s ({label} {other.cpu:.1f} s)")
 
 
 async def run(load: Load, workdir: Path) -> tuple[PhaseResult, PhaseResult]:
@@ -133,43 +201,86 @@ async def run(load: Load, workdir: Path) -> tuple[PhaseResult, PhaseResult]:
     from acd.engine import events as e
     from rig.asterisk import AsteriskSandbox
     from rig.ports import free_port
-    from rig.sipp import agent_phones, citizens
+    from rig.sipp import SippError, agent_phones, citizens
 
     agi_port = free_port(14573)
-    agents = agent_phones(workdir, ring=0.2, talk=load.talk)
+    # Other runs on the machine pick ports from the same ranges: the AGI port is held
+    # until the daemon binds it, and each phone binds its port right after it was found
+    # free (the agents' sipp is checked: a UAS that exited leaves no agents).
+    agi_hold = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    agi_hold.bind(("127.0.0.1", agi_port))
+    phases = MEDIA_PHASES if load.media else PHASES
+    agents = agent_phones(workdir, ring=0.2, talk=load.talk, alaw=load.media, echo=load.media)
     sandbox = AsteriskSandbox(workdir / "asterisk", extra_files=asterisk_files(load, agi_port, agents.port))
-    await asyncio.to_thread(sandbox.start)
-    daemon = None
+    config = workdir / "bench.yaml"
+    config.write_text(acd_config(load, agi_port, sandbox, workdir / "var"))
+    daemon = Daemon(config, extras=False)
+    daemon_started = False
+    callers = None
     citizen_events: dict[str, list] = {}
+    cpu: dict[str, float] = {}
     try:
-        config = workdir / "bench.yaml"
-        config.write_text(acd_config(load, agi_port, sandbox, workdir / "var"))
-        daemon = Daemon(config, extras=False)
+        await asyncio.to_thread(agents.start)
+        if not agents.running:
+            raise SippError(f"the agents' sipp exited at start:\n{agents.diagnostics()}")
+        await asyncio.to_thread(sandbox.start)
+        agi_hold.close()
         await daemon.start()
+        daemon_started = True
+        deadline = time.monotonic() + 60
+        while not daemon.ami.connected:
+            if time.monotonic() > deadline:
+                raise RuntimeError("the daemon did not log in to the sandbox's AMI within 60 s")
+            await asyncio.sleep(0.05)
         for agent in load.agent_ids:
             daemon.live.feed(e.AgentLoggedIn(daemon.live.now(), agent))
-        await asyncio.to_thread(agents.start)
-        for name, number, prefix in PHASES:
+        for phase in phases:
             started = time.monotonic()
-            print(f"{name}: {load.calls} calls at {load.rate:g}/s to {load.agents} agents ...", flush=True)
-            callers = citizens(workdir, sandbox.sip_port, number, calls=load.calls, rate=load.rate,
-                               caller_prefix=prefix, name=name)
+            assert sandbox.pid is not None
+            cpu_before = cpu_seconds(sandbox.pid)
+            print(f"{phase.name}: {load.calls} calls at {load.rate:g}/s to {load.agents} agents ...", flush=True)
+            callers = citizens(workdir, sandbox.sip_port, phase.number, calls=load.calls, rate=load.rate,
+                               caller_prefix=phase.prefix, name=phase.name.replace("+", "-"), alaw=load.media,
+                               play=SIPP_ALAW_PCAP if phase.media else None)
             await asyncio.to_thread(callers.start)
-            result = await asyncio.to_thread(callers.wait, 600)
-            citizen_events[name] = callers.events()
-            print(f"{name}: citizens done in {time.monotonic() - started:.1f} s "
-                  f"({result.successful} successful, {result.failed} failed)", flush=True)
+            rig_before = rig_cpu(agents)
+            if phase.media:
+                # mid-call, once every citizen has dialled: does RTP flow both ways on each leg?
+                await asyncio.sleep(load.calls / load.rate + load.talk / 2)
+                stats = await asyncio.to_thread(sandbox.cli, "pjsip show channelstats")
+                (workdir / f"{phase.name}.channelstats").write_text(stats)
+                both, legs, codecs = media_legs(stats)
+                print(f"{phase.name}: RTP both ways on {both} of {legs} bridged call legs, codecs {sorted(codecs)}",
+                      flush=True)
+            # A call the phones lost under overload (sipp's UAS aborts a call when a late
+            # INVITE retransmission comes instead of the ACK, and sends no BYE) would hold
+            # the run forever: past a generous budget the calls still up are ended.
+            budget = load.calls / load.rate + (load.calls / load.agents + 1) * (load.talk + 1) * 3 + 60
+            try:
+                result = await asyncio.to_thread(callers.wait, budget)
+            except SippError:
+                result = callers.result()
+                print(f"{phase.name}: calls still up after {budget:.0f} s were ended", flush=True)
+            cpu[phase.name] = cpu_seconds(sandbox.pid) - cpu_before
+            rig = {who: after - rig_before[who] for who, after in rig_cpu(agents).items()}
+            citizen_events[phase.name] = callers.events()
+            print(f"{phase.name}: citizens done in {time.monotonic() - started:.1f} s "
+                  f"({result.successful} successful, {result.failed} failed), asterisk cpu {cpu[phase.name]:.1f} s; "
+                  + ", ".join(f"{who} {seconds:.1f} s" for who, seconds in rig.items()), flush=True)
             await asyncio.sleep(0.5)
     finally:
+        agi_hold.close()
+        if callers is not None and callers.running:
+            await asyncio.to_thread(callers.stop, 5.0)
         if agents.running:
             await asyncio.to_thread(agents.stop, 5.0)
-        if daemon is not None:
+        if daemon_started:
             await daemon.stop()
         await asyncio.to_thread(sandbox.stop)
     agent_events = agents.events()
-    acd, baseline = (analyse(name, load, citizen_events.get(name, []), agent_events, prefix)
-                     for name, _, prefix in PHASES)
-    return acd, baseline
+    first, second = (analyse(phase.name, load, citizen_events.get(phase.name, []), agent_events, phase.prefix,
+                             cpu.get(phase.name, 0.0)) for phase in phases)
+    return first, second
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -178,12 +289,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--agents", type=int, default=Load.agents)
     parser.add_argument("--rate", type=float, default=Load.rate)
     parser.add_argument("--talk", type=float, default=Load.talk)
+    parser.add_argument("--media", action="store_true",
+                        help="the ACD without and then with audio both ways (citizens play g711a.pcap, agents echo)")
     parser.add_argument("--keep", help="keep the sandbox, phone logs and queue_log in this directory")
     args = parser.parse_args(argv)
     if args.calls < 1 or args.agents < 1 or args.rate <= 0 or args.talk <= 0:
         parser.error("calls, agents, rate and talk must be positive")
     logging.basicConfig(level=logging.ERROR)
-    load = Load(calls=args.calls, agents=args.agents, rate=args.rate, talk=args.talk)
+    load = Load(calls=args.calls, agents=args.agents, rate=args.rate, talk=args.talk, media=args.media)
     if args.keep:
         workdir = Path(args.keep)
         workdir.mkdir(parents=True, exist_ok=True)
@@ -194,9 +307,10 @@ def main(argv: list[str] | None = None) -> int:
     for phase in (acd, baseline):
         print(f"{phase.name}: {phase.answered}/{phase.offered} answered, peak {phase.peak}, "
               f"routing p50 {percentile(phase.latencies, 0.5):.1f} ms p99 {phase.p99:.1f} ms "
-              f"({len(phase.latencies)} hand-overs)")
-    print(summary(acd, baseline))
-    return 0 if acd.lost == 0 else 1
+              f"({len(phase.latencies)} hand-overs), asterisk cpu {phase.cpu:.1f} s")
+    main_phase, other = (baseline, acd) if load.media else (acd, baseline)
+    print(summary(main_phase, other))
+    return 0 if acd.lost == 0 and main_phase.lost == 0 else 1
 
 
 if __name__ == "__main__":

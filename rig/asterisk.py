@@ -292,6 +292,24 @@ class AsteriskSandbox:
                                 f"{output}{done.stderr.decode('utf-8', 'replace')}")
         return output
 
+    def channel_formats(self, channel: str) -> dict[str, str]:
+        """``core show channel``'s format lines (main/cli.c ``handle_showchan``):
+        NativeFormats, WriteFormat, ReadFormat, and WriteTranscode/ReadTranscode, ``No`` or
+        ``Yes`` with the translation path: how a test sees that a call is not transcoded."""
+        keys = ("NativeFormats", "WriteFormat", "ReadFormat", "WriteTranscode", "ReadTranscode")
+        fields = {}
+        for line in self.cli(f"core show channel {channel}").splitlines():
+            key, _, value = line.strip().partition(":")
+            if key in keys:
+                fields[key] = value.strip()
+        return fields
+
+    def bridge_technologies(self) -> list[str]:
+        """The technology of each bridge ``bridge show all`` lists (main/bridge.c:
+        Bridge-ID, Chans, Type, Technology, Duration)."""
+        rows = self.cli("bridge show all").splitlines()[1:]
+        return [row.split()[3] for row in rows if len(row.split()) >= 5]
+
     def reload(self, module: str) -> str:
         """Reload one module's config (``res_pjsip.so``, ``pbx_config.so``, ``app_queue.so``).
 

@@ -143,6 +143,10 @@ class SippProcess:
     def running(self) -> bool:
         return self._process is not None and self._process.poll() is None
 
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process is not None else None
+
     def start(self, ready_timeout: float = 5.0) -> SippProcess:
         """Start sipp and return once it listens on its port (or raise with its output)."""
         for path in (self.events_path, self.stats_path, self.errors_path):
@@ -229,13 +233,16 @@ class SippProcess:
 
 # ---------------------------------------------------------------------- helpers
 def agent_phones(workdir: Path, *, behaviour: AgentBehaviour = "answers", ring: float = 0.2,
-                 talk: float | None = 1.0, port: int | None = None, name: str = "agents") -> SippProcess:
+                 talk: float | None = 1.0, port: int | None = None, name: str = "agents",
+                 alaw: bool = False, rtp_port: int | None = None, echo: bool = False) -> SippProcess:
     """One sipp UAS playing every agent whose contact is ``sip:agent-<id>@127.0.0.1:<port>``.
 
     ``answers``: rings ``ring`` seconds, answers, hangs up after ``talk`` seconds
     (``talk=None``: waits for the caller to hang up). ``never_answers``: rings until
-    Asterisk cancels. ``busy``: 486 at once. Not started: call ``start()`` or use
-    ``with``.
+    Asterisk cancels. ``busy``: 486 at once. ``alaw``/``rtp_port``: see
+    ``alaw_scenario``; ``echo``: sipp sends every RTP packet back where it came from
+    (``-rtp_echo``), so each agent talks as loud as its caller. Not started: call
+    ``start()`` or use ``with``.
     """
     if behaviour not in _AGENT_SCENARIOS:
         raise ValueError(f"agent behaviour {behaviour!r}: one of {', '.join(_AGENT_SCENARIOS)}")
@@ -246,19 +253,27 @@ def agent_phones(workdir: Path, *, behaviour: AgentBehaviour = "answers", ring: 
         args += ["-set", "ring_ms", str(round(ring * 1000))]
         if talk is not None:
             args += ["-recv_timeout", str(round(talk * 1000))]
-    return SippProcess(SCENARIOS / _AGENT_SCENARIOS[behaviour], args, workdir=workdir, name=name, port=port)
+    if echo:
+        args.append("-rtp_echo")
+    scenario = SCENARIOS / _AGENT_SCENARIOS[behaviour]
+    if alaw or rtp_port is not None:
+        scenario = alaw_scenario(scenario, Path(workdir) / f"{name}-alaw.xml", rtp_port)
+    return SippProcess(scenario, args, workdir=workdir, name=name, port=port)
 
 
 def citizens(workdir: Path, sip_port: int, number: str, *, calls: int = 1, rate: float = 10.0,
              concurrency: int | None = None, caller_name: str = "Πολίτης", caller_prefix: str = "citizen-",
              digits: str = "", first_digit_after: float = 1.0, digit_gap: float = 0.3,
-             hold: float | None = None, name: str = "citizens") -> SippProcess:
+             hold: float | None = None, name: str = "citizens", alaw: bool = False,
+             rtp_port: int | None = None, play: Path | None = None) -> SippProcess:
     """A sipp UAC placing ``calls`` calls to ``number`` at the sandbox's SIP port.
 
     Each call waits as long as it takes to be answered, sends ``digits`` as SIP INFO
     (the first ``first_digit_after`` seconds after the answer, then one every
     ``digit_gap``), holds for ``hold`` seconds and hangs up (``hold=None``: until the
-    far end hangs up). ``caller_name`` goes into From as UTF-8. Not started.
+    far end hangs up). ``caller_name`` goes into From as UTF-8. ``alaw``/``rtp_port``:
+    see ``alaw_scenario``; ``play``: a pcap of A-law RTP sipp plays from the answer
+    until the far end hangs up, again and again (``playing_scenario``). Not started.
     """
     if calls < 1 or rate <= 0 or (concurrency is not None and concurrency < 1):
         raise ValueError(f"calls ({calls}), rate ({rate}) and concurrency ({concurrency}) must be positive")
@@ -274,6 +289,12 @@ def citizens(workdir: Path, sip_port: int, number: str, *, calls: int = 1, rate:
         scenario = workdir / f"{name}.xml"
         workdir.mkdir(parents=True, exist_ok=True)
         scenario.write_text(citizen_scenario_with_dtmf(digits, first_digit_after, digit_gap), encoding="iso-8859-1")
+    if play is not None and hold is not None:
+        raise ValueError("a citizen playing audio holds until the far end hangs up: no hold time")
+    if alaw or rtp_port is not None or play is not None:
+        scenario = alaw_scenario(scenario, workdir / f"{name}-alaw.xml", rtp_port)
+    if play is not None:
+        scenario = playing_scenario(scenario, play)
     # -l always: sipp's default concurrency limit (3 x rate x scenario length) would
     # silently hold back citizens who wait long.
     args = ["-s", number, "-key", "name", caller_name, "-key", "caller", caller_prefix,
@@ -281,6 +302,44 @@ def citizens(workdir: Path, sip_port: int, number: str, *, calls: int = 1, rate:
     if hold is not None:
         args += ["-recv_timeout", str(round(hold * 1000))]
     return SippProcess(scenario, args, workdir=workdir, name=name, remote=f"127.0.0.1:{sip_port}")
+
+
+_PCMU_MEDIA = "m=audio [media_port] RTP/AVP 0\na=rtpmap:0 PCMU/8000"
+
+
+def alaw_scenario(scenario: Path, out: Path, rtp_port: int | None = None) -> Path:
+    """``scenario`` written to ``out`` with G.711 A-law first in its SDP, then PCMU, as a
+    European carrier offers them, instead of the shipped files' PCMU alone (so the
+    codec Asterisk picks is its endpoint's choice), with its media at ``rtp_port`` when
+    given (a phone's media played by ``rig.rtp.RtpPeer``), else at sipp's own port."""
+    text = Path(scenario).read_text(encoding="iso-8859-1")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if _PCMU_MEDIA not in text:
+        raise SippError(f"{scenario} has no PCMU media line to turn into A-law")
+    port = "[media_port]" if rtp_port is None else str(rtp_port)
+    out.write_text(text.replace(_PCMU_MEDIA, f"m=audio {port} RTP/AVP 8 0\na=rtpmap:8 PCMA/8000\n"
+                                             "a=rtpmap:0 PCMU/8000"), encoding="iso-8859-1")
+    return out
+
+
+_HOLD = '<recv request="BYE" ontimeout="citizen_hangs_up" next="far_end_hung_up" />'
+_PCAP_SECONDS = 7
+
+
+def playing_scenario(scenario: Path, pcap: Path, seconds: float = _PCAP_SECONDS) -> Path:
+    """The citizen ``scenario`` (rewritten in place) playing ``pcap`` (sipp's
+    ``play_pcap_audio``: its RTP, sent to the media address of the far end's SDP) from
+    the answer on, again every ``seconds`` (the recording's length) until the far end's
+    BYE."""
+    if not Path(pcap).is_file():
+        raise SippError(f"no pcap to play at {pcap}")
+    text = Path(scenario).read_text(encoding="iso-8859-1")
+    if _HOLD not in text:
+        raise SippError(f"{scenario} has no hold to play audio in")
+    loop = (f'<label id="play" />\n  <nop><action><exec play_pcap_audio="{pcap}" /></action></nop>\n'
+            f'  <recv request="BYE" timeout="{round(seconds * 1000)}" ontimeout="play" next="far_end_hung_up" />\n  ')
+    Path(scenario).write_text(text.replace(_HOLD, loop + _HOLD), encoding="iso-8859-1")
+    return Path(scenario)
 
 
 def citizen_scenario_with_dtmf(digits: str, first_digit_after: float, digit_gap: float) -> str:

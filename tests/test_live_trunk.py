@@ -14,7 +14,7 @@ from acd.config import load_config_text
 from dialplan.generate import Options, generate
 from rig.asterisk import AsteriskSandbox
 from rig.ports import free_port
-from rig.sipp import SCENARIOS, Phones, SippProcess
+from rig.sipp import Phones
 from tests.test_dialplan_asterisk import closed_tcp_port
 from tests.test_ivr_end_to_end import prompts_dir  # noqa: F401  (fixture)
 from tests.test_live_dtmf import DID, EXAMPLE, OpenLine, call, open_line, trunk_config_text  # noqa: F401
@@ -51,27 +51,6 @@ async def test_a_callback_dials_out_through_the_trunk_to_the_carrier(
     assert [e.phone for e in carrier.events() if e.event == "invite"] == ["2101234567"]
 
 
-def alaw_agents(phones: Phones, port: int, talk: float) -> SippProcess:
-    """rig's answering agents, but their SDP answer is G.711 A-law (what a European desk
-    phone answers to an A-law offer)."""
-    text = (SCENARIOS / "agent_answers.xml").read_text(encoding="iso-8859-1")
-    assert "RTP/AVP 0\na=rtpmap:0 PCMU/8000" in text
-    scenario = phones.workdir / "agent_answers_alaw.xml"
-    phones.workdir.mkdir(parents=True, exist_ok=True)
-    scenario.write_text(text.replace("RTP/AVP 0\na=rtpmap:0 PCMU/8000", "RTP/AVP 8\na=rtpmap:8 PCMA/8000"),
-                        encoding="iso-8859-1")
-    process = SippProcess(scenario, ["-set", "ring_ms", "200", "-recv_timeout", str(round(talk * 1000))],
-                          workdir=phones.workdir, name="alaw-agents", port=port)
-    phones.started.append(process)
-    return process.start()
-
-
-def channel_formats(asterisk: AsteriskSandbox, channel: str) -> dict[str, str]:
-    shown = asterisk.cli(f"core show channel {channel}")
-    return {key: value for key in ("NativeFormats", "ReadFormat", "WriteFormat", "ReadTranscode", "WriteTranscode")
-            if (value := re.search(rf"^\s*{key}:\s*(.*?)\s*$", shown, re.MULTILINE).group(1))}  # type: ignore[union-attr]
-
-
 async def test_a_law_call_is_bridged_to_the_agent_without_transcoding(
         asterisk: AsteriskSandbox, phones: Phones) -> None:
     """A carrier's A-law call (A-law first in the offer, as European networks send it)
@@ -80,7 +59,7 @@ async def test_a_law_call_is_bridged_to_the_agent_without_transcoding(
     config = load_config_text(trunk_config_text("auto"), str(EXAMPLE))
     agent_port = free_port(16500, socket.SOCK_DGRAM)
     asterisk.apply(generate(config, Options(agi_port=closed_tcp_port(), agents_at=f"127.0.0.1:{agent_port}")))
-    agents = alaw_agents(phones, agent_port, talk=6.0)
+    agents = phones.agents(talk=6.0, alaw=True, port=agent_port, name="alaw-agents")  # a European desk phone
     citizen = call(phones, DID, "citizen-alaw", digits="5", how="rfc4733", hold=30)
 
     def bridged() -> list[str]:
@@ -92,7 +71,7 @@ async def test_a_law_call_is_bridged_to_the_agent_without_transcoding(
     legs = bridged()
     assert sorted(leg.split("-")[0] for leg in legs) == ["PJSIP/agent", "PJSIP/carrier"], legs
     for leg in legs:
-        assert channel_formats(asterisk, leg) == {"NativeFormats": "(alaw)", "ReadFormat": "alaw",
+        assert asterisk.channel_formats(leg) == {"NativeFormats": "(alaw)", "ReadFormat": "alaw",
                                                   "WriteFormat": "alaw", "ReadTranscode": "No",
                                                   "WriteTranscode": "No"}, leg
     bridges = asterisk.cli("bridge show all")
