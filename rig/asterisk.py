@@ -242,9 +242,21 @@ class AsteriskSandbox:
         return done.returncode == 0
 
     def _ami_answers(self) -> bool:
+        """This sandbox's AMI takes this sandbox's login: a banner alone could be another
+        Asterisk's that took the port first (two test runs at once pick ports alike)."""
         try:
             with socket.create_connection(("127.0.0.1", self.ami_port), timeout=1.0) as ami:
-                return ami.recv(64).startswith(b"Asterisk Call Manager/")
+                if not ami.recv(64).startswith(b"Asterisk Call Manager/"):
+                    return False
+                ami.sendall(f"Action: Login\r\nUsername: {self.ami_username}\r\nSecret: {self.ami_secret}\r\n"
+                            "Events: off\r\n\r\n".encode())
+                reply = b""
+                while b"\r\n\r\n" not in reply:
+                    chunk = ami.recv(1024)
+                    if not chunk:
+                        return False
+                    reply += chunk
+                return b"Response: Success" in reply
         except OSError:
             return False
 

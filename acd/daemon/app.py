@@ -77,8 +77,11 @@ class Daemon:
         self.live.subscribe(self.queue_log)
         self.live.subscribe(self.roster)
         self.book: CallbackBook | None = None
-        if extras if book is None else book:
+        if (extras if book is None else book) and settings.database_url:
             self.book = CallbackBook(self.live, settings.database_url, redis=_redis(settings.redis_url))
+        elif extras:
+            log.warning("no daemon.database_url: promised callbacks are kept in memory only, "
+                        "and a restart forgets them")
         self.callbacks = CallbackDialer(self.live, self.book)
         self.room = WaitingRoom(self.live, RoomSettings(recordings_dir=Path(settings.recordings_dir)),
                                 callbacks=self.callbacks, stop_playback=self.stop_playback)
