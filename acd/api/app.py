@@ -21,14 +21,12 @@ in the audit log (``GET /api/audit``, supervisors).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import json
 import logging
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from sqlalchemy.exc import SQLAlchemyError
@@ -36,6 +34,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from acd.api import access
 from acd.api.access import ACCESS, AUDIT, AUTH, OPEN, RULES, audited, identity_of, needs, route
 from acd.api.bodies import json_object as _json_object
+from acd.api.floor import QueuesView, local_midnight
 from acd.auth import AuditLog, AuthStore
 from acd.auth.roles import (AGENT_SELF, AGENTS_ACT, AGENTS_READ, AUDIT as AUDIT_READ, CALLS_READ, EVENTS, FIGURES,
                             TICKETS_ACT, TICKETS_READ, UNITS)
@@ -76,6 +75,7 @@ ESCALATIONS: web.AppKey[Escalations | None] = web.AppKey("escalations", object) 
 REGISTRATIONS: web.AppKey[Registrations] = web.AppKey("registrations", Registrations)
 DESK: web.AppKey[TicketDesk | None] = web.AppKey("desk", object)  # type: ignore[arg-type]
 TODAY: web.AppKey[LiveFigures] = web.AppKey("today", LiveFigures)
+QUEUES_VIEW: web.AppKey[QueuesView] = web.AppKey("queues_view", QueuesView)
 #: HTTP status of each refusal of an escalation
 _REFUSED_STATUS = {"unknown_call": 404, "no_call": 404, "not_your_call": 403, "unknown_unit": 400, "already": 409}
 #: HTTP status of each refusal of a ticket's move
@@ -141,6 +141,8 @@ def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations
     live.subscribe(lambda decisions: _broadcast(app, decisions))
     app[TODAY] = LiveFigures()
     live.subscribe(app[TODAY])
+    app[QUEUES_VIEW] = QueuesView(live, app[TODAY], app[REGISTRATIONS])
+    live.subscribe(app[QUEUES_VIEW])
     app.on_shutdown.append(_close_sockets)
     return app
 
@@ -171,48 +173,8 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def queues(request: web.Request) -> web.Response:
-    live = request.app[LIVE]
-    engine = live.engine
-    now = live.now()
-    result: dict[str, dict[str, Any]] = {
-        name: {"title": dict(q.title), "waiting": 0, "longest_wait": 0.0, "talking": 0}
-        for name, q in engine.config.queues.items()
-    }
-    today = request.app[TODAY]
-    midnight = local_midnight(now, engine.config.daemon.timezone)
-    today.forget_before(midnight)
-    for name, queue in engine.config.queues.items():
-        target = queue.service
-        done = today.figures(target.threshold, name, short_abandon_s=target.short_abandon, since=midnight)
-        result[name]["today"] = {"offered": done.offered, "answered": done.answered, "abandoned": done.abandoned,
-                                 "service_level": done.service_level, "target": target.target,
-                                 "threshold": target.threshold, "asa": done.asa, "abandon_rate": done.abandon_rate}
-    for call in engine.calls.values():
-        figures = result.setdefault(call.queue.name, {"waiting": 0, "longest_wait": 0.0, "talking": 0})
-        if call.state.value == "waiting":
-            figures["waiting"] += 1
-            figures["longest_wait"] = max(figures["longest_wait"], now - call.enqueued_at)
-        else:
-            figures["talking"] += 1
-    counts: dict[str, int] = {}
-    phones = request.app[REGISTRATIONS]
-    unregistered = 0
-    for agent in engine.agents.values():
-        counts[agent.state.value] = counts.get(agent.state.value, 0) + 1
-        if agent.state is not AgentState.LOGGED_OUT and phones.get(agent.id).registered is False:
-            unregistered += 1
-    return web.json_response({"queues": result, "agents": counts, "unregistered_phones": unregistered})
-
-
-def local_midnight(now: float, timezone: str) -> float:
-    """The epoch of the last midnight in the service's time zone: "today" on a wallboard
-    is the local day, whatever the server's clock zone."""
-    try:
-        zone: dt.tzinfo = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = dt.timezone.utc
-    local = dt.datetime.fromtimestamp(now, zone)
-    return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    """The wallboard's figures (``acd.api.floor.queues_body``), built once per change."""
+    return web.Response(body=request.app[QUEUES_VIEW].body(), content_type="application/json")
 
 
 async def agents(request: web.Request) -> web.Response:
