@@ -39,11 +39,11 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from aiohttp import ClientSession, WSMsgType, web
+from aiohttp import ClientSession, TCPConnector, WSMsgType, web
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from acd.api import make_app
-from acd.api.app import local_midnight
+from acd.api.floor import local_midnight
 from acd.auth import AuthStore
 from acd.config.access import AccessSettings
 from acd.daemon.live_engine import LiveEngine
@@ -52,6 +52,9 @@ from acd.engine import events as e
 from bench.engine import TOPICS, bench_config
 from bench.phone_figures import percentile
 from rig.ports import free_port
+
+
+DELTA_HEAD = re.compile(r'\{"type": "delta", "at": ([0-9.e+-]+),')
 
 
 class Driver:
@@ -139,19 +142,29 @@ async def ws_clients(url: str, token: str, clients: int, seconds: float) -> None
     latencies: list[float] = []
     headers = {"Authorization": f"Bearer {token}"}
 
+    opened = 0
+    all_open = asyncio.Event()
+
     async def one(session: ClientSession) -> None:
+        nonlocal opened
         async with session.ws_connect(url, headers=headers, heartbeat=None) as socket:
             async for message in socket:
                 if message.type != WSMsgType.TEXT:
                     break
                 arrived = time.time()
-                body = json.loads(message.data)
-                for item in body.get("deltas", ()) if isinstance(body, dict) else body:
-                    if "at" in item:
-                        latencies.append((arrived - item["at"]) * 1000)
+                # a delta opens with its type and time: read those, not the whole floor
+                head = DELTA_HEAD.match(message.data)
+                if head is None:
+                    opened += 1
+                    if opened == clients:
+                        all_open.set()
+                elif all_open.is_set():
+                    latencies.append((arrived - float(head.group(1))) * 1000)
 
-    async with ClientSession() as session:
+    async with ClientSession(connector=TCPConnector(limit=0)) as session:      # no cap of 100 connections
         tasks = [asyncio.create_task(one(session)) for _ in range(clients)]
+        await asyncio.wait_for(all_open.wait(), 60)
+        print("open", flush=True)           # the bench starts its clock now
         await asyncio.sleep(seconds)
         connected = sum(1 for t in tasks if not t.done())
         for task in tasks:
@@ -199,13 +212,15 @@ async def run(calls: int, seconds: float, clients: int, period: float, connectio
             today = sum(q["today"]["offered"] for q in body["queues"].values())
             alone = await route(driver, seconds, period)
             print(f"routing alone: p99 {percentile(alone, 0.99):.2f} ms over {len(alone)} events", flush=True)
+            sockets = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bench.api", "--ws", f"ws://127.0.0.1:{port}/api/events", token,
+                str(clients), str(seconds), stdout=subprocess.PIPE)
+            assert sockets.stdout is not None
+            await sockets.stdout.readline()         # every client has its snapshot: the clock starts
             load = await asyncio.create_subprocess_exec(
                 wrk, "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency",
                 "-H", f"Authorization: Bearer {token}", f"http://127.0.0.1:{port}/api/queues",
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-            sockets = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bench.api", "--ws", f"ws://127.0.0.1:{port}/api/events", token,
-                str(clients), str(seconds), stdout=subprocess.PIPE)
             under = await route(driver, seconds, period)
             wrk_out = (await load.communicate())[0].decode()
             ws_out = json.loads((await sockets.communicate())[0].decode().strip().splitlines()[-1])

@@ -21,7 +21,6 @@ in the audit log (``GET /api/audit``, supervisors).
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 from collections.abc import Callable, Sequence
@@ -34,9 +33,10 @@ from sqlalchemy.exc import SQLAlchemyError
 from acd.api import access
 from acd.api.access import ACCESS, AUDIT, AUTH, OPEN, RULES, audited, identity_of, needs, route
 from acd.api.bodies import json_object as _json_object
-from acd.api.floor import QueuesView, local_midnight
+from acd.api.feed import Feed, Reader, agent_row, view_for
+from acd.api.floor import QueuesView
 from acd.auth import AuditLog, AuthStore
-from acd.auth.roles import (AGENT_SELF, AGENTS_ACT, AGENTS_READ, AUDIT as AUDIT_READ, CALLS_READ, EVENTS, FIGURES,
+from acd.auth.roles import (AGENT_SELF, AGENTS_ACT, AGENTS_READ, AUDIT as AUDIT_READ, CALLS_READ, FIGURES,
                             TICKETS_ACT, TICKETS_READ, UNITS)
 from acd.config.access import AccessSettings
 from acd.config.back_office import back_office_of
@@ -44,10 +44,9 @@ from acd.daemon.agents_phone import PinGuard, pin_matches
 from acd.daemon.escalation import EscalationRefused, Escalations
 from acd.daemon.live_figures import LiveFigures
 from acd.daemon.registrations import Registrations
-from acd.engine import AgentState, Engine
+from acd.engine import Engine
 from acd.engine import decisions as d
 from acd.engine import events as e
-from acd.engine.serialize import decision_dict
 from acd.records.desk import TicketDesk
 from acd.records.ticket import STATUSES, TRANSITIONS, TicketRefused
 
@@ -70,7 +69,7 @@ class Live(Protocol):
 
 LIVE: web.AppKey[Live] = web.AppKey("live", Live)  # type: ignore[arg-type]
 GUARD: web.AppKey[PinGuard] = web.AppKey("guard", PinGuard)
-SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets", set)
+FEED: web.AppKey[Feed] = web.AppKey("feed", Feed)
 ESCALATIONS: web.AppKey[Escalations | None] = web.AppKey("escalations", object)  # type: ignore[arg-type]
 REGISTRATIONS: web.AppKey[Registrations] = web.AppKey("registrations", Registrations)
 DESK: web.AppKey[TicketDesk | None] = web.AppKey("desk", object)  # type: ignore[arg-type]
@@ -110,7 +109,6 @@ def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations
     app[ESCALATIONS] = escalations
     app[REGISTRATIONS] = registrations if registrations is not None else Registrations()
     app[DESK] = desk
-    app[SOCKETS] = set()
     # every route and who may use it (acd.auth.roles); a route added without a rule is refused
     own_agent = needs(AGENT_SELF, AGENTS_ACT, self_param="agent_id")
     for method, path, handler, rule in (
@@ -134,15 +132,16 @@ def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations
         ("GET", "/api/tickets", ticket_list, needs(TICKETS_READ)),
         ("GET", "/api/tickets/{ticket_id}", ticket_one, needs(TICKETS_READ)),
         ("POST", "/api/tickets/{ticket_id}/{action}", ticket_action, needs(TICKETS_ACT)),
-        ("GET", "/api/events", events, needs(EVENTS)),
+        ("GET", "/api/events", events, needs(FIGURES, AGENTS_READ, AGENT_SELF)),
         ("GET", "/api/audit", audit_entries, needs(AUDIT_READ)),
     ):
         route(app, method, path, handler, rule)
-    live.subscribe(lambda decisions: _broadcast(app, decisions))
     app[TODAY] = LiveFigures()
     live.subscribe(app[TODAY])
     app[QUEUES_VIEW] = QueuesView(live, app[TODAY], app[REGISTRATIONS])
     live.subscribe(app[QUEUES_VIEW])
+    app[FEED] = Feed(live, app[REGISTRATIONS], app[QUEUES_VIEW])
+    live.subscribe(app[FEED])
     app.on_shutdown.append(_close_sockets)
     return app
 
@@ -183,8 +182,7 @@ async def agents(request: web.Request) -> web.Response:
     phones = request.app[REGISTRATIONS]
     identity = identity_of(request)
     return web.json_response({"agents": [
-        {"id": a.id, "name": a.config.name, "state": a.state.value, "reason": a.reason, "since": a.state_since,
-         "reachable": a.reachable, "call": a.call_id, "phone": phones.get(a.id).as_dict()}
+        agent_row(request.app[LIVE], phones, a.id)
         for a in engine.agents.values() if identity.may(AGENTS_READ) or a.id == identity.agent_id
     ]})
 
@@ -421,17 +419,25 @@ async def audit_entries(request: web.Request) -> web.Response:
 
 
 async def events(request: web.Request) -> web.WebSocketResponse:
-    socket = web.WebSocketResponse(heartbeat=30)
+    """The live feed (``acd.api.feed``): a snapshot of the reader's view, then deltas."""
+    identity = identity_of(request)
+    view = view_for(identity)
+    if view is None:
+        raise web.HTTPForbidden(text=f"the {identity.role} role has no live view")
+    # no compression: the same text goes to every reader, compressing it for each would cost more
+    socket = web.WebSocketResponse(heartbeat=30, compress=False)
     await socket.prepare(request)
-    sockets = request.app[SOCKETS]
-    sockets.add(socket)
-    recheck = asyncio.get_running_loop().create_task(_close_when_logged_out(request, socket))
+    feed = request.app[FEED]
+    reader = Reader(socket, view, identity.agent_id)
+    await socket.send_str(feed.snapshot(reader))
+    feed.readers.add(reader)
+    recheck = asyncio.get_running_loop().create_task(_close_when_logged_out(request, socket, view))
     try:
         async for message in socket:
             if message.type == WSMsgType.ERROR:
                 break
     finally:
-        sockets.discard(socket)
+        feed.readers.discard(reader)
         recheck.cancel()
     return socket
 
@@ -440,7 +446,7 @@ async def events(request: web.Request) -> web.WebSocketResponse:
 RECHECK_EVERY = 30.0
 
 
-async def _close_when_logged_out(request: web.Request, socket: web.WebSocketResponse) -> None:
+async def _close_when_logged_out(request: web.Request, socket: web.WebSocketResponse, view: str) -> None:
     """A stream outlives the request that opened it: once its session ends (logout, idle,
     new password) or its user or token is disabled, it is closed, not left streaming."""
     while not socket.closed:
@@ -449,30 +455,10 @@ async def _close_when_logged_out(request: web.Request, socket: web.WebSocketResp
             still = await access.authenticate(request)
         except web.HTTPException:
             still = None
-        if still is None or not still.may(EVENTS):
+        if still is None or view_for(still) != view:
             await socket.close(code=WSCloseCode.POLICY_VIOLATION, message=b"logged out")
 
 
-def _broadcast(app: web.Application, decisions: Sequence[d.Decision]) -> None:
-    sockets = app[SOCKETS]
-    if not sockets:
-        return
-    text = json.dumps([decision_dict(x) for x in decisions], ensure_ascii=False)
-    for socket in list(sockets):
-        if socket.closed:
-            sockets.discard(socket)
-            continue
-        # a slow wallboard must never hold routing up: sending is scheduled, not awaited
-        task = asyncio.get_running_loop().create_task(socket.send_str(text))
-        task.add_done_callback(_log_send_failure)
-
-
-def _log_send_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.info("websocket send failed: %r", task.exception())
-
-
 async def _close_sockets(app: web.Application) -> None:
-    sockets: set[web.WebSocketResponse] = app[SOCKETS]
-    for socket in list(sockets):
-        await socket.close()
+    for reader in list(app[FEED].readers):
+        await reader.socket.close()
