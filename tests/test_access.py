@@ -393,6 +393,18 @@ def test_trusted_proxies_must_be_ip_addresses():
         load_config_text(CONFIG + "access: {trusted_proxies: [proxy.local]}\n", "acd.yaml")
 
 
+def test_access_lines_are_off_unless_asked_and_logins_are_remembered_briefly():
+    from acd.config import ConfigError
+    from acd.config.access import access_of
+
+    default = access_of(load_config_text(CONFIG))
+    assert (default.access_log, default.remember_seconds) == (False, 2.0)
+    asked = access_of(load_config_text(CONFIG + "access: {access_log: true, remember_seconds: 0}\n"))
+    assert (asked.access_log, asked.remember_seconds) == (True, 0.0)
+    with pytest.raises(ConfigError, match="remember_seconds"):
+        load_config_text(CONFIG + "access: {remember_seconds: 3600}\n", "acd.yaml")
+
+
 async def test_without_a_user_database_only_health_and_the_login_page_answer(world):
     client = TestClient(TestServer(make_app(world.live)))
     await client.start_server()
