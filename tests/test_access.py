@@ -130,6 +130,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
     ("POST", "/api/tickets/{ticket_id}/{action}"): frozenset({"supervisor"}),
     ("GET", "/api/events"): ALL,          # each role its own view (acd.api.feed)
     ("GET", "/api/audit"): frozenset({"supervisor"}),
+    ("GET", "/metrics"): frozenset({"supervisor", "engineer"}),     # and tokens with the metrics:scrape scope
 }
 PAGES = {"/", "/agent", "/backoffice"}
 

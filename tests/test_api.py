@@ -7,6 +7,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from acd.api import make_app
+from acd.api.access import AUTH
 from acd.config import load_config_text
 from acd.daemon.agents_phone import PinGuard
 from acd.daemon.escalation import Escalations
@@ -150,6 +151,33 @@ async def test_the_feed_sends_a_snapshot_then_deltas_cut_to_each_role(api):
     for reader, socket in sockets.values():
         await socket.close()
         await reader.session.close()
+
+
+async def test_prometheus_scrapes_the_floor_with_a_scoped_token(api, tmp_path):
+    client, live, clock = api
+    auth = client.app[AUTH]
+    token = await auth.issue_token("eng", ["metrics:scrape"])
+    bearer = {"Authorization": f"Bearer {token}"}
+    await client.post("/api/agents/11/login", json={"pin": "1234"})
+    live.feed(e.AgentLoggedIn(clock(), "12"))
+    live.feed(e.CallArrived(clock(), "c1", "q"))               # rings agent 11
+    live.feed(e.CallArrived(clock(), "c2", "q"))               # waits: agent 12 lacks topic:a
+    clock.t += 12
+    live.feed(e.CallerHungUp(clock(), "c2"))
+    live.feed(e.CallArrived(clock(), "c3", "q"))
+    clock.t += 4
+    client.session.cookie_jar.clear()
+    text = await (await client.get("/metrics", headers=bearer)).text()
+    assert 'acd_queue_waiting{queue="q"} 1.0' in text
+    assert 'acd_queue_longest_wait_seconds{queue="q"} 4.0' in text
+    assert 'acd_queue_calls_today{outcome="abandoned",queue="q"} 1.0' in text
+    assert 'acd_queue_service_level{queue="q"} 0.0' in text
+    assert 'acd_agents{state="ringing"} 1.0' in text and 'acd_agents{state="available"} 1.0' in text
+    assert "acd_routing_seconds_count" in text and "acd_routing_seconds_count 0.0" not in text
+    assert "c1" not in text and "'11'" not in text                # figures, nobody's data
+    figures_only = await auth.issue_token("kiosk", ["figures"])
+    r = await client.get("/metrics", headers={"Authorization": f"Bearer {figures_only}"})
+    assert r.status == 403
 
 
 async def test_wallboard_page_is_served(api):

@@ -30,14 +30,14 @@ from typing import Any, Protocol
 from aiohttp import WSCloseCode, WSMsgType, web
 from sqlalchemy.exc import SQLAlchemyError
 
-from acd.api import access
+from acd.api import access, prometheus
 from acd.api.access import ACCESS, AUDIT, AUTH, OPEN, RULES, audited, identity_of, needs, route
 from acd.api.bodies import json_object as _json_object
 from acd.api.feed import Feed, Reader, agent_row, view_for
 from acd.api.floor import QueuesView
 from acd.auth import AuditLog, AuthStore
 from acd.auth.roles import (AGENT_SELF, AGENTS_ACT, AGENTS_READ, AUDIT as AUDIT_READ, CALLS_READ, FIGURES,
-                            TICKETS_ACT, TICKETS_READ, UNITS)
+                            METRICS, TICKETS_ACT, TICKETS_READ, UNITS)
 from acd.config.access import AccessSettings
 from acd.config.back_office import back_office_of
 from acd.daemon.agents_phone import PinGuard, pin_matches
@@ -134,6 +134,7 @@ def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations
         ("POST", "/api/tickets/{ticket_id}/{action}", ticket_action, needs(TICKETS_ACT)),
         ("GET", "/api/events", events, needs(FIGURES, AGENTS_READ, AGENT_SELF)),
         ("GET", "/api/audit", audit_entries, needs(AUDIT_READ)),
+        ("GET", "/metrics", prometheus.metrics, needs(METRICS)),
     ):
         route(app, method, path, handler, rule)
     app[TODAY] = LiveFigures()
@@ -142,6 +143,10 @@ def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations
     live.subscribe(app[QUEUES_VIEW])
     app[FEED] = Feed(live, app[REGISTRATIONS], app[QUEUES_VIEW])
     live.subscribe(app[FEED])
+    app[prometheus.EXPORTER] = prometheus.Exporter(app[QUEUES_VIEW])
+    timings = getattr(live, "timings", None)
+    if isinstance(timings, list):
+        timings.append(app[prometheus.EXPORTER].observe)
     app.on_shutdown.append(_close_sockets)
     return app
 
