@@ -222,7 +222,7 @@ async def run(calls: int, seconds: float, clients: int, period: float, connectio
             assert sockets.stdout is not None
             await sockets.stdout.readline()         # every client has its snapshot: the clock starts
             load = await asyncio.create_subprocess_exec(
-                wrk, "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency",
+                wrk, "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency",
                 "-H", f"Authorization: Bearer {token}", f"http://127.0.0.1:{port}/api/queues",
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
             under = await route(driver, seconds, period)

@@ -3,7 +3,8 @@
 Read side: queues (waiting, longest wait, agents staffed and free, logged-in agents whose
 phone is not registered), agents (state, reason, since, and their phone's registration as
 AMI reported it, ``acd.daemon.registrations``), waiting calls (position, estimated wait),
-and ``/api/events``, a WebSocket that streams every engine decision as JSON. Write side:
+``/api/events``, a WebSocket that pushes a snapshot then deltas cut to the reader's role
+(``acd.api.feed``, docs/api.md), and ``/metrics`` for Prometheus. Write side:
 the agents' web panel (login, logout, pause with a reason, unpause, ready), each with the
 agent's PIN and the same wrong-PIN lockout as the phone's feature codes, and escalation
 of a call the agent took to the back office (``POST /api/calls/{call_id}/escalate``, a
