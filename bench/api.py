@@ -144,6 +144,8 @@ async def ws_clients(url: str, token: str, clients: int, seconds: float) -> None
 
     opened = 0
     all_open = asyncio.Event()
+    if clients == 0:
+        all_open.set()
 
     async def one(session: ClientSession) -> None:
         nonlocal opened
@@ -251,7 +253,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
     parser.add_argument("--clients", type=int, default=200, help="WebSocket clients on /api/events")
     parser.add_argument("--period", type=float, default=10.0, help="ms between the routing driver's events")
-    parser.add_argument("--connections", type=int, default=32, help="wrk's open connections")
+    parser.add_argument("--connections", type=int, default=8, help="wrk's open connections")
     args = parser.parse_args(argv)
     print(asyncio.run(run(args.calls, args.seconds, args.clients, args.period / 1000, args.connections)))
     return 0

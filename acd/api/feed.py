@@ -39,6 +39,8 @@ log = logging.getLogger(__name__)
 
 #: seconds between the first decision of a batch and its delta being sent
 FLUSH = 0.05
+#: sockets sent to per turn of the event loop
+CHUNK = 25
 
 View = Literal["floor", "agent", "wallboard"]
 
@@ -134,13 +136,20 @@ class Feed:
         }
         for agent_id, row in rows.items():
             texts[f"agent:{agent_id}"] = f'{head}"agent": {json.dumps(row, ensure_ascii=False)}}}'
-        for reader in list(self.readers):
+        asyncio.get_running_loop().create_task(self._send_all(texts))
+
+    async def _send_all(self, texts: dict[str, str]) -> None:
+        """Sends go out ``CHUNK`` sockets per turn of the event loop: a routing event
+        due meanwhile waits for a few sends, not for a thousand."""
+        for count, reader in enumerate(list(self.readers), 1):
             if reader.socket.closed:
                 self.readers.discard(reader)
                 continue
             text = texts.get(reader.view if reader.view != "agent" else f"agent:{reader.agent_id}")
             if text is not None:
                 send(reader.socket, text)
+            if count % CHUNK == 0:
+                await asyncio.sleep(0)
 
 
 def send(socket: web.WebSocketResponse, text: str) -> None:
