@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from acd.daemon.live_figures import LiveFigures
 from acd.daemon.registrations import PhoneRegistration, Registrations
-from acd.engine import AgentState, Engine
+from acd.engine import AgentState, CallState, Engine
 from acd.engine import decisions as d
 
 #: seconds of the daemon's clock after which a view is rebuilt even if nothing happened
@@ -66,21 +66,22 @@ def queues_body(live: _Live, today: LiveFigures, phones: Registrations) -> dict[
                                  "exited": done.exited, "service_level": done.service_level,
                                  "target": target.target, "threshold": target.threshold, "asa": done.asa,
                                  "abandon_rate": done.abandon_rate}
+    waiting = CallState.WAITING
     for call in engine.calls.values():
         figures = result.setdefault(call.queue.name, {"waiting": 0, "longest_wait": 0.0, "talking": 0})
-        if call.state.value == "waiting":
+        if call.state is waiting:
             figures["waiting"] += 1
             figures["longest_wait"] = max(figures["longest_wait"], now - call.enqueued_at)
         else:
             figures["talking"] += 1
-    counts: dict[str, int] = {}
-    unknown = PhoneRegistration()
-    known = phones.all()
-    unregistered = 0
+    by_state: dict[AgentState, int] = {}
     for agent in engine.agents.values():
-        state = agent.state
-        counts[state.value] = counts.get(state.value, 0) + 1
-        if state is not AgentState.LOGGED_OUT and known.get(agent.id, unknown).registered is False:
+        by_state[agent.state] = by_state.get(agent.state, 0) + 1
+    counts = {state.value: n for state, n in by_state.items()}
+    unregistered = 0
+    for agent_id, phone in phones.all().items():
+        holder = engine.agents.get(agent_id)
+        if holder is not None and holder.state is not AgentState.LOGGED_OUT and phone.registered is False:
             unregistered += 1
     return {"queues": result, "agents": counts, "unregistered_phones": unregistered}
 
