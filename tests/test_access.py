@@ -128,8 +128,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/api/tickets"): frozenset({"supervisor", "backoffice"}),
     ("GET", "/api/tickets/{ticket_id}"): frozenset({"supervisor"}),
     ("POST", "/api/tickets/{ticket_id}/{action}"): frozenset({"supervisor"}),
-    ("GET", "/api/events"): frozenset({"supervisor", "engineer"}),
+    ("GET", "/api/events"): ALL,          # each role its own view (acd.api.feed)
     ("GET", "/api/audit"): frozenset({"supervisor"}),
+    ("GET", "/metrics"): frozenset({"supervisor", "engineer"}),     # and tokens with the metrics:scrape scope
 }
 PAGES = {"/", "/agent", "/backoffice"}
 
@@ -238,9 +239,15 @@ async def test_the_wallboard_sees_figures_and_no_personal_data(world):
     assert (await client.get("/", allow_redirects=False)).status == 200
     for personal in (CALLER_A, CALLER_B, NOTE_A, "c1", "c2"):
         assert personal not in text
-    for url in ("/api/tickets", f"/api/tickets/{world.tickets['a']}", "/api/agents", "/api/calls", "/api/events",
+    for url in ("/api/tickets", f"/api/tickets/{world.tickets['a']}", "/api/agents", "/api/calls",
                 "/api/audit", "/backoffice", "/agent"):
         assert (await client.get(url, allow_redirects=False)).status == 403, url
+    socket = await client.ws_connect("/api/events")          # the live feed: the same figures, nobody's data
+    snapshot = await asyncio.wait_for(socket.receive_str(), 5)
+    assert json.loads(snapshot)["view"] == "wallboard" and json.loads(snapshot)["queues"]["queues"]["q"]["talking"] == 1
+    for personal in (CALLER_A, CALLER_B, NOTE_A, "c1", "c2", '"agent":', '"name"'):
+        assert personal not in snapshot
+    await socket.close()
 
 
 # -- sessions, CSRF and tokens ----------------------------------------------------------------------
@@ -312,16 +319,12 @@ async def test_the_events_websocket_needs_a_login(world):
     with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
         await client.ws_connect("/api/events")
     assert refused.value.status == 401
-    client = await world.as_("kiosk")
-    with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
-        await client.ws_connect("/api/events")
-    assert refused.value.status == 403
     client = await world.as_("eng")
     socket = await client.ws_connect("/api/events")
-    await asyncio.sleep(0)
+    assert (await asyncio.wait_for(socket.receive_json(), 5))["type"] == "snapshot"
     world.live.feed(e.CallArrived(world.clock(), "c3", "q"))
     message = await asyncio.wait_for(socket.receive_json(), 5)
-    assert any(x.get("call_id") == "c3" for x in message)
+    assert message["type"] == "delta" and message["queues"]["queues"]["q"]["waiting"] >= 1
     await socket.close()
 
 
@@ -391,6 +394,18 @@ def test_trusted_proxies_must_be_ip_addresses():
         load_config_text(CONFIG + "access: {trusted_proxies: [proxy.local]}\n", "acd.yaml")
 
 
+def test_access_lines_are_off_unless_asked_and_logins_are_remembered_briefly():
+    from acd.config import ConfigError
+    from acd.config.access import access_of
+
+    default = access_of(load_config_text(CONFIG))
+    assert (default.access_log, default.remember_seconds) == (False, 2.0)
+    asked = access_of(load_config_text(CONFIG + "access: {access_log: true, remember_seconds: 0}\n"))
+    assert (asked.access_log, asked.remember_seconds) == (True, 0.0)
+    with pytest.raises(ConfigError, match="remember_seconds"):
+        load_config_text(CONFIG + "access: {remember_seconds: 3600}\n", "acd.yaml")
+
+
 async def test_without_a_user_database_only_health_and_the_login_page_answer(world):
     client = TestClient(TestServer(make_app(world.live)))
     await client.start_server()
@@ -408,6 +423,7 @@ async def test_an_open_event_stream_is_closed_once_its_login_ends(world, monkeyp
     monkeypatch.setattr("acd.api.app.RECHECK_EVERY", 0.05)
     client = await world.as_("eng")
     socket = await client.ws_connect("/api/events")
+    assert (await asyncio.wait_for(socket.receive_json(), 5))["type"] == "snapshot"
     await asyncio.sleep(0.2)
     assert not socket.closed                                  # still logged in: it stays open
     await world.auth.set_disabled("eng")

@@ -7,6 +7,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from acd.api import make_app
+from acd.api.access import AUTH
 from acd.config import load_config_text
 from acd.daemon.agents_phone import PinGuard
 from acd.daemon.escalation import Escalations
@@ -92,7 +93,7 @@ async def test_the_wallboard_shows_todays_figures_per_queue_since_local_midnight
 
 
 def test_today_starts_at_midnight_in_the_services_time_zone():
-    from acd.api.app import local_midnight
+    from acd.api.floor import local_midnight
 
     at = 1_796_108_400.0                   # 2026-12-01 09:00 in Athens, 07:00 UTC
     assert local_midnight(at, "Europe/Athens") == at - 9 * 3600
@@ -114,15 +115,69 @@ async def test_queue_figures_and_waiting_calls(api):
     assert waiting[0]["estimated_wait"] is None  # nobody logged in: no honest estimate
 
 
-async def test_events_stream_over_websocket(api):
+async def _next(socket) -> dict:
+    return await asyncio.wait_for(socket.receive_json(), 5)
+
+
+async def test_the_feed_sends_a_snapshot_then_deltas_cut_to_each_role(api):
+    """A supervisor gets the floor, an agent only its own row, a wallboard the queues'
+    figures and no agent's row: on connect a snapshot, then one delta per batch."""
     client, live, clock = api
-    await log_in(client, "sup")
-    socket = await client.ws_connect("/api/events")
-    await asyncio.sleep(0)
+    sockets = {}
+    for name in ("sup", "a11", "kiosk"):
+        reader = TestClient(client.server)         # its own cookies, the same server
+        await log_in(reader, name)
+        sockets[name] = (reader, await reader.ws_connect("/api/events"))
+    floor, own, board = [await _next(sockets[n][1]) for n in ("sup", "a11", "kiosk")]
+    assert (floor["type"], floor["view"], own["view"], board["view"]) == ("snapshot", "floor", "agent", "wallboard")
+    assert {a["id"] for a in floor["agents"]} == {"11", "12"} and floor["queues"]["queues"]["q"]["waiting"] == 0
+    assert own["agent"]["id"] == "11" and own["agent"]["state"] == "logged_out" and "agents" not in own
+    assert "agents" not in board and "agent" not in board and board["queues"]["agents"] == {"logged_out": 2}
+    live.feed(e.AgentLoggedIn(clock(), "12"))                  # not agent 11's business
     live.feed(e.AgentLoggedIn(clock(), "11"))
-    message = await asyncio.wait_for(socket.receive_json(), 5)
-    assert message[0]["type"] == "AgentStatus" and message[0]["agent_id"] == "11"
-    await socket.close()
+    live.feed(e.CallArrived(clock(), "c1", "q"))
+    floor, own, board = [await _next(sockets[n][1]) for n in ("sup", "a11", "kiosk")]
+    assert floor["type"] == "delta" and {a["id"]: a["state"] for a in floor["agents"]} == {"11": "ringing",
+                                                                                           "12": "available"}
+    assert own == {"type": "delta", "at": clock(), "agent": own["agent"]}
+    assert (own["agent"]["state"], own["agent"]["call"], own["agent"]["queue"]) == ("ringing", "c1", "q")
+    assert board["queues"]["queues"]["q"]["talking"] == 1 and "agents" not in board
+    live.feed(e.AgentLoggedIn(clock(), "12"))                  # ignored: nothing changed for anyone
+    live.feed(e.AgentPaused(clock(), "12", "break"))
+    floor = await _next(sockets["sup"][1])
+    assert [a["id"] for a in floor["agents"]] == ["12"]
+    with pytest.raises(asyncio.TimeoutError):                   # agent 11 hears nothing of agent 12
+        await asyncio.wait_for(sockets["a11"][1].receive_json(), 0.3)
+    for reader, socket in sockets.values():
+        await socket.close()
+        await reader.session.close()
+
+
+async def test_prometheus_scrapes_the_floor_with_a_scoped_token(api, tmp_path):
+    client, live, clock = api
+    auth = client.app[AUTH]
+    token = await auth.issue_token("eng", ["metrics:scrape"])
+    bearer = {"Authorization": f"Bearer {token}"}
+    await client.post("/api/agents/11/login", json={"pin": "1234"})
+    live.feed(e.AgentLoggedIn(clock(), "12"))
+    live.feed(e.CallArrived(clock(), "c1", "q"))               # rings agent 11
+    live.feed(e.CallArrived(clock(), "c2", "q"))               # waits: agent 12 lacks topic:a
+    clock.t += 12
+    live.feed(e.CallerHungUp(clock(), "c2"))
+    live.feed(e.CallArrived(clock(), "c3", "q"))
+    clock.t += 4
+    client.session.cookie_jar.clear()
+    text = await (await client.get("/metrics", headers=bearer)).text()
+    assert 'acd_queue_waiting{queue="q"} 1.0' in text
+    assert 'acd_queue_longest_wait_seconds{queue="q"} 4.0' in text
+    assert 'acd_queue_calls_today{outcome="abandoned",queue="q"} 1.0' in text
+    assert 'acd_queue_service_level{queue="q"} 0.0' in text
+    assert 'acd_agents{state="ringing"} 1.0' in text and 'acd_agents{state="available"} 1.0' in text
+    assert "acd_routing_seconds_count" in text and "acd_routing_seconds_count 0.0" not in text
+    assert "c1" not in text and "'11'" not in text                # figures, nobody's data
+    figures_only = await auth.issue_token("kiosk", ["figures"])
+    r = await client.get("/metrics", headers={"Authorization": f"Bearer {figures_only}"})
+    assert r.status == 403
 
 
 async def test_wallboard_page_is_served(api):

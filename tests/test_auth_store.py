@@ -81,3 +81,32 @@ async def test_the_store_in_sqlite(tmp_path):
 async def test_the_store_in_postgresql(postgres_url):
     async with postgres_schema(postgres_url, "auth") as db:
         await check_store(db)
+
+
+async def test_remembered_identities_spare_the_database_and_follow_changes(tmp_path):
+    """With ``remember_for`` a polling reader costs one query a period; a change made by
+    this store forgets at once, one made by another process (the CLI) within the period."""
+    import asyncio
+
+    clock = Clock()
+    db = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'users.sqlite3'}")
+    try:
+        store = AuthStore(db, now=clock, hasher=FAST, remember_for=2.0)
+        other = AuthStore(db, now=clock, hasher=FAST)            # the `acd users` command
+        await store.prepare()
+        await store.add_user("kiosk", "wallboard secret 1", "wallboard")
+        token = await store.issue_token("kiosk", ["figures"])
+        found = await asyncio.gather(*(store.token(token) for _ in range(20)))
+        assert all(f is not None and f.role == "wallboard" for f in found)
+        await other.revoke_token(token.split("_")[1])
+        assert await store.token(token) is not None             # remembered: within the period
+        clock.t += 2.0
+        assert await store.token(token) is None                 # the period is over: asked again
+        user = await store.check_password("kiosk", "wallboard secret 1")
+        assert user is not None
+        secret, _ = await store.open_session(user, None)
+        assert await store.session(secret) is not None
+        await store.set_disabled("kiosk")                       # this store's change: forgotten at once
+        assert await store.session(secret) is None
+    finally:
+        await db.dispose()

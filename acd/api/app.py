@@ -3,7 +3,8 @@
 Read side: queues (waiting, longest wait, agents staffed and free, logged-in agents whose
 phone is not registered), agents (state, reason, since, and their phone's registration as
 AMI reported it, ``acd.daemon.registrations``), waiting calls (position, estimated wait),
-and ``/api/events``, a WebSocket that streams every engine decision as JSON. Write side:
+``/api/events``, a WebSocket that pushes a snapshot then deltas cut to the reader's role
+(``acd.api.feed``, docs/api.md), and ``/metrics`` for Prometheus. Write side:
 the agents' web panel (login, logout, pause with a reason, unpause, ready), each with the
 agent's PIN and the same wrong-PIN lockout as the phone's feature codes, and escalation
 of a call the agent took to the back office (``POST /api/calls/{call_id}/escalate``, a
@@ -21,34 +22,32 @@ in the audit log (``GET /api/audit``, supervisors).
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import json
 import logging
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from aiohttp import WSCloseCode, WSMsgType, web
 from sqlalchemy.exc import SQLAlchemyError
 
-from acd.api import access
+from acd.api import access, prometheus
 from acd.api.access import ACCESS, AUDIT, AUTH, OPEN, RULES, audited, identity_of, needs, route
 from acd.api.bodies import json_object as _json_object
+from acd.api.feed import Feed, Reader, agent_row, view_for
+from acd.api.floor import QueuesView
 from acd.auth import AuditLog, AuthStore
-from acd.auth.roles import (AGENT_SELF, AGENTS_ACT, AGENTS_READ, AUDIT as AUDIT_READ, CALLS_READ, EVENTS, FIGURES,
-                            TICKETS_ACT, TICKETS_READ, UNITS)
+from acd.auth.roles import (AGENT_SELF, AGENTS_ACT, AGENTS_READ, AUDIT as AUDIT_READ, CALLS_READ, FIGURES,
+                            METRICS, TICKETS_ACT, TICKETS_READ, UNITS)
 from acd.config.access import AccessSettings
 from acd.config.back_office import back_office_of
 from acd.daemon.agents_phone import Attempt, PinGuard, pin_checked
 from acd.daemon.escalation import EscalationRefused, Escalations
 from acd.daemon.live_figures import LiveFigures
 from acd.daemon.registrations import Registrations
-from acd.engine import AgentState, Engine
+from acd.engine import Engine
 from acd.engine import decisions as d
 from acd.engine import events as e
-from acd.engine.serialize import decision_dict
 from acd.records.desk import TicketDesk
 from acd.records.ticket import STATUSES, TRANSITIONS, TicketRefused
 
@@ -71,11 +70,12 @@ class Live(Protocol):
 
 LIVE: web.AppKey[Live] = web.AppKey("live", Live)  # type: ignore[arg-type]
 GUARD: web.AppKey[PinGuard] = web.AppKey("guard", PinGuard)
-SOCKETS: web.AppKey[set[web.WebSocketResponse]] = web.AppKey("sockets", set)
+FEED: web.AppKey[Feed] = web.AppKey("feed", Feed)
 ESCALATIONS: web.AppKey[Escalations | None] = web.AppKey("escalations", object)  # type: ignore[arg-type]
 REGISTRATIONS: web.AppKey[Registrations] = web.AppKey("registrations", Registrations)
 DESK: web.AppKey[TicketDesk | None] = web.AppKey("desk", object)  # type: ignore[arg-type]
 TODAY: web.AppKey[LiveFigures] = web.AppKey("today", LiveFigures)
+QUEUES_VIEW: web.AppKey[QueuesView] = web.AppKey("queues_view", QueuesView)
 #: HTTP status of each refusal of an escalation
 _REFUSED_STATUS = {"unknown_call": 404, "no_call": 404, "not_your_call": 403, "unknown_unit": 400, "already": 409}
 #: HTTP status of each refusal of a ticket's move
@@ -110,7 +110,6 @@ def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations
     app[ESCALATIONS] = escalations
     app[REGISTRATIONS] = registrations if registrations is not None else Registrations()
     app[DESK] = desk
-    app[SOCKETS] = set()
     # every route and who may use it (acd.auth.roles); a route added without a rule is refused
     own_agent = needs(AGENT_SELF, AGENTS_ACT, self_param="agent_id")
     for method, path, handler, rule in (
@@ -134,13 +133,21 @@ def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations
         ("GET", "/api/tickets", ticket_list, needs(TICKETS_READ)),
         ("GET", "/api/tickets/{ticket_id}", ticket_one, needs(TICKETS_READ)),
         ("POST", "/api/tickets/{ticket_id}/{action}", ticket_action, needs(TICKETS_ACT)),
-        ("GET", "/api/events", events, needs(EVENTS)),
+        ("GET", "/api/events", events, needs(FIGURES, AGENTS_READ, AGENT_SELF)),
         ("GET", "/api/audit", audit_entries, needs(AUDIT_READ)),
+        ("GET", "/metrics", prometheus.metrics, needs(METRICS)),
     ):
         route(app, method, path, handler, rule)
-    live.subscribe(lambda decisions: _broadcast(app, decisions))
     app[TODAY] = LiveFigures()
     live.subscribe(app[TODAY])
+    app[QUEUES_VIEW] = QueuesView(live, app[TODAY], app[REGISTRATIONS])
+    live.subscribe(app[QUEUES_VIEW])
+    app[FEED] = Feed(live, app[REGISTRATIONS], app[QUEUES_VIEW])
+    live.subscribe(app[FEED])
+    app[prometheus.EXPORTER] = prometheus.Exporter(app[QUEUES_VIEW])
+    timings = getattr(live, "timings", None)
+    if isinstance(timings, list):
+        timings.append(app[prometheus.EXPORTER].observe)
     app.on_shutdown.append(_close_sockets)
     return app
 
@@ -171,48 +178,8 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def queues(request: web.Request) -> web.Response:
-    live = request.app[LIVE]
-    engine = live.engine
-    now = live.now()
-    result: dict[str, dict[str, Any]] = {
-        name: {"title": dict(q.title), "waiting": 0, "longest_wait": 0.0, "talking": 0}
-        for name, q in engine.config.queues.items()
-    }
-    today = request.app[TODAY]
-    midnight = local_midnight(now, engine.config.daemon.timezone)
-    today.forget_before(midnight)
-    for name, queue in engine.config.queues.items():
-        target = queue.service
-        done = today.figures(target.threshold, name, short_abandon_s=target.short_abandon, since=midnight)
-        result[name]["today"] = {"offered": done.offered, "answered": done.answered, "abandoned": done.abandoned,
-                                 "service_level": done.service_level, "target": target.target,
-                                 "threshold": target.threshold, "asa": done.asa, "abandon_rate": done.abandon_rate}
-    for call in engine.calls.values():
-        figures = result.setdefault(call.queue.name, {"waiting": 0, "longest_wait": 0.0, "talking": 0})
-        if call.state.value == "waiting":
-            figures["waiting"] += 1
-            figures["longest_wait"] = max(figures["longest_wait"], now - call.enqueued_at)
-        else:
-            figures["talking"] += 1
-    counts: dict[str, int] = {}
-    phones = request.app[REGISTRATIONS]
-    unregistered = 0
-    for agent in engine.agents.values():
-        counts[agent.state.value] = counts.get(agent.state.value, 0) + 1
-        if agent.state is not AgentState.LOGGED_OUT and phones.get(agent.id).registered is False:
-            unregistered += 1
-    return web.json_response({"queues": result, "agents": counts, "unregistered_phones": unregistered})
-
-
-def local_midnight(now: float, timezone: str) -> float:
-    """The epoch of the last midnight in the service's time zone: "today" on a wallboard
-    is the local day, whatever the server's clock zone."""
-    try:
-        zone: dt.tzinfo = ZoneInfo(timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = dt.timezone.utc
-    local = dt.datetime.fromtimestamp(now, zone)
-    return local.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    """The wallboard's figures (``acd.api.floor.queues_body``), built once per change."""
+    return web.Response(body=request.app[QUEUES_VIEW].body(), content_type="application/json")
 
 
 async def agents(request: web.Request) -> web.Response:
@@ -221,8 +188,7 @@ async def agents(request: web.Request) -> web.Response:
     phones = request.app[REGISTRATIONS]
     identity = identity_of(request)
     return web.json_response({"agents": [
-        {"id": a.id, "name": a.config.name, "state": a.state.value, "reason": a.reason, "since": a.state_since,
-         "reachable": a.reachable, "call": a.call_id, "phone": phones.get(a.id).as_dict()}
+        agent_row(request.app[LIVE], phones, a.id)
         for a in engine.agents.values() if identity.may(AGENTS_READ) or a.id == identity.agent_id
     ]})
 
@@ -459,17 +425,25 @@ async def audit_entries(request: web.Request) -> web.Response:
 
 
 async def events(request: web.Request) -> web.WebSocketResponse:
-    socket = web.WebSocketResponse(heartbeat=30)
+    """The live feed (``acd.api.feed``): a snapshot of the reader's view, then deltas."""
+    identity = identity_of(request)
+    view = view_for(identity)
+    if view is None:
+        raise web.HTTPForbidden(text=f"the {identity.role} role has no live view")
+    # no compression: the same text goes to every reader, compressing it for each would cost more
+    socket = web.WebSocketResponse(heartbeat=30, compress=False)
     await socket.prepare(request)
-    sockets = request.app[SOCKETS]
-    sockets.add(socket)
-    recheck = asyncio.get_running_loop().create_task(_close_when_logged_out(request, socket))
+    feed = request.app[FEED]
+    reader = Reader(socket, view, identity.agent_id)
+    await socket.send_str(feed.snapshot(reader))
+    feed.readers.add(reader)
+    recheck = asyncio.get_running_loop().create_task(_close_when_logged_out(request, socket, view))
     try:
         async for message in socket:
             if message.type == WSMsgType.ERROR:
                 break
     finally:
-        sockets.discard(socket)
+        feed.readers.discard(reader)
         recheck.cancel()
     return socket
 
@@ -478,7 +452,7 @@ async def events(request: web.Request) -> web.WebSocketResponse:
 RECHECK_EVERY = 30.0
 
 
-async def _close_when_logged_out(request: web.Request, socket: web.WebSocketResponse) -> None:
+async def _close_when_logged_out(request: web.Request, socket: web.WebSocketResponse, view: str) -> None:
     """A stream outlives the request that opened it: once its session ends (logout, idle,
     new password) or its user or token is disabled, it is closed, not left streaming."""
     while not socket.closed:
@@ -487,30 +461,10 @@ async def _close_when_logged_out(request: web.Request, socket: web.WebSocketResp
             still = await access.authenticate(request)
         except web.HTTPException:
             still = None
-        if still is None or not still.may(EVENTS):
+        if still is None or view_for(still) != view:
             await socket.close(code=WSCloseCode.POLICY_VIOLATION, message=b"logged out")
 
 
-def _broadcast(app: web.Application, decisions: Sequence[d.Decision]) -> None:
-    sockets = app[SOCKETS]
-    if not sockets:
-        return
-    text = json.dumps([decision_dict(x) for x in decisions], ensure_ascii=False)
-    for socket in list(sockets):
-        if socket.closed:
-            sockets.discard(socket)
-            continue
-        # a slow wallboard must never hold routing up: sending is scheduled, not awaited
-        task = asyncio.get_running_loop().create_task(socket.send_str(text))
-        task.add_done_callback(_log_send_failure)
-
-
-def _log_send_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.info("websocket send failed: %r", task.exception())
-
-
 async def _close_sockets(app: web.Application) -> None:
-    sockets: set[web.WebSocketResponse] = app[SOCKETS]
-    for socket in list(sockets):
-        await socket.close()
+    for reader in list(app[FEED].readers):
+        await reader.socket.close()

@@ -35,9 +35,11 @@ TICKETS_ACT = "tickets:act"
 ALL_UNITS = "tickets:all-units"
 #: the audit log
 AUDIT = "audit:read"
+#: Prometheus' scrape of ``/metrics`` (figures and agents by state, no names)
+METRICS = "metrics:scrape"
 
 RIGHTS: tuple[str, ...] = (FIGURES, AGENTS_READ, CALLS_READ, EVENTS, AGENT_SELF, AGENTS_ACT, UNITS, TICKETS_READ,
-                           TICKETS_ACT, ALL_UNITS, AUDIT)
+                           TICKETS_ACT, ALL_UNITS, AUDIT, METRICS)
 
 #: every role and its rights; nothing else grants a right
 ROLES: Mapping[str, frozenset[str]] = {
@@ -45,11 +47,11 @@ ROLES: Mapping[str, frozenset[str]] = {
     "agent": frozenset({FIGURES, AGENT_SELF}),
     # sees all, acts on agents and queues, reads the audit log
     "supervisor": frozenset({FIGURES, AGENTS_READ, CALLS_READ, EVENTS, AGENTS_ACT, UNITS, TICKETS_READ, TICKETS_ACT,
-                             ALL_UNITS, AUDIT}),
+                             ALL_UNITS, AUDIT, METRICS}),
     # its units' tickets (linked to unit names)
     "backoffice": frozenset({FIGURES, UNITS, TICKETS_READ, TICKETS_ACT}),
     # the telephony side: everything live, read-only, no tickets
-    "engineer": frozenset({FIGURES, AGENTS_READ, CALLS_READ, EVENTS, UNITS}),
+    "engineer": frozenset({FIGURES, AGENTS_READ, CALLS_READ, EVENTS, UNITS, METRICS}),
     # read-only figures and staffing
     "planner": frozenset({FIGURES, AGENTS_READ, CALLS_READ}),
     # a kiosk: figures without personal data

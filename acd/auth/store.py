@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +27,8 @@ from acd.auth.schema import api_tokens, create_auth_tables, sessions, users
 MIN_PASSWORD = 10
 #: a session's ``last_seen`` is written at most this often (not on every wallboard poll)
 TOUCH_EVERY = 60.0
+#: identities kept in memory at most (``remember_for``); past it the memory starts afresh
+_REMEMBER_AT_MOST = 10_000
 
 
 class UserError(ValueError):
@@ -56,10 +58,18 @@ def _digest(secret: str) -> str:
 
 class AuthStore:
     def __init__(self, db: AsyncEngine, *, now: Callable[[], float] = time.time, session_hours: float = 12.0,
-                 hasher: PasswordHasher | None = None) -> None:
+                 hasher: PasswordHasher | None = None, remember_for: float = 0.0) -> None:
         """``db``: the call records' engine; ``hasher``: argon2's defaults unless given
-        (tests pass a cheap one)."""
+        (tests pass a cheap one). ``remember_for``: seconds a session's or token's
+        identity is kept in memory once looked up (0: every request asks the database).
+        A wallboard or exporter polling many times a second then costs one query a
+        period, not one a request; a change made by this store (logout, disable, new
+        password, revoke) forgets them all at once, one made by another process (the
+        ``acd users`` command) takes effect within ``remember_for``."""
         self.db = db
+        self.remember_for = remember_for
+        self._remembered: dict[str, tuple[float, Identity]] = {}
+        self._pending: dict[str, asyncio.Future[Identity | None]] = {}
         self.now = now
         self.session_seconds = session_hours * 3600
         self.hasher = hasher or PasswordHasher()
@@ -120,7 +130,40 @@ class AuthStore:
         """A disabled user cannot log in, and its sessions and tokens stop working at once."""
         await self._change(name, disabled=disabled)
 
+    def _remember(self, key: str, identity: Identity | None) -> Identity | None:
+        if identity is not None and self.remember_for > 0:
+            if len(self._remembered) >= _REMEMBER_AT_MOST:
+                self._remembered.clear()
+            self._remembered[key] = (self.now() + self.remember_for, identity)
+        return identity
+
+    async def _recall_or(self, key: str, lookup: Callable[[], Awaitable[Identity | None]]) -> Identity | None:
+        """The remembered identity of ``key``, or ``lookup()``'s; readers asking at once
+        for the same key share one lookup (a wallboard's many connections do not all hit
+        the database when the memory expires)."""
+        recalled = self._recalled(key)
+        if recalled is not None:
+            return recalled
+        if self.remember_for <= 0:
+            return await lookup()
+        pending = self._pending.get(key)
+        if pending is None:
+            pending = asyncio.ensure_future(lookup())
+            self._pending[key] = pending
+            pending.add_done_callback(lambda _: self._pending.pop(key, None))
+        return self._remember(key, await asyncio.shield(pending))
+
+    def _recalled(self, key: str) -> Identity | None:
+        found = self._remembered.get(key)
+        if found is None:
+            return None
+        if self.now() >= found[0]:
+            del self._remembered[key]
+            return None
+        return found[1]
+
     async def _change(self, name: str, **values: Any) -> None:
+        self._remembered.clear()
         async with self.db.begin() as conn:
             done = await conn.execute(update(users).where(users.c.name == name).values(updated_at=self.now(), **values))
             if done.rowcount != 1:
@@ -156,8 +199,11 @@ class AuthStore:
     async def session(self, secret: str) -> Identity | None:
         """The identity of a session cookie, if the session is live and its user enabled;
         using it keeps it alive (idle sessions end after ``session_hours``)."""
-        at = self.now()
         key = _digest(secret)
+        return await self._recall_or(key, lambda: self._session(key))
+
+    async def _session(self, key: str) -> Identity | None:
+        at = self.now()
         async with self.db.connect() as conn:
             row = (await conn.execute(select(sessions.c.csrf, sessions.c.last_seen, users)
                                       .join(users, users.c.name == sessions.c.user_name)
@@ -170,6 +216,7 @@ class AuthStore:
         return _user(row).identity("session", csrf=row.csrf)
 
     async def close_session(self, secret: str) -> None:
+        self._remembered.clear()
         async with self.db.begin() as conn:
             await conn.execute(delete(sessions).where(sessions.c.id == _digest(secret)))
 
@@ -196,6 +243,7 @@ class AuthStore:
         return f"acd_{token_id}_{secret}"
 
     async def revoke_token(self, token_id: str) -> None:
+        self._remembered.clear()
         async with self.db.begin() as conn:
             done = await conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(revoked=True))
         if done.rowcount != 1:
@@ -211,6 +259,9 @@ class AuthStore:
         parts = token.split("_", 2)
         if len(parts) != 3 or parts[0] != "acd":
             return None
+        return await self._recall_or(_digest(token), lambda: self._token(parts))
+
+    async def _token(self, parts: list[str]) -> Identity | None:
         async with self.db.connect() as conn:
             row = (await conn.execute(select(api_tokens.c.secret_hash, api_tokens.c.scopes, api_tokens.c.revoked,
                                              api_tokens.c.expires_at, users)

@@ -7,6 +7,8 @@ Shape::
       secure_cookies: true     # false only for plain-http development on loopback
       session_hours: 12        # a page session ends after this long unused
       trusted_proxies: [127.0.0.1]   # the TLS reverse proxy: its X-Forwarded-For is believed
+      access_log: false        # one line per HTTP request (off: the daemon logs what people did)
+      remember_seconds: 2      # a login or token is looked up again after this (see docs/access.md)
     privacy:
       retention_days: 90       # caller numbers and notes erased after this (none: kept)
 
@@ -33,6 +35,13 @@ class AccessSettings:
     #: addresses of reverse proxies whose ``X-Forwarded-For`` names the real client (for
     #: the audit log and the password throttle); from anyone else the header is ignored
     trusted_proxies: tuple[str, ...] = ()
+    #: aiohttp's line per request; off by default: at a wallboard's poll a second it
+    #: drowns the lines that say what agents did and where calls went
+    access_log: bool = False
+    #: seconds a session's or token's identity is kept in memory once looked up, so a
+    #: polling reader is not a database query a request; a change made with ``acd users``
+    #: (another process) takes effect within this (0: every request asks the database)
+    remember_seconds: float = 2.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +63,7 @@ def privacy_of(config: Any) -> PrivacySettings:
 
 
 def parse_access(node: Located, partial: Mapping[str, Any]) -> AccessSettings:
-    f = Fields(node, ("secure_cookies", "session_hours", "trusted_proxies"))
+    f = Fields(node, ("secure_cookies", "session_hours", "trusted_proxies", "access_log", "remember_seconds"))
     d = AccessSettings()
     proxies: list[str] = []
     listed = f.get("trusted_proxies")
@@ -68,7 +77,9 @@ def parse_access(node: Located, partial: Mapping[str, Any]) -> AccessSettings:
                 raise item.error(f"not an IP address: {item.as_str()!r}") from None
     return AccessSettings(secure_cookies=f.bool("secure_cookies", d.secure_cookies),
                           session_hours=f.float("session_hours", d.session_hours, minimum=0.05, maximum=24.0 * 90),
-                          trusted_proxies=tuple(proxies))
+                          trusted_proxies=tuple(proxies), access_log=f.bool("access_log", d.access_log),
+                          remember_seconds=f.float("remember_seconds", d.remember_seconds, minimum=0.0,
+                                                   maximum=60.0))
 
 
 def parse_privacy(node: Located, partial: Mapping[str, Any]) -> PrivacySettings:

@@ -24,6 +24,7 @@ from acd.daemon.ami_login import ami_secret, login_failure
 from acd.daemon.callback_book import CallbackBook
 from acd.daemon.callbacks import CallbackDialer
 from acd.daemon.caller_numbers import CallerNumbers
+from acd.daemon.decision_log import DecisionLog
 from acd.daemon.escalation import Escalations
 from acd.daemon.live_engine import LiveEngine
 from acd.daemon.queue_log import QueueLogWriter
@@ -82,6 +83,7 @@ class Daemon:
         elif extras:
             log.warning("no daemon.database_url: promised callbacks are kept in memory only, "
                         "and a restart forgets them")
+        self.live.subscribe(DecisionLog(self.live.engine))     # agents' actions and routing's reasons
         self.callbacks = CallbackDialer(self.live, self.book)
         self.room = WaitingRoom(self.live, RoomSettings(recordings_dir=Path(settings.recordings_dir)),
                                 callbacks=self.callbacks, stop_playback=self.stop_playback)
@@ -219,7 +221,8 @@ class Daemon:
             auth = await self._start_access(records)
             runner = web.AppRunner(make_app(self.live, self.phone.guard, self.escalations,
                                             self.bridge.registrations, desk, auth=auth,
-                                            settings=access_of(self.config)))
+                                            settings=access_of(self.config)),
+                                   access_log=logging.getLogger("aiohttp.access") if access_of(self.config).access_log else None)
             await runner.setup()
             await web.TCPSite(runner, settings.api_host, settings.api_port).start()
             self._api_runner = runner
@@ -237,7 +240,8 @@ class Daemon:
         from acd.config.access import access_of
         from acd.records.retention import DailyPurge
 
-        auth = AuthStore(records.db, now=self.live.now, session_hours=access_of(self.config).session_hours)
+        auth = AuthStore(records.db, now=self.live.now, session_hours=access_of(self.config).session_hours,
+                         remember_for=access_of(self.config).remember_seconds)
         try:
             await asyncio.wait_for(auth.prepare(), 2.0)
         except Exception:      # the database is down at start: the API still serves (503 until it is back)

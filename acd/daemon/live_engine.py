@@ -41,10 +41,15 @@ class LiveEngine:
         self.engine = Engine(config, start=now())
         self.clock = EngineClock(self._tick, now=now)
         self.subscribers: list[Subscriber] = []
+        #: called with the seconds each event took the engine (the /metrics histogram)
+        self.timings: list[Callable[[float], None]] = []
         self.commands: CommandSink | None = None
 
     def feed(self, event: e.Event) -> list[d.Decision]:
+        started = time.perf_counter()
         decisions = self.engine.handle(event)
+        for timing in self.timings:
+            timing(time.perf_counter() - started)
         self._publish(decisions)
         return decisions
 
