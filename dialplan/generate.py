@@ -15,7 +15,9 @@ The call's path, and the fallbacks that keep "no caller is left in silence" true
   always leaves ``ACD_WAIT_RESULT`` set; empty means the daemon went away mid-call,
   so the channel loops back into ``wait`` (the next daemon re-queues it at its
   original place from the ACD_* variables) and after ``wait_retries`` seconds without
-  any daemon it takes the fallback. After the agent hangs up: the ``survey``.
+  any daemon it takes the fallback; but a caller whose Dial was answered
+  (``DIALSTATUS=ANSWER``: the agent hung up while no daemon listened) is done, never
+  queued again. After the agent hangs up: the ``survey``.
 - ``acd-exit``: the queue's ``on_max_wait`` (``ACD_EXIT``): callback, other queue,
   ticket (the daemon's call records open the ticket from the engine's exit decision;
   the caller hears that it is recorded), goodbye (voicemail plays the goodbye:
@@ -229,6 +231,9 @@ def extensions(config: Config, options: Options = Options()) -> str:
               ' same => n,GotoIf($["${ACD_WAIT_RESULT}" = "answered"]?answered)',
               ' same => n,GotoIf($["${ACD_WAIT_RESULT}" = "exit"]?exit)',
               f' same => n,GotoIf($["${{ACD_WAIT_RESULT}}" = "error"]?{FALLBACK_QUEUE},s,1)',
+              # no daemon answered (empty result): an agent who answered ends the call, never
+              # a second queue (app_dial sets DIALSTATUS=ANSWER once its Dial was answered)
+              ' same => n,GotoIf($["${DIALSTATUS}" = "ANSWER"]?answered)',
               " same => n,Set(ACD_TRIES=$[${ACD_TRIES} + 1])",
               f" same => n,GotoIf($[${{ACD_TRIES}} > {options.wait_retries}]?{FALLBACK_QUEUE},s,1)",
               " same => n,Wait(1)",

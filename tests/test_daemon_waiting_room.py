@@ -146,6 +146,24 @@ async def test_caller_answered_while_the_daemon_was_away_is_not_queued_again(tmp
     assert session.vars["ACD_WAIT_RESULT"] == "answered" and r.live.engine.calls == {}
 
 
+async def test_a_call_this_daemon_saw_answered_is_never_queued_again(tmp_path):
+    """Issue 9, item 4: the daemon refuses to queue a call it knows was answered, even
+    when the channel comes back without DIALSTATUS=ANSWER."""
+    r = Room(tmp_path)
+    r.login("11")
+    session = await r.arrive("1.1")
+    _, outcome = await ringing(session)
+    r.room.dial_answered("1.1", "9.9", r.clock.now)
+    session.gone = True
+    outcome.set_result(("ANSWER", -1))              # the socket dropped mid-call
+    await asyncio.wait_for(r.tasks[0], 1)
+    again = await r.arrive("1.1", ACD_CALLID="1.1", ACD_ENQUEUED_AT=session.vars["ACD_ENQUEUED_AT"],
+                           DIALSTATUS="")
+    await asyncio.wait_for(r.tasks[1], 1)
+    assert again.vars["ACD_WAIT_RESULT"] == "answered" and "1.1" not in r.live.engine.calls
+    assert r.queue_log_events().count("ENTERQUEUE") == 1
+
+
 async def test_channel_that_cannot_be_routed_leaves_with_an_error_result(tmp_path):
     r = Room(tmp_path)
     session = await r.arrive("1.1", ACD_QUEUE="nope")

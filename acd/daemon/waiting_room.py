@@ -28,8 +28,11 @@ contract). The handler stamps ``ACD_ENQUEUED_AT`` once; if the daemon dies, the 
 closes, AGI returns with ``ACD_WAIT_RESULT`` still empty, and the generated dialplan loops
 back into ``wait`` (retrying while no daemon listens, ``ACD_TRIES``, reset here): the restarted daemon reads the same variables and re-queues the
 caller at the original place (``CallArrived(enqueued_at=...)``). A caller whose Dial was
-answered while the daemon was away is recognised by ``DIALSTATUS=ANSWER`` and not queued
-again.
+answered is recognised by ``DIALSTATUS=ANSWER`` and never queued again, by the daemon
+(``was_answered``) nor by the dialplan's loop when no daemon runs. Why DIALSTATUS and not
+a variable the daemon sets on answer (AMI ``Setvar``): app_dial sets it on the caller's
+own channel when the Dial returns, with no daemon and no AMI link needed, which is
+exactly when the mark matters (an outage); a Setvar would be lost with the link.
 
 An offer cuts the sentence playing at once, not between sentences: each sentence is one
 STREAM FILE of 1.5 to 3 s, and while it finishes the reserved agent sits idle and the
@@ -55,6 +58,7 @@ import asyncio
 import logging
 import math
 import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +78,8 @@ CALL_VARIABLES: tuple[str, ...] = (
     "ACD_ENQUEUED_AT", "ACD_CALLBACK", "DIALSTATUS", "UNIQUEID", "CALLERID(num)",
 )
 _SEPARATOR = "\x1f"  # a byte no variable value holds, so one round trip reads them all
+#: how many answered call ids the room remembers (a day of the 1555 line is ~18,500 calls)
+ANSWERED_MEMORY = 50_000
 
 #: DIALSTATUS (app_dial.c) -> why the offer failed, for ``OfferFailed.reason``.
 DIAL_FAILURES: Mapping[str, str] = {
@@ -260,6 +266,8 @@ class WaitingRoom:
         self.callers: dict[str, WaitingCaller] = {}
         self._by_channel: dict[str, str] = {}
         self._stopping: set[asyncio.Task[None]] = set()
+        #: call ids answered by an agent here, newest last (bounded: ``ANSWERED_MEMORY``)
+        self._answered_calls: OrderedDict[str, None] = OrderedDict()
         live.commands = self
 
     @property
@@ -272,7 +280,7 @@ class WaitingRoom:
         caller: WaitingCaller | None = None
         try:
             values = await self._read_variables(session)
-            if values.get("DIALSTATUS") == "ANSWER" and values.get("ACD_ENQUEUED_AT"):
+            if self.was_answered(values):
                 # answered by an agent while the daemon was away: the call is done
                 await session.set_variable("ACD_WAIT_RESULT", "answered")
                 return
@@ -296,6 +304,16 @@ class WaitingRoom:
         finally:
             if caller is not None:
                 self._forget(caller)
+
+    def was_answered(self, values: Mapping[str, str]) -> bool:
+        """A call answered once is never queued again. The channel says so itself:
+        app_dial sets ``DIALSTATUS=ANSWER`` when its Dial was answered, and only the
+        waiting room Dials from this dialplan, so the mark survives any daemon (the
+        generated dialplan's retry loop checks the same variable when no daemon answers
+        at all). This daemon also remembers the calls it saw answered, should a channel
+        come back without it (a Dial of another application in between)."""
+        call_id = values.get("ACD_CALLID") or values.get("UNIQUEID") or ""
+        return values.get("DIALSTATUS") == "ANSWER" or call_id in self._answered_calls
 
     async def _read_variables(self, session: Session) -> dict[str, str]:
         expression = _SEPARATOR.join("${%s}" % name for name in CALL_VARIABLES)
@@ -540,6 +558,9 @@ class WaitingRoom:
     # -------------------------------------------------------------- bookkeeping
     def _answered(self, caller: WaitingCaller, offer: d.OfferCall, at: float) -> None:
         caller.answered = True
+        self._answered_calls[caller.call_id] = None
+        while len(self._answered_calls) > ANSWERED_MEMORY:
+            self._answered_calls.popitem(last=False)
         self.live.feed(e.OfferAnswered(at, caller.call_id, offer.agent_id))
 
     def _caller_left(self, caller: WaitingCaller) -> None:

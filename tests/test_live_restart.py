@@ -1,0 +1,100 @@
+"""Restarts against the real thing: a sandboxed Asterisk loaded with the GENERATED
+dialplan, the daemon as its own process (killed with SIGKILL or stopped with SIGTERM),
+sipp citizens and agents' phones. Each test reproduces one way issue 9 saw a restart
+go wrong."""
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+from pathlib import Path
+
+import pytest
+
+from acd.config import load_config
+from dialplan.generate import Options, generate
+from rig.asterisk import AsteriskSandbox
+from rig.daemon_process import DaemonProcess
+from rig.ports import free_port
+from rig.sipp import Phones
+from tests.waiting import eventually
+
+pytestmark = pytest.mark.asterisk
+
+CONFIG = """\
+service: {{name: '1555', languages: [el]}}
+skills: {{topic:a: A}}
+queues:
+  q: {{requires: {{topic:a: 1}}, wrapup: 1, ring_timeout: 5, announcements: {{first_after: 0, every: 0}}}}
+routing: {{missed_offer_rest: 1}}
+agents:
+{agents}
+daemon: {{ami_host: 127.0.0.1, ami_port: {ami_port}, ami_username: {ami_user}, ami_secret: '{ami_secret}',
+         agi_host: 127.0.0.1, agi_port: {agi_port}, api_port: {api_port}, queue_log: {var}/queue_log,
+         recordings_dir: {var}/rec{extra}}}
+"""
+
+
+class Rig:
+    """One test's config, generated Asterisk files, agents' phones and daemon."""
+
+    def __init__(self, asterisk: AsteriskSandbox, phones: Phones, tmp_path: Path, *, agents: int = 2,
+                 talk: float | None = 6.0, ami_port: int | None = None, extra: str = "",
+                 logged_in: tuple[str, ...] | None = None, wait_retries: int = 1) -> None:
+        self.asterisk, self.phones, self.dir = asterisk, phones, tmp_path
+        self.var = tmp_path / "var"
+        self.var.mkdir()
+        self.agent_ids = [str(11 + n) for n in range(agents)]
+        agent_lines = "\n".join(f"  '{a}': {{pin: '{a}{a}', skills: {{topic:a: 2}}}}" for a in self.agent_ids)
+        self.agi_port = free_port(24600)
+        self.config = tmp_path / "acd.yaml"
+        self.config.write_text(CONFIG.format(
+            agents=agent_lines, ami_port=ami_port or asterisk.ami_port, ami_user=asterisk.ami_username,
+            ami_secret=asterisk.ami_secret, agi_port=self.agi_port, api_port=free_port(28300), var=self.var,
+            extra=extra))
+        agent_port = free_port(16700, socket.SOCK_DGRAM)
+        asterisk.apply(generate(load_config(self.config), Options(
+            agi_port=self.agi_port, agents_at=f"127.0.0.1:{agent_port}", wait_retries=wait_retries)))
+        self.agents = phones.agents(port=agent_port, ring=0.2, talk=talk, name="agents")
+        roster = {a: {"state": "logged_in", "reason": None} for a in (logged_in or self.agent_ids)}
+        (self.var / "agents.json").write_text(json.dumps(roster))
+        self.daemon = DaemonProcess(self.config, tmp_path / "daemon.log")
+
+    def queue_log(self) -> list[list[str]]:
+        path = self.var / "queue_log"
+        return [line.split("|") for line in path.read_text().splitlines()] if path.exists() else []
+
+    def events(self, name: str) -> list[list[str]]:
+        return [line for line in self.queue_log() if line[4] == name]
+
+    def invites(self, prefix: str) -> list[str]:
+        return [ev.peer for ev in self.agents.events() if ev.event == "invite" and ev.peer.startswith(prefix)]
+
+
+@pytest.fixture
+def rig_factory(asterisk: AsteriskSandbox, phones: Phones, tmp_path: Path):
+    made: list[Rig] = []
+
+    def make(**options: object) -> Rig:
+        rig = Rig(asterisk, phones, tmp_path, **options)  # type: ignore[arg-type]
+        made.append(rig)
+        return rig
+
+    yield make
+    for rig in made:
+        rig.daemon.stop()
+
+
+async def test_a_call_answered_before_a_crash_is_not_put_through_to_a_second_agent(rig_factory) -> None:
+    """Issue 9, item 4: the agents hang up during an outage longer than the dialplan's
+    retries; each caller's Dial returns answered into a loop with no daemon. The
+    caller must be hung up, not queued again on the degraded path."""
+    rig = rig_factory(agents=2, talk=5.0)
+    rig.daemon.start()
+    rig.daemon.wait_logged("AMI connected")
+    citizens = rig.phones.citizens("q-q", calls=2, rate=10, caller_prefix="talk-", hold=None)
+    await eventually(lambda: len(rig.events("CONNECT")) == 2, timeout=20, what="both callers connected")
+    rig.daemon.kill()                        # no daemon from here on: longer than wait_retries
+    result = await asyncio.to_thread(citizens.wait, 60)
+    assert result.all_successful, citizens.diagnostics()
+    assert sorted(rig.invites("talk-")) == ["talk-1", "talk-2"]    # one agent each, never a second
