@@ -448,3 +448,34 @@ async def test_other_spellings_of_a_present_contact_count_as_registered(tmp_path
     ami.handlers["ContactStatus"](contact_status("agent-11", PHONE_11, "Updated"))
     assert [(bridge.registrations.get(a).registered, bridge.registrations.get(a).contact.status)
             for a in ("11", "12")] == [(True, "Created"), (True, "Unknown")]
+
+
+async def test_restored_agents_are_offered_nothing_until_the_resync_places_them(tmp_path):
+    """Issue 9, item 5: a restarted daemon's roster logs 11 and 12 in; 11 is still on a
+    call the crashed daemon connected. Nobody is offered before the resync, which then
+    keeps 11 out and lets 12 take the caller."""
+    r = Room(tmp_path)
+    bridge, ami = bridge_for(r, {"DeviceStateList": [], "CoreShowChannels": [
+        {"Channel": "PJSIP/agent-11-00000001", "Uniqueid": "a.1", "ChannelState": "6", "BridgeId": "b1"},
+        {"Channel": "PJSIP/citizens-1.1", "Uniqueid": "1.1"}]})
+    bridge.hold_until_resync(["11", "12"])
+    r.login("11", "12")
+    session = await r.arrive("1.1")
+    assert session.dials.empty() and bridge.unconfirmed == {"11", "12"}
+    await bridge.resync()
+    target, _ = await ringing(session)
+    assert target.startswith("PJSIP/agent-12,") and bridge.unconfirmed == frozenset()
+    assert not r.live.engine.agents["11"].reachable
+
+
+async def test_restored_agents_are_released_unchecked_when_ami_never_comes(tmp_path, caplog):
+    r = Room(tmp_path)
+    bridge, _ = bridge_for(r)
+    bridge.hold_until_resync(["11"])
+    r.login("11")
+    session = await r.arrive("1.1")
+    assert session.dials.empty()
+    bridge.release_unconfirmed("no AMI resync within 30 s")
+    target, _ = await ringing(session)
+    assert target.startswith("PJSIP/agent-11,")
+    assert "released without the AMI state check" in caplog.text

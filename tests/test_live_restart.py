@@ -98,3 +98,36 @@ async def test_a_call_answered_before_a_crash_is_not_put_through_to_a_second_age
     result = await asyncio.to_thread(citizens.wait, 60)
     assert result.all_successful, citizens.diagnostics()
     assert sorted(rig.invites("talk-")) == ["talk-1", "talk-2"]    # one agent each, never a second
+
+
+async def test_no_offer_after_a_restart_before_the_ami_resync_has_placed_the_agents(rig_factory, asterisk) -> None:
+    """Issue 9, item 5: agent 11 talks to a caller the crashed daemon connected; the
+    restarted daemon has no AMI for a while. A new caller must not be offered to agent 11
+    (restored from the saved roster as logged in) while it still talks: only after the
+    resync, which finds the phone busy, and then only once that call is over."""
+    from rig.tcp_proxy import TcpProxy
+
+    proxy = await TcpProxy(asterisk.ami_port).start()
+    try:
+        rig = rig_factory(agents=1, talk=14.0, ami_port=proxy.port)
+        await asyncio.to_thread(rig.daemon.start)
+        await asyncio.to_thread(rig.daemon.wait_logged, "AMI connected")
+        first = rig.phones.citizens("q-q", calls=1, caller_prefix="first-", hold=None)
+        await eventually(lambda: len(rig.events("CONNECT")) == 1, timeout=20, what="the first caller connected")
+        await asyncio.to_thread(rig.daemon.kill)
+        proxy.cut()                                   # the restarted daemon finds no AMI
+        await asyncio.to_thread(rig.daemon.start)
+        second = rig.phones.citizens("q-q", calls=1, caller_prefix="second-", hold=None)
+        await eventually(lambda: len(rig.events("ENTERQUEUE")) >= 2, timeout=10, what="the second caller queued")
+        await asyncio.sleep(4.0)                      # AMI still down: nobody may be offered
+        assert rig.invites("second-") == []
+        proxy.resume()
+        await asyncio.to_thread(rig.daemon.wait_logged, "AMI connected", 20)
+        assert (await asyncio.to_thread(first.wait, 60)).all_successful, first.diagnostics()
+        assert (await asyncio.to_thread(second.wait, 60)).all_successful, second.diagnostics()
+        events = rig.agents.events()
+        first_end = min(ev.at for ev in events if ev.peer.startswith("first-") and ev.event in ("hangup", "bye"))
+        second_invite = min(ev.at for ev in events if ev.peer.startswith("second-") and ev.event == "invite")
+        assert second_invite > first_end                # never rung while it still talked
+    finally:
+        await proxy.close()

@@ -101,6 +101,10 @@ RESYNC_CONCURRENCY = 8
 GETVAR_TIMEOUT = 2.0
 #: no caller id, as ast_manager_build_channel_state_string_prefix writes it
 NO_CALLER_ID = ("", "<unknown>")
+#: seconds a restarted daemon keeps restored agents out of routing waiting for AMI's
+#: resync; past it they are released unchecked (``release_unconfirmed``) so callers are
+#: not held for an AMI that never comes
+RESYNC_GRACE = 30.0
 
 
 class Message(Protocol):
@@ -132,6 +136,8 @@ class AMIBridge:
         self._found_calls: dict[str, str] = {}
         #: agent id -> ContactStatus events seen, so a resync answer older than an event is dropped
         self._contact_events: dict[str, int] = {}
+        #: agents restored from the saved roster whose phones no resync has seen yet
+        self._unconfirmed: set[str] = set()
 
     def install(self, ami: AMI) -> None:
         self.ami = ami
@@ -160,7 +166,8 @@ class AMIBridge:
             return
         reachable = (self._device_ok.get(agent_id, True)
                      and self.registrations.get(agent_id).usable is not False
-                     and agent_id not in self._busy_elsewhere)
+                     and agent_id not in self._busy_elsewhere
+                     and agent_id not in self._unconfirmed)
         if agent.reachable != reachable:
             self.live.feed(e.AgentReachability(self.live.now(), agent_id, reachable))
 
@@ -214,14 +221,51 @@ class AMIBridge:
         self.registrations.learn_user_agents(
             agent_id, {contact.uri: contact.user_agent or "" for contact in contacts_of(details)})
 
+    # ----------------------------------------------------------------- restored agents
+    def hold_until_resync(self, agent_ids: Iterable[str]) -> None:
+        """Agents restored from the saved roster (a restarted daemon) are out of routing
+        until a resync has placed them: one may still be talking to a caller the last
+        daemon connected, which only AMI (``CoreShowChannels``) tells. Call before
+        their logins are fed, so no offer can slip in between."""
+        for agent_id in agent_ids:
+            if agent_id in self.live.engine.agents:
+                self._unconfirmed.add(agent_id)
+                self.live.feed(e.AgentReachability(self.live.now(), agent_id, False))
+
+    @property
+    def unconfirmed(self) -> frozenset[str]:
+        """Restored agents still waiting for the first resync."""
+        return frozenset(self._unconfirmed)
+
+    def release_unconfirmed(self, reason: str) -> None:
+        """Put the restored agents into routing without a resync: the degraded case,
+        when AMI has not come for ``RESYNC_GRACE`` seconds. Logged loudly: an agent still
+        talking may be rung (its phone answers busy or rings; the engine rests it)."""
+        if not self._unconfirmed:
+            return
+        held, self._unconfirmed = sorted(self._unconfirmed), set()
+        log.error("restored agents released without the AMI state check", extra={"reason": reason,
+                                                                                 "agents": len(held)})
+        for agent_id in held:
+            self._judge(agent_id)
+
+    def _confirm_restored(self) -> None:
+        held, self._unconfirmed = sorted(self._unconfirmed), set()
+        if held:
+            log.info("restored agents placed by the AMI resync", extra={"agents": len(held)})
+        for agent_id in held:
+            self._judge(agent_id)
+
     # ----------------------------------------------------------------- resync
     async def resync(self, *_: Any) -> None:
-        """Rebuild what AMI told us before the link dropped."""
+        """Rebuild what AMI told us before the link dropped. Restored agents join
+        routing only once the device states and channels are applied."""
         try:
             states = await self.ami.action_list("DeviceStateList")
             self.apply_device_states(states)
             channels = await self.ami.action_list("CoreShowChannels")
             self.apply_channels(channels)
+            self._confirm_restored()
             await self.identify_calls(channels)
         except Exception:  # the next reconnect tries again; routing goes on meanwhile
             log.exception("AMI resync failed")

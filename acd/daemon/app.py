@@ -5,6 +5,10 @@ Start-up order matters for the reliability contract: the FastAGI server listens 
 (callers looping back into ``wait`` after a restart are re-queued at once, at their
 original place), then the AMI link comes up in the background and retries forever, so
 a PBX that is restarting does not stop the daemon from serving the sessions it has.
+But nobody is offered a call before AMI's resync has placed the agents restored from the
+saved roster (one may still be talking to a caller the last daemon connected): they are
+out of routing until then, re-queued callers wait at their place, and if AMI has not
+come within ``RESYNC_GRACE`` seconds they are released unchecked, with an error logged.
 """
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ from typing import Any
 from acd.config import ConfigError, load_config
 from acd.config.model import Config
 from acd.daemon.agents_phone import AgentPhone
-from acd.daemon.ami_bridge import AMIBridge
+from acd.daemon.ami_bridge import RESYNC_GRACE, AMIBridge
 from acd.daemon.callbacks import CallbackDialer
 from acd.daemon.caller_numbers import CallerNumbers
 from acd.daemon.escalation import Escalations
@@ -27,6 +31,7 @@ from acd.daemon.live_engine import LiveEngine
 from acd.daemon.queue_log import QueueLogWriter
 from acd.daemon.roster import AgentRoster
 from acd.daemon.waiting_room import RoomSettings, WaitingRoom
+from acd.engine.events import AgentLoggedIn
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +81,8 @@ class Daemon:
         self.extras = extras
         self._writers: list[Any] = []
         self._api_runner: Any = None
+        self.resync_grace = RESYNC_GRACE
+        self._grace: asyncio.TimerHandle | None = None
 
     def handlers(self) -> dict[str, Handler]:
         handlers: dict[str, Handler] = dict(ivr_handlers(self.config, self.store_satisfaction))
@@ -123,8 +130,13 @@ class Daemon:
         now = self.live.now()
         self.queue_log.started(now)
         self.roster.load()
-        for event in self.roster.restore_events(now, list(self.config.agents)):
+        restored = self.roster.restore_events(now, list(self.config.agents))
+        # out of routing until AMI's resync has placed them (one may still be talking)
+        self.bridge.hold_until_resync(ev.agent_id for ev in restored if isinstance(ev, AgentLoggedIn))
+        for event in restored:
             self.live.feed(event)
+        self._grace = asyncio.get_running_loop().call_later(
+            self.resync_grace, self.bridge.release_unconfirmed, f"no AMI resync within {self.resync_grace:g} s")
         settings = self.config.daemon
         self.agi = FastAGIServer(self.handlers(), host=settings.agi_host, port=self.agi_port)
         await self.agi.start()
@@ -237,6 +249,8 @@ class Daemon:
 
     async def stop(self) -> None:
         self._stopped.set()
+        if self._grace is not None:
+            self._grace.cancel()
         if self._ami_task is not None:
             self._ami_task.cancel()
         if self.agi is not None:
