@@ -488,6 +488,7 @@ def _daemon(node: Located | None, timezone: str) -> DaemonSettings:
     if node is None:
         return d
     f = Fields(node, ("ami_host", "ami_port", "ami_username", "ami_secret", "agi_host", "agi_port", "redis_url",
+                      "redis_prefix",
                       "database_url", "queue_log", "recordings_dir", "api_port", "pin_max_failures", "pin_window",
                       "pin_lockout"))
     return DaemonSettings(
@@ -498,6 +499,7 @@ def _daemon(node: Located | None, timezone: str) -> DaemonSettings:
         agi_host=f.str("agi_host", d.agi_host),
         agi_port=f.int("agi_port", d.agi_port, minimum=1, maximum=65535),
         redis_url=f.str("redis_url", d.redis_url),
+        redis_prefix=f.str("redis_prefix", d.redis_prefix),
         database_url=f.str("database_url", d.database_url),
         queue_log=f.str("queue_log", d.queue_log),
         recordings_dir=f.str("recordings_dir", d.recordings_dir),

@@ -239,6 +239,8 @@ class DaemonSettings:
     agi_host: str = "127.0.0.1"
     agi_port: int = 4573
     redis_url: str | None = None
+    #: the live state's keys in Redis start with this (two daemons of one centre share it)
+    redis_prefix: str = "acd:"
     database_url: str = "sqlite+aiosqlite:///var/acd.sqlite3"
     queue_log: str = "var/queue_log"
     recordings_dir: str = "var/recordings"

@@ -162,8 +162,11 @@ class Daemon:
         def call_records(url: str) -> CallRecords:
             return CallRecords(url, back_office=back_office_of(self.config), caller_number=self.caller_numbers.number)
 
+        def live_state(url: str) -> LiveState:
+            return LiveState(url, prefix=settings.redis_prefix)
+
         writers: list[tuple[str, Callable[[str], Any], str | None]] = [
-            ("call records", call_records, settings.database_url), ("live state", LiveState, settings.redis_url)]
+            ("call records", call_records, settings.database_url), ("live state", live_state, settings.redis_url)]
         for what, make, url in writers:
             if not url:
                 continue
@@ -177,6 +180,8 @@ class Daemon:
             self._writers.append(writer)
             if hasattr(writer, "phone_changed"):     # the live state also mirrors the phones' registrations
                 self.bridge.registrations.subscribe(writer.phone_changed)
+            if hasattr(writer, "agents_now"):        # and the agents restored before it started
+                writer.agents_now(self.live.engine.agents.values(), self.live.now())
         try:
             from aiohttp import web
 
