@@ -321,7 +321,10 @@ def _degraded_path(config: Config, options: Options) -> list[str]:
 def queues(config: Config) -> str:
     """``queues_generated.conf``: the degraded path's queues.
 
-    ``acd-fallback`` holds every agent. ``ringinuse=no`` keeps a queue from ringing
+    ``acd-fallback`` holds every agent (so it works when no daemon ever ran); a running
+    daemon pauses in it the agents who are logged out or on a pause
+    (``acd.daemon.fallback_members``), so a caller on this path rings only those who
+    were working. ``ringinuse=no`` keeps a queue from ringing
     agents busy with the daemon's callers or another queue's; ``autofill`` rings every
     free member for the waiting callers at once.
 

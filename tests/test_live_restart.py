@@ -131,3 +131,25 @@ async def test_no_offer_after_a_restart_before_the_ami_resync_has_placed_the_age
         assert second_invite > first_end                # never rung while it still talked
     finally:
         await proxy.close()
+
+
+async def test_the_degraded_queue_rings_only_agents_who_were_logged_in(rig_factory) -> None:
+    """Issue 9, item 9: with no daemon, callers go to the generated app_queue queue of
+    every agent's phone; agent 12 never logged in, so its phone must not ring. (Both
+    callers wait for agent 11, the only one working: ringinuse=no.)"""
+    rig = rig_factory(agents=2, talk=2.0, logged_in=("11",))
+    rig.daemon.start()
+    rig.daemon.wait_logged("AMI connected")
+
+    def member_paused(agent: str) -> bool:
+        lines = rig.asterisk.cli("queue show acd-fallback").splitlines()
+        return any(f"(PJSIP/agent-{agent})" in line and "(paused" in line for line in lines)
+
+    await eventually(lambda: member_paused("12"), timeout=10, what="agent 12 paused in acd-fallback")
+    assert not member_paused("11")
+    rig.daemon.kill()
+    citizens = rig.phones.citizens("q-q", calls=2, rate=10, caller_prefix="degraded-", hold=None)
+    result = await asyncio.to_thread(citizens.wait, 60)
+    assert result.all_successful, citizens.diagnostics()
+    rung = {ev.phone for ev in rig.agents.events() if ev.event == "invite" and ev.peer.startswith("degraded-")}
+    assert rung == {"agent-11"}

@@ -27,6 +27,7 @@ from acd.daemon.ami_bridge import RESYNC_GRACE, AMIBridge
 from acd.daemon.callbacks import CallbackDialer
 from acd.daemon.caller_numbers import CallerNumbers
 from acd.daemon.escalation import Escalations
+from acd.daemon.fallback_members import FallbackMembers
 from acd.daemon.live_engine import LiveEngine
 from acd.daemon.queue_log import QueueLogWriter
 from acd.daemon.roster import AgentRoster
@@ -74,6 +75,8 @@ class Daemon:
         self.live.subscribe(self.escalations)
         self.phone = AgentPhone(self.live, escalations=self.escalations)
         self.bridge = AMIBridge(self.live, self.room, self.escalations)
+        self.fallback_members = FallbackMembers(self.config, lambda: self.live.engine.agents)
+        self.live.subscribe(self.fallback_members)
         self.agi: Any = None
         self.ami: Any = None
         self._stopped = asyncio.Event()
@@ -145,6 +148,7 @@ class Daemon:
         self.ami = AMIClient(settings.ami_host, self.ami_port, settings.ami_username, settings.ami_secret,
                              reconnect=True)
         self.bridge.install(self.ami)
+        self.fallback_members.install(self.ami)
         self.callbacks.install(self.ami)
         self.caller_numbers.install(self.ami)
         self._ami_task = asyncio.create_task(self._connect_ami())
