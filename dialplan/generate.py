@@ -53,6 +53,9 @@ FEATURE_CODES: Mapping[str, str] = {"login": "*11", "logout": "*12", "pause": "*
 #: the codes that take a trailing digit: the pause reason's, the back-office unit's number
 _WITH_NUMBER = ("pause", "escalate")
 FALLBACK_QUEUE = "acd-fallback"
+#: seconds a caller handed over by a stopping daemon tries the FastAGI again (a standby,
+#: or the daemon restarting) before the fallback queue
+HANDOVER_RETRIES = 2
 #: app_queue's name for the engine's ``longest_idle`` (the other strategies keep
 #: app_queue's names and meaning, see acd.config.model.STRATEGIES)
 _APP_QUEUE_STRATEGY = {"longest_idle": "leastrecent"}
@@ -226,6 +229,7 @@ def extensions(config: Config, options: Options = Options()) -> str:
     for name in config.queues:
         lines += [f"exten => q-{name},1,Set(ACD_CALLID=${{UNIQUEID}})", f" same => n,Set(ACD_QUEUE={name})",
                   f" same => n,Set(ACD_LANG={config.default_language})", " same => n,Goto(acd-waiting,s,1)"]
+    handover_tries = max(0, options.wait_retries - HANDOVER_RETRIES)
     lines += ["", "[acd-waiting]", "exten => s,1,Set(ACD_TRIES=0)",
               f" same => n(wait),{_agi(config, options, 'wait')}",
               ' same => n,GotoIf($["${ACD_WAIT_RESULT}" = "answered"]?answered)',
@@ -234,9 +238,19 @@ def extensions(config: Config, options: Options = Options()) -> str:
               # no daemon answered (empty result): an agent who answered ends the call, never
               # a second queue (app_dial sets DIALSTATUS=ANSWER once its Dial was answered)
               ' same => n,GotoIf($["${DIALSTATUS}" = "ANSWER"]?answered)',
-              " same => n,Set(ACD_TRIES=$[${ACD_TRIES} + 1])",
+              ' same => n,GotoIf($["${ACD_WAIT_RESULT}" = "handover"]?handover)',
+              " same => n(retry),Set(ACD_TRIES=$[${ACD_TRIES} + 1])",
               f" same => n,GotoIf($[${{ACD_TRIES}} > {options.wait_retries}]?{FALLBACK_QUEUE},s,1)",
+              # music, not silence, while no daemon answers (it plays on through Wait)
+              " same => n,StartMusicOnHold()",
               " same => n,Wait(1)",
+              " same => n,Goto(wait)",
+              # a stopping daemon let the caller go: at once to the next daemon, and to
+              # the fallback after HANDOVER_RETRIES seconds without one (handed over
+              # again by the same stopping daemon: once a second, like a crash)
+              " same => n(handover),Set(ACD_WAIT_RESULT=)",
+              f" same => n,GotoIf($[${{ACD_TRIES}} >= {handover_tries}]?retry)",
+              f" same => n,Set(ACD_TRIES={handover_tries})",
               " same => n,Goto(wait)",
               " same => n(exit),GotoIf(${DIALPLAN_EXISTS(acd-exit,${ACD_EXIT},1)}?acd-exit,${ACD_EXIT},1)",
               " same => n,Goto(acd-exit,goodbye,1)"]

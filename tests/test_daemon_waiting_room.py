@@ -229,3 +229,22 @@ def test_unknown_skill_or_bad_priority_on_the_channel_is_a_clear_error():
                           config=config)
     with pytest.raises(CallVariablesError, match="ACD_QUEUE"):
         caller_attributes({}, default_call_id="1", default_queue=None, config=config)
+
+
+async def test_a_stopping_daemon_hands_its_waiting_callers_over_and_takes_no_new_ones(tmp_path):
+    """Issue 9, item 7: SIGTERM must not leave callers on the crash path (a closed socket,
+    ``wait_retries`` seconds of retries); a caller whose agent rings stays in its Dial."""
+    r = Room(tmp_path)
+    waiting = await r.arrive("1.1")
+    r.login("11")
+    await settle()
+    _, outcome = await ringing(waiting)               # 1.1 rings agent 11
+    second = await r.arrive("1.2")
+    assert await r.room.hand_over(timeout=1) == 1
+    await asyncio.wait_for(r.tasks[1], 1)
+    assert second.vars["ACD_WAIT_RESULT"] == "handover" and "1.2" in r.live.engine.calls
+    late = await r.arrive("1.3")
+    await asyncio.wait_for(r.tasks[2], 1)
+    assert late.vars["ACD_WAIT_RESULT"] == "handover" and "1.3" not in r.live.engine.calls
+    assert not r.tasks[0].done()
+    outcome.set_result(("NOANSWER", 0))

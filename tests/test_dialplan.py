@@ -318,3 +318,12 @@ def test_cli_refuses_a_bad_config_naming_file_and_line(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert re.search(r"bad\.yaml:\d+: .*unknown prompt 'nope'", done.stderr)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_caller_handed_over_by_a_stopping_daemon_tries_again_at_once_then_the_fallback(config: Config) -> None:
+    from acd.daemon.waiting_room import HANDED_OVER
+
+    waiting = contexts(extensions(config, SANDBOX))["acd-waiting"]
+    assert f'"${{ACD_WAIT_RESULT}}" = "{HANDED_OVER}"]?handover)' in waiting
+    assert "n(handover),Set(ACD_WAIT_RESULT=)" in waiting and "Set(ACD_TRIES=8)" in waiting
+    assert waiting.index('"${DIALSTATUS}" = "ANSWER"]?answered') < waiting.index("Set(ACD_TRIES=$[${ACD_TRIES} + 1])")

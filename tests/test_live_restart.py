@@ -25,7 +25,7 @@ CONFIG = """\
 service: {{name: '1555', languages: [el]}}
 skills: {{topic:a: A}}
 queues:
-  q: {{requires: {{topic:a: 1}}, wrapup: 1, ring_timeout: 5, announcements: {{first_after: 0, every: 0}}}}
+  q: {{requires: {{topic:a: {level}}}, wrapup: 1, ring_timeout: 5, announcements: {{first_after: 0, every: 0}}}}
 routing: {{missed_offer_rest: 1}}
 agents:
 {agents}
@@ -40,7 +40,7 @@ class Rig:
 
     def __init__(self, asterisk: AsteriskSandbox, phones: Phones, tmp_path: Path, *, agents: int = 2,
                  talk: float | None = 6.0, ami_port: int | None = None, extra: str = "",
-                 logged_in: tuple[str, ...] | None = None, wait_retries: int = 1) -> None:
+                 logged_in: tuple[str, ...] | None = None, wait_retries: int = 1, level: int = 1) -> None:
         self.asterisk, self.phones, self.dir = asterisk, phones, tmp_path
         self.var = tmp_path / "var"
         self.var.mkdir()
@@ -51,7 +51,7 @@ class Rig:
         self.config.write_text(CONFIG.format(
             agents=agent_lines, ami_port=ami_port or asterisk.ami_port, ami_user=asterisk.ami_username,
             ami_secret=asterisk.ami_secret, agi_port=self.agi_port, api_port=free_port(28300), var=self.var,
-            extra=extra))
+            extra=extra, level=level))
         agent_port = free_port(16700, socket.SOCK_DGRAM)
         asterisk.apply(generate(load_config(self.config), Options(
             agi_port=self.agi_port, agents_at=f"127.0.0.1:{agent_port}", wait_retries=wait_retries)))
@@ -153,3 +153,24 @@ async def test_the_degraded_queue_rings_only_agents_who_were_logged_in(rig_facto
     assert result.all_successful, citizens.diagnostics()
     rung = {ev.phone for ev in rig.agents.events() if ev.event == "invite" and ev.peer.startswith("degraded-")}
     assert rung == {"agent-11"}
+
+
+async def test_sigterm_sends_waiting_callers_on_at_once_not_after_seconds_of_silence(rig_factory) -> None:
+    """Issue 9, item 7: a stopped daemon closed its sessions; each waiting caller looped
+    ``wait_retries`` (10) seconds without a daemon before the fallback. Now the stop
+    hands them over: a moment for a standby or a restarted daemon, then the fallback,
+    with music meanwhile. Agent 11 lacks the queue's skill level, so only the fallback
+    (all agents) rings it."""
+    rig = rig_factory(agents=1, talk=1.0, wait_retries=10, level=3)
+    rig.daemon.start()
+    rig.daemon.wait_logged("AMI connected")
+    citizens = rig.phones.citizens("q-q", calls=2, rate=10, caller_prefix="stop-", hold=None)
+    await eventually(lambda: len(rig.events("ENTERQUEUE")) == 2, timeout=20, what="both callers waiting")
+    await asyncio.sleep(1.0)                       # answered, hearing music in the waiting room
+    loop = asyncio.get_running_loop()
+    stopped_at = loop.time()
+    assert await asyncio.to_thread(rig.daemon.terminate) == 0
+    await eventually(lambda: rig.invites("stop-"), timeout=20, what="the fallback rang an agent")
+    assert loop.time() - stopped_at < 8.0          # the crash path: wait_retries (10 s) and more
+    assert (await asyncio.to_thread(citizens.wait, 60)).all_successful, citizens.diagnostics()
+    assert "handed over" in rig.daemon.text()

@@ -262,6 +262,7 @@ class Daemon:
             self._grace.cancel()
         if self._ami_task is not None:
             self._ami_task.cancel()
+        await self.room.hand_over()      # before the sessions close: no caller waits on a crash path
         if self.agi is not None:
             await self.agi.stop()
         if self.ami is not None:

@@ -49,7 +49,7 @@ channel's frames between commands, and Dial's ``wait_for_answer`` (app_dial.c) s
 control frames it does not know.
 
 On the way out the handler always sets ``ACD_WAIT_RESULT`` (``answered``, ``exit``,
-``error``) and for an exit ``ACD_EXIT`` / ``ACD_EXIT_TARGET`` (the queue's on_max_wait
+``error``, ``handover`` when the daemon stops: ``hand_over``) and for an exit ``ACD_EXIT`` / ``ACD_EXIT_TARGET`` (the queue's on_max_wait
 action), so the dialplan has a next step for every outcome.
 """
 from __future__ import annotations
@@ -184,6 +184,17 @@ class _Hangup:
 HANGUP = _Hangup()
 
 
+class _HandOver:
+    """Put in a waiting caller's inbox when the daemon stops (SIGTERM)."""
+
+
+HANDOVER = _HandOver()
+#: the ``ACD_WAIT_RESULT`` of a caller the stopping daemon let go: the dialplan tries
+#: the FastAGI again at once (a standby or a restarted daemon re-queues it at its
+#: place), then takes the fallback within seconds, with music meanwhile
+HANDED_OVER = "handover"
+
+
 #: Stops the sound a channel is playing now, given the channel's name (``agi_channel``);
 #: the daemon's one (``Daemon.stop_playback``) sends AMI ``ControlPlayback`` with
 #: ``Control: stop``. It may raise: the room logs the failure and the sentence finishes.
@@ -268,6 +279,8 @@ class WaitingRoom:
         self._stopping: set[asyncio.Task[None]] = set()
         #: call ids answered by an agent here, newest last (bounded: ``ANSWERED_MEMORY``)
         self._answered_calls: OrderedDict[str, None] = OrderedDict()
+        #: set by ``hand_over``: new sessions are handed over at once, not queued
+        self.closing = False
         live.commands = self
 
     @property
@@ -278,6 +291,9 @@ class WaitingRoom:
     async def handle(self, session: Session) -> None:
         """The ``wait`` handler: from entry to the end of the caller's call with an agent."""
         caller: WaitingCaller | None = None
+        if self.closing:     # the daemon is stopping: straight on to the next one
+            await session.set_variable("ACD_WAIT_RESULT", HANDED_OVER)
+            return
         try:
             values = await self._read_variables(session)
             if self.was_answered(values):
@@ -390,6 +406,9 @@ class WaitingRoom:
             if item is HANGUP:
                 self._caller_left(caller)
                 return
+            if item is HANDOVER:
+                await caller.session.set_variable("ACD_WAIT_RESULT", HANDED_OVER)
+                return
             if isinstance(item, d.OfferCall):
                 if await self._ring(caller, item):
                     return
@@ -482,6 +501,29 @@ class WaitingRoom:
         if self.settings.prompts_dir is not None:
             return self.settings.prompts_dir
         return str(getattr(self.config.ivr, "prompts_dir", None) or "acd")
+
+    async def hand_over(self, timeout: float = 3.0) -> int:
+        """The daemon is stopping: every caller waiting here (not one whose agent's phone
+        rings or who talks: Dial holds those sessions, and they end on their own) leaves
+        the waiting room with ``ACD_WAIT_RESULT=handover`` rather than with a closed
+        socket, which the dialplan treats as a crash and retries for ``wait_retries``
+        seconds. The call stays on the channel (ACD_* variables) for whichever daemon
+        answers next. Returns how many were handed over; waits up to ``timeout`` for
+        their sessions to say so to Asterisk."""
+        self.closing = True
+        leaving = [caller for caller in self.callers.values() if caller.offer is None]
+        for caller in leaving:
+            caller.inbox.put_nowait(HANDOVER)
+            if caller.playing is not None:
+                self._cut_announcement(caller, caller.playing)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while any(self.callers.get(c.call_id) is c for c in leaving):
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.02)
+        if leaving:
+            log.info("waiting callers handed over", extra={"callers": len(leaving)})
+        return len(leaving)
 
     # -------------------------------------------------------------- engine commands
     def offer(self, command: d.OfferCall) -> None:
