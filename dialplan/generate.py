@@ -313,7 +313,9 @@ def _degraded_path(config: Config, options: Options) -> list[str]:
         out.append(f' same => n,GotoIf($["${{ACD_QUEUE}}" = "{line.queue.name}"]?{line.name},s,1)')
     if asks:
         assert choice is not None
-        out += [f" same => n,Background({_prompt_files(config, options, choice.prompt)})",
+        # a caller who chose a topic already (the IVR, a daemon that stopped) is not asked
+        out += [' same => n,GotoIf($["${ACD_QUEUE}" != ""]?general)',
+                f" same => n,Background({_prompt_files(config, options, choice.prompt)})",
                 f" same => n,WaitExten({choice.timeout:g})"]
     out += [f" same => n(general),Log(WARNING,ACD degraded path: ${{CHANNEL}} to app_queue {FALLBACK_QUEUE})",
             f" same => n,Queue({FALLBACK_QUEUE})",

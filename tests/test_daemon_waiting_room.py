@@ -137,6 +137,23 @@ async def test_restarted_daemon_requeues_a_caller_at_its_original_place(tmp_path
     await settle()
     await ringing(veteran)
     assert newcomer.dials.empty()
+    assert r.queue_log_events().count("ENTERQUEUE") == 2       # neither had one from this daemon
+
+
+async def test_a_caller_requeued_after_a_restart_gets_no_second_enterqueue(tmp_path):
+    """Issue 9, item 6: 70 ENTERQUEUE lines for 50 calls. The channel says which queue's
+    ENTERQUEUE was written (ACD_QUEUED); an exit clears it, so a new wait logs anew."""
+    before = Room(tmp_path)
+    first = await before.arrive("1.1")
+    assert first.vars["ACD_QUEUED"] == "q"
+    r = Room(tmp_path)                                 # the restarted daemon, same queue_log file
+    again = await r.arrive("1.1", **{k: first.vars[k] for k in ("ACD_CALLID", "ACD_ENQUEUED_AT", "ACD_QUEUED")})
+    assert "1.1" in r.live.engine.calls
+    assert r.queue_log_events().count("ENTERQUEUE") == 1 and again.vars["ACD_QUEUED"] == "q"
+    r.clock.now += 301                                 # max wait 300: the exit
+    r.live.feed(e.Tick(r.clock.now))
+    await asyncio.wait_for(r.tasks[0], 1)
+    assert again.vars["ACD_WAIT_RESULT"] == "exit" and again.vars["ACD_QUEUED"] == ""
 
 
 async def test_caller_answered_while_the_daemon_was_away_is_not_queued_again(tmp_path):

@@ -327,3 +327,11 @@ def test_a_caller_handed_over_by_a_stopping_daemon_tries_again_at_once_then_the_
     assert f'"${{ACD_WAIT_RESULT}}" = "{HANDED_OVER}"]?handover)' in waiting
     assert "n(handover),Set(ACD_WAIT_RESULT=)" in waiting and "Set(ACD_TRIES=8)" in waiting
     assert waiting.index('"${DIALSTATUS}" = "ANSWER"]?answered') < waiting.index("Set(ACD_TRIES=$[${ACD_TRIES} + 1])")
+
+
+def test_caller_who_chose_any_topic_already_is_not_asked_again_on_the_degraded_path(config: Config) -> None:
+    """A caller a stopping daemon handed over has chosen its topic in the IVR: the 24/7
+    line's callers go to its team, the others straight to the general queue."""
+    fallback = contexts(extensions(config, SANDBOX))["acd-fallback"]
+    skip = fallback.index('GotoIf($["${ACD_QUEUE}" != ""]?general)')
+    assert fallback.index('"violence"]?acd-fallback-violence,s,1)') < skip < fallback.index("Background(")

@@ -268,7 +268,7 @@ async def test_agent_escalates_a_call_the_previous_daemon_connected_after_a_rest
         await second_daemon.start()
         agent = second_daemon.live.engine.agents["81"]
         await eventually(lambda: second_daemon.escalations.taken(call_id) is not None, timeout=10)
-        assert not agent.reachable and agent.call_id is None        # busy elsewhere: not the engine's call
+        assert not agent.reachable and agent.call_id == call_id     # resumed: on call, out of routing
         phone = feature_code_phone(pbx.workdir, pbx.sandbox.sip_port, "agent-81", FEATURE_CODES["escalate"], "8181")
         await asyncio.to_thread(phone.start)
         await asyncio.to_thread(phone.wait, 30)

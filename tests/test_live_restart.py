@@ -174,3 +174,51 @@ async def test_sigterm_sends_waiting_callers_on_at_once_not_after_seconds_of_sil
     assert loop.time() - stopped_at < 8.0          # the crash path: wait_retries (10 s) and more
     assert (await asyncio.to_thread(citizens.wait, 60)).all_successful, citizens.diagnostics()
     assert "handed over" in rig.daemon.text()
+
+
+async def test_after_a_crash_calls_connected_before_are_completed_and_nobody_enters_twice(
+        rig_factory, redis_url) -> None:
+    """Issue 9, item 6: two callers talk and one waits when the daemon is killed. The
+    restarted daemon shows both agents on call (the live state the wallboard reads),
+    writes COMPLETE for the two calls it never connected, and takes the waiting caller
+    back without a second ENTERQUEUE."""
+    import uuid
+
+    import redis.asyncio as aioredis
+
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    rig = rig_factory(agents=2, talk=10.0, wait_retries=10,
+                      extra=f", redis_url: '{redis_url}', redis_prefix: '{prefix}'")
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        rig.daemon.start()
+        rig.daemon.wait_logged("AMI connected")
+        talking = rig.phones.citizens("q-q", calls=2, rate=10, caller_prefix="before-", hold=None)
+        await eventually(lambda: len(rig.events("CONNECT")) == 2, timeout=20, what="two callers connected")
+        waiting = rig.phones.citizens("q-q", calls=1, caller_prefix="waiting-", hold=None)
+        await eventually(lambda: len(rig.events("ENTERQUEUE")) == 3, timeout=10, what="the third caller queued")
+        rig.daemon.kill()
+        rig.daemon.start()
+
+        async def agent_states() -> dict[str, str]:
+            return {k: json.loads(v)["state"] for k, v in (await client.hgetall(f"{prefix}agents")).items()}
+
+        for _ in range(200):
+            if await agent_states() == {"11": "on_call", "12": "on_call"}:
+                break
+            await asyncio.sleep(0.05)
+        assert await agent_states() == {"11": "on_call", "12": "on_call"}
+        assert (await asyncio.to_thread(talking.wait, 60)).all_successful, talking.diagnostics()
+        assert (await asyncio.to_thread(waiting.wait, 60)).all_successful, waiting.diagnostics()
+        await eventually(lambda: len(rig.events("COMPLETEAGENT")) + len(rig.events("COMPLETECALLER")) == 3,
+                         timeout=20, what="every call completed")
+        events = [line[4] for line in rig.queue_log() if line[1] not in ("NONE", "MANAGER")]
+        assert events.count("ENTERQUEUE") == 3 and events.count("CONNECT") == 3
+        assert sorted(rig.invites("before-") + rig.invites("waiting-")) == ["before-1", "before-2", "waiting-1"]
+        # the agents hang up (the citizens hold): the leg that hung up first says so
+        assert [event for event in events if event.startswith("COMPLETE")] == ["COMPLETEAGENT"] * 3
+    finally:
+        keys = await client.keys(f"{prefix}*")
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()

@@ -86,6 +86,7 @@ from acd.daemon.live_engine import LiveEngine
 from acd.daemon.registrations import Contact, Registrations
 from acd.daemon.waiting_room import WaitingRoom
 from acd.engine import events as e
+from acd.engine.decisions import Ignored
 from acd.protocol.errors import AMIActionError
 
 log = logging.getLogger(__name__)
@@ -136,6 +137,9 @@ class AMIBridge:
         self._found_calls: dict[str, str] = {}
         #: agent id -> ContactStatus events seen, so a resync answer older than an event is dropped
         self._contact_events: dict[str, int] = {}
+        #: channel uniqueid -> (a call an earlier daemon connected, resumed here; whose leg:
+        #: "caller" or "agent"), so the first leg to hang up says who ended it
+        self._resumed: dict[str, tuple[str, str]] = {}
         #: agents restored from the saved roster whose phones no resync has seen yet
         self._unconfirmed: set[str] = set()
 
@@ -176,11 +180,30 @@ class AMIBridge:
         uniqueid = message.get("Uniqueid")
         if uniqueid:
             self.room.channel_hung_up(str(uniqueid))
+            resumed = self._resumed.pop(str(uniqueid), None)
+            if resumed is not None and resumed[0] in self.live.engine.calls:
+                call_id, side = resumed
+                self.live.feed(e.CallerHungUp(self.live.now(), call_id) if side == "caller"
+                               else e.AgentHungUp(self.live.now(), call_id))
 
-    def on_dial_end(self, message: Message) -> None:
-        if message.get("DialStatus") == "ANSWER":
-            self.room.dial_answered(str(message.get("Uniqueid", "")), str(message.get("DestUniqueid", "")),
-                                    self.live.now())
+    def on_dial_end(self, message: Message) -> Awaitable[None] | None:
+        """The agent answered: the engine hears it now, and the moment goes onto the
+        caller's channel (``ACD_CONNECTED_AT``, AMI ``Setvar``) for a daemon that may
+        have to resume the call after a restart (``resume``); the AMI client runs the
+        returned coroutine as a task."""
+        if message.get("DialStatus") != "ANSWER":
+            return None
+        at = self.live.now()
+        if not self.room.dial_answered(str(message.get("Uniqueid", "")), str(message.get("DestUniqueid", "")), at):
+            return None
+        return self._stamp(str(message.get("Channel", "")), "ACD_CONNECTED_AT", f"{at:.3f}")
+
+    async def _stamp(self, channel: str, variable: str, value: str) -> None:
+        try:
+            await self.ami.action("Setvar", timeout=GETVAR_TIMEOUT, Channel=channel, Variable=variable, Value=value)
+        except Exception as error:  # only the accuracy of a resumed call's talk time
+            log.info("channel variable not set", extra={"channel": channel, "variable": variable,
+                                                        "reason": repr(error)})
 
     def on_device_state(self, message: Message) -> None:
         self.device_state(str(message.get("Device", "")), str(message.get("State", "")))
@@ -191,6 +214,7 @@ class AMIBridge:
             return
         self._device_ok[agent_id] = state.upper() not in UNREACHABLE_STATES
         if agent_id in self._busy_elsewhere and state.upper() == "NOT_INUSE":
+            self._end_resumed(agent_id)
             self._busy_elsewhere.discard(agent_id)
             if self._found_calls.pop(agent_id, None) is not None and self.escalations is not None:
                 self.escalations.phone_freed(agent_id)
@@ -324,8 +348,6 @@ class AMIBridge:
         """For each busy-elsewhere agent not identified yet, the call its phone is on, read
         from the channels' ``ACD_CALLID`` / ``ACD_QUEUE`` and told to ``escalations``; a
         few agents at a time, like the registrations."""
-        if self.escalations is None:
-            return
         await _few_at_a_time(
             self.identify_call(agent_id, candidates)
             for agent_id, candidates in calls_to_identify(channels, self._agents_by_device()).items()
@@ -333,16 +355,17 @@ class AMIBridge:
 
     async def identify_call(self, agent_id: str, candidates: Iterable[Message]) -> None:
         """The first of ``candidates`` (channels, as CoreShowChannel items) carrying an
-        ``ACD_CALLID`` is the call the agent took. Any Getvar failure is logged and
-        leaves the agent as it was (still out of routing, the call not escalatable)."""
-        escalations = self.escalations
-        if escalations is None:
-            return
+        ``ACD_CALLID`` is the call the agent took: the engine resumes it (``resume``),
+        and the agent may escalate it. Any Getvar failure is logged and leaves the agent
+        as it was (still out of routing, the call not escalatable)."""
+        candidates = list(candidates)
         for message in candidates:
             channel = str(message.get("Channel", ""))
             try:
                 call_id = await self._getvar(channel, "ACD_CALLID")
                 queue = await self._getvar(channel, "ACD_QUEUE") if call_id else ""
+                times = [await self._getvar(channel, name) for name in ("ACD_ENQUEUED_AT", "ACD_CONNECTED_AT")
+                         ] if queue else ["", ""]
             except Exception as error:
                 log.warning("call on an agent's phone not identified", extra={
                     "agent_id": agent_id, "channel": channel, "reason": repr(error)})
@@ -358,12 +381,61 @@ class AMIBridge:
                 return      # the engine gave the agent a call meanwhile: that one is current
             number = str(message.get("CallerIDNum") or "").strip()
             self._found_calls[agent_id] = call_id
-            escalations.found_on_call(agent_id, call_id, queue, None if number.lower() in NO_CALLER_ID else number)
+            escalations = self.escalations
+            if escalations is not None:
+                escalations.found_on_call(agent_id, call_id, queue,
+                                          None if number.lower() in NO_CALLER_ID else number)
             if agent_id not in self._busy_elsewhere:    # its phone became free during the Getvars
                 del self._found_calls[agent_id]
-                escalations.phone_freed(agent_id)
+                if escalations is not None:
+                    escalations.phone_freed(agent_id)
+                return
+            enqueued_text, connected_text = times
+            own = self._own_channel(agent_id, candidates)
+            self.resume(agent_id, call_id, queue, str(message.get("Uniqueid") or ""), enqueued_text, connected_text,
+                        talking_for=_duration(own), agent_uniqueid=str(own.get("Uniqueid") or "") if own else "")
             return
         log.info("no ACD call found on an agent's busy phone", extra={"agent_id": agent_id})
+
+    def resume(self, agent_id: str, call_id: str, queue: str, caller_uniqueid: str, enqueued_text: str,
+               connected_text: str, talking_for: float | None = None, agent_uniqueid: str = "") -> None:
+        """Make a call an earlier daemon connected this engine's conversation
+        (``CallResumed``): the agent shows on call, and the call's end writes its COMPLETE
+        line and record. When it connected: ``ACD_CONNECTED_AT``, which the daemon sets
+        on the caller's channel at the answer (``on_dial_end``); else the agent's channel's
+        age (``Duration``, counted from the ring, so a few seconds early); else now.
+        Its end: the caller's or the agent's channel hanging up, the first of them
+        saying who ended it (``on_hangup``), the agent's phone
+        becoming free (``device_state``), or the caller coming back into ``wait``
+        answered (the waiting room)."""
+        now = self.live.now()
+        connected_at = _epoch(connected_text)
+        if connected_at is None:
+            connected_at = now - talking_for if talking_for is not None else now
+        enqueued_at = _epoch(enqueued_text)
+        decisions = self.live.feed(e.CallResumed(now, call_id, agent_id, queue,
+                                                 connected_at if enqueued_at is None else enqueued_at, connected_at))
+        if call_id in self.live.engine.calls and self.live.engine.calls[call_id].agent_id == agent_id:
+            if caller_uniqueid:
+                self._resumed[caller_uniqueid] = (call_id, "caller")
+            if agent_uniqueid and agent_uniqueid != caller_uniqueid:    # (a callback's agent leg is both)
+                self._resumed[agent_uniqueid] = (call_id, "agent")
+            log.info("call an earlier daemon connected resumed", extra={"call_id": call_id, "agent_id": agent_id})
+        else:
+            reasons = [x.reason for x in decisions if isinstance(x, Ignored)]
+            log.info("call an earlier daemon connected not resumed", extra={"call_id": call_id, "reasons": reasons})
+
+    def _end_resumed(self, agent_id: str) -> None:
+        """The phone of an agent on a resumed call is free: the call is over."""
+        agent = self.live.engine.agents.get(agent_id)
+        call_id = agent.call_id if agent is not None else None
+        if call_id is not None and any(resumed == call_id for resumed, _ in self._resumed.values()):
+            self.live.feed(e.AgentHungUp(self.live.now(), call_id))
+
+    def _own_channel(self, agent_id: str, channels: Iterable[Message]) -> Message | None:
+        agents = self._agents_by_device()
+        return next((m for m in channels if agents.get(str(m.get("Channel", "")).rsplit("-", 1)[0]) == agent_id),
+                    None)
 
     async def _getvar(self, channel: str, variable: str) -> str:
         """One channel variable over AMI; raises on an Error answer (``No such channel``)."""
@@ -409,6 +481,25 @@ def calls_to_identify(channels: Iterable[Message], agents_by_device: Mapping[str
         peers.setdefault(agent_id, []).extend(
             m for m in by_bridge.get(bridge, []) if str(m.get("Channel", "")) != name)
     return {agent_id: [*peers[agent_id], *mine] for agent_id, mine in own.items()}
+
+
+def _epoch(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if value > 0 else None
+
+
+def _duration(message: Message | None) -> float | None:
+    """A CoreShowChannel's ``Duration`` (``HH:MM:SS``, main/manager.c) in seconds."""
+    if message is None:
+        return None
+    try:
+        hours, minutes, seconds = (int(part) for part in str(message.get("Duration", "")).split(":"))
+    except ValueError:
+        return None
+    return float(hours * 3600 + minutes * 60 + seconds)
 
 
 def _is_up(message: Message) -> bool:

@@ -87,6 +87,7 @@ class QueueLogFormatter:
         self._offered_at: dict[str, tuple[float, str]] = {}
         self._caller_id: dict[str, str] = {}
         self._peer: dict[str, str] = {}
+        self._requeued: set[str] = set()
 
     def reconfigure(self, config: Config) -> None:
         """Follow a reloaded config (new agents, queues or skills)."""
@@ -96,6 +97,11 @@ class QueueLogFormatter:
     def note_caller(self, call_id: str, caller_id: str) -> None:
         """Remember the caller's number for the ENTERQUEUE line (the engine does not know it)."""
         self._caller_id[call_id] = caller_id
+
+    def note_requeued(self, call_id: str) -> None:
+        """The call's next CallQueued is a restarted daemon taking back a caller whose
+        ENTERQUEUE an earlier one wrote: no second line (app_queue writes one per wait)."""
+        self._requeued.add(call_id)
 
     def note_peer(self, call_id: str, peer_uniqueid: str) -> None:
         """Remember the agent channel's uniqueid for the CONNECT line."""
@@ -107,6 +113,9 @@ class QueueLogFormatter:
             case d.CallQueued():
                 self._original_position[decision.call_id] = decision.position
                 caller = self._caller_id.pop(decision.call_id, "")
+                if decision.call_id in self._requeued:
+                    self._requeued.discard(decision.call_id)
+                    return []
                 return [self._line(at, decision.call_id, decision.queue, NONE, "ENTERQUEUE",
                                    "", caller, decision.position)]
             case d.OfferCall():

@@ -75,7 +75,7 @@ log = logging.getLogger(__name__)
 #: The channel variables read at entry, in the order of the one GET FULL VARIABLE request.
 CALL_VARIABLES: tuple[str, ...] = (
     "ACD_CALLID", "ACD_QUEUE", "ACD_SKILLS", "ACD_PRIORITY", "ACD_LANG", "ACD_CALLER_TYPE",
-    "ACD_ENQUEUED_AT", "ACD_CALLBACK", "DIALSTATUS", "UNIQUEID", "CALLERID(num)",
+    "ACD_ENQUEUED_AT", "ACD_CALLBACK", "DIALSTATUS", "UNIQUEID", "CALLERID(num)", "ACD_QUEUED",
 )
 _SEPARATOR = "\x1f"  # a byte no variable value holds, so one round trip reads them all
 #: how many answered call ids the room remembers (a day of the 1555 line is ~18,500 calls)
@@ -297,7 +297,11 @@ class WaitingRoom:
         try:
             values = await self._read_variables(session)
             if self.was_answered(values):
-                # answered by an agent while the daemon was away: the call is done
+                # answered by an agent while the daemon was away: the call is done, and
+                # if this daemon resumed it (ami_bridge), the agent hung up just now
+                call = self.live.engine.calls.get(values.get("ACD_CALLID") or "")
+                if call is not None and call.state is CallState.CONNECTED:
+                    self.live.feed(e.AgentHungUp(self.live.now(), call.id))
                 await session.set_variable("ACD_WAIT_RESULT", "answered")
                 return
             try:
@@ -309,7 +313,10 @@ class WaitingRoom:
                                                            "reason": str(error)})
                 await session.set_variable("ACD_WAIT_RESULT", "error")
                 return
-            caller = await self._enter(session, attributes, values.get("UNIQUEID") or _env(session, "agi_uniqueid"))
+            # ENTERQUEUE was written for this very wait (a restart in between): not again
+            requeued = attributes.enqueued_at is not None and values.get("ACD_QUEUED") == attributes.queue
+            caller = await self._enter(session, attributes, values.get("UNIQUEID") or _env(session, "agi_uniqueid"),
+                                       requeued)
             if caller is None:
                 await session.set_variable("ACD_WAIT_RESULT", "error")
                 return
@@ -339,10 +346,16 @@ class WaitingRoom:
             parts = [await session.get_variable(name) or "" for name in CALL_VARIABLES]
         return dict(zip(CALL_VARIABLES, parts))
 
-    async def _enter(self, session: Session, attributes: CallerAttributes, uniqueid: str) -> WaitingCaller | None:
+    async def _enter(self, session: Session, attributes: CallerAttributes, uniqueid: str,
+                     requeued: bool = False) -> WaitingCaller | None:
         """Queue the caller first, then answer and start the music: the place in line is
         taken at arrival, not after the answer's round trips (Asterisk's ANSWER can wait
-        up to 500 ms for media, ``__ast_answer`` in main/channel.c)."""
+        up to 500 ms for media, ``__ast_answer`` in main/channel.c).
+
+        ``ACD_QUEUED`` on the channel names the queue whose ENTERQUEUE is written for
+        this wait; ``requeued`` (a daemon restarted, the caller came back with it) writes
+        none again. An exit clears it, so a caller who comes back after a max-wait exit
+        (a callback, another queue) enters anew."""
         queue = self.config.queues[attributes.queue]
         call_id = attributes.call_id
         old = self.callers.get(call_id)
@@ -363,6 +376,8 @@ class WaitingRoom:
             formatter = self._queue_log_formatter()
             if formatter is not None and attributes.caller_number:
                 formatter.note_caller(call_id, attributes.caller_number)
+            if formatter is not None and requeued:
+                formatter.note_requeued(call_id)
             decisions = self.live.feed(e.CallArrived(
                 now, call_id, attributes.queue, dict(attributes.requirements), attributes.priority,
                 enqueued_at, attributes.language, attributes.caller_type, attributes.callback))
@@ -375,6 +390,8 @@ class WaitingRoom:
             await session.set_variable("ACD_CALLID", call_id)
             await session.set_variable("ACD_QUEUE", attributes.queue)
             await session.set_variable("ACD_ENQUEUED_AT", f"{enqueued_at:.3f}")
+        if not requeued:
+            await session.set_variable("ACD_QUEUED", attributes.queue)
         await session.answer()
         await session.set_variable("ACD_WAIT_RESULT", "")
         await session.set_variable("ACD_TRIES", "0")   # the dialplan's retry count: a daemon answered
@@ -416,6 +433,7 @@ class WaitingRoom:
                 await self._announce(caller, item)
             elif isinstance(item, d.ExitCall):
                 session = caller.session
+                await session.set_variable("ACD_QUEUED", "")    # its wait in this queue is over
                 await session.set_variable("ACD_EXIT", item.action.kind)
                 await session.set_variable("ACD_EXIT_TARGET", item.action.target or "")
                 await session.set_variable("ACD_WAIT_RESULT", "exit")
@@ -587,8 +605,9 @@ class WaitingRoom:
         if caller is not None:
             caller.inbox.put_nowait(HANGUP)
 
-    def dial_answered(self, caller_uniqueid: str, agent_uniqueid: str, at: float) -> None:
-        """AMI ``DialEnd`` with ``DialStatus: ANSWER`` on a caller's channel."""
+    def dial_answered(self, caller_uniqueid: str, agent_uniqueid: str, at: float) -> bool:
+        """AMI ``DialEnd`` with ``DialStatus: ANSWER`` on a caller's channel; True when
+        it answered an offer of this room."""
         call_id = self._by_channel.get(caller_uniqueid)
         caller = self.callers.get(call_id) if call_id else None
         if caller is not None and caller.offer is not None and not caller.answered:
@@ -596,6 +615,8 @@ class WaitingRoom:
             if formatter is not None and agent_uniqueid:
                 formatter.note_peer(caller.call_id, agent_uniqueid)
             self._answered(caller, caller.offer, at)
+            return True
+        return False
 
     # -------------------------------------------------------------- bookkeeping
     def _answered(self, caller: WaitingCaller, offer: d.OfferCall, at: float) -> None:

@@ -85,6 +85,21 @@ class CallArrived(Event):
 
 
 @dataclass(slots=True)
+class CallResumed(Event):
+    """A call an earlier daemon connected, found still up on ``agent_id``'s phone by a
+    restarted daemon: it becomes this engine's conversation (the agent on call, the call
+    connected since ``answered_at``), so its end is a CallEnded with the real wait and
+    talk time, and the agent's wrap-up follows as after any call. Nothing is queued or
+    connected again (no second ENTERQUEUE or CONNECT)."""
+
+    call_id: str
+    agent_id: str
+    queue: str
+    enqueued_at: float
+    answered_at: float
+
+
+@dataclass(slots=True)
 class OfferAnswered(Event):
     call_id: str
     agent_id: str
