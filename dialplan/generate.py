@@ -94,6 +94,9 @@ class Options:
     #: phones behind NAT: answer them where their packets come from (``rewrite_contact``,
     #: ``force_rport``) and send media back where it comes from (``rtp_symmetric``)
     nat: bool = False
+    #: ``host:port`` of a second daemon's FastAGI (two daemons, ``daemon.lease``): when the
+    #: first answers no result (down, a standby, stopping) the caller tries it at once
+    standby_agi: str | None = None
 
     def check(self) -> None:
         if self.agi_port is not None and not 0 < self.agi_port < 65536:
@@ -104,6 +107,8 @@ class Options:
             raise GenerateError(f"service number {self.service_number!r} is not dialable")
         if self.agents_at is not None and not re.match(r"^[A-Za-z0-9.-]+:[0-9]{1,5}$", self.agents_at):
             raise GenerateError(f"agents_at {self.agents_at!r} must be host:port")
+        if self.standby_agi is not None and not re.match(r"^[A-Za-z0-9.-]+:[0-9]{1,5}$", self.standby_agi):
+            raise GenerateError(f"standby_agi {self.standby_agi!r} must be host:port")
         if not 0 <= self.qualify_frequency <= 86400:
             raise GenerateError(f"qualify frequency {self.qualify_frequency} must be 0 to 86400 seconds")
         if not 1 <= self.wait_retries <= 3600:
@@ -230,9 +235,15 @@ def extensions(config: Config, options: Options = Options()) -> str:
         lines += [f"exten => q-{name},1,Set(ACD_CALLID=${{UNIQUEID}})", f" same => n,Set(ACD_QUEUE={name})",
                   f" same => n,Set(ACD_LANG={config.default_language})", " same => n,Goto(acd-waiting,s,1)"]
     handover_tries = max(0, options.wait_retries - HANDOVER_RETRIES)
+    second = []
+    if options.standby_agi:     # the other daemon, when this one queued nobody (a result is final)
+        second = [' same => n,GotoIf($["${ACD_WAIT_RESULT}" != "" & "${ACD_WAIT_RESULT}" != "handover"]?result)',
+                  ' same => n,GotoIf($["${DIALSTATUS}" = "ANSWER"]?answered)',
+                  f" same => n,AGI(agi://{options.standby_agi}/wait)"]
     lines += ["", "[acd-waiting]", "exten => s,1,Set(ACD_TRIES=0)",
               f" same => n(wait),{_agi(config, options, 'wait')}",
-              ' same => n,GotoIf($["${ACD_WAIT_RESULT}" = "answered"]?answered)',
+              *second,
+              ' same => n(result),GotoIf($["${ACD_WAIT_RESULT}" = "answered"]?answered)',
               ' same => n,GotoIf($["${ACD_WAIT_RESULT}" = "exit"]?exit)',
               f' same => n,GotoIf($["${{ACD_WAIT_RESULT}}" = "error"]?{FALLBACK_QUEUE},s,1)',
               # no daemon answered (empty result): an agent who answered ends the call, never

@@ -52,7 +52,7 @@ class Rig:
             agents=agent_lines, ami_port=ami_port or asterisk.ami_port, ami_user=asterisk.ami_username,
             ami_secret=asterisk.ami_secret, agi_port=self.agi_port, api_port=free_port(28300), var=self.var,
             extra=extra, level=level))
-        agent_port = free_port(16700, socket.SOCK_DGRAM)
+        self.agent_port = agent_port = free_port(16700, socket.SOCK_DGRAM)
         asterisk.apply(generate(load_config(self.config), Options(
             agi_port=self.agi_port, agents_at=f"127.0.0.1:{agent_port}", wait_retries=wait_retries)))
         self.agents = phones.agents(port=agent_port, ring=0.2, talk=talk, name="agents")
@@ -218,6 +218,59 @@ async def test_after_a_crash_calls_connected_before_are_completed_and_nobody_ent
         # the agents hang up (the citizens hold): the leg that hung up first says so
         assert [event for event in events if event.startswith("COMPLETE")] == ["COMPLETEAGENT"] * 3
     finally:
+        keys = await client.keys(f"{prefix}*")
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()
+
+
+async def test_the_standby_takes_over_within_5_s_with_the_waiting_room_in_order(rig_factory, redis_url) -> None:
+    """Two daemons with a leader lease in Redis; the generated dialplan knows both. The
+    active one is killed with a caller talking and two waiting: the standby takes the
+    lease, resumes the talk, and serves the two waiting callers in their order."""
+    import re
+    import uuid
+
+    import redis.asyncio as aioredis
+
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    rig = rig_factory(agents=1, talk=8.0, wait_retries=10,
+                      extra=f", redis_url: '{redis_url}', redis_prefix: '{prefix}', lease: true")
+    second_var = rig.dir / "standby"
+    second_var.mkdir()
+    second_config = rig.dir / "standby.yaml"
+    second_agi = free_port(24650)
+    text = rig.config.read_text().replace(f"agi_port: {rig.agi_port}", f"agi_port: {second_agi}")
+    text = re.sub(r"api_port: \d+", f"api_port: {free_port(28350)}", text).replace(str(rig.var), str(second_var))
+    second_config.write_text(text)
+    rig.asterisk.apply(generate(load_config(rig.config), Options(
+        agi_port=rig.agi_port, agents_at=f"127.0.0.1:{rig.agent_port}", wait_retries=10,
+        standby_agi=f"127.0.0.1:{second_agi}")))
+    standby = DaemonProcess(second_config, rig.dir / "standby.log")
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        rig.daemon.start()
+        rig.daemon.wait_logged("active: routing callers")
+        standby.start()
+        standby.wait_logged("standby: waiting for the leader lease")
+        talking = rig.phones.citizens("q-q", calls=1, caller_prefix="talk-", hold=None)
+        await eventually(lambda: len(rig.events("CONNECT")) == 1, timeout=20, what="the first caller talks")
+        first = rig.phones.citizens("q-q", calls=1, caller_prefix="waiting-a-", hold=None)
+        await eventually(lambda: len(rig.events("ENTERQUEUE")) == 2, timeout=10, what="caller a waits")
+        second = rig.phones.citizens("q-q", calls=1, caller_prefix="waiting-b-", hold=None)
+        await eventually(lambda: len(rig.events("ENTERQUEUE")) == 3, timeout=10, what="caller b waits")
+        loop = asyncio.get_running_loop()
+        killed_at = loop.time()
+        rig.daemon.kill()
+        await asyncio.to_thread(standby.wait_logged, "active: routing callers", 10)
+        takeover = loop.time() - killed_at
+        assert takeover <= 5.0, takeover
+        for phone in (talking, first, second):
+            assert (await asyncio.to_thread(phone.wait, 90)).all_successful, phone.diagnostics()
+        invites = [ev.peer for ev in rig.agents.events() if ev.event == "invite"]
+        assert invites == ["talk-1", "waiting-a-1", "waiting-b-1"]          # in order, nobody twice
+    finally:
+        standby.stop()
         keys = await client.keys(f"{prefix}*")
         if keys:
             await client.delete(*keys)

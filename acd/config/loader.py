@@ -488,10 +488,14 @@ def _daemon(node: Located | None, timezone: str) -> DaemonSettings:
     if node is None:
         return d
     f = Fields(node, ("ami_host", "ami_port", "ami_username", "ami_secret", "agi_host", "agi_port", "redis_url",
-                      "redis_prefix",
+                      "redis_prefix", "lease",
                       "database_url", "queue_log", "recordings_dir", "api_port", "pin_max_failures", "pin_window",
                       "pin_lockout"))
+    lease = f.bool("lease", d.lease)
+    if lease and not f.get("redis_url"):
+        raise node.error("daemon.lease needs daemon.redis_url: the leader lease lives in Redis")
     return DaemonSettings(
+        lease=lease,
         ami_host=f.str("ami_host", d.ami_host),
         ami_port=f.int("ami_port", d.ami_port, minimum=1, maximum=65535),
         ami_username=f.str("ami_username", d.ami_username),

@@ -86,6 +86,8 @@ class Daemon:
         self._api_runner: Any = None
         self.resync_grace = RESYNC_GRACE
         self._grace: asyncio.TimerHandle | None = None
+        self.lease: Any = None
+        self._lease_task: asyncio.Task[None] | None = None
 
     def handlers(self) -> dict[str, Handler]:
         handlers: dict[str, Handler] = dict(ivr_handlers(self.config, self.store_satisfaction))
@@ -132,15 +134,12 @@ class Daemon:
 
         now = self.live.now()
         self.queue_log.started(now)
-        self.roster.load()
-        restored = self.roster.restore_events(now, list(self.config.agents))
-        # out of routing until AMI's resync has placed them (one may still be talking)
-        self.bridge.hold_until_resync(ev.agent_id for ev in restored if isinstance(ev, AgentLoggedIn))
-        for event in restored:
-            self.live.feed(event)
-        self._grace = asyncio.get_running_loop().call_later(
-            self.resync_grace, self.bridge.release_unconfirmed, f"no AMI resync within {self.resync_grace:g} s")
         settings = self.config.daemon
+        if settings.lease:      # a standby until the leader lease is ours (_became_active)
+            self.room.standby, self.fallback_members.enabled = True, False
+        else:
+            self.roster.load()
+            self._restore_agents()
         self.agi = FastAGIServer(self.handlers(), host=settings.agi_host, port=self.agi_port)
         await self.agi.start()
         self.agi_port = self.agi.port
@@ -154,6 +153,49 @@ class Daemon:
         self._ami_task = asyncio.create_task(self._connect_ami())
         if self.extras:
             await self._start_extras()
+        if settings.lease and settings.redis_url:
+            from acd.daemon.leader import LeaderLease
+
+            self.lease = LeaderLease(settings.redis_url, f"{settings.redis_prefix}leader")
+            self._lease_task = asyncio.create_task(self.lease.run(self._became_active, self._became_standby))
+            log.info("standby: waiting for the leader lease", extra={"holder": self.lease.holder})
+
+    def _restore_agents(self) -> None:
+        """Log the roster's agents back in, out of routing until AMI's resync has placed
+        them (one may still be talking to a caller the last daemon connected)."""
+        restored = self.roster.restore_events(self.live.now(), list(self.config.agents))
+        self.bridge.hold_until_resync(ev.agent_id for ev in restored if isinstance(ev, AgentLoggedIn))
+        for event in restored:
+            self.live.feed(event)
+        self._grace = asyncio.get_running_loop().call_later(
+            self.resync_grace, self.bridge.release_unconfirmed, f"no AMI resync within {self.resync_grace:g} s")
+
+    async def _became_active(self, token: int) -> None:
+        """The lease is ours: the agents as the last active daemon left them in Redis (else
+        the roster file), a resync if AMI is already up, then callers are queued here."""
+        live_state = next((w for w in self._writers if hasattr(w, "agents_now")), None)
+        try:
+            agents = await live_state.agents() if live_state is not None else None
+        except Exception as error:
+            log.warning("agents not read from the live state; the roster file instead", extra={"reason": repr(error)})
+            agents = None
+        if agents:
+            self.roster.take_live(agents)
+        else:
+            self.roster.load()
+        self._restore_agents()
+        self.room.standby, self.fallback_members.enabled = False, True
+        if self.ami is not None and self.ami.connected:
+            asyncio.create_task(self.bridge.resync())
+            asyncio.create_task(self.fallback_members.sync())
+        log.info("active: routing callers", extra={"token": token})
+
+    async def _became_standby(self) -> None:
+        """The lease is lost (Redis unreachable, another daemon holds it): route nobody,
+        so no agent is offered two calls; the waiting callers go on to the other daemon."""
+        self.room.standby, self.fallback_members.enabled = True, False
+        await self.room.hand_over()
+        self.room.closing = False
 
     async def _start_extras(self) -> None:
         """Records, live state and API subscribe to decisions like the queue_log; any of them
@@ -184,7 +226,7 @@ class Daemon:
             self._writers.append(writer)
             if hasattr(writer, "phone_changed"):     # the live state also mirrors the phones' registrations
                 self.bridge.registrations.subscribe(writer.phone_changed)
-            if hasattr(writer, "agents_now"):        # and the agents restored before it started
+            if hasattr(writer, "agents_now") and not self.room.standby:   # and the agents restored before it
                 writer.agents_now(self.live.engine.agents.values(), self.live.now())
         try:
             from aiohttp import web
@@ -260,6 +302,9 @@ class Daemon:
         self._stopped.set()
         if self._grace is not None:
             self._grace.cancel()
+        if self._lease_task is not None:        # the standby takes over at its next try
+            self._lease_task.cancel()
+            await self.lease.close()
         if self._ami_task is not None:
             self._ami_task.cancel()
         await self.room.hand_over()      # before the sessions close: no caller waits on a crash path

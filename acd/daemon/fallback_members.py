@@ -53,6 +53,8 @@ class FallbackMembers:
         self.ami: Any = None
         self._sent: dict[str, bool] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        #: False on a standby daemon, whose engine knows no logins: the active one owns the flags
+        self.enabled = True
 
     def install(self, ami: Any) -> None:
         self.ami = ami
@@ -62,6 +64,8 @@ class FallbackMembers:
         self.config = config
 
     def __call__(self, decisions: Sequence[d.Decision]) -> None:
+        if not self.enabled:
+            return
         for decision in decisions:
             if isinstance(decision, d.AgentStatus):
                 paused = decision.state in PAUSED_STATES
@@ -70,6 +74,8 @@ class FallbackMembers:
 
     async def sync(self, *_: Any) -> None:
         """Every agent's flag, as the engine holds it now (after an AMI login)."""
+        if not self.enabled:
+            return
         self._sent.clear()
         gate = asyncio.Semaphore(SYNC_CONCURRENCY)
 

@@ -281,6 +281,8 @@ class WaitingRoom:
         self._answered_calls: OrderedDict[str, None] = OrderedDict()
         #: set by ``hand_over``: new sessions are handed over at once, not queued
         self.closing = False
+        #: a standby daemon (``acd.daemon.leader``) queues nobody
+        self.standby = False
         live.commands = self
 
     @property
@@ -293,6 +295,9 @@ class WaitingRoom:
         caller: WaitingCaller | None = None
         if self.closing:     # the daemon is stopping: straight on to the next one
             await session.set_variable("ACD_WAIT_RESULT", HANDED_OVER)
+            return
+        if self.standby:     # not the active daemon: no result, the dialplan tries the other
+            await session.set_variable("ACD_WAIT_RESULT", "")
             return
         try:
             values = await self._read_variables(session)
