@@ -490,6 +490,7 @@ async def test_restored_agents_are_offered_nothing_until_the_resync_places_them(
     r.login("11", "12")
     session = await r.arrive("1.1")
     assert session.dials.empty() and bridge.unconfirmed == {"11", "12"}
+    r.clock.now += 2                       # past REQUEUE_SETTLE: the re-queued callers are back
     await bridge.resync()
     target, _ = await ringing(session)
     assert target.startswith("PJSIP/agent-12,") and bridge.unconfirmed == frozenset()
@@ -507,3 +508,20 @@ async def test_restored_agents_are_released_unchecked_when_ami_never_comes(tmp_p
     target, _ = await ringing(session)
     assert target.startswith("PJSIP/agent-11,")
     assert "released without the AMI state check" in caplog.text
+
+
+async def test_restored_agents_wait_for_the_requeued_callers_however_soon_the_resync_comes(tmp_path):
+    """The waiting callers come back into ``wait`` within a second each, at their old
+    places; a resync before then must not give a free agent to the quickest one."""
+    r = Room(tmp_path)
+    bridge, ami = bridge_for(r, {"DeviceStateList": [], "CoreShowChannels": [
+        {"Channel": "PJSIP/citizens-2.2", "Uniqueid": "2.2"}, {"Channel": "PJSIP/citizens-1.1", "Uniqueid": "1.1"}]})
+    bridge.hold_until_resync(["11"])
+    r.login("11")
+    younger = await r.arrive("2.2", ACD_CALLID="2.2", ACD_ENQUEUED_AT=f"{r.clock.now - 10:.3f}")
+    await bridge.resync()                                   # AMI answers at once
+    older = await r.arrive("1.1", ACD_CALLID="1.1", ACD_ENQUEUED_AT=f"{r.clock.now - 20:.3f}")
+    assert younger.dials.empty() and older.dials.empty()
+    r.clock.now += 1.5                                        # REQUEUE_SETTLE later
+    target, _ = await asyncio.wait_for(older.dials.get(), 3)
+    assert target.startswith("PJSIP/agent-11,") and younger.dials.empty()

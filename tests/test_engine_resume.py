@@ -14,7 +14,9 @@ def test_a_resumed_call_ends_with_its_real_wait_and_talk_and_queues_nothing_agai
     engine = Engine(make_config(QUEUE, AGENTS), start=1000.0)
     engine.handle(e.AgentLoggedIn(1000.0, "11"))
     out = engine.handle(e.CallResumed(1000.0, "c1", "11", "q", enqueued_at=900.0, answered_at=930.0))
-    assert not [x for x in out if isinstance(x, (d.CallQueued, d.CallConnected, d.OfferCall))]
+    assert not [x for x in out if isinstance(x, d.OfferCall)]
+    assert [(x.call_id, x.enqueued_at) for x in out if isinstance(x, d.CallQueued)] == [("c1", 900.0)]
+    assert [(x.agent_id, x.waited) for x in out if isinstance(x, d.CallConnected)] == [("11", 30.0)]
     assert [(x.agent_id, x.state) for x in out if isinstance(x, d.AgentStatus)] == [("11", "on_call")]
     assert engine.agents["11"].state is AgentState.ON_CALL
     engine.handle(e.CallArrived(1001.0, "c2", "q"))

@@ -106,6 +106,11 @@ NO_CALLER_ID = ("", "<unknown>")
 #: resync; past it they are released unchecked (``release_unconfirmed``) so callers are
 #: not held for an AMI that never comes
 RESYNC_GRACE = 30.0
+#: seconds restored agents stay out of routing at least, however soon the resync comes:
+#: the waiting callers come back into ``wait`` once a second (the dialplan's retry
+#: loop), each at its original place; offering before they all did would serve the
+#: quickest, not the longest waiting
+REQUEUE_SETTLE = 1.5
 
 
 class Message(Protocol):
@@ -142,6 +147,7 @@ class AMIBridge:
         self._resumed: dict[str, tuple[str, str]] = {}
         #: agents restored from the saved roster whose phones no resync has seen yet
         self._unconfirmed: set[str] = set()
+        self._settled_at = 0.0
 
     def install(self, ami: AMI) -> None:
         self.ami = ami
@@ -251,6 +257,7 @@ class AMIBridge:
         until a resync has placed them: one may still be talking to a caller the last
         daemon connected, which only AMI (``CoreShowChannels``) tells. Call before
         their logins are fed, so no offer can slip in between."""
+        self._settled_at = self.live.now() + REQUEUE_SETTLE
         for agent_id in agent_ids:
             if agent_id in self.live.engine.agents:
                 self._unconfirmed.add(agent_id)
@@ -274,6 +281,10 @@ class AMIBridge:
             self._judge(agent_id)
 
     def _confirm_restored(self) -> None:
+        early = self._settled_at - self.live.now()
+        if early > 0 and self._unconfirmed:     # the waiting callers are still coming back
+            asyncio.get_running_loop().call_later(early, self._confirm_restored)
+            return
         held, self._unconfirmed = sorted(self._unconfirmed), set()
         if held:
             log.info("restored agents placed by the AMI resync", extra={"agents": len(held)})
@@ -382,18 +393,19 @@ class AMIBridge:
             number = str(message.get("CallerIDNum") or "").strip()
             self._found_calls[agent_id] = call_id
             escalations = self.escalations
-            if escalations is not None:
-                escalations.found_on_call(agent_id, call_id, queue,
-                                          None if number.lower() in NO_CALLER_ID else number)
+            caller = None if number.lower() in NO_CALLER_ID else number
             if agent_id not in self._busy_elsewhere:    # its phone became free during the Getvars
                 del self._found_calls[agent_id]
                 if escalations is not None:
+                    escalations.found_on_call(agent_id, call_id, queue, caller)
                     escalations.phone_freed(agent_id)
                 return
             enqueued_text, connected_text = times
             own = self._own_channel(agent_id, candidates)
             self.resume(agent_id, call_id, queue, str(message.get("Uniqueid") or ""), enqueued_text, connected_text,
                         talking_for=_duration(own), agent_uniqueid=str(own.get("Uniqueid") or "") if own else "")
+            if escalations is not None:     # after the resume, whose CallConnected it hears too
+                escalations.found_on_call(agent_id, call_id, queue, caller)
             return
         log.info("no ACD call found on an agent's busy phone", extra={"agent_id": agent_id})
 
@@ -413,6 +425,9 @@ class AMIBridge:
         if connected_at is None:
             connected_at = now - talking_for if talking_for is not None else now
         enqueued_at = _epoch(enqueued_text)
+        formatter = self.room.queue_log_formatter()
+        if formatter is not None:
+            formatter.note_resumed(call_id)
         decisions = self.live.feed(e.CallResumed(now, call_id, agent_id, queue,
                                                  connected_at if enqueued_at is None else enqueued_at, connected_at))
         if call_id in self.live.engine.calls and self.live.engine.calls[call_id].agent_id == agent_id:

@@ -378,7 +378,7 @@ class WaitingRoom:
         known = self.live.engine.calls.get(call_id)
         if known is None or known.state is not CallState.WAITING:
             # (a known waiting call is a session that came back while this daemon kept it)
-            formatter = self._queue_log_formatter()
+            formatter = self.queue_log_formatter()
             if formatter is not None and attributes.caller_number:
                 formatter.note_caller(call_id, attributes.caller_number)
             if formatter is not None and requeued:
@@ -616,7 +616,7 @@ class WaitingRoom:
         call_id = self._by_channel.get(caller_uniqueid)
         caller = self.callers.get(call_id) if call_id else None
         if caller is not None and caller.offer is not None and not caller.answered:
-            formatter = self._queue_log_formatter()
+            formatter = self.queue_log_formatter()
             if formatter is not None and agent_uniqueid:
                 formatter.note_peer(caller.call_id, agent_uniqueid)
             self._answered(caller, caller.offer, at)
@@ -642,7 +642,8 @@ class WaitingRoom:
             del self.callers[caller.call_id]
             self._by_channel.pop(caller.channel_uniqueid, None)
 
-    def _queue_log_formatter(self) -> Any:
+    def queue_log_formatter(self) -> Any:
+        """The queue_log's formatter among the subscribers (None without one)."""
         for subscriber in self.live.subscribers:
             formatter = getattr(subscriber, "formatter", None)
             if formatter is not None:

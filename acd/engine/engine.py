@@ -453,7 +453,13 @@ class Engine:
         call.agent_id, call.answered_at = agent.id, answered_at
         self.calls[call.id] = call
         agent.call_id = call.id
+        # as they were when the earlier daemon decided them, for subscribers that keep a
+        # call's record from its start (the queue_log writes neither again: it is told)
+        self._out.append(d.CallQueued(self.now, call.id, queue.name, 1, call.requirements, call.priority,
+                                      call.enqueued_at))
         self._transition(agent, "resume")
+        self._out.append(d.CallConnected(self.now, call.id, agent.id, queue.name,
+                                         answered_at - call.enqueued_at, 0.0))
 
     def _schedule_call_timers(self, call: Call) -> None:
         queue = call.queue
