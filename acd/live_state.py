@@ -115,7 +115,9 @@ class LiveState(BatchWriter):
                 elif isinstance(decision, d.OfferMissed):
                     pipe.hset(f"{p}call:{decision.call_id}", mapping={"state": "waiting", "agent": ""})
                 elif isinstance(decision, d.CallConnected):
-                    pipe.hset(f"{p}call:{decision.call_id}", mapping={"state": "connected", "agent": decision.agent_id})
+                    pipe.hset(f"{p}call:{decision.call_id}", mapping={
+                        "state": "connected", "agent": decision.agent_id, "connected_at": repr(decision.at),
+                        "waited": repr(decision.waited)})
                 elif isinstance(decision, _ENDS):
                     pipe.delete(f"{p}call:{decision.call_id}")
                     pipe.zrem(f"{p}calls", decision.call_id)
@@ -146,6 +148,16 @@ class LiveState(BatchWriter):
                                "priority": int(stored["priority"]),
                                "requirements": json.loads(stored["requirements"])})
         return result
+
+    async def connected_calls(self) -> list[dict[str, Any]]:
+        """The calls on an agent as the last writer left them (``connected_at`` and
+        ``waited`` when it wrote them): a daemon taking over closes those that ended while
+        no daemon ran (``acd.daemon.app``)."""
+        calls = [call for call in await self.waiting_calls() if call.get("state") == "connected"]
+        for call in calls:
+            for key in ("connected_at", "waited"):
+                call[key] = float(call[key]) if call.get(key) else None
+        return calls
 
     async def agents(self) -> dict[str, dict[str, Any]]:
         raw = cast(dict[str, str], await self.redis.hgetall(f"{self.prefix}agents"))

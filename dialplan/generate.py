@@ -241,6 +241,8 @@ def extensions(config: Config, options: Options = Options()) -> str:
                   ' same => n,GotoIf($["${DIALSTATUS}" = "ANSWER"]?answered)',
                   f" same => n,AGI(agi://{options.standby_agi}/wait)"]
     lines += ["", "[acd-waiting]", "exten => s,1,Set(ACD_TRIES=0)",
+              # the caller's place in line if no daemon answers at once (ms, main/stdtime %q)
+              " same => n,Set(ACD_ARRIVED=${STRFTIME(,,%s.%q)})",
               f" same => n(wait),{_agi(config, options, 'wait')}",
               *second,
               ' same => n(result),GotoIf($["${ACD_WAIT_RESULT}" = "answered"]?answered)',

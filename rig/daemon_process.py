@@ -26,7 +26,7 @@ class DaemonProcess:
         with open(self.log, "ab") as out:
             self.process = subprocess.Popen([sys.executable, "-m", "acd.cli", "run", "--config", str(self.config)],
                                             stdout=out, stderr=subprocess.STDOUT, env=env)
-        self.wait_logged("FastAGI listening")
+        self.wait_logged("FastAGI listening", 60.0)    # a loaded machine starts Python slowly
         return self
 
     @property

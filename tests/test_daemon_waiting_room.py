@@ -265,3 +265,18 @@ async def test_a_stopping_daemon_hands_its_waiting_callers_over_and_takes_no_new
     assert late.vars["ACD_WAIT_RESULT"] == "handover" and "1.3" not in r.live.engine.calls
     assert not r.tasks[0].done()
     outcome.set_result(("NOANSWER", 0))
+
+
+async def test_a_caller_who_reached_the_dialplan_while_no_daemon_answered_keeps_that_place(tmp_path):
+    """Callers arriving during an outage loop until a daemon answers, each on its own
+    one-second phase: the place is the dialplan's arrival (ACD_ARRIVED), not the retry."""
+    r = Room(tmp_path)
+    late_retry = await r.arrive("2.2", ACD_ARRIVED=f"{r.clock.now - 2.0:.3f}")
+    early_retry = await r.arrive("1.1", ACD_ARRIVED=f"{r.clock.now - 2.5:.3f}")
+    calls = r.live.engine.calls
+    assert calls["1.1"].enqueued_at == r.clock.now - 2.5 and calls["2.2"].enqueued_at == r.clock.now - 2.0
+    assert early_retry.vars["ACD_ENQUEUED_AT"] == f"{r.clock.now - 2.5:.3f}"
+    r.login("11")
+    await settle()
+    await ringing(early_retry)
+    assert late_retry.dials.empty()

@@ -78,7 +78,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from acd.daemon.escalation import Escalations
@@ -148,6 +148,10 @@ class AMIBridge:
         #: agents restored from the saved roster whose phones no resync has seen yet
         self._unconfirmed: set[str] = set()
         self._settled_at = 0.0
+        #: calls an earlier daemon connected that this one resumed (ended or not)
+        self.resumed_calls: set[str] = set()
+        #: called after each resync has applied the channels and identified the calls
+        self.resynced: list[Callable[[], Awaitable[None]]] = []
 
     def install(self, ami: AMI) -> None:
         self.ami = ami
@@ -264,6 +268,11 @@ class AMIBridge:
                 self.live.feed(e.AgentReachability(self.live.now(), agent_id, False))
 
     @property
+    def busy_elsewhere(self) -> frozenset[str]:
+        """Agents whose phone is on a call this daemon did not place."""
+        return frozenset(self._busy_elsewhere)
+
+    @property
     def unconfirmed(self) -> frozenset[str]:
         """Restored agents still waiting for the first resync."""
         return frozenset(self._unconfirmed)
@@ -302,6 +311,8 @@ class AMIBridge:
             self.apply_channels(channels)
             self._confirm_restored()
             await self.identify_calls(channels)
+            for listener in list(self.resynced):
+                await listener()
         except Exception:  # the next reconnect tries again; routing goes on meanwhile
             log.exception("AMI resync failed")
         await self.resync_registrations()
@@ -431,6 +442,7 @@ class AMIBridge:
         decisions = self.live.feed(e.CallResumed(now, call_id, agent_id, queue,
                                                  connected_at if enqueued_at is None else enqueued_at, connected_at))
         if call_id in self.live.engine.calls and self.live.engine.calls[call_id].agent_id == agent_id:
+            self.resumed_calls.add(call_id)
             if caller_uniqueid:
                 self._resumed[caller_uniqueid] = (call_id, "caller")
             if agent_uniqueid and agent_uniqueid != caller_uniqueid:    # (a callback's agent leg is both)

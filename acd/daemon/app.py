@@ -32,6 +32,7 @@ from acd.daemon.live_engine import LiveEngine
 from acd.daemon.queue_log import QueueLogWriter
 from acd.daemon.roster import AgentRoster
 from acd.daemon.waiting_room import RoomSettings, WaitingRoom
+from acd.engine.decisions import CallConnected, CallEnded, CallQueued
 from acd.engine.events import AgentLoggedIn
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,8 @@ class Daemon:
         self.resync_grace = RESYNC_GRACE
         self._grace: asyncio.TimerHandle | None = None
         self.lease: Any = None
+        self._away_calls_pending = False
+        self.bridge.resynced.append(self._close_calls_ended_away)
         self._lease_task: asyncio.Task[None] | None = None
 
     def handlers(self) -> dict[str, Handler]:
@@ -163,12 +166,47 @@ class Daemon:
     def _restore_agents(self) -> None:
         """Log the roster's agents back in, out of routing until AMI's resync has placed
         them (one may still be talking to a caller the last daemon connected)."""
+        self._away_calls_pending = True
         restored = self.roster.restore_events(self.live.now(), list(self.config.agents))
         self.bridge.hold_until_resync(ev.agent_id for ev in restored if isinstance(ev, AgentLoggedIn))
         for event in restored:
             self.live.feed(event)
         self._grace = asyncio.get_running_loop().call_later(
             self.resync_grace, self.bridge.release_unconfirmed, f"no AMI resync within {self.resync_grace:g} s")
+
+    async def _close_calls_ended_away(self) -> None:
+        """After the first resync: the calls the last daemon left connected in the live
+        state that no phone carries any more ended while no daemon ran. Their records
+        and COMPLETE lines are written now; when they ended is not known, so the talk
+        time is an upper bound (until now) and ``by`` is ``unknown``."""
+        if not self._away_calls_pending:
+            return
+        self._away_calls_pending = False
+        live_state = next((w for w in self._writers if hasattr(w, "connected_calls")), None)
+        if live_state is None:
+            return
+        try:
+            calls = await live_state.connected_calls()
+        except Exception as error:
+            log.warning("calls of the last daemon not read from the live state", extra={"reason": repr(error)})
+            return
+        now, busy, formatter = self.live.now(), self.bridge.busy_elsewhere, self.room.queue_log_formatter()
+        for call in calls:
+            call_id, agent_id, queue = call["call_id"], str(call.get("agent") or ""), call["queue"]
+            if (call_id in self.live.engine.calls or call_id in self.bridge.resumed_calls or agent_id in busy
+                    or not agent_id):
+                continue
+            connected_at = call.get("connected_at") or now
+            waited = call.get("waited")
+            waited = connected_at - call["enqueued_at"] if waited is None else waited
+            if formatter is not None:
+                formatter.note_resumed(call_id)
+            self.live.publish([
+                CallQueued(now, call_id, queue, 1, call["requirements"], call["priority"], call["enqueued_at"]),
+                CallConnected(now, call_id, agent_id, queue, waited, 0.0),
+                CallEnded(now, call_id, agent_id, queue, "unknown", waited, max(0.0, now - connected_at))])
+            log.warning("call ended while no daemon ran: recorded now, its talk time an upper bound",
+                        extra={"call_id": call_id, "agent_id": agent_id})
 
     async def _became_active(self, token: int) -> None:
         """The lease is ours: the agents as the last active daemon left them in Redis (else

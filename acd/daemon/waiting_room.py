@@ -75,7 +75,7 @@ log = logging.getLogger(__name__)
 #: The channel variables read at entry, in the order of the one GET FULL VARIABLE request.
 CALL_VARIABLES: tuple[str, ...] = (
     "ACD_CALLID", "ACD_QUEUE", "ACD_SKILLS", "ACD_PRIORITY", "ACD_LANG", "ACD_CALLER_TYPE",
-    "ACD_ENQUEUED_AT", "ACD_CALLBACK", "DIALSTATUS", "UNIQUEID", "CALLERID(num)", "ACD_QUEUED",
+    "ACD_ENQUEUED_AT", "ACD_CALLBACK", "DIALSTATUS", "UNIQUEID", "CALLERID(num)", "ACD_QUEUED", "ACD_ARRIVED",
 )
 _SEPARATOR = "\x1f"  # a byte no variable value holds, so one round trip reads them all
 #: how many answered call ids the room remembers (a day of the 1555 line is ~18,500 calls)
@@ -127,6 +127,8 @@ class CallerAttributes:
     caller_type: str | None
     callback: str | None
     caller_number: str = ""
+    #: when the channel entered the waiting room's dialplan (``ACD_ARRIVED``), if it says
+    arrived_at: float | None = None
 
 
 def parse_skills(text: str) -> dict[str, int]:
@@ -174,7 +176,16 @@ def caller_attributes(values: Mapping[str, str], *, default_call_id: str, defaul
         caller_type=values.get("ACD_CALLER_TYPE") or None,
         callback=values.get("ACD_CALLBACK") or None,
         caller_number=values.get("CALLERID(num)", ""),
+        arrived_at=_epoch_or_none(values.get("ACD_ARRIVED", "")),
     )
+
+
+def _epoch_or_none(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value > 0 else None
 
 
 class _Hangup:
@@ -372,6 +383,10 @@ class WaitingRoom:
         # what the channel variable keeps (ms, rounded down: never after now), so a
         # restarted daemon restores exactly the same place
         enqueued_at = math.floor(now * 1000) / 1000 if attributes.enqueued_at is None else attributes.enqueued_at
+        if attributes.enqueued_at is None and attributes.arrived_at is not None and attributes.arrived_at < now:
+            # it reached the dialplan while no daemon answered (a crash, a takeover): its
+            # place is from then, not from whenever its retry loop found this daemon
+            enqueued_at = attributes.arrived_at
         caller = WaitingCaller(call_id, session, uniqueid, queue.music_class, channel=_env(session, "agi_channel"))
         self.callers[call_id] = caller
         self._by_channel[uniqueid] = call_id
