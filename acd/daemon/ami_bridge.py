@@ -84,7 +84,7 @@ from typing import Any, Protocol
 from acd.daemon.escalation import Escalations
 from acd.daemon.live_engine import LiveEngine
 from acd.daemon.registrations import Contact, Registrations
-from acd.daemon.waiting_room import WaitingRoom
+from acd.daemon.waiting_room import WaitingRoom, epoch_seconds
 from acd.engine import events as e
 from acd.engine.decisions import Ignored
 from acd.protocol.errors import AMIActionError
@@ -432,10 +432,10 @@ class AMIBridge:
         becoming free (``device_state``), or the caller coming back into ``wait``
         answered (the waiting room)."""
         now = self.live.now()
-        connected_at = _epoch(connected_text)
+        connected_at = epoch_seconds(connected_text)
         if connected_at is None:
             connected_at = now - talking_for if talking_for is not None else now
-        enqueued_at = _epoch(enqueued_text)
+        enqueued_at = epoch_seconds(enqueued_text)
         formatter = self.room.queue_log_formatter()
         if formatter is not None:
             formatter.note_resumed(call_id)
@@ -508,14 +508,6 @@ def calls_to_identify(channels: Iterable[Message], agents_by_device: Mapping[str
         peers.setdefault(agent_id, []).extend(
             m for m in by_bridge.get(bridge, []) if str(m.get("Channel", "")) != name)
     return {agent_id: [*peers[agent_id], *mine] for agent_id, mine in own.items()}
-
-
-def _epoch(text: str) -> float | None:
-    try:
-        value = float(text)
-    except ValueError:
-        return None
-    return value if value > 0 else None
 
 
 def _duration(message: Message | None) -> float | None:

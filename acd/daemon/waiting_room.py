@@ -176,11 +176,12 @@ def caller_attributes(values: Mapping[str, str], *, default_call_id: str, defaul
         caller_type=values.get("ACD_CALLER_TYPE") or None,
         callback=values.get("ACD_CALLBACK") or None,
         caller_number=values.get("CALLERID(num)", ""),
-        arrived_at=_epoch_or_none(values.get("ACD_ARRIVED", "")),
+        arrived_at=epoch_seconds(values.get("ACD_ARRIVED", "")),
     )
 
 
-def _epoch_or_none(text: str) -> float | None:
+def epoch_seconds(text: str) -> float | None:
+    """A channel variable holding epoch seconds (``1700000000.123``), or None."""
     try:
         value = float(text)
     except ValueError:
