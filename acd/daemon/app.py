@@ -26,13 +26,13 @@ from acd.daemon.agents_phone import AgentPhone
 from acd.daemon.ami_bridge import RESYNC_GRACE, AMIBridge
 from acd.daemon.callbacks import CallbackDialer
 from acd.daemon.caller_numbers import CallerNumbers
+from acd.daemon.ended_away import record_calls_ended_away
 from acd.daemon.escalation import Escalations
 from acd.daemon.fallback_members import FallbackMembers
 from acd.daemon.live_engine import LiveEngine
 from acd.daemon.queue_log import QueueLogWriter
 from acd.daemon.roster import AgentRoster
 from acd.daemon.waiting_room import RoomSettings, WaitingRoom
-from acd.engine.decisions import CallConnected, CallEnded, CallQueued
 from acd.engine.events import AgentLoggedIn
 
 log = logging.getLogger(__name__)
@@ -175,38 +175,11 @@ class Daemon:
             self.resync_grace, self.bridge.release_unconfirmed, f"no AMI resync within {self.resync_grace:g} s")
 
     async def _close_calls_ended_away(self) -> None:
-        """After the first resync: the calls the last daemon left connected in the live
-        state that no phone carries any more ended while no daemon ran. Their records
-        and COMPLETE lines are written now; when they ended is not known, so the talk
-        time is an upper bound (until now) and ``by`` is ``unknown``."""
-        if not self._away_calls_pending:
-            return
-        self._away_calls_pending = False
+        """After the first resync since the agents were restored (``acd.daemon.ended_away``)."""
         live_state = next((w for w in self._writers if hasattr(w, "connected_calls")), None)
-        if live_state is None:
-            return
-        try:
-            calls = await live_state.connected_calls()
-        except Exception as error:
-            log.warning("calls of the last daemon not read from the live state", extra={"reason": repr(error)})
-            return
-        now, busy, formatter = self.live.now(), self.bridge.busy_elsewhere, self.room.queue_log_formatter()
-        for call in calls:
-            call_id, agent_id, queue = call["call_id"], str(call.get("agent") or ""), call["queue"]
-            if (call_id in self.live.engine.calls or call_id in self.bridge.resumed_calls or agent_id in busy
-                    or not agent_id):
-                continue
-            connected_at = call.get("connected_at") or now
-            waited = call.get("waited")
-            waited = connected_at - call["enqueued_at"] if waited is None else waited
-            if formatter is not None:
-                formatter.note_resumed(call_id)
-            self.live.publish([
-                CallQueued(now, call_id, queue, 1, call["requirements"], call["priority"], call["enqueued_at"]),
-                CallConnected(now, call_id, agent_id, queue, waited, 0.0),
-                CallEnded(now, call_id, agent_id, queue, "unknown", waited, max(0.0, now - connected_at))])
-            log.warning("call ended while no daemon ran: recorded now, its talk time an upper bound",
-                        extra={"call_id": call_id, "agent_id": agent_id})
+        if self._away_calls_pending and live_state is not None:
+            self._away_calls_pending = False
+            await record_calls_ended_away(self.live, self.bridge, live_state, self.room.queue_log_formatter())
 
     async def _became_active(self, token: int) -> None:
         """The lease is ours: the agents as the last active daemon left them in Redis (else
