@@ -224,11 +224,19 @@ async def test_after_a_crash_calls_connected_before_are_completed_and_nobody_ent
         await client.aclose()
 
 
-def with_standby(rig: Rig) -> DaemonProcess:
-    """A second daemon for ``rig`` (its own ports and var dir, the same Redis prefix and
-    ``lease``) and the generated dialplan with both daemons' FastAGI."""
+@pytest.fixture
+async def two_daemons(rig_factory, redis_url):
+    """A rig of one agent whose daemon and a second one share a leader lease in Redis
+    (their own ports and var dirs), the generated dialplan knowing both FastAGIs; the
+    first is active, the second standby. Yields (rig, standby); talks 6 s."""
     import re
+    import uuid
 
+    import redis.asyncio as aioredis
+
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    rig = rig_factory(agents=1, talk=6.0, wait_retries=10,
+                      extra=f", redis_url: '{redis_url}', redis_prefix: '{prefix}', lease: true")
     second_var = rig.dir / "standby"
     second_var.mkdir()
     second_config = rig.dir / "standby.yaml"
@@ -239,43 +247,14 @@ def with_standby(rig: Rig) -> DaemonProcess:
     rig.asterisk.apply(generate(load_config(rig.config), Options(
         agi_port=rig.agi_port, agents_at=f"127.0.0.1:{rig.agent_port}", wait_retries=10,
         standby_agi=f"127.0.0.1:{second_agi}")))
-    return DaemonProcess(second_config, rig.dir / "standby.log")
-
-
-async def test_the_standby_takes_over_within_5_s_with_the_waiting_room_in_order(rig_factory, redis_url) -> None:
-    """Two daemons with a leader lease in Redis; the generated dialplan knows both. The
-    active one is killed with a caller talking and two waiting: the standby takes the
-    lease, resumes the talk, and serves the two waiting callers in their order."""
-    import uuid
-
-    import redis.asyncio as aioredis
-
-    prefix = f"test-{uuid.uuid4().hex[:8]}:"
-    rig = rig_factory(agents=1, talk=8.0, wait_retries=10,
-                      extra=f", redis_url: '{redis_url}', redis_prefix: '{prefix}', lease: true")
-    standby = with_standby(rig)
+    standby = DaemonProcess(second_config, rig.dir / "standby.log")
     client = aioredis.Redis.from_url(redis_url, decode_responses=True)
     try:
-        rig.daemon.start()
-        rig.daemon.wait_logged("active: routing callers")
-        standby.start()
-        standby.wait_logged("standby: waiting for the leader lease")
-        talking = rig.phones.citizens("q-q", calls=1, caller_prefix="talk-", hold=None)
-        await eventually(lambda: len(rig.events("CONNECT")) == 1, timeout=20, what="the first caller talks")
-        first = rig.phones.citizens("q-q", calls=1, caller_prefix="waiting-a-", hold=None)
-        await eventually(lambda: len(rig.events("ENTERQUEUE")) == 2, timeout=10, what="caller a waits")
-        second = rig.phones.citizens("q-q", calls=1, caller_prefix="waiting-b-", hold=None)
-        await eventually(lambda: len(rig.events("ENTERQUEUE")) == 3, timeout=10, what="caller b waits")
-        loop = asyncio.get_running_loop()
-        killed_at = loop.time()
-        rig.daemon.kill()
-        await asyncio.to_thread(standby.wait_logged, "active: routing callers", 10)
-        takeover = loop.time() - killed_at
-        assert takeover <= 5.0, takeover
-        for phone in (talking, first, second):
-            assert (await asyncio.to_thread(phone.wait, 90)).all_successful, phone.diagnostics()
-        invites = [ev.peer for ev in rig.agents.events() if ev.event == "invite"]
-        assert invites == ["talk-1", "waiting-a-1", "waiting-b-1"]          # in order, nobody twice
+        await asyncio.to_thread(rig.daemon.start)
+        await asyncio.to_thread(rig.daemon.wait_logged, "active: routing callers")
+        await asyncio.to_thread(standby.start)
+        await asyncio.to_thread(standby.wait_logged, "standby: waiting for the leader lease")
+        yield rig, standby
     finally:
         standby.stop()
         keys = await client.keys(f"{prefix}*")
@@ -284,38 +263,41 @@ async def test_the_standby_takes_over_within_5_s_with_the_waiting_room_in_order(
         await client.aclose()
 
 
-async def test_sigterm_hands_the_waiting_callers_to_the_standby(rig_factory, redis_url) -> None:
+async def test_the_standby_takes_over_within_5_s_with_the_waiting_room_in_order(two_daemons) -> None:
+    """The active daemon is killed with a caller talking and two waiting: the standby
+    takes the lease, resumes the talk, and serves the two waiting callers in order."""
+    rig, standby = two_daemons
+    talking = rig.phones.citizens("q-q", calls=1, caller_prefix="talk-", hold=None)
+    await eventually(lambda: len(rig.events("CONNECT")) == 1, timeout=20, what="the first caller talks")
+    first = rig.phones.citizens("q-q", calls=1, caller_prefix="waiting-a-", hold=None)
+    await eventually(lambda: len(rig.events("ENTERQUEUE")) == 2, timeout=10, what="caller a waits")
+    second = rig.phones.citizens("q-q", calls=1, caller_prefix="waiting-b-", hold=None)
+    await eventually(lambda: len(rig.events("ENTERQUEUE")) == 3, timeout=10, what="caller b waits")
+    loop = asyncio.get_running_loop()
+    killed_at = loop.time()
+    rig.daemon.kill()
+    await asyncio.to_thread(standby.wait_logged, "active: routing callers", 10)
+    takeover = loop.time() - killed_at
+    assert takeover <= 5.0, takeover
+    for phone in (talking, first, second):
+        assert (await asyncio.to_thread(phone.wait, 90)).all_successful, phone.diagnostics()
+    invites = [ev.peer for ev in rig.agents.events() if ev.event == "invite"]
+    assert invites == ["talk-1", "waiting-a-1", "waiting-b-1"]          # in order, nobody twice
+
+
+async def test_sigterm_hands_the_waiting_callers_to_the_standby(two_daemons) -> None:
     """Issue 9, item 7 with a standby up: the stopped daemon releases the lease and lets
     its callers go; the standby serves them through the ACD, not the fallback queue."""
-    import uuid
-
-    import redis.asyncio as aioredis
-
-    prefix = f"test-{uuid.uuid4().hex[:8]}:"
-    rig = rig_factory(agents=1, talk=5.0, wait_retries=10,
-                      extra=f", redis_url: '{redis_url}', redis_prefix: '{prefix}', lease: true")
-    standby = with_standby(rig)
-    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
-    try:
-        rig.daemon.start()
-        rig.daemon.wait_logged("active: routing callers")
-        standby.start()
-        standby.wait_logged("standby: waiting for the leader lease")
-        talking = rig.phones.citizens("q-q", calls=1, caller_prefix="talk-", hold=None)
-        await eventually(lambda: len(rig.events("CONNECT")) == 1, timeout=20, what="the first caller talks")
-        waiting = rig.phones.citizens("q-q", calls=1, caller_prefix="wait-", hold=None)
-        await eventually(lambda: len(rig.events("ENTERQUEUE")) == 2, timeout=10, what="the second caller waits")
-        assert await asyncio.to_thread(rig.daemon.terminate) == 0
-        await asyncio.to_thread(standby.wait_logged, "active: routing callers", 10)
-        for phone in (talking, waiting):
-            assert (await asyncio.to_thread(phone.wait, 60)).all_successful, phone.diagnostics()
-        standby_log = [line.split("|") for line in (rig.dir / "standby" / "queue_log").read_text().splitlines()]
-        assert [line[4] for line in standby_log if line[4] in ("ENTERQUEUE", "CONNECT", "COMPLETEAGENT")] == [
-            "COMPLETEAGENT", "CONNECT", "COMPLETEAGENT"]          # served by the standby's ACD, once
-        assert [ev.peer for ev in rig.agents.events() if ev.event == "invite"] == ["talk-1", "wait-1"]
-    finally:
-        standby.stop()
-        keys = await client.keys(f"{prefix}*")
-        if keys:
-            await client.delete(*keys)
-        await client.aclose()
+    rig, standby = two_daemons
+    talking = rig.phones.citizens("q-q", calls=1, caller_prefix="talk-", hold=None)
+    await eventually(lambda: len(rig.events("CONNECT")) == 1, timeout=20, what="the first caller talks")
+    waiting = rig.phones.citizens("q-q", calls=1, caller_prefix="wait-", hold=None)
+    await eventually(lambda: len(rig.events("ENTERQUEUE")) == 2, timeout=10, what="the second caller waits")
+    assert await asyncio.to_thread(rig.daemon.terminate) == 0
+    await asyncio.to_thread(standby.wait_logged, "active: routing callers", 10)
+    for phone in (talking, waiting):
+        assert (await asyncio.to_thread(phone.wait, 60)).all_successful, phone.diagnostics()
+    standby_log = [line.split("|") for line in (rig.dir / "standby" / "queue_log").read_text().splitlines()]
+    assert [line[4] for line in standby_log if line[4] in ("ENTERQUEUE", "CONNECT", "COMPLETEAGENT")] == [
+        "COMPLETEAGENT", "CONNECT", "COMPLETEAGENT"]          # served by the standby's ACD, once
+    assert [ev.peer for ev in rig.agents.events() if ev.event == "invite"] == ["talk-1", "wait-1"]
