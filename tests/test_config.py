@@ -159,3 +159,11 @@ def test_holiday_mistakes_name_the_line_and_reason(tmp_path, old, new, line, wor
 def test_a_value_yaml_takes_for_an_impossible_date_is_a_config_error_not_a_crash(tmp_path):
     error = error_for(MINIMAL + "prompts:\n  hello: {el: 2024-13-07, en: x}\n", tmp_path)
     assert error.line == 12 and "'2024-13-07' cannot be read" in error.reason
+
+
+def test_two_daemons_share_a_lease_only_with_redis(tmp_path):
+    config = load_config_text(MINIMAL + "daemon: {redis_url: 'redis://127.0.0.1:6379/0', lease: true, "
+                                        "redis_prefix: 'centre-a:'}\n")
+    assert (config.daemon.lease, config.daemon.redis_prefix) == (True, "centre-a:")
+    error = error_for(MINIMAL + "daemon:\n  lease: true\n", tmp_path)
+    assert error.line == 12 and "daemon.lease needs daemon.redis_url" in str(error)

@@ -493,7 +493,7 @@ def _daemon(node: Located | None, timezone: str) -> DaemonSettings:
                       "pin_lockout"))
     lease = f.bool("lease", d.lease)
     if lease and not f.get("redis_url"):
-        raise node.error("daemon.lease needs daemon.redis_url: the leader lease lives in Redis")
+        raise (f.get("lease") or node).error("daemon.lease needs daemon.redis_url: the leader lease lives in Redis")
     return DaemonSettings(
         lease=lease,
         ami_host=f.str("ami_host", d.ami_host),

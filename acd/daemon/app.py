@@ -171,6 +171,8 @@ class Daemon:
         self.bridge.hold_until_resync(ev.agent_id for ev in restored if isinstance(ev, AgentLoggedIn))
         for event in restored:
             self.live.feed(event)
+        if self._grace is not None:
+            self._grace.cancel()
         self._grace = asyncio.get_running_loop().call_later(
             self.resync_grace, self.bridge.release_unconfirmed, f"no AMI resync within {self.resync_grace:g} s")
 
