@@ -294,16 +294,28 @@ def extensions(config: Config, options: Options = Options()) -> str:
     lines += _degraded_path(config, options)
     lines += ["", "[acd-agents]"]
     for action, code in FEATURE_CODES.items():
-        lines += [f"exten => {code},1,{_agi(config, options, 'agent', action)}", " same => n,Hangup()"]
+        lines += [f"exten => {code},1,{_agi(config, options, 'agent', action)}", *_agent_code_on_standby(options, action)]
     for action in _WITH_NUMBER:
         code = FEATURE_CODES[action]
-        lines += [f"exten => _{code}X,1,{_agi(config, options, 'agent', action, '${EXTEN:' + str(len(code)) + '}')}",
-                  " same => n,Hangup()"]
+        digit = '${EXTEN:' + str(len(code)) + '}'
+        lines += [f"exten => _{code}X,1,{_agi(config, options, 'agent', action, digit)}",
+                  *_agent_code_on_standby(options, action, digit)]
     dial = config.ivr.callback.dial if config.ivr is not None else "PJSIP/{number}@citizens"
     lines += ["", "[acd-callback]", "; The agent answered a callback (AMI Originate): now ring the citizen.",
               "exten => _X.,1,Dial(" + dial.replace("{number}", "${EXTEN}") + ",60)",
               " same => n,Hangup()", ""]
     return "\n".join(lines)
+
+
+def _agent_code_on_standby(options: Options, *args: str) -> list[str]:
+    """After an agent's feature code went to the first daemon: with two daemons, the
+    second one when the first is down (``AGISTATUS=FAILURE``) or a standby
+    (``ACD_AGENT_RESULT=standby``, ``Daemon.agent_code``); then hang up."""
+    if not options.standby_agi:
+        return [" same => n,Hangup()"]
+    return [' same => n,GotoIf($["${AGISTATUS}" != "FAILURE" & "${ACD_AGENT_RESULT}" != "standby"]?done)',
+            " same => n,AGI(" + ",".join((f"agi://{options.standby_agi}/agent", *args)) + ")",
+            " same => n(done),Hangup()"]
 
 
 def _degraded_path(config: Config, options: Options) -> list[str]:

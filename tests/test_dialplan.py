@@ -335,3 +335,15 @@ def test_caller_who_chose_any_topic_already_is_not_asked_again_on_the_degraded_p
     fallback = contexts(extensions(config, SANDBOX))["acd-fallback"]
     skip = fallback.index('GotoIf($["${ACD_QUEUE}" != ""]?general)')
     assert fallback.index('"violence"]?acd-fallback-violence,s,1)') < skip < fallback.index("Background(")
+
+
+def test_with_two_daemons_a_caller_and_an_agents_code_try_the_second_fastagi(config: Config) -> None:
+    from dataclasses import replace
+
+    parts = contexts(extensions(config, replace(SANDBOX, standby_agi="10.0.0.2:4573")))
+    waiting = parts["acd-waiting"]
+    second = waiting.index("agi://10.0.0.2:4573/wait")
+    assert second < waiting.index('"${DIALSTATUS}" = "ANSWER"]?answered)', second)
+    assert "AGI(agi://10.0.0.2:4573/agent,login)" in parts["acd-agents"]
+    assert "AGI(agi://10.0.0.2:4573/agent,pause,${EXTEN:3})" in parts["acd-agents"]
+    assert "agi://10.0.0.2" not in extensions(config, SANDBOX)

@@ -95,8 +95,16 @@ class Daemon:
     def handlers(self) -> dict[str, Handler]:
         handlers: dict[str, Handler] = dict(ivr_handlers(self.config, self.store_satisfaction))
         handlers["wait"] = self.room.handle
-        handlers["agent"] = self.phone.handle
+        handlers["agent"] = self.agent_code
         return handlers
+
+    async def agent_code(self, session: Any) -> None:
+        """An agent's feature code; a standby daemon leaves it to the active one (the
+        generated dialplan tries the other daemon on ``ACD_AGENT_RESULT=standby``)."""
+        if self.room.standby:
+            await session.set_variable("ACD_AGENT_RESULT", "standby")
+            return
+        await self.phone.handle(session)
 
     async def stop_playback(self, channel: str) -> None:
         """Stop the sound ``channel`` is playing: the waiting room cuts a caller's
