@@ -171,7 +171,8 @@ async def test_sigterm_sends_waiting_callers_on_at_once_not_after_seconds_of_sil
     stopped_at = loop.time()
     assert await asyncio.to_thread(rig.daemon.terminate) == 0
     await eventually(lambda: rig.invites("stop-"), timeout=20, what="the fallback rang an agent")
-    assert loop.time() - stopped_at < 8.0          # the crash path: wait_retries (10 s) and more
+    # the crash path takes wait_retries (10 s) and more; this one 2 to 3 s (more on a loaded machine)
+    assert loop.time() - stopped_at < 9.5
     assert (await asyncio.to_thread(citizens.wait, 60)).all_successful, citizens.diagnostics()
     assert "handed over" in rig.daemon.text()
 
@@ -211,7 +212,7 @@ async def test_after_a_crash_calls_connected_before_are_completed_and_nobody_ent
         assert (await asyncio.to_thread(talking.wait, 60)).all_successful, talking.diagnostics()
         assert (await asyncio.to_thread(waiting.wait, 60)).all_successful, waiting.diagnostics()
         await eventually(lambda: len(rig.events("COMPLETEAGENT")) + len(rig.events("COMPLETECALLER")) == 3,
-                         timeout=20, what="every call completed")
+                         timeout=60, what="every call completed")
         events = [line[4] for line in rig.queue_log() if line[1] not in ("NONE", "MANAGER")]
         assert events.count("ENTERQUEUE") == 3 and events.count("CONNECT") == 3
         assert sorted(rig.invites("before-") + rig.invites("waiting-")) == ["before-1", "before-2", "waiting-1"]
