@@ -137,7 +137,7 @@ async def test_restarted_daemon_requeues_a_caller_at_its_original_place(tmp_path
     await settle()
     await ringing(veteran)
     assert newcomer.dials.empty()
-    assert r.queue_log_events().count("ENTERQUEUE") == 2       # neither had one from this daemon
+    assert r.queue_log_events().count("ENTERQUEUE") == 1       # the veteran's was written by the last daemon
 
 
 async def test_a_caller_requeued_after_a_restart_gets_no_second_enterqueue(tmp_path):
@@ -153,7 +153,18 @@ async def test_a_caller_requeued_after_a_restart_gets_no_second_enterqueue(tmp_p
     r.clock.now += 301                                 # max wait 300: the exit
     r.live.feed(e.Tick(r.clock.now))
     await asyncio.wait_for(r.tasks[0], 1)
-    assert again.vars["ACD_WAIT_RESULT"] == "exit" and again.vars["ACD_QUEUED"] == ""
+    assert again.vars["ACD_WAIT_RESULT"] == "exit" and again.vars["ACD_QUEUED"] == "-"
+    after_exit = await Room(tmp_path).arrive("1.1", **{k: again.vars[k] for k in (
+        "ACD_CALLID", "ACD_ENQUEUED_AT", "ACD_QUEUED")})          # e.g. a callback's return
+    assert after_exit.vars["ACD_QUEUED"] == "q" and r.queue_log_events().count("ENTERQUEUE") == 2
+
+
+async def test_a_daemon_killed_before_it_marked_the_queue_still_writes_one_enterqueue(tmp_path):
+    before = Room(tmp_path)
+    first = await before.arrive("1.1")
+    r = Room(tmp_path)
+    await r.arrive("1.1", ACD_CALLID="1.1", ACD_ENQUEUED_AT=first.vars["ACD_ENQUEUED_AT"])   # no ACD_QUEUED yet
+    assert r.queue_log_events().count("ENTERQUEUE") == 1
 
 
 async def test_caller_answered_while_the_daemon_was_away_is_not_queued_again(tmp_path):

@@ -78,6 +78,8 @@ CALL_VARIABLES: tuple[str, ...] = (
     "ACD_ENQUEUED_AT", "ACD_CALLBACK", "DIALSTATUS", "UNIQUEID", "CALLERID(num)", "ACD_QUEUED", "ACD_ARRIVED",
 )
 _SEPARATOR = "\x1f"  # a byte no variable value holds, so one round trip reads them all
+#: ``ACD_QUEUED`` of a caller whose wait ended by a max-wait exit: a return enters anew
+LEFT_QUEUE = "-"
 #: how many answered call ids the room remembers (a day of the 1555 line is ~18,500 calls)
 ANSWERED_MEMORY = 50_000
 
@@ -331,7 +333,7 @@ class WaitingRoom:
                 await session.set_variable("ACD_WAIT_RESULT", "error")
                 return
             # ENTERQUEUE was written for this very wait (a restart in between): not again
-            requeued = attributes.enqueued_at is not None and values.get("ACD_QUEUED") == attributes.queue
+            requeued = attributes.enqueued_at is not None and values.get("ACD_QUEUED") != LEFT_QUEUE
             caller = await self._enter(session, attributes, values.get("UNIQUEID") or _env(session, "agi_uniqueid"),
                                        requeued)
             if caller is None:
@@ -369,10 +371,12 @@ class WaitingRoom:
         taken at arrival, not after the answer's round trips (Asterisk's ANSWER can wait
         up to 500 ms for media, ``__ast_answer`` in main/channel.c).
 
-        ``ACD_QUEUED`` on the channel names the queue whose ENTERQUEUE is written for
-        this wait; ``requeued`` (a daemon restarted, the caller came back with it) writes
-        none again. An exit clears it, so a caller who comes back after a max-wait exit
-        (a callback, another queue) enters anew."""
+        Only this room stamps ``ACD_ENQUEUED_AT``, and only after the engine took the call
+        (its ENTERQUEUE is written), so a caller who comes back with it was queued
+        before: ``requeued`` (a daemon restarted) writes no ENTERQUEUE again, even if the
+        daemon died before ``ACD_QUEUED`` (the queue of this wait) reached the channel.
+        An exit sets ``ACD_QUEUED`` to ``LEFT_QUEUE``, so a caller who comes back after a
+        max-wait exit (a callback) enters anew."""
         queue = self.config.queues[attributes.queue]
         call_id = attributes.call_id
         old = self.callers.get(call_id)
@@ -411,8 +415,7 @@ class WaitingRoom:
             await session.set_variable("ACD_CALLID", call_id)
             await session.set_variable("ACD_QUEUE", attributes.queue)
             await session.set_variable("ACD_ENQUEUED_AT", f"{enqueued_at:.3f}")
-        if not requeued:
-            await session.set_variable("ACD_QUEUED", attributes.queue)
+        await session.set_variable("ACD_QUEUED", attributes.queue)
         await session.answer()
         await session.set_variable("ACD_WAIT_RESULT", "")
         await session.set_variable("ACD_TRIES", "0")   # the dialplan's retry count: a daemon answered
@@ -454,7 +457,7 @@ class WaitingRoom:
                 await self._announce(caller, item)
             elif isinstance(item, d.ExitCall):
                 session = caller.session
-                await session.set_variable("ACD_QUEUED", "")    # its wait in this queue is over
+                await session.set_variable("ACD_QUEUED", LEFT_QUEUE)    # its wait in this queue is over
                 await session.set_variable("ACD_EXIT", item.action.kind)
                 await session.set_variable("ACD_EXIT_TARGET", item.action.target or "")
                 await session.set_variable("ACD_WAIT_RESULT", "exit")
