@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 import redis.asyncio as aioredis
@@ -52,10 +52,22 @@ class LiveState(BatchWriter):
         self._pending: deque[d.Decision] = deque()
         #: agent id -> the phone's latest registration, not yet written (only the last counts)
         self._phones: dict[str, dict[str, Any]] = {}
+        #: agent id -> its state as of now (``agents_now``), not yet written
+        self._agent_states: dict[str, dict[str, Any]] = {}
 
     @property
     def backlog(self) -> int:
-        return len(self._pending) + len(self._phones)
+        return len(self._pending) + len(self._phones) + len(self._agent_states)
+
+    def agents_now(self, agents: Iterable[Any], at: float) -> None:
+        """Every agent's state as the engine holds it now (``state``, ``reason``), for a
+        writer that subscribed after the engine changed: the agents a restarted daemon
+        restored from its roster made their AgentStatus decisions before the live state
+        started, and Redis would still show the last run's (or nothing)."""
+        for agent in agents:
+            state = getattr(agent.state, "value", str(agent.state))
+            self._agent_states[agent.id] = {"state": state, "previous": state, "reason": agent.reason, "at": at}
+        self._poke()
 
     async def _prepare(self) -> None:
         await self.redis.ping()
@@ -76,10 +88,14 @@ class LiveState(BatchWriter):
     async def _write(self) -> None:
         batch = list(self._pending)
         phones = dict(self._phones)
-        if not batch and not phones:
+        agent_states = dict(self._agent_states)
+        if not batch and not phones and not agent_states:
             return
         p = self.prefix
         async with self.redis.pipeline(transaction=True) as pipe:
+            if agent_states:   # before the batch: a decision in it is newer
+                pipe.hset(f"{p}agents", mapping={agent_id: json.dumps(state)
+                                                  for agent_id, state in agent_states.items()})
             if phones:
                 pipe.hset(f"{p}phones", mapping={agent_id: json.dumps(phone, ensure_ascii=False)
                                                   for agent_id, phone in phones.items()})
@@ -99,7 +115,9 @@ class LiveState(BatchWriter):
                 elif isinstance(decision, (d.OfferMissed, d.OfferWithdrawn)):
                     pipe.hset(f"{p}call:{decision.call_id}", mapping={"state": "waiting", "agent": ""})
                 elif isinstance(decision, d.CallConnected):
-                    pipe.hset(f"{p}call:{decision.call_id}", mapping={"state": "connected", "agent": decision.agent_id})
+                    pipe.hset(f"{p}call:{decision.call_id}", mapping={
+                        "state": "connected", "agent": decision.agent_id, "connected_at": repr(decision.at),
+                        "waited": repr(decision.waited)})
                 elif isinstance(decision, _ENDS):
                     pipe.delete(f"{p}call:{decision.call_id}")
                     pipe.zrem(f"{p}calls", decision.call_id)
@@ -113,6 +131,9 @@ class LiveState(BatchWriter):
         for agent_id, phone in phones.items():
             if self._phones.get(agent_id) is phone:    # a newer one stays queued
                 del self._phones[agent_id]
+        for agent_id, state in agent_states.items():
+            if self._agent_states.get(agent_id) is state:
+                del self._agent_states[agent_id]
 
     async def waiting_calls(self) -> list[dict[str, Any]]:
         """Live calls in enqueue order, as stored: what a restarted daemon rebuilds from."""
@@ -127,6 +148,16 @@ class LiveState(BatchWriter):
                                "priority": int(stored["priority"]),
                                "requirements": json.loads(stored["requirements"])})
         return result
+
+    async def connected_calls(self) -> list[dict[str, Any]]:
+        """The calls on an agent as the last writer left them (``connected_at`` and
+        ``waited`` when it wrote them): a daemon taking over closes those that ended while
+        no daemon ran (``acd.daemon.app``)."""
+        calls = [call for call in await self.waiting_calls() if call.get("state") == "connected"]
+        for call in calls:
+            for key in ("connected_at", "waited"):
+                call[key] = float(call[key]) if call.get(key) else None
+        return calls
 
     async def agents(self) -> dict[str, dict[str, Any]]:
         raw = cast(dict[str, str], await self.redis.hgetall(f"{self.prefix}agents"))

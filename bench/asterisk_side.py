@@ -56,7 +56,9 @@ def dialplan(agi_port: int, *, baseline_queue: str | None = None, retries: int =
     ``ACD_TRIES``. Empty means the daemon went away mid-call (restart, crash): the
     channel loops back into ``wait`` with its ACD_* variables, so the next daemon
     re-queues it at its original place. After ``retries`` failed attempts in a row (no
-    daemon at all) the caller takes the app_queue fallback instead of silence."""
+    daemon at all) the caller takes the app_queue fallback instead of silence. A
+    stopping daemon's ``handover`` is retried the same way (the generated dialplan
+    retries it at once and shortens the wait for a daemon; these runs restart one)."""
     agi = f"agi://127.0.0.1:{agi_port}"
     fallback = baseline_queue or "acd-fallback"
     text = f"""\
@@ -65,8 +67,9 @@ def dialplan(agi_port: int, *, baseline_queue: str | None = None, retries: int =
          same => n,Set(ACD_TRIES=0)
          same => n(wait),AGI({agi}/wait)
          same => n,GotoIf($["${{ACD_WAIT_RESULT}}" = "error"]?fallback)
+         same => n,GotoIf($["${{ACD_WAIT_RESULT}}" = "handover"]?retry)
          same => n,GotoIf($["${{ACD_WAIT_RESULT}}" != ""]?done)
-         same => n,Set(ACD_TRIES=$[${{ACD_TRIES}} + 1])
+         same => n(retry),Set(ACD_TRIES=$[${{ACD_TRIES}} + 1])
          same => n,GotoIf($[${{ACD_TRIES}} > {retries}]?fallback)
          same => n,Wait(1)
          same => n,Goto(wait)

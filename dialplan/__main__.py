@@ -37,6 +37,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--qualify", type=int, default=0, metavar="SECONDS",
                         help="ping registered phones every SECONDS (OPTIONS), so a vanished one is "
                              "unreachable at once rather than when its registration expires; 0: never")
+    parser.add_argument("--standby-agi", metavar="HOST:PORT",
+                        help="the second daemon's FastAGI (daemon.lease): a caller the first does not "
+                             "queue tries it at once")
     parser.add_argument("--nat", action="store_true",
                         help="agents' phones behind NAT: rewrite_contact, force_rport, rtp_symmetric")
     args = parser.parse_args(argv)
@@ -45,7 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         options = Options(agi_host=args.agi_host, agi_port=args.agi_port, service_number=args.service_number,
                           prompts_dir=args.prompts_dir, wait_retries=args.wait_retries, agents_at=args.agents_at,
                           secrets=read_secrets(args.secrets) if args.secrets else {}, trunk_match=args.trunk_match,
-                          qualify_frequency=args.qualify, nat=args.nat)
+                          qualify_frequency=args.qualify, nat=args.nat, standby_agi=args.standby_agi)
         for path in write(config, args.out, options):
             print(path)
     except (ConfigError, GenerateError, OSError) as error:

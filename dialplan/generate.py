@@ -15,7 +15,9 @@ The call's path, and the fallbacks that keep "no caller is left in silence" true
   always leaves ``ACD_WAIT_RESULT`` set; empty means the daemon went away mid-call,
   so the channel loops back into ``wait`` (the next daemon re-queues it at its
   original place from the ACD_* variables) and after ``wait_retries`` seconds without
-  any daemon it takes the fallback. After the agent hangs up: the ``survey``.
+  any daemon it takes the fallback; but a caller whose Dial was answered
+  (``DIALSTATUS=ANSWER``: the agent hung up while no daemon listened) is done, never
+  queued again. After the agent hangs up: the ``survey``.
 - ``acd-exit``: the queue's ``on_max_wait`` (``ACD_EXIT``): callback, other queue,
   ticket (the daemon's call records open the ticket from the engine's exit decision;
   the caller hears that it is recorded), goodbye (voicemail plays the goodbye:
@@ -61,6 +63,9 @@ FEATURE_CODES: Mapping[str, str] = {"login": "*11", "logout": "*12", "pause": "*
 #: the codes that take a trailing digit: the pause reason's, the back-office unit's number
 _WITH_NUMBER = ("pause", "escalate")
 FALLBACK_QUEUE = "acd-fallback"
+#: seconds a caller handed over by a stopping daemon tries the FastAGI again (a standby,
+#: or the daemon restarting) before the fallback queue
+HANDOVER_RETRIES = 2
 #: app_queue's name for the engine's ``longest_idle`` (the other strategies keep
 #: app_queue's names and meaning, see acd.config.model.STRATEGIES)
 _APP_QUEUE_STRATEGY = {"longest_idle": "leastrecent"}
@@ -108,6 +113,9 @@ class Options:
     #: phones behind NAT: answer them where their packets come from (``rewrite_contact``,
     #: ``force_rport``) and send media back where it comes from (``rtp_symmetric``)
     nat: bool = False
+    #: ``host:port`` of a second daemon's FastAGI (two daemons, ``daemon.lease``): when the
+    #: first answers no result (down, a standby, stopping) the caller tries it at once
+    standby_agi: str | None = None
 
     def check(self) -> None:
         if self.agi_port is not None and not 0 < self.agi_port < 65536:
@@ -118,6 +126,8 @@ class Options:
             raise GenerateError(f"service number {self.service_number!r} is not dialable")
         if self.agents_at is not None and not re.match(r"^[A-Za-z0-9.-]+:[0-9]{1,5}$", self.agents_at):
             raise GenerateError(f"agents_at {self.agents_at!r} must be host:port")
+        if self.standby_agi is not None and not re.match(r"^[A-Za-z0-9.-]+:[0-9]{1,5}$", self.standby_agi):
+            raise GenerateError(f"standby_agi {self.standby_agi!r} must be host:port")
         if not 0 <= self.qualify_frequency <= 86400:
             raise GenerateError(f"qualify frequency {self.qualify_frequency} must be 0 to 86400 seconds")
         if self.trunk_match is not None and not all(_HOST.match(part.replace("/", "")) and part
@@ -248,14 +258,36 @@ def extensions(config: Config, options: Options = Options()) -> str:
     for name in config.queues:
         lines += [f"exten => q-{name},1,Set(ACD_CALLID=${{UNIQUEID}})", f" same => n,Set(ACD_QUEUE={name})",
                   f" same => n,Set(ACD_LANG={config.default_language})", " same => n,Goto(acd-waiting,s,1)"]
+    handover_tries = max(0, options.wait_retries - HANDOVER_RETRIES)
+    second = []
+    if options.standby_agi:     # the other daemon, when this one queued nobody (a result is final)
+        second = [' same => n,GotoIf($["${ACD_WAIT_RESULT}" != "" & "${ACD_WAIT_RESULT}" != "handover"]?result)',
+                  ' same => n,GotoIf($["${DIALSTATUS}" = "ANSWER"]?answered)',
+                  f" same => n,AGI(agi://{options.standby_agi}/wait)"]
     lines += ["", "[acd-waiting]", "exten => s,1,Set(ACD_TRIES=0)",
+              # the caller's place in line if no daemon answers at once (ms, main/stdtime %q)
+              " same => n,Set(ACD_ARRIVED=${STRFTIME(,,%s.%q)})",
               f" same => n(wait),{_agi(config, options, 'wait')}",
-              ' same => n,GotoIf($["${ACD_WAIT_RESULT}" = "answered"]?answered)',
+              *second,
+              ' same => n(result),GotoIf($["${ACD_WAIT_RESULT}" = "answered"]?answered)',
               ' same => n,GotoIf($["${ACD_WAIT_RESULT}" = "exit"]?exit)',
               f' same => n,GotoIf($["${{ACD_WAIT_RESULT}}" = "error"]?{FALLBACK_QUEUE},s,1)',
-              " same => n,Set(ACD_TRIES=$[${ACD_TRIES} + 1])",
+              # no daemon answered (empty result): an agent who answered ends the call, never
+              # a second queue (app_dial sets DIALSTATUS=ANSWER once its Dial was answered)
+              ' same => n,GotoIf($["${DIALSTATUS}" = "ANSWER"]?answered)',
+              ' same => n,GotoIf($["${ACD_WAIT_RESULT}" = "handover"]?handover)',
+              " same => n(retry),Set(ACD_TRIES=$[${ACD_TRIES} + 1])",
               f" same => n,GotoIf($[${{ACD_TRIES}} > {options.wait_retries}]?{FALLBACK_QUEUE},s,1)",
+              # music, not silence, while no daemon answers (it plays on through Wait)
+              " same => n,StartMusicOnHold()",
               " same => n,Wait(1)",
+              " same => n,Goto(wait)",
+              # a stopping daemon let the caller go: at once to the next daemon, and to
+              # the fallback after HANDOVER_RETRIES seconds without one (handed over
+              # again by the same stopping daemon: once a second, like a crash)
+              " same => n(handover),Set(ACD_WAIT_RESULT=)",
+              f" same => n,GotoIf($[${{ACD_TRIES}} >= {handover_tries}]?retry)",
+              f" same => n,Set(ACD_TRIES={handover_tries})",
               " same => n,Goto(wait)",
               " same => n(exit),GotoIf(${DIALPLAN_EXISTS(acd-exit,${ACD_EXIT},1)}?acd-exit,${ACD_EXIT},1)",
               " same => n,Goto(acd-exit,goodbye,1)"]
@@ -287,11 +319,12 @@ def extensions(config: Config, options: Options = Options()) -> str:
     lines += _degraded_path(config, options)
     lines += ["", "[acd-agents]"]
     for action, code in FEATURE_CODES.items():
-        lines += [f"exten => {code},1,{_agi(config, options, 'agent', action)}", " same => n,Hangup()"]
+        lines += [f"exten => {code},1,{_agi(config, options, 'agent', action)}", *_agent_code_on_standby(options, action)]
     for action in _WITH_NUMBER:
         code = FEATURE_CODES[action]
-        lines += [f"exten => _{code}X,1,{_agi(config, options, 'agent', action, '${EXTEN:' + str(len(code)) + '}')}",
-                  " same => n,Hangup()"]
+        digit = '${EXTEN:' + str(len(code)) + '}'
+        lines += [f"exten => _{code}X,1,{_agi(config, options, 'agent', action, digit)}",
+                  *_agent_code_on_standby(options, action, digit)]
     dial = callback_dial(config)
     lines += ["", "[acd-callback]", "; The agent answered a callback (AMI Originate): now ring the citizen.",
               "exten => _X.,1,Dial(" + dial.replace("{number}", "${EXTEN}") + ",60)",
@@ -320,6 +353,17 @@ def callback_dial(config: Config) -> str:
     return config.ivr.callback.dial if config.ivr is not None else f"PJSIP/{{number}}@{DEFAULT_TRUNK}"
 
 
+def _agent_code_on_standby(options: Options, *args: str) -> list[str]:
+    """After an agent's feature code went to the first daemon: with two daemons, the
+    second one when the first is down (``AGISTATUS=FAILURE``) or a standby
+    (``ACD_AGENT_RESULT=standby``, ``Daemon.agent_code``); then hang up."""
+    if not options.standby_agi:
+        return [" same => n,Hangup()"]
+    return [' same => n,GotoIf($["${AGISTATUS}" != "FAILURE" & "${ACD_AGENT_RESULT}" != "standby"]?done)',
+            " same => n,AGI(" + ",".join((f"agi://{options.standby_agi}/agent", *args)) + ")",
+            " same => n(done),Hangup()"]
+
+
 def _degraded_path(config: Config, options: Options) -> list[str]:
     """The ``acd-fallback`` context and one ``acd-fallback-<queue>`` per 24/7 queue.
 
@@ -340,7 +384,9 @@ def _degraded_path(config: Config, options: Options) -> list[str]:
         out.append(f' same => n,GotoIf($["${{ACD_QUEUE}}" = "{line.queue.name}"]?{line.name},s,1)')
     if asks:
         assert choice is not None
-        out += [f" same => n,Background({_prompt_files(config, options, choice.prompt)})",
+        # a caller who chose a topic already (the IVR, a daemon that stopped) is not asked
+        out += [' same => n,GotoIf($["${ACD_QUEUE}" != ""]?general)',
+                f" same => n,Background({_prompt_files(config, options, choice.prompt)})",
                 f" same => n,WaitExten({choice.timeout:g})"]
     out += [f" same => n(general),Log(WARNING,ACD degraded path: ${{CHANNEL}} to app_queue {FALLBACK_QUEUE})",
             f" same => n,Queue({FALLBACK_QUEUE})",
@@ -362,7 +408,10 @@ def _degraded_path(config: Config, options: Options) -> list[str]:
 def queues(config: Config) -> str:
     """``queues_generated.conf``: the degraded path's queues.
 
-    ``acd-fallback`` holds every agent. ``ringinuse=no`` keeps a queue from ringing
+    ``acd-fallback`` holds every agent (so it works when no daemon ever ran); a running
+    daemon pauses in it the agents who are logged out or on a pause
+    (``acd.daemon.fallback_members``), so a caller on this path rings only those who
+    were working. ``ringinuse=no`` keeps a queue from ringing
     agents busy with the daemon's callers or another queue's; ``autofill`` rings every
     free member for the waiting callers at once.
 

@@ -8,6 +8,9 @@ faults an operator's bad day brings, each one precisely and when the test says s
   already open are left alone (``cut()`` them too for a full outage).
 - ``cut()`` closes every open connection, both sides, at once (a server restart, a
   firewall reset).
+- ``drop()`` cuts every connection and resets each new one at once until ``resume()``,
+  counting them in ``refused`` (a server restarting: the port answers, then resets; the
+  count shows a client's reconnect backoff).
 - ``blackhole()`` keeps every connection open but passes no byte either way, new
   connections included (a cable pulled, a half-open link); ``resume()`` passes again.
   What arrived meanwhile is dropped, as on a dead link.
@@ -59,6 +62,9 @@ class TcpProxy:
         self._server: asyncio.Server | None = None
         self._links: set[_Link] = set()
         self._blackholed = False
+        self._dropping = False
+        #: connections reset at once while ``drop()`` holds
+        self.refused = 0
         self._cut_markers: list[bytes] = []
         #: connections accepted so far, and how many were cut by ``cut_after``
         self.accepted = 0
@@ -97,8 +103,15 @@ class TcpProxy:
         """Pass nothing, either way, until ``resume()``; connections stay open."""
         self._blackholed = True
 
+    def drop(self) -> None:
+        """Cut every connection, and reset new ones at once until ``resume()``."""
+        self._dropping = True
+        self.cut()
+
     def resume(self) -> None:
+        """Pass bytes again after ``blackhole()``, take connections again after ``drop()``."""
         self._blackholed = False
+        self._dropping = False
 
     def cut_after(self, marker: bytes) -> None:
         """Cut the next connection whose client sends ``marker``, right after the chunk
@@ -121,6 +134,10 @@ class TcpProxy:
         await self.stop()
 
     async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
+        if self._dropping:
+            self.refused += 1
+            client_writer.transport.abort()
+            return
         self.accepted += 1
         try:
             server_reader, server_writer = await asyncio.open_connection(*self.target)

@@ -234,3 +234,11 @@ def test_callback_rules_have_defaults_and_a_bad_share_names_its_line(tmp_path):
             routing.callback_window) == (0.25, 3, 600.0, 14400.0)
     error = error_for(MINIMAL + "routing:\n  callback_share: 0\n", tmp_path)
     assert error.line == MINIMAL.count("\n") + 2 and "callback_share" in str(error)
+
+
+def test_two_daemons_share_a_lease_only_with_redis(tmp_path):
+    config = load_config_text(MINIMAL + "daemon: {redis_url: 'redis://127.0.0.1:6379/0', lease: true, "
+                                        "redis_prefix: 'centre-a:'}\n")
+    assert (config.daemon.lease, config.daemon.redis_prefix) == (True, "centre-a:")
+    error = error_for(MINIMAL + "daemon:\n  lease: true\n", tmp_path)
+    assert error.line == 12 and "daemon.lease needs daemon.redis_url" in str(error)

@@ -184,7 +184,8 @@ async def test_agent_found_on_a_call_at_resync_escalates_it_with_its_queue_and_c
     await ami.connected[0]()
     assert not r.live.engine.agents["11"].reachable             # still out of routing
     assert [a for a in ami.asked if a[0] == "Getvar"] == [
-        ("Getvar", CALLER, "ACD_CALLID"), ("Getvar", CALLER, "ACD_QUEUE")]   # the caller's channel first
+        ("Getvar", CALLER, "ACD_CALLID"), ("Getvar", CALLER, "ACD_QUEUE"),      # the caller's channel first
+        ("Getvar", CALLER, "ACD_ENQUEUED_AT"), ("Getvar", CALLER, "ACD_CONNECTED_AT")]
     ticket = escalations.escalate("11")
     assert (ticket.call_id, ticket.queue, ticket.agent_id, ticket.caller) == ("1700000000.7", "q", "11", "2101234567")
     assert stored == [ticket]
@@ -206,8 +207,10 @@ async def test_a_found_call_stays_escalatable_for_the_queues_wrapup_once_the_pho
         ami.handlers["DeviceStateChange"]({"Device": f"PJSIP/agent-{agent}", "State": "NOT_INUSE"})
     assert r.live.engine.agents["11"].reachable and r.live.engine.agents["12"].reachable
     r.clock.now += 4                                             # within the window: the call just ended
+    r.live.feed(e.Tick(r.clock.now))
     assert escalations.escalate("11").call_id == "1700000000.7"
     r.clock.now += 1
+    r.live.feed(e.Tick(r.clock.now))                             # the resumed calls' wrap-up ends
     with pytest.raises(EscalationRefused) as late:
         escalations.escalate("12")
     assert late.value.kind == "no_call"
@@ -274,11 +277,36 @@ async def test_a_getvar_that_fails_is_logged_and_the_next_resync_identifies_the_
     assert len([a for a in ami.asked if a[0] == "Getvar"]) == getvars
 
 
-async def test_without_escalations_the_bridge_asks_no_variables(tmp_path):
+async def test_a_call_found_at_resync_is_resumed_and_its_end_is_recorded(tmp_path):
+    """Issue 9, item 6: agent 11 talks to a caller the crashed daemon connected. The
+    restarted daemon shows 11 on call (the wallboard), and when the call ends writes its
+    COMPLETE line with the wait and talk time read from the caller's channel, without a
+    second ENTERQUEUE or CONNECT."""
     r = Room(tmp_path)
-    bridge, ami = bridge_for(r, {"DeviceStateList": [], "CoreShowChannels": CONNECTED_BEFORE})
+    r.login("11")
+    variables = {CALLER: {"ACD_CALLID": "1700000000.7", "ACD_QUEUE": "q",
+                          "ACD_ENQUEUED_AT": f"{r.clock.now - 100:.3f}", "ACD_CONNECTED_AT": f"{r.clock.now - 60:.3f}"},
+                 AGENT_LEG: {}}
+    bridge, ami = bridge_for(r, {"DeviceStateList": [], "CoreShowChannels": CONNECTED_BEFORE}, variables=variables)
     await ami.connected[0]()
-    assert not [a for a in ami.asked if a[0] == "Getvar"] and not r.live.engine.agents["11"].reachable
+    agent = r.live.engine.agents["11"]
+    assert (agent.state, agent.call_id) == (AgentState.ON_CALL, "1700000000.7")
+    r.clock.now += 30
+    ami.handlers["Hangup"]({"Uniqueid": "1700000000.7"})          # the citizen hangs up
+    assert [(x.by, x.waited, x.talk_time) for x in r.of(d.CallEnded)] == [("caller", 40, 90)]
+    assert agent.state is AgentState.WRAP_UP
+    assert [x for x in r.queue_log_events() if x not in ("QUEUESTART", "ADDMEMBER")] == ["COMPLETECALLER"]
+
+
+async def test_a_resumed_call_ends_when_the_agents_phone_is_free(tmp_path):
+    r = Room(tmp_path)
+    r.login("11")
+    bridge, ami = bridge_for(r, {"DeviceStateList": [], "CoreShowChannels": CONNECTED_BEFORE},
+                             variables=ITS_VARIABLES)      # no ACD_CONNECTED_AT: since the resync
+    await ami.connected[0]()
+    r.clock.now += 20
+    ami.handlers["DeviceStateChange"]({"Device": "PJSIP/agent-11", "State": "NOT_INUSE"})
+    assert [(x.by, x.talk_time) for x in r.of(d.CallEnded)] == [("agent", 20)]
 
 
 # -- agents' phone registrations (ContactStatus, PJSIPShowEndpoint) ----------------------------
@@ -468,3 +496,52 @@ async def test_an_offer_past_its_ring_deadline_hangs_up_the_ringing_agent_channe
     assert ("Hangup", "PJSIP/agent-11-00000007") in ami.asked
     assert r.live.engine.agents["11"].state is AgentState.RESTING
     assert [x.reason for x in r.decisions if isinstance(x, d.CancelOffer)] == ["ring_deadline"]
+
+
+async def test_restored_agents_are_offered_nothing_until_the_resync_places_them(tmp_path):
+    """Issue 9, item 5: a restarted daemon's roster logs 11 and 12 in; 11 is still on a
+    call the crashed daemon connected. Nobody is offered before the resync, which then
+    keeps 11 out and lets 12 take the caller."""
+    r = Room(tmp_path)
+    bridge, ami = bridge_for(r, {"DeviceStateList": [], "CoreShowChannels": [
+        {"Channel": "PJSIP/agent-11-00000001", "Uniqueid": "a.1", "ChannelState": "6", "BridgeId": "b1"},
+        {"Channel": "PJSIP/citizens-1.1", "Uniqueid": "1.1"}]})
+    bridge.hold_until_resync(["11", "12"])
+    r.login("11", "12")
+    session = await r.arrive("1.1")
+    assert session.dials.empty() and bridge.unconfirmed == {"11", "12"}
+    r.clock.now += 2                       # past REQUEUE_SETTLE: the re-queued callers are back
+    await bridge.resync()
+    target, _ = await ringing(session)
+    assert target.startswith("PJSIP/agent-12,") and bridge.unconfirmed == frozenset()
+    assert not r.live.engine.agents["11"].reachable
+
+
+async def test_restored_agents_are_released_unchecked_when_ami_never_comes(tmp_path, caplog):
+    r = Room(tmp_path)
+    bridge, _ = bridge_for(r)
+    bridge.hold_until_resync(["11"])
+    r.login("11")
+    session = await r.arrive("1.1")
+    assert session.dials.empty()
+    bridge.release_unconfirmed("no AMI resync within 30 s")
+    target, _ = await ringing(session)
+    assert target.startswith("PJSIP/agent-11,")
+    assert "released without the AMI state check" in caplog.text
+
+
+async def test_restored_agents_wait_for_the_requeued_callers_however_soon_the_resync_comes(tmp_path):
+    """The waiting callers come back into ``wait`` within a second each, at their old
+    places; a resync before then must not give a free agent to the quickest one."""
+    r = Room(tmp_path)
+    bridge, ami = bridge_for(r, {"DeviceStateList": [], "CoreShowChannels": [
+        {"Channel": "PJSIP/citizens-2.2", "Uniqueid": "2.2"}, {"Channel": "PJSIP/citizens-1.1", "Uniqueid": "1.1"}]})
+    bridge.hold_until_resync(["11"])
+    r.login("11")
+    younger = await r.arrive("2.2", ACD_CALLID="2.2", ACD_ENQUEUED_AT=f"{r.clock.now - 10:.3f}")
+    await bridge.resync()                                   # AMI answers at once
+    older = await r.arrive("1.1", ACD_CALLID="1.1", ACD_ENQUEUED_AT=f"{r.clock.now - 20:.3f}")
+    assert younger.dials.empty() and older.dials.empty()
+    r.clock.now += 1.5                                        # REQUEUE_SETTLE later
+    target, _ = await asyncio.wait_for(older.dials.get(), 3)
+    assert target.startswith("PJSIP/agent-11,") and younger.dials.empty()

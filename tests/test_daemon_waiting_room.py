@@ -137,6 +137,34 @@ async def test_restarted_daemon_requeues_a_caller_at_its_original_place(tmp_path
     await settle()
     await ringing(veteran)
     assert newcomer.dials.empty()
+    assert r.queue_log_events().count("ENTERQUEUE") == 1       # the veteran's was written by the last daemon
+
+
+async def test_a_caller_requeued_after_a_restart_gets_no_second_enterqueue(tmp_path):
+    """Issue 9, item 6: 70 ENTERQUEUE lines for 50 calls. The channel says which queue's
+    ENTERQUEUE was written (ACD_QUEUED); an exit clears it, so a new wait logs anew."""
+    before = Room(tmp_path)
+    first = await before.arrive("1.1")
+    assert first.vars["ACD_QUEUED"] == "q"
+    r = Room(tmp_path)                                 # the restarted daemon, same queue_log file
+    again = await r.arrive("1.1", **{k: first.vars[k] for k in ("ACD_CALLID", "ACD_ENQUEUED_AT", "ACD_QUEUED")})
+    assert "1.1" in r.live.engine.calls
+    assert r.queue_log_events().count("ENTERQUEUE") == 1 and again.vars["ACD_QUEUED"] == "q"
+    r.clock.now += 301                                 # max wait 300: the exit
+    r.live.feed(e.Tick(r.clock.now))
+    await asyncio.wait_for(r.tasks[0], 1)
+    assert again.vars["ACD_WAIT_RESULT"] == "exit" and again.vars["ACD_QUEUED"] == "-"
+    after_exit = await Room(tmp_path).arrive("1.1", **{k: again.vars[k] for k in (
+        "ACD_CALLID", "ACD_ENQUEUED_AT", "ACD_QUEUED")})          # e.g. a callback's return
+    assert after_exit.vars["ACD_QUEUED"] == "q" and r.queue_log_events().count("ENTERQUEUE") == 2
+
+
+async def test_a_daemon_killed_before_it_marked_the_queue_still_writes_one_enterqueue(tmp_path):
+    before = Room(tmp_path)
+    first = await before.arrive("1.1")
+    r = Room(tmp_path)
+    await r.arrive("1.1", ACD_CALLID="1.1", ACD_ENQUEUED_AT=first.vars["ACD_ENQUEUED_AT"])   # no ACD_QUEUED yet
+    assert r.queue_log_events().count("ENTERQUEUE") == 1
 
 
 async def test_caller_answered_while_the_daemon_was_away_is_not_queued_again(tmp_path):
@@ -144,6 +172,24 @@ async def test_caller_answered_while_the_daemon_was_away_is_not_queued_again(tmp
     session = await r.arrive("1.1", ACD_ENQUEUED_AT="999000.0", DIALSTATUS="ANSWER")
     await asyncio.wait_for(r.tasks[0], 1)
     assert session.vars["ACD_WAIT_RESULT"] == "answered" and r.live.engine.calls == {}
+
+
+async def test_a_call_this_daemon_saw_answered_is_never_queued_again(tmp_path):
+    """Issue 9, item 4: the daemon refuses to queue a call it knows was answered, even
+    when the channel comes back without DIALSTATUS=ANSWER."""
+    r = Room(tmp_path)
+    r.login("11")
+    session = await r.arrive("1.1")
+    _, outcome = await ringing(session)
+    r.room.dial_answered("1.1", "9.9", r.clock.now)
+    session.gone = True
+    outcome.set_result(("ANSWER", -1))              # the socket dropped mid-call
+    await asyncio.wait_for(r.tasks[0], 1)
+    again = await r.arrive("1.1", ACD_CALLID="1.1", ACD_ENQUEUED_AT=session.vars["ACD_ENQUEUED_AT"],
+                           DIALSTATUS="")
+    await asyncio.wait_for(r.tasks[1], 1)
+    assert again.vars["ACD_WAIT_RESULT"] == "answered" and "1.1" not in r.live.engine.calls
+    assert r.queue_log_events().count("ENTERQUEUE") == 1
 
 
 async def test_channel_that_cannot_be_routed_leaves_with_an_error_result(tmp_path):
@@ -211,3 +257,37 @@ def test_unknown_skill_or_bad_priority_on_the_channel_is_a_clear_error():
                           config=config)
     with pytest.raises(CallVariablesError, match="ACD_QUEUE"):
         caller_attributes({}, default_call_id="1", default_queue=None, config=config)
+
+
+async def test_a_stopping_daemon_hands_its_waiting_callers_over_and_takes_no_new_ones(tmp_path):
+    """Issue 9, item 7: SIGTERM must not leave callers on the crash path (a closed socket,
+    ``wait_retries`` seconds of retries); a caller whose agent rings stays in its Dial."""
+    r = Room(tmp_path)
+    waiting = await r.arrive("1.1")
+    r.login("11")
+    await settle()
+    _, outcome = await ringing(waiting)               # 1.1 rings agent 11
+    second = await r.arrive("1.2")
+    assert await r.room.hand_over(timeout=1) == 1
+    await asyncio.wait_for(r.tasks[1], 1)
+    assert second.vars["ACD_WAIT_RESULT"] == "handover" and "1.2" in r.live.engine.calls
+    late = await r.arrive("1.3")
+    await asyncio.wait_for(r.tasks[2], 1)
+    assert late.vars["ACD_WAIT_RESULT"] == "handover" and "1.3" not in r.live.engine.calls
+    assert not r.tasks[0].done()
+    outcome.set_result(("NOANSWER", 0))
+
+
+async def test_a_caller_who_reached_the_dialplan_while_no_daemon_answered_keeps_that_place(tmp_path):
+    """Callers arriving during an outage loop until a daemon answers, each on its own
+    one-second phase: the place is the dialplan's arrival (ACD_ARRIVED), not the retry."""
+    r = Room(tmp_path)
+    late_retry = await r.arrive("2.2", ACD_ARRIVED=f"{r.clock.now - 2.0:.3f}")
+    early_retry = await r.arrive("1.1", ACD_ARRIVED=f"{r.clock.now - 2.5:.3f}")
+    calls = r.live.engine.calls
+    assert calls["1.1"].enqueued_at == r.clock.now - 2.5 and calls["2.2"].enqueued_at == r.clock.now - 2.0
+    assert early_retry.vars["ACD_ENQUEUED_AT"] == f"{r.clock.now - 2.5:.3f}"
+    r.login("11")
+    await settle()
+    await ringing(early_retry)
+    assert late_retry.dials.empty()

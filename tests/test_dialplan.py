@@ -333,3 +333,32 @@ def test_reentry_after_an_exit_keeps_the_place_only_for_a_callback(config: Confi
     callback = exits.split("exten => callback,1,", 1)[1].split("exten => ", 1)[0]
     queue = exits.split("exten => queue,1,", 1)[1].split("exten => ", 1)[0]
     assert "Set(ACD_ENQUEUED_AT=)" in queue and "ACD_ENQUEUED_AT" not in callback
+
+
+def test_a_caller_handed_over_by_a_stopping_daemon_tries_again_at_once_then_the_fallback(config: Config) -> None:
+    from acd.daemon.waiting_room import HANDED_OVER
+
+    waiting = contexts(extensions(config, SANDBOX))["acd-waiting"]
+    assert f'"${{ACD_WAIT_RESULT}}" = "{HANDED_OVER}"]?handover)' in waiting
+    assert "n(handover),Set(ACD_WAIT_RESULT=)" in waiting and "Set(ACD_TRIES=8)" in waiting
+    assert waiting.index('"${DIALSTATUS}" = "ANSWER"]?answered') < waiting.index("Set(ACD_TRIES=$[${ACD_TRIES} + 1])")
+
+
+def test_caller_who_chose_any_topic_already_is_not_asked_again_on_the_degraded_path(config: Config) -> None:
+    """A caller a stopping daemon handed over has chosen its topic in the IVR: the 24/7
+    line's callers go to its team, the others straight to the general queue."""
+    fallback = contexts(extensions(config, SANDBOX))["acd-fallback"]
+    skip = fallback.index('GotoIf($["${ACD_QUEUE}" != ""]?general)')
+    assert fallback.index('"violence"]?acd-fallback-violence,s,1)') < skip < fallback.index("Background(")
+
+
+def test_with_two_daemons_a_caller_and_an_agents_code_try_the_second_fastagi(config: Config) -> None:
+    from dataclasses import replace
+
+    parts = contexts(extensions(config, replace(SANDBOX, standby_agi="10.0.0.2:4573")))
+    waiting = parts["acd-waiting"]
+    second = waiting.index("agi://10.0.0.2:4573/wait")
+    assert second < waiting.index('"${DIALSTATUS}" = "ANSWER"]?answered)', second)
+    assert "AGI(agi://10.0.0.2:4573/agent,login)" in parts["acd-agents"]
+    assert "AGI(agi://10.0.0.2:4573/agent,pause,${EXTEN:3})" in parts["acd-agents"]
+    assert "agi://10.0.0.2" not in extensions(config, SANDBOX)

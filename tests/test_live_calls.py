@@ -16,6 +16,7 @@ import pytest
 from acd.engine import AgentState
 from acd.engine import events as e
 from bench.asterisk_side import FEATURE_CODES, dialplan, endpoints, feature_code_phone
+from rig.tcp_proxy import TcpProxy
 from tests.needs import missing
 from tests.waiting import eventually
 
@@ -267,7 +268,7 @@ async def test_agent_escalates_a_call_the_previous_daemon_connected_after_a_rest
         await second_daemon.start()
         agent = second_daemon.live.engine.agents["81"]
         await eventually(lambda: second_daemon.escalations.taken(call_id) is not None, timeout=10)
-        assert not agent.reachable and agent.call_id is None        # busy elsewhere: not the engine's call
+        assert not agent.reachable and agent.call_id == call_id     # resumed: on call, out of routing
         phone = feature_code_phone(pbx.workdir, pbx.sandbox.sip_port, "agent-81", FEATURE_CODES["escalate"], "8181")
         await asyncio.to_thread(phone.start)
         await asyncio.to_thread(phone.wait, 30)
@@ -323,64 +324,6 @@ async def test_callback_request_keeps_the_place_and_is_placed_when_an_agent_is_f
     await eventually(lambda: daemon.live.engine.calls == {})
 
 
-class AMIProxy:
-    """A TCP relay between the daemon and Asterisk's AMI port that the test can cut: the
-    link drops as a network or a restarting PBX drops it, and while it is down every
-    connection attempt is accepted and closed at once (and counted)."""
-
-    def __init__(self, target_port: int) -> None:
-        self.target_port = target_port
-        self.port = 0
-        self.down = False
-        self.refused = 0
-        self._links: list[asyncio.StreamWriter] = []
-        self._server: asyncio.AbstractServer | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-
-    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self.down:
-            self.refused += 1
-            writer.transport.abort()
-            return
-        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
-        self._links += [writer, up_writer]
-        for source, sink in ((reader, up_writer), (up_reader, writer)):
-            task = asyncio.ensure_future(self._pipe(source, sink))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
-
-    @staticmethod
-    async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
-        try:
-            while data := await source.read(65536):
-                sink.write(data)
-                await sink.drain()
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            sink.transport.abort()
-
-    def cut(self) -> None:
-        self.down = True
-        for writer in self._links:
-            writer.transport.abort()
-        self._links.clear()
-
-    def resume(self) -> None:
-        self.down = False
-
-    async def close(self) -> None:
-        self.cut()
-        if self._server is not None:
-            self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-
-
 def agent_channels(pbx: Pbx, endpoint: str) -> list[str]:
     concise = pbx.sandbox.cli("core show channels concise")
     return [line.split("!")[0] for line in concise.splitlines() if line.startswith(f"PJSIP/{endpoint}-")]
@@ -389,7 +332,8 @@ def agent_channels(pbx: Pbx, endpoint: str) -> list[str]:
 async def test_lost_ami_link_is_reconnected_with_backoff_and_resynced_from_asterisk(pbx, tmp_path):
     from acd.daemon.app import Daemon
 
-    proxy = AMIProxy(pbx.sandbox.ami_port)
+    proxy = TcpProxy("127.0.0.1", pbx.sandbox.ami_port)
+
     await proxy.start()
     running = Daemon(write_config(pbx, tmp_path), ami_port=proxy.port, extras=False)
     await running.start()
@@ -398,7 +342,7 @@ async def test_lost_ami_link_is_reconnected_with_backoff_and_resynced_from_aster
         await eventually(lambda: running.ami.connected)
         await eventually(lambda: not running.live.engine.agents["61"].reachable)   # the login's resync
         login(running, "31")
-        proxy.cut()
+        proxy.drop()
         cut_at = asyncio.get_running_loop().time()
         await eventually(lambda: not running.ami.connected)
         # while the link is down, agent 31's phone is rung from outside the ACD: the
@@ -422,7 +366,7 @@ async def test_lost_ami_link_is_reconnected_with_backoff_and_resynced_from_aster
         for channel in await asyncio.to_thread(agent_channels, pbx, "agent-31"):
             await asyncio.to_thread(pbx.sandbox.cli, f"channel request hangup {channel}")
         await running.stop()
-        await proxy.close()
+        await proxy.stop()
 
 
 async def test_agent_escalates_the_call_it_just_ended_from_the_phone_with_the_callers_number(pbx, tmp_path):

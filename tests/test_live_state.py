@@ -1,6 +1,7 @@
 """The live state in a real Redis, written from a real engine run."""
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import pytest
@@ -71,3 +72,46 @@ async def test_phone_registrations_are_mirrored_in_redis(redis_url):
         if keys:
             await state.redis.delete(*keys)
         await state.close()
+
+
+async def test_agents_a_restarted_daemon_restores_from_its_roster_are_published(redis_url, tmp_path):
+    """Issue 9, item 9: the roster's agents were restored before the live state started,
+    so Redis (and whatever reads it: a wallboard, a standby) did not show them."""
+    import json
+
+    import redis.asyncio as aioredis
+
+    from acd.daemon.app import Daemon
+    from rig.ports import free_port
+
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    config = tmp_path / "acd.yaml"
+    config.write_text(
+        "service: {name: t, languages: [el]}\nskills: {topic:a: A}\nqueues:\n  q: {requires: {topic:a: 1}}\n"
+        "routing: {pause_reasons: {break: false}}\n"
+        "agents:\n  '11': {pin: '1111', skills: {topic:a: 2}}\n  '12': {pin: '1212', skills: {topic:a: 2}}\n"
+        "  '13': {pin: '1313', skills: {topic:a: 2}}\n"
+        f"daemon: {{ami_port: {free_port(25100)}, agi_port: {free_port(24700)}, api_port: {free_port(28400)},\n"
+        f"  queue_log: {tmp_path}/queue_log, redis_url: '{redis_url}', redis_prefix: '{prefix}',\n"
+        f"  database_url: 'sqlite+aiosqlite:///{tmp_path}/acd.sqlite3'}}\n")
+    (tmp_path / "agents.json").write_text(json.dumps({
+        "11": {"state": "logged_in", "reason": None}, "12": {"state": "paused", "reason": "break"}}))
+    client = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    await client.hset(f"{prefix}agents", "13", json.dumps({"state": "available"}))   # the last run's, stale
+    daemon = Daemon(config)
+    await daemon.start()
+    try:
+        async def published() -> dict:
+            return {k: json.loads(v)["state"] for k, v in (await client.hgetall(f"{prefix}agents")).items()}
+
+        for _ in range(100):
+            if (await published()).get("11") == "available":
+                break
+            await asyncio.sleep(0.05)
+        assert await published() == {"11": "available", "12": "paused", "13": "logged_out"}
+    finally:
+        await daemon.stop()
+        keys = await client.keys(f"{prefix}*")
+        if keys:
+            await client.delete(*keys)
+        await client.aclose()

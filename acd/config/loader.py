@@ -513,14 +513,18 @@ def _daemon(node: Located | None, timezone: str) -> DaemonSettings:
     if node is None:
         return d
     f = Fields(node, ("ami_host", "ami_port", "ami_username", "ami_secret", "ami_secret_file", "agi_host", "agi_port",
-                      "redis_url", "database_url", "queue_log", "recordings_dir", "api_port", "pin_max_failures", "pin_window",
-                      "pin_lockout", "api_host", "asterisk_hosts", "pins_file", "pin_source_max_failures",
-                      "pin_agent_max_failures"))
+                      "redis_url", "redis_prefix", "lease", "database_url", "queue_log", "recordings_dir", "api_port",
+                      "pin_max_failures", "pin_window", "pin_lockout", "api_host", "asterisk_hosts", "pins_file",
+                      "pin_source_max_failures", "pin_agent_max_failures"))
     secret_file = f.get("ami_secret_file")
     if secret_file is not None and f.get("ami_secret") is not None:
         raise secret_file.error("give ami_secret or ami_secret_file, not both")
     hosts = f.get("asterisk_hosts")
+    lease = f.bool("lease", d.lease)
+    if lease and not f.get("redis_url"):
+        raise (f.get("lease") or node).error("daemon.lease needs daemon.redis_url: the leader lease lives in Redis")
     return DaemonSettings(
+        lease=lease,
         ami_host=f.str("ami_host", d.ami_host),
         ami_port=f.int("ami_port", d.ami_port, minimum=1, maximum=65535),
         ami_username=f.str("ami_username", d.ami_username),
@@ -529,6 +533,7 @@ def _daemon(node: Located | None, timezone: str) -> DaemonSettings:
         agi_host=f.str("agi_host", d.agi_host),
         agi_port=f.int("agi_port", d.agi_port, minimum=1, maximum=65535),
         redis_url=f.str("redis_url", d.redis_url),
+        redis_prefix=f.str("redis_prefix", d.redis_prefix),
         database_url=f.str("database_url", d.database_url),
         queue_log=f.str("queue_log", d.queue_log),
         recordings_dir=f.str("recordings_dir", d.recordings_dir),

@@ -265,6 +265,11 @@ class DaemonSettings:
     #: config file's directory; None: PINs only from the config
     pins_file: str | None = None
     redis_url: str | None = None
+    #: the live state's keys in Redis start with this (two daemons of one centre share it)
+    redis_prefix: str = "acd:"
+    #: two daemons of one centre: only the holder of the leader lease in Redis routes
+    #: callers, the other is a standby (``acd.daemon.leader``); needs ``redis_url``
+    lease: bool = False
     database_url: str = "sqlite+aiosqlite:///var/acd.sqlite3"
     queue_log: str = "var/queue_log"
     recordings_dir: str = "var/recordings"

@@ -78,14 +78,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from acd.daemon.escalation import Escalations
 from acd.daemon.live_engine import LiveEngine
 from acd.daemon.registrations import Contact, Registrations
-from acd.daemon.waiting_room import WaitingRoom
+from acd.daemon.waiting_room import WaitingRoom, epoch_seconds
 from acd.engine import events as e
+from acd.engine.decisions import Ignored
 from acd.protocol.errors import AMIActionError
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,15 @@ RESYNC_CONCURRENCY = 8
 GETVAR_TIMEOUT = 2.0
 #: no caller id, as ast_manager_build_channel_state_string_prefix writes it
 NO_CALLER_ID = ("", "<unknown>")
+#: seconds a restarted daemon keeps restored agents out of routing waiting for AMI's
+#: resync; past it they are released unchecked (``release_unconfirmed``) so callers are
+#: not held for an AMI that never comes
+RESYNC_GRACE = 30.0
+#: seconds restored agents stay out of routing at least, however soon the resync comes:
+#: the waiting callers come back into ``wait`` once a second (the dialplan's retry
+#: loop), each at its original place; offering before they all did would serve the
+#: quickest, not the longest waiting
+REQUEUE_SETTLE = 1.5
 
 
 class Message(Protocol):
@@ -134,6 +144,16 @@ class AMIBridge:
         self._contact_events: dict[str, int] = {}
         #: a caller channel's Uniqueid -> the agent's channel its Dial is ringing (DialBegin)
         self._dialling: dict[str, str] = {}
+        #: channel uniqueid -> (a call an earlier daemon connected, resumed here; whose leg:
+        #: "caller" or "agent"), so the first leg to hang up says who ended it
+        self._resumed: dict[str, tuple[str, str]] = {}
+        #: agents restored from the saved roster whose phones no resync has seen yet
+        self._unconfirmed: set[str] = set()
+        self._settled_at = 0.0
+        #: calls an earlier daemon connected that this one resumed (ended or not)
+        self.resumed_calls: set[str] = set()
+        #: called after each resync has applied the channels and identified the calls
+        self.resynced: list[Callable[[], Awaitable[None]]] = []
 
     def install(self, ami: AMI) -> None:
         self.ami = ami
@@ -164,7 +184,8 @@ class AMIBridge:
             return
         reachable = (self._device_ok.get(agent_id, True)
                      and self.registrations.get(agent_id).usable is not False
-                     and agent_id not in self._busy_elsewhere)
+                     and agent_id not in self._busy_elsewhere
+                     and agent_id not in self._unconfirmed)
         if agent.reachable != reachable:
             self.live.feed(e.AgentReachability(self.live.now(), agent_id, reachable))
 
@@ -174,6 +195,11 @@ class AMIBridge:
         if uniqueid:
             self._dialling.pop(str(uniqueid), None)
             self.room.channel_hung_up(str(uniqueid))
+            resumed = self._resumed.pop(str(uniqueid), None)
+            if resumed is not None and resumed[0] in self.live.engine.calls:
+                call_id, side = resumed
+                self.live.feed(e.CallerHungUp(self.live.now(), call_id) if side == "caller"
+                               else e.AgentHungUp(self.live.now(), call_id))
 
     def on_dial_begin(self, message: Message) -> None:
         """DialBegin (Asterisk 16 AMI events): ``Uniqueid`` is the caller's channel,
@@ -193,11 +219,25 @@ class AMIBridge:
         if response.get("Response") == "Error":
             raise AMIActionError("Hangup", str(response.get("Message", "")))
 
-    def on_dial_end(self, message: Message) -> None:
+    def on_dial_end(self, message: Message) -> Awaitable[None] | None:
+        """The agent answered: the engine hears it now, and the moment goes onto the
+        caller's channel (``ACD_CONNECTED_AT``, AMI ``Setvar``) for a daemon that may
+        have to resume the call after a restart (``resume``); the AMI client runs the
+        returned coroutine as a task."""
         self._dialling.pop(str(message.get("Uniqueid", "")), None)
-        if message.get("DialStatus") == "ANSWER":
-            self.room.dial_answered(str(message.get("Uniqueid", "")), str(message.get("DestUniqueid", "")),
-                                    self.live.now())
+        if message.get("DialStatus") != "ANSWER":
+            return None
+        at = self.live.now()
+        if not self.room.dial_answered(str(message.get("Uniqueid", "")), str(message.get("DestUniqueid", "")), at):
+            return None
+        return self._stamp(str(message.get("Channel", "")), "ACD_CONNECTED_AT", f"{at:.3f}")
+
+    async def _stamp(self, channel: str, variable: str, value: str) -> None:
+        try:
+            await self.ami.action("Setvar", timeout=GETVAR_TIMEOUT, Channel=channel, Variable=variable, Value=value)
+        except Exception as error:  # only the accuracy of a resumed call's talk time
+            log.info("channel variable not set", extra={"channel": channel, "variable": variable,
+                                                        "reason": repr(error)})
 
     def on_device_state(self, message: Message) -> None:
         self.device_state(str(message.get("Device", "")), str(message.get("State", "")))
@@ -208,6 +248,7 @@ class AMIBridge:
             return
         self._device_ok[agent_id] = state.upper() not in UNREACHABLE_STATES
         if agent_id in self._busy_elsewhere and state.upper() == "NOT_INUSE":
+            self._end_resumed(agent_id)
             self._busy_elsewhere.discard(agent_id)
             if self._found_calls.pop(agent_id, None) is not None and self.escalations is not None:
                 self.escalations.phone_freed(agent_id)
@@ -238,15 +279,64 @@ class AMIBridge:
         self.registrations.learn_user_agents(
             agent_id, {contact.uri: contact.user_agent or "" for contact in contacts_of(details)})
 
+    # ----------------------------------------------------------------- restored agents
+    def hold_until_resync(self, agent_ids: Iterable[str]) -> None:
+        """Agents restored from the saved roster (a restarted daemon) are out of routing
+        until a resync has placed them: one may still be talking to a caller the last
+        daemon connected, which only AMI (``CoreShowChannels``) tells. Call before
+        their logins are fed, so no offer can slip in between."""
+        self._settled_at = self.live.now() + REQUEUE_SETTLE
+        for agent_id in agent_ids:
+            if agent_id in self.live.engine.agents:
+                self._unconfirmed.add(agent_id)
+                self.live.feed(e.AgentReachability(self.live.now(), agent_id, False))
+
+    @property
+    def busy_elsewhere(self) -> frozenset[str]:
+        """Agents whose phone is on a call this daemon did not place."""
+        return frozenset(self._busy_elsewhere)
+
+    @property
+    def unconfirmed(self) -> frozenset[str]:
+        """Restored agents still waiting for the first resync."""
+        return frozenset(self._unconfirmed)
+
+    def release_unconfirmed(self, reason: str) -> None:
+        """Put the restored agents into routing without a resync: the degraded case,
+        when AMI has not come for ``RESYNC_GRACE`` seconds. Logged loudly: an agent still
+        talking may be rung (its phone answers busy or rings; the engine rests it)."""
+        if not self._unconfirmed:
+            return
+        held, self._unconfirmed = sorted(self._unconfirmed), set()
+        log.error("restored agents released without the AMI state check", extra={"reason": reason,
+                                                                                 "agents": len(held)})
+        for agent_id in held:
+            self._judge(agent_id)
+
+    def _confirm_restored(self) -> None:
+        early = self._settled_at - self.live.now()
+        if early > 0 and self._unconfirmed:     # the waiting callers are still coming back
+            asyncio.get_running_loop().call_later(early, self._confirm_restored)
+            return
+        held, self._unconfirmed = sorted(self._unconfirmed), set()
+        if held:
+            log.info("restored agents placed by the AMI resync", extra={"agents": len(held)})
+        for agent_id in held:
+            self._judge(agent_id)
+
     # ----------------------------------------------------------------- resync
     async def resync(self, *_: Any) -> None:
-        """Rebuild what AMI told us before the link dropped."""
+        """Rebuild what AMI told us before the link dropped. Restored agents join
+        routing only once the device states and channels are applied."""
         try:
             states = await self.ami.action_list("DeviceStateList")
             self.apply_device_states(states)
             channels = await self.ami.action_list("CoreShowChannels")
             self.apply_channels(channels)
+            self._confirm_restored()
             await self.identify_calls(channels)
+            for listener in list(self.resynced):
+                await listener()
         except Exception:  # the next reconnect tries again; routing goes on meanwhile
             log.exception("AMI resync failed")
         await self.resync_registrations()
@@ -304,8 +394,6 @@ class AMIBridge:
         """For each busy-elsewhere agent not identified yet, the call its phone is on, read
         from the channels' ``ACD_CALLID`` / ``ACD_QUEUE`` and told to ``escalations``; a
         few agents at a time, like the registrations."""
-        if self.escalations is None:
-            return
         await _few_at_a_time(
             self.identify_call(agent_id, candidates)
             for agent_id, candidates in calls_to_identify(channels, self._agents_by_device()).items()
@@ -313,16 +401,17 @@ class AMIBridge:
 
     async def identify_call(self, agent_id: str, candidates: Iterable[Message]) -> None:
         """The first of ``candidates`` (channels, as CoreShowChannel items) carrying an
-        ``ACD_CALLID`` is the call the agent took. Any Getvar failure is logged and
-        leaves the agent as it was (still out of routing, the call not escalatable)."""
-        escalations = self.escalations
-        if escalations is None:
-            return
+        ``ACD_CALLID`` is the call the agent took: the engine resumes it (``resume``),
+        and the agent may escalate it. Any Getvar failure is logged and leaves the agent
+        as it was (still out of routing, the call not escalatable)."""
+        candidates = list(candidates)
         for message in candidates:
             channel = str(message.get("Channel", ""))
             try:
                 call_id = await self._getvar(channel, "ACD_CALLID")
                 queue = await self._getvar(channel, "ACD_QUEUE") if call_id else ""
+                times = [await self._getvar(channel, name) for name in ("ACD_ENQUEUED_AT", "ACD_CONNECTED_AT")
+                         ] if queue else ["", ""]
             except Exception as error:
                 log.warning("call on an agent's phone not identified", extra={
                     "agent_id": agent_id, "channel": channel, "reason": repr(error)})
@@ -338,12 +427,66 @@ class AMIBridge:
                 return      # the engine gave the agent a call meanwhile: that one is current
             number = str(message.get("CallerIDNum") or "").strip()
             self._found_calls[agent_id] = call_id
-            escalations.found_on_call(agent_id, call_id, queue, None if number.lower() in NO_CALLER_ID else number)
+            escalations = self.escalations
+            caller = None if number.lower() in NO_CALLER_ID else number
             if agent_id not in self._busy_elsewhere:    # its phone became free during the Getvars
                 del self._found_calls[agent_id]
-                escalations.phone_freed(agent_id)
+                if escalations is not None:
+                    escalations.found_on_call(agent_id, call_id, queue, caller)
+                    escalations.phone_freed(agent_id)
+                return
+            enqueued_text, connected_text = times
+            own = self._own_channel(agent_id, candidates)
+            self.resume(agent_id, call_id, queue, str(message.get("Uniqueid") or ""), enqueued_text, connected_text,
+                        talking_for=_duration(own), agent_uniqueid=str(own.get("Uniqueid") or "") if own else "")
+            if escalations is not None:     # after the resume, whose CallConnected it hears too
+                escalations.found_on_call(agent_id, call_id, queue, caller)
             return
         log.info("no ACD call found on an agent's busy phone", extra={"agent_id": agent_id})
+
+    def resume(self, agent_id: str, call_id: str, queue: str, caller_uniqueid: str, enqueued_text: str,
+               connected_text: str, talking_for: float | None = None, agent_uniqueid: str = "") -> None:
+        """Make a call an earlier daemon connected this engine's conversation
+        (``CallResumed``): the agent shows on call, and the call's end writes its COMPLETE
+        line and record. When it connected: ``ACD_CONNECTED_AT``, which the daemon sets
+        on the caller's channel at the answer (``on_dial_end``); else the agent's channel's
+        age (``Duration``, counted from the ring, so a few seconds early); else now.
+        Its end: the caller's or the agent's channel hanging up, the first of them
+        saying who ended it (``on_hangup``), the agent's phone
+        becoming free (``device_state``), or the caller coming back into ``wait``
+        answered (the waiting room)."""
+        now = self.live.now()
+        connected_at = epoch_seconds(connected_text)
+        if connected_at is None:
+            connected_at = now - talking_for if talking_for is not None else now
+        enqueued_at = epoch_seconds(enqueued_text)
+        formatter = self.room.queue_log_formatter()
+        if formatter is not None:
+            formatter.note_resumed(call_id)
+        decisions = self.live.feed(e.CallResumed(now, call_id, agent_id, queue,
+                                                 connected_at if enqueued_at is None else enqueued_at, connected_at))
+        if call_id in self.live.engine.calls and self.live.engine.calls[call_id].agent_id == agent_id:
+            self.resumed_calls.add(call_id)
+            if caller_uniqueid:
+                self._resumed[caller_uniqueid] = (call_id, "caller")
+            if agent_uniqueid and agent_uniqueid != caller_uniqueid:    # (a callback's agent leg is both)
+                self._resumed[agent_uniqueid] = (call_id, "agent")
+            log.info("call an earlier daemon connected resumed", extra={"call_id": call_id, "agent_id": agent_id})
+        else:
+            reasons = [x.reason for x in decisions if isinstance(x, Ignored)]
+            log.info("call an earlier daemon connected not resumed", extra={"call_id": call_id, "reasons": reasons})
+
+    def _end_resumed(self, agent_id: str) -> None:
+        """The phone of an agent on a resumed call is free: the call is over."""
+        agent = self.live.engine.agents.get(agent_id)
+        call_id = agent.call_id if agent is not None else None
+        if call_id is not None and any(resumed == call_id for resumed, _ in self._resumed.values()):
+            self.live.feed(e.AgentHungUp(self.live.now(), call_id))
+
+    def _own_channel(self, agent_id: str, channels: Iterable[Message]) -> Message | None:
+        agents = self._agents_by_device()
+        return next((m for m in channels if agents.get(str(m.get("Channel", "")).rsplit("-", 1)[0]) == agent_id),
+                    None)
 
     async def _getvar(self, channel: str, variable: str) -> str:
         """One channel variable over AMI; raises on an Error answer (``No such channel``)."""
@@ -389,6 +532,17 @@ def calls_to_identify(channels: Iterable[Message], agents_by_device: Mapping[str
         peers.setdefault(agent_id, []).extend(
             m for m in by_bridge.get(bridge, []) if str(m.get("Channel", "")) != name)
     return {agent_id: [*peers[agent_id], *mine] for agent_id, mine in own.items()}
+
+
+def _duration(message: Message | None) -> float | None:
+    """A CoreShowChannel's ``Duration`` (``HH:MM:SS``, main/manager.c) in seconds."""
+    if message is None:
+        return None
+    try:
+        hours, minutes, seconds = (int(part) for part in str(message.get("Duration", "")).split(":"))
+    except ValueError:
+        return None
+    return float(hours * 3600 + minutes * 60 + seconds)
 
 
 def _is_up(message: Message) -> bool:

@@ -5,6 +5,10 @@ Start-up order matters for the reliability contract: the FastAGI server listens 
 (callers looping back into ``wait`` after a restart are re-queued at once, at their
 original place), then the AMI link comes up in the background and retries forever, so
 a PBX that is restarting does not stop the daemon from serving the sessions it has.
+But nobody is offered a call before AMI's resync has placed the agents restored from the
+saved roster (one may still be talking to a caller the last daemon connected): they are
+out of routing until then, re-queued callers wait at their place, and if AMI has not
+come within ``RESYNC_GRACE`` seconds they are released unchecked, with an error logged.
 """
 from __future__ import annotations
 
@@ -19,17 +23,20 @@ from typing import Any
 from acd.config import ConfigError, load_config
 from acd.config.model import Config
 from acd.daemon.agents_phone import AgentPhone
-from acd.daemon.ami_bridge import AMIBridge
+from acd.daemon.ami_bridge import RESYNC_GRACE, AMIBridge
 from acd.daemon.ami_login import ami_secret, login_failure
 from acd.daemon.callback_book import CallbackBook
 from acd.daemon.callbacks import CallbackDialer
 from acd.daemon.caller_numbers import CallerNumbers
 from acd.daemon.decision_log import DecisionLog
+from acd.daemon.ended_away import record_calls_ended_away
 from acd.daemon.escalation import Escalations
+from acd.daemon.fallback_members import FallbackMembers
 from acd.daemon.live_engine import LiveEngine
 from acd.daemon.queue_log import QueueLogWriter
 from acd.daemon.roster import AgentRoster
 from acd.daemon.waiting_room import RoomSettings, WaitingRoom
+from acd.engine.events import AgentLoggedIn
 
 log = logging.getLogger(__name__)
 
@@ -92,6 +99,8 @@ class Daemon:
         self.live.subscribe(self.escalations)
         self.phone = AgentPhone(self.live, escalations=self.escalations)
         self.bridge = AMIBridge(self.live, self.room, self.escalations)
+        self.fallback_members = FallbackMembers(self.config, lambda: self.live.engine.agents)
+        self.live.subscribe(self.fallback_members)
         self.agi: Any = None
         self.ami: Any = None
         self._stopped = asyncio.Event()
@@ -101,13 +110,27 @@ class Daemon:
         self.extras = extras
         self._writers: list[Any] = []
         self._api_runner: Any = None
+        self.resync_grace = RESYNC_GRACE
+        self._grace: asyncio.TimerHandle | None = None
+        self.lease: Any = None
+        self._away_calls_pending = False
+        self.bridge.resynced.append(self._close_calls_ended_away)
+        self._lease_task: asyncio.Task[None] | None = None
 
     def handlers(self) -> dict[str, Handler]:
         handlers: dict[str, Handler] = dict(ivr_handlers(self.config, self.store_satisfaction,
                                                          self.promise_callback if self.book else None))
         handlers["wait"] = self.room.handle
-        handlers["agent"] = self.phone.handle
+        handlers["agent"] = self.agent_code
         return handlers
+
+    async def agent_code(self, session: Any) -> None:
+        """An agent's feature code; a standby daemon leaves it to the active one (the
+        generated dialplan tries the other daemon on ``ACD_AGENT_RESULT=standby``)."""
+        if self.room.standby:
+            await session.set_variable("ACD_AGENT_RESULT", "standby")
+            return
+        await self.phone.handle(session)
 
     async def stop_playback(self, channel: str) -> None:
         """Stop the sound ``channel`` is playing: the waiting room cuts a caller's
@@ -158,12 +181,15 @@ class Daemon:
 
         now = self.live.now()
         self.queue_log.started(now)
-        self.roster.load()
-        for event in self.roster.restore_events(now, list(self.config.agents)):
-            self.live.feed(event)
         settings = self.config.daemon
         for warning in self.config.warnings:
             log.warning("config: %s", warning)
+        if settings.lease:      # a standby until the leader lease is ours (_became_active)
+            self.room.standby, self.fallback_members.enabled = True, False
+            self.callbacks.set_active(False)
+        else:
+            self.roster.load()
+            self._restore_agents()
         self.agi = FastAGIServer(self.handlers(), host=settings.agi_host, port=self.agi_port,
                                  allowed=settings.asterisk_hosts)
         await self.agi.start()
@@ -172,13 +198,72 @@ class Daemon:
         self.ami = AMIClient(settings.ami_host, self.ami_port, settings.ami_username, self._ami_secret,
                              reconnect=True)
         self.bridge.install(self.ami)
+        self.fallback_members.install(self.ami)
         self.callbacks.install(self.ami)
         self.caller_numbers.install(self.ami)
         self._ami_task = asyncio.create_task(self._connect_ami())
         if self.extras:
             await self._start_extras()
-        if self.book is not None:   # after the records: one SQLite file takes one schema change at a time
+        if self.book is not None and not settings.lease:
+            # after the records: one SQLite file takes one schema change at a time
             self._book_task = asyncio.create_task(self._open_book())
+        if settings.lease and settings.redis_url:
+            from acd.daemon.leader import LeaderLease
+
+            self.lease = LeaderLease(settings.redis_url, f"{settings.redis_prefix}leader")
+            self._lease_task = asyncio.create_task(self.lease.run(self._became_active, self._became_standby))
+            log.info("standby: waiting for the leader lease", extra={"holder": self.lease.holder})
+
+    def _restore_agents(self) -> None:
+        """Log the roster's agents back in, out of routing until AMI's resync has placed
+        them (one may still be talking to a caller the last daemon connected)."""
+        self._away_calls_pending = True
+        restored = self.roster.restore_events(self.live.now(), list(self.config.agents))
+        self.bridge.hold_until_resync(ev.agent_id for ev in restored if isinstance(ev, AgentLoggedIn))
+        for event in restored:
+            self.live.feed(event)
+        if self._grace is not None:
+            self._grace.cancel()
+        self._grace = asyncio.get_running_loop().call_later(
+            self.resync_grace, self.bridge.release_unconfirmed, f"no AMI resync within {self.resync_grace:g} s")
+
+    async def _close_calls_ended_away(self) -> None:
+        """After the first resync since the agents were restored (``acd.daemon.ended_away``)."""
+        live_state = next((w for w in self._writers if hasattr(w, "connected_calls")), None)
+        if self._away_calls_pending and live_state is not None:
+            self._away_calls_pending = False
+            await record_calls_ended_away(self.live, self.bridge, live_state, self.room.queue_log_formatter())
+
+    async def _became_active(self, token: int) -> None:
+        """The lease is ours: the agents as the last active daemon left them in Redis (else
+        the roster file), a resync if AMI is already up, then callers are queued here."""
+        live_state = next((w for w in self._writers if hasattr(w, "agents_now")), None)
+        try:
+            agents = await live_state.agents() if live_state is not None else None
+        except Exception as error:
+            log.warning("agents not read from the live state; the roster file instead", extra={"reason": repr(error)})
+            agents = None
+        if agents:
+            self.roster.take_live(agents)
+        else:
+            self.roster.load()
+        self._restore_agents()
+        self.room.standby, self.fallback_members.enabled = False, True
+        self.callbacks.set_active(True)
+        if self.book is not None and self._book_task is None:      # the promised callbacks are ours to make now
+            self._book_task = asyncio.create_task(self._open_book())
+        if self.ami is not None and self.ami.connected:
+            asyncio.create_task(self.bridge.resync())
+            asyncio.create_task(self.fallback_members.sync())
+        log.info("active: routing callers", extra={"token": token})
+
+    async def _became_standby(self) -> None:
+        """The lease is lost (Redis unreachable, another daemon holds it): route nobody,
+        so no agent is offered two calls; the waiting callers go on to the other daemon."""
+        self.room.standby, self.fallback_members.enabled = True, False
+        self.callbacks.set_active(False)
+        await self.room.hand_over()
+        self.room.closing = False
 
     async def _start_extras(self) -> None:
         """Records, live state and API subscribe to decisions like the queue_log; any of them
@@ -193,8 +278,11 @@ class Daemon:
             return CallRecords(url, back_office=back_office_of(self.config), caller_number=self.caller_numbers.number,
                                journal=Path(settings.queue_log).parent / "records-journal.jsonl")
 
+        def live_state(url: str) -> LiveState:
+            return LiveState(url, prefix=settings.redis_prefix)
+
         writers: list[tuple[str, Callable[[str], Any], str | None]] = [
-            ("call records", call_records, settings.database_url), ("live state", LiveState, settings.redis_url)]
+            ("call records", call_records, settings.database_url), ("live state", live_state, settings.redis_url)]
         for what, make, url in writers:
             if not url:
                 continue
@@ -208,6 +296,8 @@ class Daemon:
             self._writers.append(writer)
             if hasattr(writer, "phone_changed"):     # the live state also mirrors the phones' registrations
                 self.bridge.registrations.subscribe(writer.phone_changed)
+            if hasattr(writer, "agents_now") and not self.room.standby:   # and the agents restored before it
+                writer.agents_now(self.live.engine.agents.values(), self.live.now())
         try:
             from aiohttp import web
 
@@ -332,9 +422,15 @@ class Daemon:
 
     async def stop(self) -> None:
         self._stopped.set()
+        if self._grace is not None:
+            self._grace.cancel()
+        if self._lease_task is not None:        # the standby takes over at its next try
+            self._lease_task.cancel()
+            await self.lease.close()
         for task in (self._ami_task, self._prepare_task, self._book_task):
             if task is not None:
                 task.cancel()
+        await self.room.hand_over()      # before the sessions close: no caller waits on a crash path
         if self.agi is not None:
             await self.agi.stop()
         if self.ami is not None:

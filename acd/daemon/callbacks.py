@@ -67,6 +67,8 @@ class CallbackDialer:
         #: seconds before callbacks resume after an Originate got no answer on a live link
         self.retry_after = 5.0
         self._dialing = True
+        #: only the active daemon places callbacks (a standby holds the lease's other side)
+        self.active = True
         self._set_dialing(False)
 
     def install(self, ami: Any) -> None:
@@ -79,10 +81,17 @@ class CallbackDialer:
             ami.on_disconnect(lambda _reason: self._set_dialing(False))
         self._set_dialing(bool(getattr(ami, "connected", True)))
 
+    def set_active(self, active: bool) -> None:
+        """The leader lease changed hands: a standby daemon never originates a callback,
+        so no citizen is called twice by two daemons."""
+        self.active = active
+        self._set_dialing(self.ami is not None and bool(getattr(self.ami, "connected", False)))
+
     def _set_dialing(self, possible: bool) -> None:
+        possible = possible and self.active
         if possible != self._dialing:
             self._dialing = possible
-            log.info("callbacks " + ("resume" if possible else "paused: no AMI link"))
+            log.info("callbacks " + ("resume" if possible else "paused: no AMI link or standby"))
             self.live.feed(e.CallbackDialing(self.live.now(), possible))
 
     def place(self, offer: d.OfferCall) -> None:

@@ -129,6 +129,7 @@ class Escalations:
         elif caller and not taken.caller:
             taken.caller = caller
         self._found[agent_id] = FoundCall(call_id)
+        self._current[agent_id] = call_id       # the call the engine resumes (CallResumed) for it
         log.info("call an earlier daemon connected found on an agent's phone",
                  extra={"call_id": call_id, "agent_id": agent_id, "queue": queue})
 

@@ -65,6 +65,16 @@ class LiveEngine:
         self._publish(decisions)
         return decisions
 
+    def publish(self, decisions: list[d.Decision]) -> None:
+        """Tell the subscribers facts the engine did not decide: the end of a call an
+        earlier daemon connected that ended while no daemon ran (its record and COMPLETE
+        line). They go to the subscribers only, never to the waiting room."""
+        for subscriber in self.subscribers:
+            try:
+                subscriber(decisions)
+            except Exception:
+                log.exception("decision subscriber failed", extra={"subscriber": repr(subscriber)})
+
     def subscribe(self, subscriber: Subscriber) -> None:
         self.subscribers.append(subscriber)
 

@@ -87,6 +87,8 @@ class QueueLogFormatter:
         self._offered_at: dict[str, tuple[float, str]] = {}
         self._caller_id: dict[str, str] = {}
         self._peer: dict[str, str] = {}
+        self._requeued: set[str] = set()
+        self._resumed: set[str] = set()
 
     def reconfigure(self, config: Config) -> None:
         """Follow a reloaded config (new agents, queues or skills)."""
@@ -96,6 +98,16 @@ class QueueLogFormatter:
     def note_caller(self, call_id: str, caller_id: str) -> None:
         """Remember the caller's number for the ENTERQUEUE line (the engine does not know it)."""
         self._caller_id[call_id] = caller_id
+
+    def note_requeued(self, call_id: str) -> None:
+        """The call's next CallQueued is a restarted daemon taking back a caller whose
+        ENTERQUEUE an earlier one wrote: no second line (app_queue writes one per wait)."""
+        self._requeued.add(call_id)
+
+    def note_resumed(self, call_id: str) -> None:
+        """The call's next CallQueued and CallConnected resume a call an earlier daemon
+        connected (``CallResumed``): their ENTERQUEUE and CONNECT are written already."""
+        self._resumed.add(call_id)
 
     def note_peer(self, call_id: str, peer_uniqueid: str) -> None:
         """Remember the agent channel's uniqueid for the CONNECT line."""
@@ -107,6 +119,9 @@ class QueueLogFormatter:
             case d.CallQueued():
                 self._original_position[decision.call_id] = decision.position
                 caller = self._caller_id.pop(decision.call_id, "")
+                if decision.call_id in self._requeued or decision.call_id in self._resumed:
+                    self._requeued.discard(decision.call_id)
+                    return []
                 return [self._line(at, decision.call_id, decision.queue, NONE, "ENTERQUEUE",
                                    "", caller, decision.position)]
             case d.OfferCall():
@@ -115,6 +130,9 @@ class QueueLogFormatter:
             case d.CallConnected():
                 self._offered_at.pop(decision.call_id, None)
                 peer = self._peer.pop(decision.call_id, "")
+                if decision.call_id in self._resumed:
+                    self._resumed.discard(decision.call_id)
+                    return []
                 return [self._line(at, decision.call_id, decision.queue, self._member(decision.agent_id),
                                    "CONNECT", int(decision.waited), peer, int(decision.ring_time))]
             case d.CallEnded():

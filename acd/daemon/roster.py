@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from acd.engine import decisions as d
 from acd.engine import events as e
@@ -36,6 +37,21 @@ class AgentRoster:
             return
         if isinstance(data, dict):
             self.states = {str(k): v for k, v in data.items() if isinstance(v, dict)}
+
+    def take_live(self, agents: Mapping[str, Mapping[str, Any]]) -> None:
+        """Take the agents' states from the live state in Redis (``LiveState.agents``)
+        instead of the file: a standby taking over on another host has only a stale
+        file, while the active daemon kept Redis current."""
+        states: dict[str, dict[str, str | None]] = {}
+        for agent_id, state in agents.items():
+            name = str(state.get("state", "logged_out"))
+            if name == "logged_out":
+                states[agent_id] = {"state": "logged_out", "reason": None}
+            elif name == "paused":
+                states[agent_id] = {"state": "paused", "reason": state.get("reason")}
+            else:
+                states[agent_id] = {"state": "logged_in", "reason": None}
+        self.states = states
 
     def restore_events(self, at: float, known_agents: Sequence[str]) -> list[e.Event]:
         """Events that bring a fresh engine back to the saved logins and pauses."""

@@ -28,8 +28,11 @@ contract). The handler stamps ``ACD_ENQUEUED_AT`` once; if the daemon dies, the 
 closes, AGI returns with ``ACD_WAIT_RESULT`` still empty, and the generated dialplan loops
 back into ``wait`` (retrying while no daemon listens, ``ACD_TRIES``, reset here): the restarted daemon reads the same variables and re-queues the
 caller at the original place (``CallArrived(enqueued_at=...)``). A caller whose Dial was
-answered while the daemon was away is recognised by ``DIALSTATUS=ANSWER`` and not queued
-again.
+answered is recognised by ``DIALSTATUS=ANSWER`` and never queued again, by the daemon
+(``was_answered``) nor by the dialplan's loop when no daemon runs. Why DIALSTATUS and not
+a variable the daemon sets on answer (AMI ``Setvar``): app_dial sets it on the caller's
+own channel when the Dial returns, with no daemon and no AMI link needed, which is
+exactly when the mark matters (an outage); a Setvar would be lost with the link.
 
 An offer cuts the sentence playing at once, not between sentences: each sentence is one
 STREAM FILE of 1.5 to 3 s, and while it finishes the reserved agent sits idle and the
@@ -46,7 +49,7 @@ channel's frames between commands, and Dial's ``wait_for_answer`` (app_dial.c) s
 control frames it does not know.
 
 On the way out the handler always sets ``ACD_WAIT_RESULT`` (``answered``, ``exit``,
-``error``) and for an exit ``ACD_EXIT`` / ``ACD_EXIT_TARGET`` (the queue's on_max_wait
+``error``, ``handover`` when the daemon stops: ``hand_over``) and for an exit ``ACD_EXIT`` / ``ACD_EXIT_TARGET`` (the queue's on_max_wait
 action), so the dialplan has a next step for every outcome.
 """
 from __future__ import annotations
@@ -55,6 +58,7 @@ import asyncio
 import logging
 import math
 import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,9 +75,13 @@ log = logging.getLogger(__name__)
 #: The channel variables read at entry, in the order of the one GET FULL VARIABLE request.
 CALL_VARIABLES: tuple[str, ...] = (
     "ACD_CALLID", "ACD_QUEUE", "ACD_SKILLS", "ACD_PRIORITY", "ACD_LANG", "ACD_CALLER_TYPE",
-    "ACD_ENQUEUED_AT", "ACD_CALLBACK", "DIALSTATUS", "UNIQUEID", "CALLERID(num)",
+    "ACD_ENQUEUED_AT", "ACD_CALLBACK", "DIALSTATUS", "UNIQUEID", "CALLERID(num)", "ACD_QUEUED", "ACD_ARRIVED",
 )
 _SEPARATOR = "\x1f"  # a byte no variable value holds, so one round trip reads them all
+#: ``ACD_QUEUED`` of a caller whose wait ended by a max-wait exit: a return enters anew
+LEFT_QUEUE = "-"
+#: how many answered call ids the room remembers (a day of the 1555 line is ~18,500 calls)
+ANSWERED_MEMORY = 50_000
 
 #: DIALSTATUS (app_dial.c) -> why the offer failed, for ``OfferFailed.reason``.
 DIAL_FAILURES: Mapping[str, str] = {
@@ -121,6 +129,8 @@ class CallerAttributes:
     caller_type: str | None
     callback: str | None
     caller_number: str = ""
+    #: when the channel entered the waiting room's dialplan (``ACD_ARRIVED``), if it says
+    arrived_at: float | None = None
 
 
 def parse_skills(text: str) -> dict[str, int]:
@@ -173,6 +183,7 @@ def caller_attributes(values: Mapping[str, str], *, default_call_id: str, defaul
         caller_type=values.get("ACD_CALLER_TYPE") or None,
         callback=values.get("ACD_CALLBACK") or None,
         caller_number=values.get("CALLERID(num)", ""),
+        arrived_at=epoch_seconds(values.get("ACD_ARRIVED", "")),
     )
 
 
@@ -185,11 +196,31 @@ def config_priorities(config: Config, queue: str) -> set[int]:
     return result
 
 
+def epoch_seconds(text: str) -> float | None:
+    """A channel variable holding epoch seconds (``1700000000.123``), or None."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value > 0 else None
+
+
 class _Hangup:
     """Put in a caller's inbox when Asterisk says the channel is gone."""
 
 
 HANGUP = _Hangup()
+
+
+class _HandOver:
+    """Put in a waiting caller's inbox when the daemon stops (SIGTERM)."""
+
+
+HANDOVER = _HandOver()
+#: the ``ACD_WAIT_RESULT`` of a caller the stopping daemon let go: the dialplan tries
+#: the FastAGI again at once (a standby or a restarted daemon re-queues it at its
+#: place), then takes the fallback within seconds, with music meanwhile
+HANDED_OVER = "handover"
 
 
 #: Stops the sound a channel is playing now, given the channel's name (``agi_channel``);
@@ -279,6 +310,12 @@ class WaitingRoom:
         #: Uniqueid (the AMI bridge sets it); used when the engine's ring deadline withdraws
         #: an offer whose Dial never ended
         self.hangup_dial: Callable[[str], Awaitable[object]] | None = None
+        #: call ids answered by an agent here, newest last (bounded: ``ANSWERED_MEMORY``)
+        self._answered_calls: OrderedDict[str, None] = OrderedDict()
+        #: set by ``hand_over``: new sessions are handed over at once, not queued
+        self.closing = False
+        #: a standby daemon (``acd.daemon.leader``) queues nobody
+        self.standby = False
         live.commands = self
 
     @property
@@ -289,10 +326,20 @@ class WaitingRoom:
     async def handle(self, session: Session) -> None:
         """The ``wait`` handler: from entry to the end of the caller's call with an agent."""
         caller: WaitingCaller | None = None
+        if self.closing:     # the daemon is stopping: straight on to the next one
+            await session.set_variable("ACD_WAIT_RESULT", HANDED_OVER)
+            return
+        if self.standby:     # not the active daemon: no result, the dialplan tries the other
+            await session.set_variable("ACD_WAIT_RESULT", "")
+            return
         try:
             values = await self._read_variables(session)
-            if values.get("DIALSTATUS") == "ANSWER" and values.get("ACD_ENQUEUED_AT"):
-                # answered by an agent while the daemon was away: the call is done
+            if self.was_answered(values):
+                # answered by an agent while the daemon was away: the call is done, and
+                # if this daemon resumed it (ami_bridge), the agent hung up just now
+                call = self.live.engine.calls.get(values.get("ACD_CALLID") or "")
+                if call is not None and call.state is CallState.CONNECTED:
+                    self.live.feed(e.AgentHungUp(self.live.now(), call.id))
                 await session.set_variable("ACD_WAIT_RESULT", "answered")
                 return
             try:
@@ -304,7 +351,10 @@ class WaitingRoom:
                                                            "reason": str(error)})
                 await session.set_variable("ACD_WAIT_RESULT", "error")
                 return
-            caller = await self._enter(session, attributes, values.get("UNIQUEID") or _env(session, "agi_uniqueid"))
+            # ENTERQUEUE was written for this very wait (a restart in between): not again
+            requeued = attributes.enqueued_at is not None and values.get("ACD_QUEUED") != LEFT_QUEUE
+            caller = await self._enter(session, attributes, values.get("UNIQUEID") or _env(session, "agi_uniqueid"),
+                                       requeued)
             if caller is None:
                 await session.set_variable("ACD_WAIT_RESULT", "error")
                 return
@@ -316,6 +366,16 @@ class WaitingRoom:
             if caller is not None:
                 self._forget(caller)
 
+    def was_answered(self, values: Mapping[str, str]) -> bool:
+        """A call answered once is never queued again. The channel says so itself:
+        app_dial sets ``DIALSTATUS=ANSWER`` when its Dial was answered, and only the
+        waiting room Dials from this dialplan, so the mark survives any daemon (the
+        generated dialplan's retry loop checks the same variable when no daemon answers
+        at all). This daemon also remembers the calls it saw answered, should a channel
+        come back without it (a Dial of another application in between)."""
+        call_id = values.get("ACD_CALLID") or values.get("UNIQUEID") or ""
+        return values.get("DIALSTATUS") == "ANSWER" or call_id in self._answered_calls
+
     async def _read_variables(self, session: Session) -> dict[str, str]:
         expression = _SEPARATOR.join("${%s}" % name for name in CALL_VARIABLES)
         raw = await session.get_full_variable(expression) or ""
@@ -324,10 +384,18 @@ class WaitingRoom:
             parts = [await session.get_variable(name) or "" for name in CALL_VARIABLES]
         return dict(zip(CALL_VARIABLES, parts))
 
-    async def _enter(self, session: Session, attributes: CallerAttributes, uniqueid: str) -> WaitingCaller | None:
+    async def _enter(self, session: Session, attributes: CallerAttributes, uniqueid: str,
+                     requeued: bool = False) -> WaitingCaller | None:
         """Queue the caller first, then answer and start the music: the place in line is
         taken at arrival, not after the answer's round trips (Asterisk's ANSWER can wait
-        up to 500 ms for media, ``__ast_answer`` in main/channel.c)."""
+        up to 500 ms for media, ``__ast_answer`` in main/channel.c).
+
+        Only this room stamps ``ACD_ENQUEUED_AT``, and only after the engine took the call
+        (its ENTERQUEUE is written), so a caller who comes back with it was queued
+        before: ``requeued`` (a daemon restarted) writes no ENTERQUEUE again, even if the
+        daemon died before ``ACD_QUEUED`` (the queue of this wait) reached the channel.
+        An exit sets ``ACD_QUEUED`` to ``LEFT_QUEUE``, so a caller who comes back after a
+        max-wait exit (a callback) enters anew."""
         queue = self.config.queues[attributes.queue]
         call_id = attributes.call_id
         old = self.callers.get(call_id)
@@ -339,15 +407,21 @@ class WaitingRoom:
         # what the channel variable keeps (ms, rounded down: never after now), so a
         # restarted daemon restores exactly the same place
         enqueued_at = math.floor(now * 1000) / 1000 if attributes.enqueued_at is None else attributes.enqueued_at
+        if attributes.enqueued_at is None and attributes.arrived_at is not None and attributes.arrived_at < now:
+            # it reached the dialplan while no daemon answered (a crash, a takeover): its
+            # place is from then, not from whenever its retry loop found this daemon
+            enqueued_at = attributes.arrived_at
         caller = WaitingCaller(call_id, session, uniqueid, queue.music_class, channel=_env(session, "agi_channel"))
         self.callers[call_id] = caller
         self._by_channel[uniqueid] = call_id
         known = self.live.engine.calls.get(call_id)
         if known is None or known.state is not CallState.WAITING:
             # (a known waiting call is a session that came back while this daemon kept it)
-            formatter = self._queue_log_formatter()
+            formatter = self.queue_log_formatter()
             if formatter is not None and attributes.caller_number:
                 formatter.note_caller(call_id, attributes.caller_number)
+            if formatter is not None and requeued:
+                formatter.note_requeued(call_id)
             decisions = self.live.feed(e.CallArrived(
                 now, call_id, attributes.queue, dict(attributes.requirements), attributes.priority,
                 enqueued_at, attributes.language, attributes.caller_type, attributes.callback))
@@ -362,6 +436,7 @@ class WaitingRoom:
             await session.set_variable("ACD_CALLID", call_id)
             await session.set_variable("ACD_QUEUE", attributes.queue)
             await session.set_variable("ACD_ENQUEUED_AT", f"{enqueued_at:.3f}")
+        await session.set_variable("ACD_QUEUED", attributes.queue)
         await session.answer()
         await session.set_variable("ACD_WAIT_RESULT", "")
         await session.set_variable("ACD_TRIES", "0")   # the dialplan's retry count: a daemon answered
@@ -411,6 +486,9 @@ class WaitingRoom:
             if item is HANGUP:
                 self._caller_left(caller)
                 return
+            if item is HANDOVER:
+                await caller.session.set_variable("ACD_WAIT_RESULT", HANDED_OVER)
+                return
             if isinstance(item, d.OfferCall):
                 if await self._ring(caller, item):
                     return
@@ -418,6 +496,7 @@ class WaitingRoom:
                 await self._announce(caller, item)
             elif isinstance(item, d.ExitCall):
                 session = caller.session
+                await session.set_variable("ACD_QUEUED", LEFT_QUEUE)    # its wait in this queue is over
                 await session.set_variable("ACD_EXIT", item.action.kind)
                 await session.set_variable("ACD_EXIT_TARGET", item.action.target or "")
                 await session.set_variable("ACD_WAIT_RESULT", "exit")
@@ -503,6 +582,29 @@ class WaitingRoom:
         if self.settings.prompts_dir is not None:
             return self.settings.prompts_dir
         return str(getattr(self.config.ivr, "prompts_dir", None) or "acd")
+
+    async def hand_over(self, timeout: float = 3.0) -> int:
+        """The daemon is stopping: every caller waiting here (not one whose agent's phone
+        rings or who talks: Dial holds those sessions, and they end on their own) leaves
+        the waiting room with ``ACD_WAIT_RESULT=handover`` rather than with a closed
+        socket, which the dialplan treats as a crash and retries for ``wait_retries``
+        seconds. The call stays on the channel (ACD_* variables) for whichever daemon
+        answers next. Returns how many were handed over; waits up to ``timeout`` for
+        their sessions to say so to Asterisk."""
+        self.closing = True
+        leaving = [caller for caller in self.callers.values() if caller.offer is None]
+        for caller in leaving:
+            caller.inbox.put_nowait(HANDOVER)
+            if caller.playing is not None:
+                self._cut_announcement(caller, caller.playing)
+        deadline = asyncio.get_running_loop().time() + timeout
+        while any(self.callers.get(c.call_id) is c for c in leaving):
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.02)
+        if leaving:
+            log.info("waiting callers handed over", extra={"callers": len(leaving)})
+        return len(leaving)
 
     # -------------------------------------------------------------- engine commands
     def offer(self, command: d.OfferCall) -> None:
@@ -601,19 +703,25 @@ class WaitingRoom:
         if caller is not None:
             caller.inbox.put_nowait(HANGUP)
 
-    def dial_answered(self, caller_uniqueid: str, agent_uniqueid: str, at: float) -> None:
-        """AMI ``DialEnd`` with ``DialStatus: ANSWER`` on a caller's channel."""
+    def dial_answered(self, caller_uniqueid: str, agent_uniqueid: str, at: float) -> bool:
+        """AMI ``DialEnd`` with ``DialStatus: ANSWER`` on a caller's channel; True when
+        it answered an offer of this room."""
         call_id = self._by_channel.get(caller_uniqueid)
         caller = self.callers.get(call_id) if call_id else None
         if caller is not None and caller.offer is not None and not caller.answered:
-            formatter = self._queue_log_formatter()
+            formatter = self.queue_log_formatter()
             if formatter is not None and agent_uniqueid:
                 formatter.note_peer(caller.call_id, agent_uniqueid)
             self._answered(caller, caller.offer, at)
+            return True
+        return False
 
     # -------------------------------------------------------------- bookkeeping
     def _answered(self, caller: WaitingCaller, offer: d.OfferCall, at: float) -> None:
         caller.answered = True
+        self._answered_calls[caller.call_id] = None
+        while len(self._answered_calls) > ANSWERED_MEMORY:
+            self._answered_calls.popitem(last=False)
         self.live.feed(e.OfferAnswered(at, caller.call_id, offer.agent_id))
         book = getattr(self.callbacks, "book", None)
         if offer.callback and book is not None:
@@ -631,7 +739,8 @@ class WaitingRoom:
             del self.callers[caller.call_id]
             self._by_channel.pop(caller.channel_uniqueid, None)
 
-    def _queue_log_formatter(self) -> Any:
+    def queue_log_formatter(self) -> Any:
+        """The queue_log's formatter among the subscribers (None without one)."""
         for subscriber in self.live.subscribers:
             formatter = getattr(subscriber, "formatter", None)
             if formatter is not None:

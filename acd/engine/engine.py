@@ -92,6 +92,7 @@ class Engine:
             e.AgentReachability: self._on_reachability,
             e.CallArrived: self._on_call_arrived,
             e.OfferAnswered: self._on_offer_answered,
+            e.CallResumed: self._on_call_resumed,
             e.OfferFailed: self._on_offer_failed,
             e.CallerHungUp: self._on_caller_hung_up,
             e.AgentHungUp: self._on_agent_hung_up,
@@ -444,6 +445,37 @@ class Engine:
                                       line.stages[call.stage], priority, enqueued_at))
         self._schedule_call_timers(call)
         self._dirty_calls.append(call.id)
+
+    def _on_call_resumed(self, event: e.CallResumed) -> None:
+        agent = self._agent(event, event.agent_id)
+        queue = self.config.queues.get(event.queue)
+        if agent is None:
+            return
+        if queue is None:
+            self._ignore(event, f"unknown queue {event.queue!r}")
+            return
+        if event.call_id in self.calls:
+            self._ignore(event, "call is already known")
+            return
+        if agent.state is not AgentState.AVAILABLE or agent.call_id is not None:
+            self._ignore(event, f"agent is {agent.state.value}, not available")
+            return
+        answered_at = min(event.answered_at, self.now)
+        self._seq += 1
+        call = Call(event.call_id, queue, dict(queue.requirements), queue.priority,
+                    min(event.enqueued_at, answered_at), self._seq)
+        call.line = self._line_for(queue, call.requirements, call.priority)
+        call.state = call_next(call.state, "resume")
+        call.agent_id, call.answered_at = agent.id, answered_at
+        self.calls[call.id] = call
+        agent.call_id = call.id
+        # as they were when the earlier daemon decided them, for subscribers that keep a
+        # call's record from its start (the queue_log writes neither again: it is told)
+        self._out.append(d.CallQueued(self.now, call.id, queue.name, 1, call.requirements, call.priority,
+                                      call.enqueued_at))
+        self._transition(agent, "resume")
+        self._out.append(d.CallConnected(self.now, call.id, agent.id, queue.name,
+                                         answered_at - call.enqueued_at, 0.0))
 
     def _schedule_call_timers(self, call: Call) -> None:
         queue = call.queue

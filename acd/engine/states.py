@@ -41,6 +41,7 @@ AGENT_TRANSITIONS: dict[tuple[AgentState, str], AgentState] = {
     (A.AVAILABLE, "offer"): A.RINGING,
     (A.AVAILABLE, "pause"): A.PAUSED,
     (A.AVAILABLE, "logout"): A.LOGGED_OUT,
+    (A.AVAILABLE, "resume"): A.ON_CALL,     # a call an earlier daemon connected (CallResumed)
     (A.RINGING, "answer"): A.ON_CALL,
     (A.RINGING, "miss"): A.RESTING,
     (A.RINGING, "auto_pause"): A.PAUSED,
@@ -64,6 +65,7 @@ CALL_TRANSITIONS: dict[tuple[CallState, str], CallState] = {
     (C.WAITING, "hangup"): C.ABANDONED,
     (C.WAITING, "timeout"): C.EXITED,
     (C.WAITING, "cancel"): C.EXITED,          # a callback given up (its window passed)
+    (C.WAITING, "resume"): C.CONNECTED,
     (C.OFFERED, "answer"): C.CONNECTED,
     (C.OFFERED, "miss"): C.WAITING,
     (C.OFFERED, "withdrawn"): C.WAITING,
