@@ -1,0 +1,65 @@
+"""The staffing search on a load whose answer is known: a flat single-queue day of
+Poisson callers, exponential talk and no wrap-up is M/M/s, where Erlang C is exact.
+770 calls an hour x 270 s = 57.75 erlangs; 80 % within 20 s needs 65 agents (issue 13:
+the old search gave a jagged 60-78 table that depended on the replications)."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from acd.config import load_config_text
+from acd.config.sim import settings_for
+from sim.needed import erlang_c_agents
+from sim.plan import search
+
+HOURS = 4   # a short day keeps the test quick; every interval is loaded from its first minute on
+
+FLAT = f"""\
+service: {{name: flat, languages: [el], lines: 100000}}
+skills: {{topic:a: only topic}}
+queues:
+  q: {{requires: {{topic:a: 1}}, wrapup: 0, announcements: {{first_after: 0, every: 0}}}}
+teams:
+  all: {{ids: 1000-1119, pin: '1234', skills: {{topic:a: 1}}}}
+sim:
+  calls_per_day: {770 * HOURS}
+  interval: 60
+  profile: {{"00:00": 1, "{HOURS:02d}:00": 0}}
+  topics: {{q: 1}}
+  ivr_time: {{distribution: constant, mean: 0}}
+  handle_time: {{distribution: exponential, mean: 270}}
+  patience: none
+  answer_delay: 0
+  redial: {{probability: 0}}
+  first_contact: 1
+  target: {{threshold: 20, service_level: 0.8, short_abandon: 0}}
+"""
+
+
+@pytest.fixture(scope="module")
+def flat():
+    config = load_config_text(FLAT, "flat.yaml")
+    return config, settings_for(config)
+
+
+def test_erlang_c_says_65_agents_for_the_flat_day(flat):
+    config, settings = flat
+    assert erlang_c_agents(config, settings)[:HOURS] == [65.0] * HOURS
+
+
+@pytest.mark.parametrize(("seed", "replications"), [(1, 5), (77, 5), (77, 20)])
+def test_the_plan_of_a_flat_day_is_erlang_c_within_one_in_every_interval(flat, seed, replications):
+    config, settings = flat
+    plan = search(config, replace(settings, seed=seed), replications)
+    loaded = plan.staffing[:HOURS]
+    assert plan.converged
+    assert all(64 <= agents <= 66 for agents in loaded), loaded
+    assert max(loaded) - min(loaded) <= 1, loaded
+
+
+def test_the_plan_does_not_depend_on_the_replications_or_the_seed(flat):
+    config, settings = flat
+    few = search(config, settings, 5).staffing[:HOURS]
+    other_seed = search(config, replace(settings, seed=77), 5).staffing[:HOURS]
+    assert all(abs(a - b) <= 1 for a, b in zip(few, other_seed)), (few, other_seed)
