@@ -30,17 +30,20 @@ class Replicated:
     level: float
     #: queue -> the day's estimates of that queue alone (empty when not computed)
     queues: dict[str, dict[str, Estimate]] = field(default_factory=dict)
+    #: the simulated days themselves, when asked for (``keep_results``)
+    results: list[DayResult] = field(default_factory=list)
 
 
 def run_days(config: Config, settings: SimSettings, replications: int, seed: int, *,
              calls_per_day: float | None = None, staffing: Sequence[int] | None = None,
              needed: Sequence[float] | None = None, level: float = 0.95,
-             progress: Callable[[float], None] | None = None) -> Replicated:
+             progress: Callable[[float], None] | None = None, keep_results: bool = False) -> Replicated:
     """Simulate ``replications`` days; ``progress`` is told the fraction done (0..1)."""
     if replications < 1:
         raise ValueError(f"replications must be at least 1, got {replications}")
     days: list[tuple[list[Figures], Figures]] = []
     queue_days: list[dict[str, Figures]] = []
+    results: list[DayResult] = []
     for r in range(replications):
         model = CallCentreDay(config, settings, seed + r, calls_per_day=calls_per_day,
                               staffing=tuple(staffing) if staffing is not None else None)
@@ -50,7 +53,11 @@ def run_days(config: Config, settings: SimSettings, replications: int, seed: int
         result: DayResult = model.run(report)
         days.append(day_report(result, needed))
         queue_days.append(queue_report(result))
-    return summarise(days, level, queue_days)
+        if keep_results:
+            results.append(result)
+    summary = summarise(days, level, queue_days)
+    summary.results.extend(results)
+    return summary
 
 
 def summarise(days: list[tuple[list[Figures], Figures]], level: float = 0.95,

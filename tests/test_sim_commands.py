@@ -186,8 +186,9 @@ def test_plan_meets_the_target_in_every_interval_when_simulated_with_fresh_seeds
     assert all(plan.staffing[h] >= 1 for h in busy_hours)
     assert plan.staffing[10] > plan.staffing[8], "the peak needs more agents than the morning"
     assert not any(plan.staffing[:8]), "nobody before the first call"
-    # callers who dialled just before 14:00 reach the queue after it (IVR), and a few redial
-    assert plan.staffing[14] < plan.staffing[13]
+    # callers who dialled just before 14:00 are still on the line at 14:00 (IVR, talk):
+    # the 14:00 interval covers that moment, then the staffing falls away
+    assert 0 < plan.staffing[14] <= plan.staffing[13]
     assert sum(plan.staffing[15:]) <= 1
     fresh = run_days(config, replace(settings, seed=1000), 6, 1000, staffing=plan.staffing)
     for hour in busy_hours:
