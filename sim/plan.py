@@ -60,6 +60,7 @@ class Plan:
     staffing: tuple[int, ...]
     erlang_c: tuple[float, ...]
     check: Replicated
+    #: rounds simulated (the last found nothing to change, when converged)
     rounds: int
     #: intervals that miss the target even with every available agent
     short_of_agents: tuple[int, ...]
@@ -107,10 +108,10 @@ class _Formula:
 
 
 def search(config: Config, settings: SimSettings, replications: int, *, max_rounds: int = 12,
-           on_round: Callable[[int, tuple[int, ...]], None] | None = None,
+           on_round: Callable[[int, tuple[int, ...], int], None] | None = None,
            progress: Callable[[float], None] | None = None) -> Plan:
     """Find the staffing per interval that meets ``settings.target`` (see module doc).
-    ``on_round`` hears each round's staffing before it is simulated; ``progress`` the
+    ``on_round`` hears each round's staffing and replications before they are simulated; ``progress`` the
     fraction of the round's replications done."""
     if max_rounds < 1:
         raise ValueError(f"max_rounds must be at least 1, got {max_rounds}")
@@ -147,7 +148,7 @@ def search(config: Config, settings: SimSettings, replications: int, *, max_roun
                for i in range(count)):
             replications = min(replications * 2, MAX_REPLICATION_FACTOR * max(replications, 1))
         if on_round is not None:
-            on_round(rounds, staffing)
+            on_round(rounds, staffing, replications)
         history.append(staffing)
         check = run_days(config, settings, replications, settings.seed, staffing=staffing, needed=erlang,
                          progress=progress, keep_results=True)
@@ -167,7 +168,7 @@ def search(config: Config, settings: SimSettings, replications: int, *, max_roun
                   if figures["service_level"].replications and figures["service_level"].mean < target
                   and checked[i] >= available)
     peaks = tuple(max(first[i * len(MOMENTS) + k] for k in range(len(MOMENTS))) + redials[i] for i in range(count))
-    return Plan(checked, tuple(erlang), check, rounds, short, converged, replications, peaks, tuple(history))
+    return Plan(checked, tuple(erlang), check, len(history), short, converged, replications, peaks, tuple(history))
 
 
 def _need(first: list[float], interval: int, redials: float, formula: _Formula) -> int:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from acd.config.model import Config
 from sim.cli_options import whole_number
 from sim.plan import Plan, search
 from sim.roster import by_team, on_duty
-from sim.run_command import Progress, add_arguments, load, summary, write_outputs
+from sim.run_command import add_arguments, load, plural, summary, writable_out, write_outputs
 
 
 def register(subparsers: Any) -> None:
@@ -61,26 +62,79 @@ def write_plan(plan: Plan, out: Path, interval_minutes: int, config: Config) -> 
     return [table_path, teams_path, yaml_path]
 
 
+class DayCounter:
+    """The plan's progress bar: simulated days, moving with every replication of every
+    round (the number of rounds is not known in advance, so the bar counts, it does
+    not fill)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._bar = None
+        if enabled:
+            from tqdm import tqdm  # type: ignore[import-untyped]
+
+            self._bar = tqdm(desc="planning", unit=" days", file=sys.stderr,
+                             bar_format="{desc}: round {postfix}, {n:.1f} days simulated [{elapsed}]")
+        self._before = 0.0
+        self._replications = 0
+        self._shown = 0.0
+
+    def round(self, number: int, replications: int) -> None:
+        self._before, self._replications = self._shown, replications
+        if self._bar is not None:
+            self._bar.set_postfix_str(str(number))
+
+    def __call__(self, fraction: float) -> None:
+        days = self._before + fraction * self._replications
+        if self._bar is not None and days > self._shown:
+            self._bar.update(days - self._shown)
+        self._shown = max(self._shown, days)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def agent_hours(staffing: tuple[int, ...], interval_minutes: int) -> float:
+    return sum(staffing) * interval_minutes / 60
+
+
+def describe(plan: Plan, interval_minutes: int, target_level: float, threshold: float) -> str:
+    """The rounds of the search and the planned day against the target, for planners."""
+    lines = []
+    for number, staffing in enumerate(plan.history, 1):
+        lines.append(f"round {number}: peak {max(staffing)} agents, {agent_hours(staffing, interval_minutes):.1f} "
+                     f"agent-hours")
+    state = f"converged after {plan.rounds} rounds" if plan.converged else f"stopped after {plan.rounds} rounds"
+    lines.append(f"plan {state} ({plan.replications} {plural(plan.replications, 'replication')} a round): "
+                 f"peak {max(plan.staffing)} agents, {agent_hours(plan.staffing, interval_minutes):.1f} agent-hours "
+                 f"(Erlang C alone: peak {max(plan.erlang_c):.0f}, "
+                 f"{sum(plan.erlang_c) * interval_minutes / 60:.1f} agent-hours)")
+    loaded = [i for i, figures in enumerate(plan.check.intervals) if figures["service_level"].replications]
+    levels = [plan.check.intervals[i]["service_level"].mean for i in loaded]
+    if levels:
+        below = sum(1 for level in levels if level < target_level)
+        lines.append(f"target {target_level:.0%} within {threshold:g} s: day {plan.check.day['service_level'].mean:.1%}, "
+                     f"intervals {min(levels):.1%} to {max(levels):.1%}, {below} of {len(levels)} below the target "
+                     f"(simulated means)")
+    return "\n".join(lines)
+
+
 def main(args: argparse.Namespace) -> int:
-    if (loaded := load(args)) is None:
+    if not writable_out(args.out) or (loaded := load(args)) is None:
         return 2
     config, settings = loaded
-    progress = Progress(not args.quiet, "planning")
+    counter = DayCounter(not args.quiet)
     try:
         plan = search(config, settings, args.replications, max_rounds=args.rounds,
-                      on_round=lambda n, _staffing: progress((n - 1) / args.rounds))
-        progress(1.0)
+                      on_round=lambda n, _staffing, days: counter.round(n, days), progress=counter)
     finally:
-        progress.close()
+        counter.close()
     written = write_outputs(plan.check, args.out, config, settings, not args.no_plots,
-                            {"planned_staffing": list(plan.staffing), "rounds": plan.rounds,
+                            {"planned_staffing": list(plan.staffing), "rounds": plan.rounds, "replications_per_round": plan.replications,
                              "converged": plan.converged})
     written += write_plan(plan, args.out, settings.interval, config)
     print(summary(plan.check, config.lines, settings.target.max_blocking))
-    state = "converged" if plan.converged else f"stopped after {plan.rounds} rounds"
-    print(f"plan {state}: peak {max(plan.staffing)} agents, {sum(plan.staffing) * settings.interval / 60:.0f} "
-          f"agent-hours (Erlang C alone: peak {max(plan.erlang_c):.0f}, "
-          f"{sum(plan.erlang_c) * settings.interval / 60:.0f} agent-hours)")
+    print(describe(plan, settings.interval, settings.target.service_level, settings.target.threshold))
     if plan.short_of_agents:
         starts = ", ".join(plan.check.starts[i] for i in plan.short_of_agents)
         print(f"target missed with every available agent at {starts}: the config needs more agents")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -61,6 +62,30 @@ def load(args: argparse.Namespace) -> tuple[Config, SimSettings] | None:
     if args.lines is not None:
         config = replace(config, lines=args.lines)
     return config, settings
+
+
+def writable_out(out: Path) -> bool:
+    """Whether the results can be written to ``out`` (made if missing), checked before
+    a long simulation rather than after it; says why not on stderr."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".acd-sim-probe-"):
+            pass
+    except OSError as error:
+        reason = error.strerror or str(error)
+        print(f"acd-sim: cannot write the results to --out {out}: {reason}", file=sys.stderr)
+        return False
+    return True
+
+
+def plural(count: int, word: str) -> str:
+    """``word`` as the count needs it: 1 replication, 5 replications."""
+    return word if count == 1 else word + "s"
+
+
+#: Above this share of callers turned away busy, the summary warns that the service
+#: level and ASA flatter the day (they count only callers who got a line).
+BUSY_WARNING = 0.05
 
 
 class Progress:
@@ -129,8 +154,10 @@ def summary(result: Replicated, lines: int | None = None, max_blocking: float = 
             text += f" ± {est.half_width * scale:.{digits}f}"
         return text
 
+    count = len(result.days)
+    levels = f"{result.level:.0%} intervals" if count > 1 else "no confidence interval from one day"
     return "\n".join([
-        f"day ({len(result.days)} replications, {result.level:.0%} intervals):",
+        f"day ({count} {plural(count, 'replication')}, {levels}):",
         f"  offered {show('offered', digits=0)}, blocked {show('blocked', digits=0)} "
         f"({show('blocking', 100, ' %')} got busy), "
         f"answered {show('answered', digits=0)}, abandoned {show('abandoned', digits=0)} "
@@ -143,7 +170,24 @@ def summary(result: Replicated, lines: int | None = None, max_blocking: float = 
         f"{max_blocking:.0%} busy {show('lines_needed', digits=0)}"
         + ("" if lines is None else f" (simulated with {lines} lines)"),
         *queue_lines(result),
+        *trap_lines(result, max_blocking),
     ])
+
+
+def trap_lines(result: Replicated, max_blocking: float) -> list[str]:
+    """Warnings beside the figures when they look better than the day was."""
+    day = result.day
+    lines = []
+    blocking = day["blocking"].mean
+    if not math.isnan(blocking) and blocking > BUSY_WARNING:
+        lines.append(f"  warning: {blocking:.1%} of callers got busy (every trunk line taken); service level, ASA "
+                     f"and abandonment count only those who got a line. The trunk needs "
+                     f"{day['lines_needed'].mean:.0f} lines for at most {max_blocking:.0%} busy (--lines)")
+    abandon, level = day["abandon_rate"].mean, day["service_level"].mean
+    if not math.isnan(abandon) and abandon > 0.1:
+        lines.append(f"  warning: {abandon:.1%} of callers hung up waiting; their leaving shortens the wait of "
+                     f"the others, so a service level of {level:.1%} says little about the callers")
+    return lines
 
 
 def queue_lines(result: Replicated) -> list[str]:
@@ -166,7 +210,7 @@ def queue_lines(result: Replicated) -> list[str]:
 
 
 def main(args: argparse.Namespace) -> int:
-    if (loaded := load(args)) is None:
+    if not writable_out(args.out) or (loaded := load(args)) is None:
         return 2
     config, settings = loaded
     result = simulate(config, settings, args.replications, quiet=args.quiet)

@@ -10,31 +10,13 @@ import pytest
 
 from acd.config import load_config_text
 from acd.config.sim import settings_for
+from bench.plan import flat_config_text
 from sim.needed import erlang_c_agents
 from sim.plan import search
 
 HOURS = 4   # a short day keeps the test quick; every interval is loaded from its first minute on
 
-FLAT = f"""\
-service: {{name: flat, languages: [el], lines: 100000}}
-skills: {{topic:a: only topic}}
-queues:
-  q: {{requires: {{topic:a: 1}}, wrapup: 0, announcements: {{first_after: 0, every: 0}}}}
-teams:
-  all: {{ids: 1000-1119, pin: '1234', skills: {{topic:a: 1}}}}
-sim:
-  calls_per_day: {770 * HOURS}
-  interval: 60
-  profile: {{"00:00": 1, "{HOURS:02d}:00": 0}}
-  topics: {{q: 1}}
-  ivr_time: {{distribution: constant, mean: 0}}
-  handle_time: {{distribution: exponential, mean: 270}}
-  patience: none
-  answer_delay: 0
-  redial: {{probability: 0}}
-  first_contact: 1
-  target: {{threshold: 20, service_level: 0.8, short_abandon: 0}}
-"""
+FLAT = flat_config_text(HOURS)
 
 
 @pytest.fixture(scope="module")
