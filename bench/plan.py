@@ -42,7 +42,7 @@ sim:
   profile: {{"00:00": 1{end}}}
   topics: {{q: 1}}
   ivr_time: {{distribution: constant, mean: 0}}
-  handle_time: {{distribution: exponential, mean: 270}}
+  talk_time: {{distribution: exponential, mean: 270}}
   patience: none
   answer_delay: 0
   redial: {{probability: 0}}

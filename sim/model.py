@@ -123,7 +123,7 @@ class _Draws:
     def __init__(self, settings: SimSettings, ivr: random.Random, talk: random.Random,
                  patience: random.Random) -> None:
         self._ivr = sampler(settings.ivr_time, ivr)
-        self._talk = sampler(settings.handle_time, talk)
+        self._talk = sampler(settings.talk_time, talk)
         self._patience = sampler(settings.patience, patience) if settings.patience is not None else None
 
     def give(self, call: CallAttempt) -> None:

@@ -15,7 +15,7 @@ from sim.staffing import StaffingTarget, agents_needed
 def mean_handle_time(config: Config, settings: SimSettings) -> float:
     """Talk time plus the topic-weighted wrap-up: what an agent spends per call."""
     wrapup = sum(share * config.queues[queue].wrapup for queue, share in settings.topics.items())
-    return settings.handle_time.mean + wrapup
+    return settings.talk_time.mean + wrapup
 
 
 def calls_per_hour(settings: SimSettings, calls_per_day: float | None = None) -> list[float]:

@@ -76,7 +76,7 @@ def first_call_load(config: Config, settings: SimSettings, times: Sequence[float
     """Expected offered load (erlangs) of the first calls at each of ``times`` (seconds);
     ``extra_handle`` seconds of agent time per call come on top (the ring)."""
     arrivals = _Cumulative(settings, settings.calls_per_day if calls_per_day is None else calls_per_day)
-    talks = quantiles(settings.handle_time, TALK_QUANTILES)
+    talks = quantiles(settings.talk_time, TALK_QUANTILES)
     ivrs = quantiles(settings.ivr_time, IVR_QUANTILES)
     total = sum(settings.topics.values()) or 1.0
     mix = [(share / total, config.queues[queue].wrapup + extra_handle) for queue, share in settings.topics.items()]

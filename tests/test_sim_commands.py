@@ -33,7 +33,7 @@ sim:
   interval: 60
   profile: {"08:00": 1, "10:00": 3, "12:00": 1, "14:00": 0}
   topics: {qa: 2, qb: 1}
-  handle_time: {distribution: exponential, mean: 120}
+  talk_time: {distribution: exponential, mean: 120}
   patience: {distribution: exponential, mean: 300}
   target: {threshold: 20, service_level: 0.8}
 """

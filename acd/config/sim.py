@@ -13,6 +13,7 @@ interval of the report has exactly one value.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -85,8 +86,8 @@ class SimSettings:
     #: queue -> share of that queue's callers who are employers (need ``type:employer``)
     employers: Mapping[str, float] = field(default_factory=dict)
     ivr_time: Distribution = Distribution("lognormal", 40.0, 0.3)
-    #: time an agent spends talking; the queue's wrap-up comes on top
-    handle_time: Distribution = Distribution("lognormal", 270.0, 0.8)
+    #: time an agent spends talking; the queue's wrap-up comes on top (AHT = talk + wrap-up)
+    talk_time: Distribution = Distribution("lognormal", 270.0, 0.8)
     #: how long a caller holds on before hanging up; None: callers never abandon
     patience: Distribution | None = Distribution("exponential", 240.0)
     #: seconds an agent's phone rings before the agent answers
@@ -123,7 +124,7 @@ def parse_sim(node: Located, partial: dict[str, Any]) -> SimSettings:
 
 
 _KEYS = ("calls_per_day", "interval", "profile", "topics", "languages", "employers", "ivr_time",
-         "handle_time", "patience", "answer_delay", "redial", "first_contact", "staffing", "target", "seed")
+         "talk_time", "handle_time", "patience", "answer_delay", "redial", "first_contact", "staffing", "target", "seed")
 
 
 def _settings(node: Located, partial: Mapping[str, Any], *, written: bool) -> SimSettings:
@@ -144,7 +145,7 @@ def _settings(node: Located, partial: Mapping[str, Any], *, written: bool) -> Si
         languages=_shares(langs, languages, "language") if langs else _default_languages(languages),
         employers=_employers(f.get("employers"), queues),
         ivr_time=_distribution(f.get("ivr_time"), d.ivr_time),
-        handle_time=_distribution(f.get("handle_time"), d.handle_time),
+        talk_time=_distribution(_talk_node(f), d.talk_time),
         patience=_patience(f.get("patience"), d.patience or Distribution("exponential", 240.0)),
         answer_delay=f.float("answer_delay", d.answer_delay, minimum=0),
         redial=_redial(f.get("redial")),
@@ -155,6 +156,18 @@ def _settings(node: Located, partial: Mapping[str, Any], *, written: bool) -> Si
     )
     _check_served(node if written else None, settings, partial)
     return settings
+
+
+def _talk_node(f: Fields) -> Located | None:
+    """``talk_time``, or the old name ``handle_time`` (it always meant talk alone, while
+    AHT everywhere else is talk plus wrap-up) with a warning naming file and line."""
+    talk, old = f.get("talk_time"), f.get("handle_time")
+    if talk is not None and old is not None:
+        raise old.error("give talk_time alone: handle_time is its old name")
+    if old is not None:
+        warnings.warn(f"{old.file}:{old.line}: sim.handle_time is deprecated: it is the talk time "
+                      "(wrap-up comes on top); call it talk_time", FutureWarning, stacklevel=2)
+    return talk if talk is not None else old
 
 
 # -- step tables -------------------------------------------------------------------------------
