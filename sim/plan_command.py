@@ -41,12 +41,12 @@ def write_plan(plan: Plan, out: Path, interval_minutes: int, config: Config) -> 
     table_path = out / "plan.csv"
     with table_path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["interval", "erlang_c_agents", "planned_agents", "service_level", "service_level_ci"])
+        writer.writerow(["interval", "erlang_c_agents", "planned_agents", "service_level_pct", "service_level_pct_ci"])
         for start, erlang, planned, figures in zip(plan.check.starts, plan.erlang_c, plan.staffing, plan.check.intervals):
             level = figures["service_level"]
             writer.writerow([start, int(erlang), planned,
-                             "" if math.isnan(level.mean) else round(level.mean, 4),
-                             "" if math.isnan(level.half_width) else round(level.half_width, 4)])
+                             "" if math.isnan(level.mean) else round(level.mean * 100, 2),
+                             "" if math.isnan(level.half_width) else round(level.half_width * 100, 2)])
     teams_path = out / "teams.csv"
     rows = by_team(config.agents, on_duty(config.agents, interval_minutes, plan.staffing))
     with teams_path.open("w", newline="", encoding="utf-8") as handle:

@@ -14,6 +14,7 @@ import pytest
 from acd.config import load_config, load_config_text
 from acd.config.sim import settings_for
 from sim.cli import main
+from sim.output import csv_column
 from sim.plan import search
 from sim.replications import run_days
 
@@ -64,7 +65,7 @@ def test_run_writes_csv_json_and_plots_with_a_row_per_interval_and_the_day(confi
     assert float(day["answered"]) + float(day["abandoned"]) + float(day["short_abandoned"]) \
         + float(day["blocked"]) + float(day["exited"]) + float(day["unfinished"]) == pytest.approx(float(day["offered"]))
     assert 1000 < float(day["offered"]) < 1600
-    assert float(day["service_level_ci"]) > 0, "three replications give an interval"
+    assert float(day["service_level_pct_ci"]) > 0, "three replications give an interval"
     document = json.loads((out / "figures.json").read_text())
     assert document["replications"] == 3 and document["seed"] == 4 and len(document["days"]) == 3
     assert document["intervals"][3]["offered"] == 0 and document["intervals"][3]["asa"] is None
@@ -89,7 +90,7 @@ def test_every_reported_figure_is_a_column_with_its_confidence_interval(config_f
         header = next(csv.reader(handle))
     document = json.loads((out / "figures.json").read_text())
     for name in REPORTED:
-        assert name in header and f"{name}_ci" in header, name
+        assert csv_column(name) in header and csv_column(f"{name}_ci") in header, name
         assert name in document["day"] and f"{name}_ci" in document["day"], name
         assert all(name in row for row in document["intervals"]), name
     busiest = max(document["intervals"], key=lambda row: row["offered"])

@@ -3,6 +3,7 @@ signals or hang-ups carrying the service level, and the small things that mislea
 ("1 replications", an --out that fails after the whole run, bars past 100 %)."""
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -85,3 +86,17 @@ def test_confidence_bars_of_a_share_stay_between_0_and_100_percent():
     assert values == pytest.approx([97.0, 2.0, 50.0])
     assert [v + a for v, a in zip(values, above)] == pytest.approx([100.0, 7.0, 55.0])
     assert [v - b for v, b in zip(values, below)] == pytest.approx([92.0, 0.0, 45.0])
+
+
+def test_csv_columns_carry_their_units_and_shares_are_percentages(config_file: Path, tmp_path: Path):
+    out = tmp_path / "o"
+    assert main(["run", "--config", str(config_file), "--replications", "2", "--out", str(out),
+                 "--quiet", "--no-plots"]) == 0
+    with (out / "figures.csv").open(encoding="utf-8") as handle:
+        day = list(csv.DictReader(handle))[-1]
+    document = json.loads((out / "figures.json").read_text())
+    assert "service_level" not in day and "asa" not in day
+    assert float(day["service_level_pct"]) == pytest.approx(document["day"]["service_level"] * 100, abs=1e-3)
+    assert float(day["occupancy_pct"]) == pytest.approx(document["day"]["occupancy"] * 100, abs=1e-3)
+    assert float(day["asa_s"]) == pytest.approx(document["day"]["asa"], abs=1e-3)
+    assert document["units"]["service_level"] == "pct" and document["units"]["asa"] == "s"
