@@ -15,6 +15,7 @@ go). The engine's deadlines are honoured by waking it at ``next_deadline()``.
 from __future__ import annotations
 
 import random
+from datetime import date
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
@@ -27,10 +28,11 @@ from acd.engine import AgentState, Engine
 from acd.engine import decisions as d
 from acd.engine import events as e
 from sim.load import DAY, arrival_times, chooser, sampler
+from sim.opening import is_open_at, open_minutes
 from sim.roster import on_duty
 
 #: What became of one dialled call.
-OUTCOMES: tuple[str, ...] = ("blocked", "answered", "abandoned", "exited", "unfinished")
+OUTCOMES: tuple[str, ...] = ("blocked", "closed", "answered", "abandoned", "exited", "unfinished")
 #: agent state -> how its time counts: 0 not staffed, 1 staffed and idle, 2 busy with a call
 _TIME_MODE: dict[str, int] = {state.value: 0 if state in (AgentState.LOGGED_OUT, AgentState.PAUSED)
                               else 2 if state in (AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP)
@@ -136,7 +138,7 @@ class CallCentreDay:
 
     def __init__(self, config: Config, settings: SimSettings, seed: int, *,
                  calls_per_day: float | None = None, staffing: tuple[int, ...] | None = None,
-                 lines: int | None = None, arrivals: list[float] | None = None) -> None:
+                 lines: int | None = None, arrivals: list[float] | None = None, day: date | None = None) -> None:
         self.config = config
         self.settings = settings
         self.env = simpy.Environment()
@@ -152,6 +154,8 @@ class CallCentreDay:
         self.rng = rng
         self.calls_per_day = settings.calls_per_day if calls_per_day is None else calls_per_day
         self.arrivals = arrivals if arrivals is not None else arrival_times(self.calls_per_day, settings.profile, rng)
+        #: queue -> open minute by minute on ``day`` (None: every queue always open)
+        self.open = open_minutes(config, day) if day is not None else None
         self.roster = on_duty(config.agents, settings.interval, staffing if staffing is not None else settings.staffing)
         first, again = _stream(seed, "callers"), _stream(seed, "redials")
         self._first = _Draws(settings, first, _stream(seed, "talk"), _stream(seed, "patience"))
@@ -271,6 +275,11 @@ class CallCentreDay:
         """The IVR is done (topic, language, caller type chosen): the caller waits in line
         and holds on for as long as their patience lasts."""
         now = self.env.now
+        if not is_open_at(self.open, call.queue, now):
+            # the closed path (hours message, callback offer): no agent, no redial
+            call.outcome = "closed"
+            self._lines_busy -= 1
+            return
         call.enqueued = now
         self._live[call.id] = call
         self._ringing_at_once = None

@@ -5,9 +5,9 @@ Time-Varying Queues to Achieve Time-Stable Performance", Management Science 54(2
 
 Offered load lags the arrival rate: at 10:00 the agents still talk to callers who rang
 at 9:55, so a staffing table that follows the calls per interval is short on a falling
-edge and idle on a rising one. The load m(t) = E[A(t - D) - A(t - D - S)], A the
-cumulative arrivals, D the IVR time and S the handle time (talk + the queue's wrap-up),
-takes the lag into account.
+edge and idle on a rising one. The load m(t) = E[G(t) - G(t - S)], G the cumulative
+callers who joined the queue while it was open (arrivals shifted by the IVR time D),
+S the handle time (talk + the queue's wrap-up), takes the lag into account.
 
 Two parts, estimated differently (a control variate with coefficient 1: the part whose
 mean is known is not estimated):
@@ -21,9 +21,8 @@ mean is known is not estimated):
 """
 from __future__ import annotations
 
-import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from statistics import NormalDist
 
 from acd.config.model import Config
@@ -53,44 +52,62 @@ def quantiles(distribution: Distribution, count: int) -> list[float]:
     return [v * scale for v in values]
 
 
-class _Cumulative:
-    """A(x): expected first calls dialled by time x (piecewise linear in the profile)."""
+class _Joined:
+    """G(x): expected first calls that joined one queue by time x of the day, when the
+    queue is open at their joining (the others take the closed path), for callers who
+    spend ``ivr`` seconds in the IVR. Minute steps, linear within a minute."""
 
-    def __init__(self, settings: SimSettings, calls_per_day: float) -> None:
+    def __init__(self, settings: SimSettings, calls_per_day: float, ivr: float,
+                 open_minutes: Sequence[bool] | None) -> None:
         length = settings.interval_seconds
-        self.starts = [i * length for i in range(len(settings.profile))]
-        self.rates = [calls_per_day * share / length for share in settings.profile]
-        self.before = [0.0]
-        for rate in self.rates:
-            self.before.append(self.before[-1] + rate * length)
+        rates = [calls_per_day * share / length for share in settings.profile]
+        last = len(rates) - 1
+
+        def rate(at: float) -> float:   # arrivals per second at time ``at`` of the day
+            return rates[min(int(at // length), last)] if at >= 0 else 0.0
+
+        self.cumulative = [0.0]
+        for minute in range(1440):
+            joined = 0.0
+            if open_minutes is None or open_minutes[minute]:
+                # callers joining in this minute dialled ``ivr`` seconds earlier; the rate
+                # is constant within an interval, so two samples per minute are exact but
+                # in the minute an interval boundary falls in (there: the average)
+                start = minute * 60.0 - ivr
+                joined = 30.0 * (rate(start + 15.0) + rate(start + 45.0))
+            self.cumulative.append(self.cumulative[-1] + joined)
 
     def __call__(self, x: float) -> float:
         if x <= 0:
             return 0.0
-        index = min(bisect.bisect_right(self.starts, x) - 1, len(self.rates) - 1)
-        return self.before[index] + self.rates[index] * (x - self.starts[index])
+        if x >= 86_400.0:
+            return self.cumulative[-1]
+        minute = int(x // 60)
+        low = self.cumulative[minute]
+        return low + (self.cumulative[minute + 1] - low) * (x / 60.0 - minute)
 
 
 def first_call_load(config: Config, settings: SimSettings, times: Sequence[float],
-                    calls_per_day: float | None = None, extra_handle: float = 0.0) -> list[float]:
+                    calls_per_day: float | None = None, extra_handle: float = 0.0,
+                    opening: Mapping[str, Sequence[bool]] | None = None) -> list[float]:
     """Expected offered load (erlangs) of the first calls at each of ``times`` (seconds);
-    ``extra_handle`` seconds of agent time per call come on top (the ring)."""
-    arrivals = _Cumulative(settings, settings.calls_per_day if calls_per_day is None else calls_per_day)
+    ``extra_handle`` seconds of agent time per call come on top (the ring); ``opening``
+    (queue -> open minute by minute, ``sim.opening``) leaves out callers who find their
+    queue closed."""
+    calls = settings.calls_per_day if calls_per_day is None else calls_per_day
     talks = quantiles(settings.talk_time, TALK_QUANTILES)
     ivrs = quantiles(settings.ivr_time, IVR_QUANTILES)
     total = sum(settings.topics.values()) or 1.0
-    mix = [(share / total, config.queues[queue].wrapup + extra_handle) for queue, share in settings.topics.items()]
     pairs = len(talks) * len(ivrs)
-    loads = []
-    for t in times:
-        load = 0.0
-        for share, wrapup in mix:
-            inner = 0.0
-            for d in ivrs:
-                joined = arrivals(t - d)
-                inner += sum(joined - arrivals(t - d - s - wrapup) for s in talks)
-            load += share * inner / pairs
-        loads.append(load)
+    loads = [0.0] * len(times)
+    for queue, share in settings.topics.items():
+        handle = config.queues[queue].wrapup + extra_handle
+        minutes = opening.get(queue) if opening is not None else None
+        for d in ivrs:
+            joined = _Joined(settings, calls * share / total, d, minutes)
+            for k, t in enumerate(times):
+                now = joined(t)
+                loads[k] += sum(now - joined(t - s - handle) for s in talks) / pairs
     return loads
 
 

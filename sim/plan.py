@@ -39,12 +39,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date
 
 from acd.config.model import Config
 from acd.config.sim import SimSettings
 from sim.confidence import estimate
 from sim.needed import erlang_c_agents, mean_handle_time
 from sim.offered_load import first_call_load, redial_load
+from sim.opening import open_minutes
 from sim.replications import Replicated, run_days
 from sim.roster import rotation
 from sim.staffing import StaffingTarget, TargetUnreachable, agents_needed
@@ -109,10 +111,11 @@ class _Formula:
 
 def search(config: Config, settings: SimSettings, replications: int, *, max_rounds: int = 12,
            on_round: Callable[[int, tuple[int, ...], int], None] | None = None,
-           progress: Callable[[float], None] | None = None) -> Plan:
+           progress: Callable[[float], None] | None = None, day: date | None = None) -> Plan:
     """Find the staffing per interval that meets ``settings.target`` (see module doc).
     ``on_round`` hears each round's staffing and replications before they are simulated; ``progress`` the
-    fraction of the round's replications done."""
+    fraction of the round's replications done; ``day`` the date whose opening hours
+    apply (None: every queue open all day)."""
     if max_rounds < 1:
         raise ValueError(f"max_rounds must be at least 1, got {max_rounds}")
     available = len(rotation(config.agents))
@@ -120,7 +123,8 @@ def search(config: Config, settings: SimSettings, replications: int, *, max_roun
         raise ValueError("every agent has shifts of their own: there is nobody for the search to place")
     count, length = settings.intervals, settings.interval_seconds
     moments = [(i + f) * length for i in range(count) for f in MOMENTS]
-    first = first_call_load(config, settings, moments, extra_handle=settings.answer_delay)
+    opening = open_minutes(config, day) if day is not None else None
+    first = first_call_load(config, settings, moments, extra_handle=settings.answer_delay, opening=opening)
     formula = _Formula(config, settings, available)
     erlang = erlang_c_agents(config, settings)
     extra = [0] * count
@@ -151,7 +155,7 @@ def search(config: Config, settings: SimSettings, replications: int, *, max_roun
             on_round(rounds, staffing, replications)
         history.append(staffing)
         check = run_days(config, settings, replications, settings.seed, staffing=staffing, needed=erlang,
-                         progress=progress, keep_results=True)
+                         progress=progress, keep_results=True, day=day)
         per_day = [redial_load(day) for day in check.results]
         for i in range(count):
             load = estimate([loads[i] for loads in per_day])

@@ -22,7 +22,7 @@ from acd.config.model import Config
 from sim.cli_options import whole_number
 from sim.plan import Plan, search
 from sim.roster import by_team, on_duty
-from sim.run_command import add_arguments, load, plural, summary, writable_out, write_outputs
+from sim.run_command import add_arguments, load, plural, simulated_date, summary, writable_out, write_outputs
 
 
 def register(subparsers: Any) -> None:
@@ -123,14 +123,17 @@ def main(args: argparse.Namespace) -> int:
     if not writable_out(args.out) or (loaded := load(args)) is None:
         return 2
     config, settings = loaded
+    if (day := simulated_date(args, config)) is None:
+        return 2
     counter = DayCounter(not args.quiet)
     try:
-        plan = search(config, settings, args.replications, max_rounds=args.rounds,
+        plan = search(config, settings, args.replications, max_rounds=args.rounds, day=day,
                       on_round=lambda n, _staffing, days: counter.round(n, days), progress=counter)
     finally:
         counter.close()
     written = write_outputs(plan.check, args.out, config, settings, not args.no_plots,
                             {"planned_staffing": list(plan.staffing), "rounds": plan.rounds, "replications_per_round": plan.replications,
+                             "date": day.isoformat(), "weekday": day.strftime("%A"),
                              "converged": plan.converged})
     written += write_plan(plan, args.out, settings.interval, config)
     print(summary(plan.check, config.lines, settings.target.max_blocking))

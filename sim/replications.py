@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 from acd.config.model import Config
 from acd.config.sim import SimSettings
@@ -37,8 +38,10 @@ class Replicated:
 def run_days(config: Config, settings: SimSettings, replications: int, seed: int, *,
              calls_per_day: float | None = None, staffing: Sequence[int] | None = None,
              needed: Sequence[float] | None = None, level: float = 0.95,
-             progress: Callable[[float], None] | None = None, keep_results: bool = False) -> Replicated:
-    """Simulate ``replications`` days; ``progress`` is told the fraction done (0..1)."""
+             progress: Callable[[float], None] | None = None, keep_results: bool = False,
+             day: date | None = None) -> Replicated:
+    """Simulate ``replications`` days (of the date ``day``'s opening hours; None: every
+    queue open all day); ``progress`` is told the fraction done (0..1)."""
     if replications < 1:
         raise ValueError(f"replications must be at least 1, got {replications}")
     days: list[tuple[list[Figures], Figures]] = []
@@ -46,7 +49,7 @@ def run_days(config: Config, settings: SimSettings, replications: int, seed: int
     results: list[DayResult] = []
     for r in range(replications):
         model = CallCentreDay(config, settings, seed + r, calls_per_day=calls_per_day,
-                              staffing=tuple(staffing) if staffing is not None else None)
+                              staffing=tuple(staffing) if staffing is not None else None, day=day)
         report: Callable[[float], None] | None = None
         if progress is not None:
             report = (lambda seconds, r=r: progress((r + seconds / 86_400.0) / replications))

@@ -14,7 +14,8 @@ import sys
 import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from datetime import date
+from typing import Any, cast
 
 from acd.config import ConfigError, load_config
 from acd.config.model import Config
@@ -22,6 +23,7 @@ from acd.config.sim import SimSettings, settings_for
 from sim.cli_options import positive_number, whole_number
 from sim.confidence import Estimate
 from sim.needed import erlang_c_agents
+from sim.opening import DAY_TYPES, representative_date
 from sim.output import write_csv, write_json, write_queue_csv
 from sim.plots import PlotContext, write_plots
 from sim.replications import Replicated, run_days
@@ -37,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="directory for CSV, JSON and PNG files")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument("--day-type", choices=DAY_TYPES, default="weekday",
+                      help="whose opening hours: a working weekday (default), saturday, sunday or a public "
+                           "holiday; callers whose queue is closed take the closed path, not an agent")
+    when.add_argument("--date", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD",
+                      help="simulate this date's opening hours and holidays")
 
 
 def register(subparsers: Any) -> None:
@@ -62,6 +70,19 @@ def load(args: argparse.Namespace) -> tuple[Config, SimSettings] | None:
     if args.lines is not None:
         config = replace(config, lines=args.lines)
     return config, settings
+
+
+def simulated_date(args: argparse.Namespace, config: Config) -> date | None:
+    """The date whose opening hours the day keeps (``--date``, or ``--day-type``'s
+    representative date); None when the config has no holiday for ``holiday``, after
+    saying so."""
+    if args.date is not None:
+        return cast(date, args.date)
+    try:
+        return representative_date(config, args.day_type)
+    except ValueError as error:
+        print(f"acd-sim: {error}", file=sys.stderr)
+        return None
 
 
 def writable_out(out: Path) -> bool:
@@ -114,12 +135,12 @@ class Progress:
 
 
 def simulate(config: Config, settings: SimSettings, replications: int, *, staffing: tuple[int, ...] | None = None,
-             quiet: bool = False, description: str = "simulating") -> Replicated:
+             quiet: bool = False, description: str = "simulating", day: date | None = None) -> Replicated:
     needed = erlang_c_agents(config, settings)
     progress = Progress(not quiet, description)
     try:
         return run_days(config, settings, replications, settings.seed, staffing=staffing, needed=needed,
-                        progress=progress)
+                        progress=progress, day=day)
     finally:
         progress.close()
 
@@ -161,7 +182,8 @@ def summary(result: Replicated, lines: int | None = None, max_blocking: float = 
         f"  offered {show('offered', digits=0)}, blocked {show('blocked', digits=0)} "
         f"({show('blocking', 100, ' %')} got busy), "
         f"answered {show('answered', digits=0)}, abandoned {show('abandoned', digits=0)} "
-        f"(+ {show('short_abandoned', digits=0)} short), exited {show('exited', digits=0)}",
+        f"(+ {show('short_abandoned', digits=0)} short), exited {show('exited', digits=0)}"
+        + (f", closed (hours, holidays) {show('closed', digits=0)}" if day["closed"].mean > 0 else ""),
         f"  service level {show('service_level', 100, ' %')}, ASA {show('asa', unit=' s')}, "
         f"longest wait {show('longest_wait', unit=' s', digits=0)}",
         f"  occupancy {show('occupancy', 100, ' %')}, escalated to back office {show('escalated', digits=0)}, "
@@ -213,8 +235,11 @@ def main(args: argparse.Namespace) -> int:
     if not writable_out(args.out) or (loaded := load(args)) is None:
         return 2
     config, settings = loaded
-    result = simulate(config, settings, args.replications, quiet=args.quiet)
-    written = write_outputs(result, args.out, config, settings, not args.no_plots)
+    if (day := simulated_date(args, config)) is None:
+        return 2
+    result = simulate(config, settings, args.replications, quiet=args.quiet, day=day)
+    written = write_outputs(result, args.out, config, settings, not args.no_plots,
+                            {"date": day.isoformat(), "weekday": day.strftime("%A")})
     print(summary(result, config.lines, settings.target.max_blocking))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
