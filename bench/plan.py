@@ -13,11 +13,13 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from acd.config import load_config, load_config_text
 from acd.config.model import Config
 from acd.config.sim import settings_for
+from sim.opening import representative_date
 from sim.plan import search
 from sim.plan_command import describe
 from sim.run_command import summary
@@ -53,11 +55,12 @@ sim:
 
 def run_case(name: str, config: Config, replications: int) -> None:
     settings = settings_for(config)
+    day = representative_date(config, "weekday")
     started = time.perf_counter()
-    plan = search(config, settings, replications)
+    plan = search(config, settings, replications, day=day)
     seconds = time.perf_counter() - started
     loaded = [n for n, share in zip(plan.staffing, settings.profile) if share > 0] or list(plan.staffing)
-    print(f"== {name}: {replications} replications asked, {seconds:.0f} s")
+    print(f"== {name}, a weekday ({day}): {replications} replications asked, {seconds:.0f} s")
     print(describe(plan, settings.interval, settings.target.service_level, settings.target.threshold))
     print(f"agents per interval with calls: {min(loaded)}-{max(loaded)}; table {plan.staffing_table(settings.interval)}")
     print(summary(plan.check, config.lines, settings.target.max_blocking))
@@ -67,6 +70,7 @@ def run_case(name: str, config: Config, replications: int) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--replications", type=int, default=5)
+    parser.add_argument("--calls-per-day", type=float, default=None, help="override the 1555 example's calls")
     parser.add_argument("--only", choices=("flat", "1555"), default=None)
     args = parser.parse_args(argv)
     if args.replications < 1:
@@ -75,7 +79,10 @@ def main(argv: list[str] | None = None) -> None:
         run_case("flat day, 770 calls/h, 270 s exponential, 80/20 (Erlang C: 65)",
                  load_config_text(flat_config_text(), "flat.yaml"), args.replications)
     if args.only in (None, "1555"):
-        run_case("examples/1555.yaml", load_config(EXAMPLE), args.replications)
+        example = load_config(EXAMPLE)
+        if args.calls_per_day is not None and example.sim is not None:
+            example = replace(example, sim=replace(example.sim, calls_per_day=args.calls_per_day))
+        run_case("examples/1555.yaml", example, args.replications)
 
 
 if __name__ == "__main__":

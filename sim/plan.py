@@ -1,5 +1,6 @@
-"""The staffing search: the agents per interval that meet the service-level target,
-checked by simulation rather than trusted to a formula.
+"""The staffing search: the agents per interval that meet the targets (service level,
+and with ``sim.target`` ASA, abandonment and occupancy caps together), checked by
+simulation rather than trusted to a formula.
 
 It follows the simulation-based iterative staffing algorithm (ISA) of Feldman,
 Mandelbaum, Massey and Whitt, "Staffing of Time-Varying Queues to Achieve Time-Stable
@@ -43,7 +44,7 @@ from datetime import date
 
 from acd.config.model import Config
 from acd.config.sim import SimSettings
-from sim.confidence import estimate
+from sim.confidence import Estimate, estimate
 from sim.needed import erlang_c_agents, mean_handle_time
 from sim.offered_load import first_call_load, redial_load
 from sim.opening import open_minutes
@@ -92,10 +93,17 @@ class _Formula:
     def __init__(self, config: Config, settings: SimSettings, limit: int) -> None:
         # the agent's phone rings answer_delay seconds: agent time, and the caller's wait
         self.handle = mean_handle_time(config, settings) + settings.answer_delay
-        threshold = max(0.0, settings.target.threshold - settings.answer_delay)
-        self.target = StaffingTarget(threshold, service_level=settings.target.service_level)
+        target = settings.target
+        threshold = max(0.0, target.threshold - settings.answer_delay)
         patience = settings.patience
         self.patience = patience.mean if patience is not None and patience.kind == "exponential" else None
+        # without exponential patience the formula has no abandonment to bound (Erlang C);
+        # the simulation's check still holds the day to max_abandon
+        self.target = StaffingTarget(
+            threshold, service_level=target.service_level,
+            asa_s=None if target.asa is None else max(1.0, target.asa - settings.answer_delay),
+            max_abandon=target.max_abandon if self.patience is not None else None,
+            max_occupancy=target.max_occupancy)
         self.limit = limit
 
     def __call__(self, load: float) -> int:
@@ -161,9 +169,7 @@ def search(config: Config, settings: SimSettings, replications: int, *, max_roun
             load = estimate([loads[i] for loads in per_day])
             redials[i] = load.mean
             redial_spread[i] = 0.0 if math.isnan(load.half_width) else load.half_width
-            level = check.intervals[i]["service_level"]
-            if level.replications > 1 and not math.isnan(level.half_width) and level.high < target \
-                    and staffing[i] < available:
+            if _missed_beyond_doubt(check.intervals[i], settings) and staffing[i] < available:
                 extra[i] += 1
     assert check is not None
     # What we return is what was simulated last, never an unchecked correction.
@@ -173,6 +179,23 @@ def search(config: Config, settings: SimSettings, replications: int, *, max_roun
                   and checked[i] >= available)
     peaks = tuple(max(first[i * len(MOMENTS) + k] for k in range(len(MOMENTS))) + redials[i] for i in range(count))
     return Plan(checked, tuple(erlang), check, len(history), short, converged, replications, peaks, tuple(history))
+
+
+def _missed_beyond_doubt(figures: dict[str, Estimate], settings: SimSettings) -> bool:
+    """Whether an interval's simulated figures miss a target even at the favourable end
+    of their confidence interval (one day, or no calls: nothing is beyond doubt)."""
+    target = settings.target
+
+    def sure(name: str) -> Estimate | None:
+        est = figures[name]
+        return est if est.replications > 1 and not math.isnan(est.half_width) else None
+
+    level, asa, abandon = sure("service_level"), sure("asa"), sure("abandon_rate")
+    occupancy = sure("occupancy")
+    return ((level is not None and level.high < target.service_level)
+            or (target.asa is not None and asa is not None and asa.low > target.asa)
+            or (target.max_abandon is not None and abandon is not None and abandon.low > target.max_abandon)
+            or (target.max_occupancy is not None and occupancy is not None and occupancy.low > target.max_occupancy))
 
 
 def _need(first: list[float], interval: int, redials: float, formula: _Formula) -> int:

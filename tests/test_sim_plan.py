@@ -13,6 +13,7 @@ from acd.config.sim import settings_for
 from bench.plan import flat_config_text
 from sim.needed import erlang_c_agents
 from sim.plan import search
+from sim.staffing import StaffingTarget, agents_needed
 
 HOURS = 4   # a short day keeps the test quick; every interval is loaded from its first minute on
 
@@ -45,3 +46,21 @@ def test_the_plan_does_not_depend_on_the_replications_or_the_seed(flat):
     few = search(config, settings, 5).staffing[:HOURS]
     other_seed = search(config, replace(settings, seed=77), 5).staffing[:HOURS]
     assert all(abs(a - b) <= 1 for a, b in zip(few, other_seed)), (few, other_seed)
+
+
+def test_the_plan_holds_an_asa_target_with_the_service_level(flat):
+    # a planner who must hold an average wait of 8 s: Erlang C wants more than the 65
+    config, settings = flat
+    target = replace(settings.target, asa=8.0)
+    needed = agents_needed(770, 270, StaffingTarget(20, service_level=0.8, asa_s=8.0)).agents
+    assert needed > 65
+    plan = search(config, replace(settings, target=target), 5)
+    assert all(needed <= agents <= needed + 1 for agents in plan.staffing[:HOURS]), (needed, plan.staffing)
+    assert plan.check.day["asa"].mean <= 8.0 + plan.check.day["asa"].half_width
+
+
+def test_an_asa_target_is_read_from_the_config():
+    config = load_config_text(FLAT.replace("short_abandon: 0}", "short_abandon: 0, asa: 16, max_abandon: 0.05}"),
+                              "flat.yaml")
+    target = settings_for(config).target
+    assert (target.asa, target.max_abandon, target.max_occupancy) == (16.0, 0.05, None)

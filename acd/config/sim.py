@@ -70,6 +70,10 @@ class PlanTarget:
     #: share of callers the trunk may turn away busy: the report's "lines needed"
     #: (Erlang B) is the fewest lines that keep to it
     max_blocking: float = 0.01
+    #: further targets acd-sim plan meets together with the service level (None: none)
+    asa: float | None = None
+    max_abandon: float | None = None
+    max_occupancy: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,12 +305,16 @@ def _target(node: Located | None) -> PlanTarget:
     d = PlanTarget()
     if node is None:
         return d
-    f = Fields(node, ("threshold", "service_level", "short_abandon", "max_blocking"))
+    f = Fields(node, ("threshold", "service_level", "short_abandon", "max_blocking", "asa", "max_abandon",
+                      "max_occupancy"))
     return PlanTarget(
         threshold=f.float("threshold", d.threshold, minimum=1),
         service_level=f.float("service_level", d.service_level, minimum=0.01, maximum=0.999),
         short_abandon=f.float("short_abandon", d.short_abandon, minimum=0),
         max_blocking=f.float("max_blocking", d.max_blocking, minimum=0.0001, maximum=0.5),
+        asa=f.float("asa", None, minimum=1),
+        max_abandon=f.float("max_abandon", None, minimum=0.001, maximum=0.999),
+        max_occupancy=f.float("max_occupancy", None, minimum=0.01, maximum=1),
     )
 
 
