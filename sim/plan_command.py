@@ -73,7 +73,7 @@ class DayCounter:
             from tqdm import tqdm  # type: ignore[import-untyped]
 
             self._bar = tqdm(desc="planning", unit=" days", file=sys.stderr,
-                             bar_format="{desc}: round {postfix}, {n:.1f} days simulated [{elapsed}]")
+                             bar_format="{desc}, {n:.1f} days simulated [{elapsed}]")
         self._before = 0.0
         self._replications = 0
         self._shown = 0.0
@@ -81,7 +81,7 @@ class DayCounter:
     def round(self, number: int, replications: int) -> None:
         self._before, self._replications = self._shown, replications
         if self._bar is not None:
-            self._bar.set_postfix_str(str(number))
+            self._bar.set_description_str(f"planning: round {number}")
 
     def __call__(self, fraction: float) -> None:
         days = self._before + fraction * self._replications
@@ -104,7 +104,8 @@ def describe(plan: Plan, interval_minutes: int, target_level: float, threshold: 
     for number, staffing in enumerate(plan.history, 1):
         lines.append(f"round {number}: peak {max(staffing)} agents, {agent_hours(staffing, interval_minutes):.1f} "
                      f"agent-hours")
-    state = f"converged after {plan.rounds} rounds" if plan.converged else f"stopped after {plan.rounds} rounds"
+    rounds = f"{plan.rounds} {plural(plan.rounds, 'round')}"
+    state = f"converged after {rounds}" if plan.converged else f"stopped after {rounds}"
     lines.append(f"plan {state} ({plan.replications} {plural(plan.replications, 'replication')} a round): "
                  f"peak {max(plan.staffing)} agents, {agent_hours(plan.staffing, interval_minutes):.1f} agent-hours "
                  f"(Erlang C alone: peak {max(plan.erlang_c):.0f}, "

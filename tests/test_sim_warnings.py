@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -100,3 +101,12 @@ def test_csv_columns_carry_their_units_and_shares_are_percentages(config_file: P
     assert float(day["occupancy_pct"]) == pytest.approx(document["day"]["occupancy"] * 100, abs=1e-3)
     assert float(day["asa_s"]) == pytest.approx(document["day"]["asa"], abs=1e-3)
     assert document["units"]["service_level"] == "pct" and document["units"]["asa"] == "s"
+
+
+def test_plan_progress_counts_simulated_days_of_every_round(config_file: Path, tmp_path: Path, capsys):
+    assert main(["plan", "--config", str(config_file), "--replications", "2", "--out", str(tmp_path / "p"),
+                 "--no-plots"]) == 0
+    captured = capsys.readouterr()
+    rounds = int(re.search(r"converged after (\d+) rounds?", captured.out).group(1))
+    last = captured.err.replace("\r", "\n").strip().splitlines()[-1]
+    assert re.search(rf"planning: round {rounds}, {2 * rounds}\.0 days simulated", last), last
