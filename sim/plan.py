@@ -136,6 +136,7 @@ def search(config: Config, settings: SimSettings, replications: int, *, max_roun
     formula = _Formula(config, settings, available)
     erlang = erlang_c_agents(config, settings)
     extra = [0] * count
+    most_replications = MAX_REPLICATION_FACTOR * replications
     redials = [0.0] * count            # the redials' mean load per interval, last measured
     redial_spread = [0.0] * count      # its confidence half-width
     target = settings.target.service_level
@@ -158,7 +159,7 @@ def search(config: Config, settings: SimSettings, replications: int, *, max_roun
         if any(abs(_need(first, i, redials[i] + redial_spread[i], formula)
                    - _need(first, i, max(0.0, redials[i] - redial_spread[i]), formula)) > 1
                for i in range(count)):
-            replications = min(replications * 2, MAX_REPLICATION_FACTOR * max(replications, 1))
+            replications = min(replications * 2, most_replications)
         if on_round is not None:
             on_round(rounds, staffing, replications)
         history.append(staffing)

@@ -64,3 +64,13 @@ def test_an_asa_target_is_read_from_the_config():
                               "flat.yaml")
     target = settings_for(config).target
     assert (target.asa, target.max_abandon, target.max_occupancy) == (16.0, 0.05, None)
+
+
+def test_noisy_redials_raise_the_replications_at_most_fourfold():
+    # a day where many callers hang up and redial: their load is measured, and noisy
+    text = FLAT.replace("patience: none", "patience: {distribution: exponential, mean: 30}").replace(
+        "redial: {probability: 0}", "redial: {probability: 0.9, delay: {distribution: exponential, mean: 60}}")
+    config = load_config_text(text, "redials.yaml")
+    seen: list[int] = []
+    plan = search(config, settings_for(config), 2, max_rounds=5, on_round=lambda n, s, r: seen.append(r))
+    assert seen[0] == 2 and max(seen) <= 8 and plan.replications == seen[-1]
