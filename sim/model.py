@@ -28,7 +28,7 @@ from acd.engine import AgentState, Engine
 from acd.engine import decisions as d
 from acd.engine import events as e
 from sim.load import DAY, arrival_times, chooser, sampler
-from sim.opening import is_open_at, open_minutes
+from sim.opening import is_open_at, open_minutes, serving
 from sim.roster import on_duty
 
 #: What became of one dialled call.
@@ -156,7 +156,9 @@ class CallCentreDay:
         self.arrivals = arrivals if arrivals is not None else arrival_times(self.calls_per_day, settings.profile, rng)
         #: queue -> open minute by minute on ``day`` (None: every queue always open)
         self.open = open_minutes(config, day) if day is not None else None
-        self.roster = on_duty(config.agents, settings.interval, staffing if staffing is not None else settings.staffing)
+        open_first = serving(config, self.open, settings.interval) if self.open is not None else None
+        self.roster = on_duty(config.agents, settings.interval,
+                              staffing if staffing is not None else settings.staffing, open_first)
         first, again = _stream(seed, "callers"), _stream(seed, "redials")
         self._first = _Draws(settings, first, _stream(seed, "talk"), _stream(seed, "patience"))
         self._again = _Draws(settings, again, again, again)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 
 from acd.config.model import Config
+from acd.engine.lines import qualifies
 from ivr.calendar import holiday_name, is_open
 
 DAY_TYPES: tuple[str, ...] = ("weekday", "saturday", "sunday", "holiday")
@@ -49,6 +50,18 @@ def open_minutes(config: Config, day: date) -> dict[str, list[bool]]:
         start = datetime(day.year, day.month, day.day, tzinfo=timezone.utc)
         table[name] = [is_open(schedule, config.holidays, start + timedelta(minutes=m)) for m in range(1440)]
     return table
+
+
+def serving(config: Config, table: Mapping[str, list[bool]], interval_minutes: int) -> list[frozenset[str]]:
+    """Per interval, the agents who qualify for a queue open at some minute of it (the
+    roster puts them on duty first)."""
+    result = []
+    for start in range(0, 1440, interval_minutes):
+        open_queues = [config.queues[name] for name, minutes in table.items()
+                       if any(minutes[start:start + interval_minutes])]
+        result.append(frozenset(agent.id for agent in config.agents.values()
+                                if any(qualifies(agent.skills, queue.requirements) for queue in open_queues)))
+    return result
 
 
 def is_open_at(table: Mapping[str, list[bool]] | None, queue: str, seconds: float) -> bool:

@@ -15,12 +15,14 @@ import argparse
 import csv
 import math
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from acd.config.model import Config
 from sim.cli_options import whole_number
 from sim.plan import Plan, search
+from sim.opening import open_minutes, serving
 from sim.roster import by_team, on_duty
 from sim.run_command import add_arguments, load, plural, simulated_date, summary, writable_out, write_outputs
 
@@ -33,7 +35,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=main, replications=3)
 
 
-def write_plan(plan: Plan, out: Path, interval_minutes: int, config: Config) -> list[Path]:
+def write_plan(plan: Plan, out: Path, interval_minutes: int, config: Config, day: date | None = None) -> list[Path]:
     """plan.csv (per interval: Erlang C, planned, simulated service level), teams.csv
     (the planned head count per team, as the simulation put them on duty) and
     staffing.yaml (the table to paste into the config)."""
@@ -48,7 +50,8 @@ def write_plan(plan: Plan, out: Path, interval_minutes: int, config: Config) -> 
                              "" if math.isnan(level.mean) else round(level.mean * 100, 2),
                              "" if math.isnan(level.half_width) else round(level.half_width * 100, 2)])
     teams_path = out / "teams.csv"
-    rows = by_team(config.agents, on_duty(config.agents, interval_minutes, plan.staffing))
+    first = serving(config, open_minutes(config, day), interval_minutes) if day is not None else None
+    rows = by_team(config.agents, on_duty(config.agents, interval_minutes, plan.staffing, first))
     with teams_path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["interval", *rows[0]])
@@ -136,7 +139,7 @@ def main(args: argparse.Namespace) -> int:
                             {"planned_staffing": list(plan.staffing), "rounds": plan.rounds, "replications_per_round": plan.replications,
                              "date": day.isoformat(), "weekday": day.strftime("%A"),
                              "converged": plan.converged})
-    written += write_plan(plan, args.out, settings.interval, config)
+    written += write_plan(plan, args.out, settings.interval, config, day)
     print(summary(plan.check, config.lines, settings.target.max_blocking))
     print(describe(plan, settings.interval, settings.target.service_level, settings.target.threshold))
     if plan.short_of_agents:

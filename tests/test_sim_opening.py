@@ -91,3 +91,15 @@ def test_run_reports_closed_calls_and_the_date(tmp_path: Path, capsys):
     assert "closed (hours, holidays)" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         main(["run", "--config", str(path), "--day-type", "holiday", "--date", "2027-01-06", "--out", str(out)])
+
+
+def test_a_small_shift_is_of_agents_who_serve_the_open_queues():
+    # at night only the 24/7 queue is open: two agents on duty must be two who serve it
+    text = CONFIG.replace("  all: {ids: 100-119, pin: '1234', skills: {topic:a: 1, topic:b: 1}}",
+                          "  a: {ids: 100-109, pin: '1234', skills: {topic:a: 1}}\n"
+                          "  b: {ids: 200-209, pin: '1234', skills: {topic:b: 1}}")
+    config = load_config_text(text, "teams.yaml")
+    model = CallCentreDay(config, settings_for(config), 1, staffing=(2,) * 24,
+                          day=representative_date(config, "weekday"))
+    assert all(agent.startswith("2") for agent in model.roster[3])     # 03:00: qb only
+    assert model.roster[10] == frozenset({"100", "200"})                 # 10:00: both open
