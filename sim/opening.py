@@ -13,10 +13,10 @@ from collections.abc import Mapping
 from datetime import date, datetime, timedelta, timezone
 
 from acd.config.model import Config
+from acd.config.sim import DAY_TYPES, SimSettings
 from acd.engine.lines import qualifies
 from ivr.calendar import holiday_name, is_open
 
-DAY_TYPES: tuple[str, ...] = ("weekday", "saturday", "sunday", "holiday")
 _WEEKDAY = {"weekday": 2, "saturday": 5, "sunday": 6}
 #: the year representative dates are taken from
 REFERENCE_YEAR = 2027
@@ -37,6 +37,18 @@ def representative_date(config: Config, day_type: str) -> date:
             return day
         day += timedelta(days=1)
     raise ValueError("the config has no holiday calendar: there is no holiday to simulate")
+
+
+def day_type(config: Config, day: date) -> str:
+    """The kind of ``day``: a holiday of any of the config's calendars, else its weekday."""
+    if holiday_name(day, config.holidays.values()) is not None:
+        return "holiday"
+    return {5: "saturday", 6: "sunday"}.get(day.weekday(), "weekday")
+
+
+def calls_on(settings: SimSettings, config: Config, day: date) -> float:
+    """The calls a day of ``day``'s type brings (``sim.day_volumes``, else ``calls_per_day``)."""
+    return settings.day_volumes.get(day_type(config, day), settings.calls_per_day)
 
 
 def open_minutes(config: Config, day: date) -> dict[str, list[bool]]:

@@ -24,7 +24,8 @@ from sim.cli_options import whole_number
 from sim.plan import Plan, search
 from sim.opening import open_minutes, serving
 from sim.roster import by_team, on_duty
-from sim.run_command import add_arguments, load, plural, simulated_date, summary, writable_out, write_outputs
+from sim.run_command import (add_arguments, for_day, load, plural, simulated_date, summary, writable_out,
+                              write_outputs)
 
 
 def register(subparsers: Any) -> None:
@@ -129,6 +130,7 @@ def main(args: argparse.Namespace) -> int:
     config, settings = loaded
     if (day := simulated_date(args, config)) is None:
         return 2
+    settings = for_day(args, config, settings, day)
     counter = DayCounter(not args.quiet)
     try:
         plan = search(config, settings, args.replications, max_rounds=args.rounds, day=day,

@@ -23,7 +23,7 @@ from acd.config.sim import SimSettings, settings_for
 from sim.cli_options import positive_number, whole_number
 from sim.confidence import Estimate
 from sim.needed import erlang_c_agents
-from sim.opening import DAY_TYPES, representative_date
+from sim.opening import DAY_TYPES, calls_on, day_type, representative_date
 from sim.output import write_csv, write_json, write_queue_csv
 from sim.plots import PlotContext, write_plots
 from sim.replications import Replicated, run_days
@@ -70,6 +70,13 @@ def load(args: argparse.Namespace) -> tuple[Config, SimSettings] | None:
     if args.lines is not None:
         config = replace(config, lines=args.lines)
     return config, settings
+
+
+def for_day(args: argparse.Namespace, config: Config, settings: SimSettings, day: date) -> SimSettings:
+    """The settings of ``day``: its day type's volume, unless --calls-per-day says."""
+    if args.calls_per_day is not None:
+        return settings
+    return replace(settings, calls_per_day=calls_on(settings, config, day))
 
 
 def simulated_date(args: argparse.Namespace, config: Config) -> date | None:
@@ -237,9 +244,10 @@ def main(args: argparse.Namespace) -> int:
     config, settings = loaded
     if (day := simulated_date(args, config)) is None:
         return 2
+    settings = for_day(args, config, settings, day)
     result = simulate(config, settings, args.replications, quiet=args.quiet, day=day)
     written = write_outputs(result, args.out, config, settings, not args.no_plots,
-                            {"date": day.isoformat(), "weekday": day.strftime("%A")})
+                            {"date": day.isoformat(), "weekday": day.strftime("%A"), "day_type": day_type(config, day)})
     print(summary(result, config.lines, settings.target.max_blocking))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from acd.config import load_config_text
+from acd.config import ConfigError, load_config_text
 from acd.config.sim import settings_for
 from sim.cli import main
 from sim.model import CallCentreDay
@@ -103,3 +103,22 @@ def test_a_small_shift_is_of_agents_who_serve_the_open_queues():
                           day=representative_date(config, "weekday"))
     assert all(agent.startswith("2") for agent in model.roster[3])     # 03:00: qb only
     assert model.roster[10] == frozenset({"100", "200"})                 # 10:00: both open
+
+
+def test_each_day_type_brings_its_own_volume(tmp_path: Path):
+    path = tmp_path / "volumes.yaml"
+    path.write_text(CONFIG + "  day_volumes: {saturday: 240, holiday: 100}\n", encoding="utf-8")
+    totals = {}
+    for option in (["--day-type", "saturday"], ["--date", "2027-01-01"], ["--day-type", "weekday"]):
+        out = tmp_path / option[1]
+        assert main(["run", "--config", str(path), *option, "--replications", "2", "--out", str(out),
+                     "--quiet", "--no-plots"]) == 0
+        document = json.loads((out / "figures.json").read_text())
+        totals[document["day_type"]] = document["day"]["offered"] + document["day"]["closed"]
+        assert document["calls_per_day"] == {"saturday": 240, "holiday": 100, "weekday": 960}[document["day_type"]]
+    assert 180 < totals["saturday"] < 300 and 60 < totals["holiday"] < 140 and 850 < totals["weekday"] < 1070
+
+
+def test_a_day_volume_for_an_unknown_day_type_is_refused():
+    with pytest.raises(ConfigError, match="friday"):
+        load_config_text(CONFIG + "  day_volumes: {friday: 240}\n", "bad.yaml")

@@ -24,6 +24,8 @@ from acd.config.errors import ConfigError
 from acd.config.loader import register_section
 from acd.config.located import Fields, Located, parse_yaml
 
+#: The kinds of day the simulator tells apart (their opening hours: sim/opening.py).
+DAY_TYPES: tuple[str, ...] = ("weekday", "saturday", "sunday", "holiday")
 #: Reporting / arrival-profile intervals a planner may choose (minutes).
 INTERVALS: tuple[int, ...] = (15, 30, 60)
 DISTRIBUTIONS: tuple[str, ...] = ("lognormal", "exponential", "constant")
@@ -79,6 +81,8 @@ class PlanTarget:
 @dataclass(frozen=True, slots=True)
 class SimSettings:
     calls_per_day: float = 18_500.0
+    #: day type -> its calls per day, where it differs from ``calls_per_day``
+    day_volumes: Mapping[str, float] = field(default_factory=dict)
     #: minutes per interval of the profile, staffing and reports
     interval: int = 30
     #: share of the day's calls arriving in each interval (sums to 1)
@@ -127,7 +131,7 @@ def parse_sim(node: Located, partial: dict[str, Any]) -> SimSettings:
     return _settings(node, partial, written=True)
 
 
-_KEYS = ("calls_per_day", "interval", "profile", "topics", "languages", "employers", "ivr_time",
+_KEYS = ("calls_per_day", "day_volumes", "interval", "profile", "topics", "languages", "employers", "ivr_time",
          "talk_time", "handle_time", "patience", "answer_delay", "redial", "first_contact", "staffing", "target", "seed")
 
 
@@ -143,6 +147,7 @@ def _settings(node: Located, partial: Mapping[str, Any], *, written: bool) -> Si
     topics, langs = f.get("topics"), f.get("languages")
     settings = SimSettings(
         calls_per_day=f.float("calls_per_day", d.calls_per_day, minimum=0),
+        day_volumes=_day_volumes(f.get("day_volumes")),
         interval=interval,
         profile=_profile(f.get("profile"), interval),
         topics=_shares(topics, tuple(queues), "queue") if topics else _even(tuple(queues)),
@@ -249,6 +254,12 @@ def _default_languages(languages: tuple[str, ...]) -> dict[str, float]:
         return {languages[0]: 1.0}
     rest = 0.05 / (len(languages) - 1)
     return {lang: (0.95 if n == 0 else rest) for n, lang in enumerate(languages)}
+
+
+def _day_volumes(node: Located | None) -> dict[str, float]:
+    if node is None:
+        return {}
+    return {name: value.as_float(minimum=0) for name, value in node.mapping(DAY_TYPES).items()}
 
 
 def _employers(node: Located | None, queues: Mapping[str, Any]) -> dict[str, float]:
