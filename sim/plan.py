@@ -134,7 +134,7 @@ def search(config: Config, settings: SimSettings, replications: int, *, max_roun
     opening = open_minutes(config, day) if day is not None else None
     first = first_call_load(config, settings, moments, extra_handle=settings.answer_delay, opening=opening)
     formula = _Formula(config, settings, available)
-    erlang = erlang_c_agents(config, settings)
+    erlang = erlang_c_agents(config, settings, opening=opening)
     extra = [0] * count
     most_replications = MAX_REPLICATION_FACTOR * replications
     redials = [0.0] * count            # the redials' mean load per interval, last measured

@@ -23,7 +23,7 @@ from acd.config.sim import SimSettings, settings_for
 from sim.cli_options import positive_number, whole_number
 from sim.confidence import Estimate
 from sim.needed import erlang_c_agents
-from sim.opening import DAY_TYPES, calls_on, day_type, representative_date
+from sim.opening import DAY_TYPES, calls_on, day_type, open_minutes, representative_date
 from sim.output import write_csv, write_json, write_queue_csv
 from sim.plots import PlotContext, write_plots
 from sim.replications import Replicated, run_days
@@ -143,7 +143,7 @@ class Progress:
 
 def simulate(config: Config, settings: SimSettings, replications: int, *, staffing: tuple[int, ...] | None = None,
              quiet: bool = False, description: str = "simulating", day: date | None = None) -> Replicated:
-    needed = erlang_c_agents(config, settings)
+    needed = erlang_c_agents(config, settings, opening=open_minutes(config, day) if day is not None else None)
     progress = Progress(not quiet, description)
     try:
         return run_days(config, settings, replications, settings.seed, staffing=staffing, needed=needed,

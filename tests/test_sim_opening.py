@@ -3,6 +3,7 @@ closed take the closed path, not an agent, and the plan staffs nobody for them."
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from acd.config import ConfigError, load_config_text
 from acd.config.sim import settings_for
 from sim.cli import main
 from sim.model import CallCentreDay
-from sim.opening import representative_date
+from sim.needed import erlang_c_agents
+from sim.opening import open_minutes, representative_date
 from sim.plan import search
 
 # qa opens 09-12 on weekdays, 10-11 at weekends, closes on holidays; qb is 24/7
@@ -122,3 +124,11 @@ def test_each_day_type_brings_its_own_volume(tmp_path: Path):
 def test_a_day_volume_for_an_unknown_day_type_is_refused():
     with pytest.raises(ConfigError, match="friday"):
         load_config_text(CONFIG + "  day_volumes: {friday: 240}\n", "bad.yaml")
+
+
+def test_erlang_c_needs_no_agents_for_a_closed_queue(config):
+    settings = settings_for(config)
+    always = erlang_c_agents(config, settings)
+    holiday = erlang_c_agents(config, settings, opening=open_minutes(config, representative_date(config, "holiday")))
+    assert holiday[9] < always[9]             # on a holiday only qb's quarter of the calls
+    assert holiday[9] == erlang_c_agents(config, replace(settings, calls_per_day=240, topics={"qb": 1.0}))[9]
