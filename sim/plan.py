@@ -119,7 +119,7 @@ class _Formula:
 
 def search(config: Config, settings: SimSettings, replications: int, *, max_rounds: int = 12,
            on_round: Callable[[int, tuple[int, ...], int], None] | None = None,
-           progress: Callable[[float], None] | None = None, day: date | None = None) -> Plan:
+           progress: Callable[[float], None] | None = None, day: date | None = None, jobs: int = 1) -> Plan:
     """Find the staffing per interval that meets ``settings.target`` (see module doc).
     ``on_round`` hears each round's staffing and replications before they are simulated; ``progress`` the
     fraction of the round's replications done; ``day`` the date whose opening hours
@@ -164,7 +164,7 @@ def search(config: Config, settings: SimSettings, replications: int, *, max_roun
             on_round(rounds, staffing, replications)
         history.append(staffing)
         check = run_days(config, settings, replications, settings.seed, staffing=staffing, needed=erlang,
-                         progress=progress, keep_results=True, day=day)
+                         progress=progress, keep_results=True, day=day, jobs=jobs)
         per_day = [redial_load(day) for day in check.results]
         for i in range(count):
             load = estimate([loads[i] for loads in per_day])

@@ -24,7 +24,7 @@ from sim.cli_options import whole_number
 from sim.plan import Plan, search
 from sim.opening import open_minutes, serving
 from sim.roster import by_team, on_duty
-from sim.run_command import (add_arguments, for_day, load, plural, simulated_date, summary, writable_out,
+from sim.run_command import (add_arguments, for_day, jobs, load, plural, simulated_date, summary, writable_out,
                               write_outputs)
 
 
@@ -133,7 +133,7 @@ def main(args: argparse.Namespace) -> int:
     settings = for_day(args, config, settings, day)
     counter = DayCounter(not args.quiet)
     try:
-        plan = search(config, settings, args.replications, max_rounds=args.rounds, day=day,
+        plan = search(config, settings, args.replications, max_rounds=args.rounds, day=day, jobs=jobs(args),
                       on_round=lambda n, _staffing, days: counter.round(n, days), progress=counter)
     finally:
         counter.close()

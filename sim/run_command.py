@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import tempfile
 from dataclasses import replace
@@ -39,6 +40,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="directory for CSV, JSON and PNG files")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="simulate the replications in N processes (0: one per core; default 1)")
     when = parser.add_mutually_exclusive_group()
     when.add_argument("--day-type", choices=DAY_TYPES, default="weekday",
                       help="whose opening hours: a working weekday (default), saturday, sunday or a public "
@@ -141,13 +144,19 @@ class Progress:
             self._bar.close()
 
 
+def jobs(args: argparse.Namespace) -> int:
+    """--jobs as a process count (0 or less: one per core)."""
+    return int(args.jobs) if args.jobs > 0 else (os.cpu_count() or 1)
+
+
 def simulate(config: Config, settings: SimSettings, replications: int, *, staffing: tuple[int, ...] | None = None,
-             quiet: bool = False, description: str = "simulating", day: date | None = None) -> Replicated:
+             quiet: bool = False, description: str = "simulating", day: date | None = None,
+             processes: int = 1) -> Replicated:
     needed = erlang_c_agents(config, settings, opening=open_minutes(config, day) if day is not None else None)
     progress = Progress(not quiet, description)
     try:
         return run_days(config, settings, replications, settings.seed, staffing=staffing, needed=needed,
-                        progress=progress, day=day)
+                        progress=progress, day=day, jobs=processes)
     finally:
         progress.close()
 
@@ -245,7 +254,7 @@ def main(args: argparse.Namespace) -> int:
     if (day := simulated_date(args, config)) is None:
         return 2
     settings = for_day(args, config, settings, day)
-    result = simulate(config, settings, args.replications, quiet=args.quiet, day=day)
+    result = simulate(config, settings, args.replications, quiet=args.quiet, day=day, processes=jobs(args))
     written = write_outputs(result, args.out, config, settings, not args.no_plots,
                             {"date": day.isoformat(), "weekday": day.strftime("%A"), "day_type": day_type(config, day)})
     print(summary(result, config.lines, settings.target.max_blocking))

@@ -223,3 +223,10 @@ def test_plan_writes_a_staffing_table_the_config_accepts(config_file: Path, tmp_
     assert [int(t["both"]) + int(t["onlya"]) for t in teams] == list(settings.staffing)
     # the rotation keeps the teams' mix: any interval with two agents on duty has one of each
     assert all(int(t["both"]) >= 1 and int(t["onlya"]) >= 1 for t in teams if int(t["both"]) + int(t["onlya"]) >= 2)
+
+
+def test_replications_in_several_processes_give_the_same_figures(config_file: Path, tmp_path: Path):
+    for name, jobs in (("one", "1"), ("two", "2")):
+        assert acd_sim(["run", "--config", str(config_file), "--replications", "3", "--seed", "5", "--jobs", jobs,
+                        "--out", str(tmp_path / name), "--quiet", "--no-plots"]) == 0
+    assert (tmp_path / "one" / "figures.csv").read_text() == (tmp_path / "two" / "figures.csv").read_text()

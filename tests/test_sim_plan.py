@@ -74,3 +74,10 @@ def test_noisy_redials_raise_the_replications_at_most_fourfold():
     seen: list[int] = []
     plan = search(config, settings_for(config), 2, max_rounds=5, on_round=lambda n, s, r: seen.append(r))
     assert seen[0] == 2 and max(seen) <= 8 and plan.replications == seen[-1]
+
+
+def test_the_plan_is_the_same_with_replications_in_two_processes(flat):
+    config, settings = flat
+    alone, pooled = search(config, settings, 4), search(config, settings, 4, jobs=2)
+    assert alone.staffing == pooled.staffing
+    assert alone.check.day["service_level"] == pooled.check.day["service_level"]
