@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     bare_s = model_s = float("inf")
     for _ in range(args.repeat):
         start = time.perf_counter()
-        bare_served = bare_mmc(arrivals, len(config.agents), settings.handle_time.mean, args.seed)
+        bare_served = bare_mmc(arrivals, len(config.agents), settings.talk_time.mean, args.seed)
         bare_s = min(bare_s, time.perf_counter() - start)
         start = time.perf_counter()
         day = CallCentreDay(config, settings, args.seed, arrivals=arrivals).run()

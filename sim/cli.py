@@ -14,6 +14,7 @@ from collections.abc import Sequence
 COMMANDS: tuple[str, ...] = (
     "sim.cli_erlang",
     "sim.cli_staff",
+    "sim.cli_lines",
     "sim.run_command",
     "sim.plan_command",
 )

@@ -43,11 +43,24 @@ def performance_rows(figures: Performance) -> list[tuple[str, str, str]]:
         rows.append(("p_abandon", _percent(figures.p_abandon), "callers who hang up before an answer"))
     if figures.p_block is not None:
         rows.append(("p_block", _percent(figures.p_block), "callers who get busy (all lines taken)"))
-    if figures.p_block is not None and figures.p_block > BUSY_WARNING:
-        rows.append(("warning", "busy", "many callers get busy: the other figures are of those who got a line"))
-    if not figures.stable:
-        rows.append(("warning", "unstable", "agents <= offered load: the queue grows without bound"))
+    rows += [("warning", key, text) for key, text in warnings(figures)]
     return rows
+
+
+def warnings(figures: Performance) -> list[tuple[str, str]]:
+    """(short key, explanation) of every trap these figures fall into: targets met
+    by turning callers away or by letting them hang up rather than by answering."""
+    found = []
+    if figures.p_block is not None and figures.p_block > BUSY_WARNING:
+        found.append(("busy", "many callers get busy: the other figures are of those who got a line"))
+    if figures.patience_s is not None and figures.agents < figures.offered_load:
+        found.append(("abandonment", f"fewer agents ({figures.agents}) than Erlangs offered "
+                                     f"({figures.offered_load:.2f}): {_percent(figures.p_abandon or 0.0)} hang up, and their "
+                                     "leaving shortens the others' wait: abandonment, not agents, carries the "
+                                     "service level; add --max-abandon"))
+    elif not figures.stable:
+        found.append(("unstable", "agents <= offered load: the queue grows without bound"))
+    return found
 
 
 def table(title: str, rows: list[tuple[str, str, str]]) -> str:
@@ -68,7 +81,8 @@ def describe(figures: Performance) -> str:
 
 
 def performance_json(figures: Performance, **extra: Any) -> str:
-    data: dict[str, Any] = {"model": model_name(figures), **extra, **figures.as_dict(), "stable": figures.stable}
+    data: dict[str, Any] = {"model": model_name(figures), **extra, **figures.as_dict(), "stable": figures.stable,
+                            "warnings": [text for _, text in warnings(figures)]}
     data = {key: (None if isinstance(value, float) and not math.isfinite(value) else value)
             for key, value in data.items()}
     return json.dumps(data, indent=2)

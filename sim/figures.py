@@ -27,7 +27,8 @@ class Figures:
     """One row of the report: an interval (``start`` "HH:MM") or the day (``start`` "day")."""
 
     start: str
-    #: calls offered: entered the queue, or got busy at the trunk, in this interval
+    #: calls offered: entered the queue, or got busy at the trunk, in this interval (not
+    #: those who found their queue closed: ``closed``)
     offered: int
     blocked: int
     answered: int
@@ -56,6 +57,9 @@ class Figures:
     line_load: float = math.nan
     #: the fewest lines that turn away at most the target's ``max_blocking`` (Erlang B)
     lines_needed: float = math.nan
+    #: callers whose queue was closed (opening hours, holidays): they took the closed
+    #: path (message, callback offer), never an agent
+    closed: int = 0
 
     def as_dict(self) -> dict[str, float | int | str]:
         return asdict(self)
@@ -117,6 +121,8 @@ def figures(calls: Sequence[CallAttempt], start: str, *, threshold: float, short
             staffed_agents: float, needed_agents: float, line_load: float = math.nan,
             lines_needed: float = math.nan) -> Figures:
     """Count and measure one group of calls (an interval's, or the day's)."""
+    everyone = len(calls)
+    calls = [c for c in calls if c.outcome != "closed"]
     records = [r for r in (outcome(c, wrapup) for c in calls) if r is not None]
     agents = [AgentTime("all agents", staffed_seconds, min(busy_seconds, staffed_seconds))]
     row = queue_figures(records, threshold, short_abandon_s=short_abandon, agents=agents)
@@ -145,6 +151,7 @@ def figures(calls: Sequence[CallAttempt], start: str, *, threshold: float, short
         needed_agents=needed_agents,
         line_load=line_load,
         lines_needed=lines_needed,
+        closed=everyone - len(calls),
     )
 
 

@@ -15,6 +15,7 @@ go). The engine's deadlines are honoured by waking it at ``next_deadline()``.
 from __future__ import annotations
 
 import random
+from datetime import date
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
 
@@ -27,10 +28,11 @@ from acd.engine import AgentState, Engine
 from acd.engine import decisions as d
 from acd.engine import events as e
 from sim.load import DAY, arrival_times, chooser, sampler
+from sim.opening import is_open_at, open_minutes, serving
 from sim.roster import on_duty
 
 #: What became of one dialled call.
-OUTCOMES: tuple[str, ...] = ("blocked", "answered", "abandoned", "exited", "unfinished")
+OUTCOMES: tuple[str, ...] = ("blocked", "closed", "answered", "abandoned", "exited", "unfinished")
 #: agent state -> how its time counts: 0 not staffed, 1 staffed and idle, 2 busy with a call
 _TIME_MODE: dict[str, int] = {state.value: 0 if state in (AgentState.LOGGED_OUT, AgentState.PAUSED)
                               else 2 if state in (AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP)
@@ -53,6 +55,11 @@ class CallAttempt:
     wait: float | None = None
     talk: float = 0.0
     agent: str | None = None
+    #: the IVR, talk and patience this caller brings, drawn when they dial (common random
+    #: numbers: the same caller needs the same talk whatever the staffing; sim.plan)
+    ivr: float = 0.0
+    talk_needed: float = 0.0
+    patience: float | None = None
     exit_action: str | None = None
     escalated: bool = False
 
@@ -104,12 +111,34 @@ class _Step(_Wake):
         self.step(self.call)
 
 
+def _stream(seed: int, purpose: str) -> random.Random:
+    """The random stream of one purpose of one replication (a str seed is hashed with
+    SHA-512 by ``random.seed``: reproducible across runs and platforms)."""
+    return random.Random(f"{seed}/{purpose}")
+
+
+class _Draws:
+    """Draws a caller's IVR, talk and patience from the given streams."""
+
+    __slots__ = ("_ivr", "_talk", "_patience")
+
+    def __init__(self, settings: SimSettings, ivr: random.Random, talk: random.Random,
+                 patience: random.Random) -> None:
+        self._ivr = sampler(settings.ivr_time, ivr)
+        self._talk = sampler(settings.talk_time, talk)
+        self._patience = sampler(settings.patience, patience) if settings.patience is not None else None
+
+    def give(self, call: CallAttempt) -> None:
+        call.ivr, call.talk_needed = self._ivr(), self._talk()
+        call.patience = self._patience() if self._patience is not None else None
+
+
 class CallCentreDay:
     """One replication of a day; ``run()`` returns its ``DayResult``."""
 
     def __init__(self, config: Config, settings: SimSettings, seed: int, *,
                  calls_per_day: float | None = None, staffing: tuple[int, ...] | None = None,
-                 lines: int | None = None, arrivals: list[float] | None = None) -> None:
+                 lines: int | None = None, arrivals: list[float] | None = None, day: date | None = None) -> None:
         self.config = config
         self.settings = settings
         self.env = simpy.Environment()
@@ -117,19 +146,29 @@ class CallCentreDay:
         self.lines = config.lines if lines is None else lines
         if self.lines < 1:
             raise ValueError(f"the trunk needs at least one line, got {self.lines}")
-        rng = random.Random(seed)
+        # One random stream per purpose (common random numbers): the first callers' arrival
+        # times, IVR, talk and patience do not shift when a change of staffing changes how
+        # many redials or escalations draw numbers, so two plans are compared on the same
+        # callers (Law, "Simulation Modeling and Analysis", ch. 11: common random numbers).
+        rng = _stream(seed, "arrivals")
         self.rng = rng
         self.calls_per_day = settings.calls_per_day if calls_per_day is None else calls_per_day
         self.arrivals = arrivals if arrivals is not None else arrival_times(self.calls_per_day, settings.profile, rng)
-        self.roster = on_duty(config.agents, settings.interval, staffing if staffing is not None else settings.staffing)
-        self._ivr = sampler(settings.ivr_time, rng)
-        self._talk = sampler(settings.handle_time, rng)
-        self._patience = sampler(settings.patience, rng) if settings.patience is not None else None
-        self._redial_delay = sampler(settings.redial.delay, rng)
-        self._topic = chooser(dict(settings.topics), rng)
-        self._language = chooser(dict(settings.languages), rng)
+        #: queue -> open minute by minute on ``day`` (None: every queue always open)
+        self.open = open_minutes(config, day) if day is not None else None
+        open_first = serving(config, self.open, settings.interval) if self.open is not None else None
+        self.roster = on_duty(config.agents, settings.interval,
+                              staffing if staffing is not None else settings.staffing, open_first)
+        first, again = _stream(seed, "callers"), _stream(seed, "redials")
+        self._first = _Draws(settings, first, _stream(seed, "talk"), _stream(seed, "patience"))
+        self._again = _Draws(settings, again, again, again)
+        self._redial_delay = sampler(settings.redial.delay, again)
+        self._redial_random = again.random
+        self._topic = chooser(dict(settings.topics), first)
+        self._language = chooser(dict(settings.languages), first)
+        self._employer_random = first.random
+        self._random = _stream(seed, "outcomes").random
         self._requirements_cache: dict[tuple[str, bool], dict[str, int]] = {}
-        self._random = rng.random
         self._interval_length = settings.interval_seconds
         intervals = settings.intervals
         self.attempts: list[CallAttempt] = []
@@ -211,11 +250,13 @@ class CallCentreDay:
         self._serial += 1
         if previous is None:
             queue = self._topic()
-            employer = self._random() < self.settings.employers.get(queue, 0.0)
+            employer = self._employer_random() < self.settings.employers.get(queue, 0.0)
             call = CallAttempt(f"c{self._serial}", self.env.now, queue, self._language(), employer, attempt)
+            self._first.give(call)
         else:
             call = CallAttempt(f"c{self._serial}", self.env.now, previous.queue, previous.language,
                                previous.employer, attempt)
+            self._again.give(call)
         self.attempts.append(call)
         return call
 
@@ -230,19 +271,24 @@ class CallCentreDay:
             self._maybe_redial(call)
             return
         self._lines_busy += 1
-        self._after(self._ivr(), self._join_queue, call)
+        self._after(call.ivr, self._join_queue, call)
 
     def _join_queue(self, call: CallAttempt) -> None:
         """The IVR is done (topic, language, caller type chosen): the caller waits in line
         and holds on for as long as their patience lasts."""
         now = self.env.now
+        if not is_open_at(self.open, call.queue, now):
+            # the closed path (hours message, callback offer): no agent, no redial
+            call.outcome = "closed"
+            self._lines_busy -= 1
+            return
         call.enqueued = now
         self._live[call.id] = call
         self._ringing_at_once = None
         self._feed(e.CallArrived(now, call.id, call.queue, self._requirements(call),
                                  language=call.language, caller_type="employer" if call.employer else "citizen"))
-        if self._patience is not None and call.outcome == "unfinished":
-            patience = self._patience()
+        if call.patience is not None and call.outcome == "unfinished":
+            patience = call.patience
             # an offered caller is connected answer_delay later (simulated agents always
             # answer): patience longer than that can never run out, so it needs no event
             if self._ringing_at_once != call.id or patience < self.settings.answer_delay:
@@ -269,7 +315,7 @@ class CallCentreDay:
 
     def _maybe_redial(self, call: CallAttempt) -> None:
         redial = self.settings.redial
-        if call.attempt < redial.max_attempts and self._random() < redial.probability:
+        if call.attempt < redial.max_attempts and self._redial_random() < redial.probability:
             self._after(self._redial_delay(), self._redial, call)
 
     def _redial(self, previous: CallAttempt) -> None:
@@ -333,7 +379,7 @@ class CallCentreDay:
         assert isinstance(decision, d.CallConnected)
         call = self._live.pop(decision.call_id)
         call.outcome, call.wait, call.agent = "answered", decision.waited, decision.agent_id
-        call.talk = self._talk()
+        call.talk = call.talk_needed
         self._after(call.talk, self._talk_over, call)
 
     def _on_abandoned(self, decision: d.Decision) -> None:

@@ -7,6 +7,8 @@ the trunk and the interval's carry-over: the simulation answers what it leaves o
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from acd.config.model import Config
 from acd.config.sim import SimSettings
 from sim.staffing import StaffingTarget, agents_needed
@@ -15,19 +17,31 @@ from sim.staffing import StaffingTarget, agents_needed
 def mean_handle_time(config: Config, settings: SimSettings) -> float:
     """Talk time plus the topic-weighted wrap-up: what an agent spends per call."""
     wrapup = sum(share * config.queues[queue].wrapup for queue, share in settings.topics.items())
-    return settings.handle_time.mean + wrapup
+    return settings.talk_time.mean + wrapup
 
 
-def calls_per_hour(settings: SimSettings, calls_per_day: float | None = None) -> list[float]:
-    """The profile's expected first calls per hour, interval by interval."""
+def calls_per_hour(settings: SimSettings, calls_per_day: float | None = None,
+                   opening: Mapping[str, Sequence[bool]] | None = None) -> list[float]:
+    """The profile's expected first calls per hour, interval by interval; with
+    ``opening`` (queue -> open minute by minute) only the calls whose queue is open."""
     calls = settings.calls_per_day if calls_per_day is None else calls_per_day
-    hours = settings.interval / 60
-    return [calls * share / hours for share in settings.profile]
+    minutes = settings.interval
+    total = sum(settings.topics.values()) or 1.0
+    rates = []
+    for index, share in enumerate(settings.profile):
+        reached = 1.0
+        if opening is not None:
+            reached = sum(topic / total * sum(opening[queue][index * minutes:(index + 1) * minutes]) / minutes
+                          for queue, topic in settings.topics.items())
+        rates.append(calls * share * reached / (minutes / 60))
+    return rates
 
 
-def erlang_c_agents(config: Config, settings: SimSettings, calls_per_day: float | None = None) -> list[float]:
+def erlang_c_agents(config: Config, settings: SimSettings, calls_per_day: float | None = None,
+                    opening: Mapping[str, Sequence[bool]] | None = None) -> list[float]:
     """Erlang C agents per interval for the profile's expected first calls (redials of a
     well-staffed line are few) at the settings' service-level target."""
     handle = mean_handle_time(config, settings)
     target = StaffingTarget(settings.target.threshold, service_level=settings.target.service_level)
-    return [float(agents_needed(rate, handle, target).agents) for rate in calls_per_hour(settings, calls_per_day)]
+    return [float(agents_needed(rate, handle, target).agents)
+            for rate in calls_per_hour(settings, calls_per_day, opening)]

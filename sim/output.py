@@ -49,6 +49,33 @@ def queue_rows(result: Replicated) -> list[dict[str, Any]]:
     return table
 
 
+#: figure -> its unit; the CSV, read by people in spreadsheets, writes shares as
+#: percentages and names every column with its unit (``service_level_pct``,
+#: ``asa_s``); the JSON, read by tools, keeps shares in 0..1 and lists these units.
+UNITS: dict[str, str] = {
+    "service_level": "pct", "blocking": "pct", "abandon_rate": "pct", "occupancy": "pct",
+    "asa": "s", "longest_wait": "s", "aht": "s", "line_load": "erlangs",
+}
+
+
+def csv_column(name: str) -> str:
+    """The CSV header of a figure (or of its ``_ci``): the name with its unit."""
+    base = name.removesuffix("_ci")
+    unit = UNITS.get(base)
+    if unit is None:
+        return name
+    return f"{base}_{unit}" + ("_ci" if name.endswith("_ci") else "")
+
+
+def _with_units(row: dict[str, Any]) -> dict[str, Any]:
+    shown: dict[str, Any] = {}
+    for name, value in row.items():
+        if UNITS.get(name.removesuffix("_ci")) == "pct" and value is not None:
+            value = round(value * 100, 4)
+        shown[csv_column(name)] = value
+    return shown
+
+
 def write_csv(result: Replicated, path: Path) -> None:
     _write_table(rows(result), path)
 
@@ -58,10 +85,11 @@ def write_queue_csv(result: Replicated, path: Path) -> None:
 
 
 def _write_table(table: list[dict[str, Any]], path: Path) -> None:
+    shown = [_with_units(row) for row in table]
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(table[0]))
+        writer = csv.DictWriter(handle, fieldnames=list(shown[0]))
         writer.writeheader()
-        for row in table:
+        for row in shown:
             writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
 
 
@@ -70,6 +98,7 @@ def write_json(result: Replicated, path: Path, meta: dict[str, Any]) -> None:
         **meta,
         "replications": len(result.days),
         "confidence_level": result.level,
+        "units": {**UNITS, "pct": "share of 0..1 here (percent in the CSV files)"},
         "intervals": rows(result)[:-1],
         "day": rows(result)[-1],
         "queues": {row["queue"]: {k: v for k, v in row.items() if k != "queue"} for row in queue_rows(result)},

@@ -14,14 +14,18 @@ from __future__ import annotations
 import argparse
 import csv
 import math
+import sys
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 from acd.config.model import Config
 from sim.cli_options import whole_number
 from sim.plan import Plan, search
+from sim.opening import open_minutes, serving
 from sim.roster import by_team, on_duty
-from sim.run_command import Progress, add_arguments, load, summary, write_outputs
+from sim.run_command import (add_arguments, for_day, jobs, load, plural, simulated_date, summary, writable_out,
+                              write_outputs)
 
 
 def register(subparsers: Any) -> None:
@@ -32,7 +36,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=main, replications=3)
 
 
-def write_plan(plan: Plan, out: Path, interval_minutes: int, config: Config) -> list[Path]:
+def write_plan(plan: Plan, out: Path, interval_minutes: int, config: Config, day: date | None = None) -> list[Path]:
     """plan.csv (per interval: Erlang C, planned, simulated service level), teams.csv
     (the planned head count per team, as the simulation put them on duty) and
     staffing.yaml (the table to paste into the config)."""
@@ -40,14 +44,15 @@ def write_plan(plan: Plan, out: Path, interval_minutes: int, config: Config) -> 
     table_path = out / "plan.csv"
     with table_path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["interval", "erlang_c_agents", "planned_agents", "service_level", "service_level_ci"])
+        writer.writerow(["interval", "erlang_c_agents", "planned_agents", "service_level_pct", "service_level_pct_ci"])
         for start, erlang, planned, figures in zip(plan.check.starts, plan.erlang_c, plan.staffing, plan.check.intervals):
             level = figures["service_level"]
             writer.writerow([start, int(erlang), planned,
-                             "" if math.isnan(level.mean) else round(level.mean, 4),
-                             "" if math.isnan(level.half_width) else round(level.half_width, 4)])
+                             "" if math.isnan(level.mean) else round(level.mean * 100, 2),
+                             "" if math.isnan(level.half_width) else round(level.half_width * 100, 2)])
     teams_path = out / "teams.csv"
-    rows = by_team(config.agents, on_duty(config.agents, interval_minutes, plan.staffing))
+    first = serving(config, open_minutes(config, day), interval_minutes) if day is not None else None
+    rows = by_team(config.agents, on_duty(config.agents, interval_minutes, plan.staffing, first))
     with teams_path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["interval", *rows[0]])
@@ -61,26 +66,84 @@ def write_plan(plan: Plan, out: Path, interval_minutes: int, config: Config) -> 
     return [table_path, teams_path, yaml_path]
 
 
+class DayCounter:
+    """The plan's progress bar: simulated days, moving with every replication of every
+    round (the number of rounds is not known in advance, so the bar counts, it does
+    not fill)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self._bar = None
+        if enabled:
+            from tqdm import tqdm  # type: ignore[import-untyped]
+
+            self._bar = tqdm(desc="planning", unit=" days", file=sys.stderr,
+                             bar_format="{desc}, {n:.1f} days simulated [{elapsed}]")
+        self._before = 0.0
+        self._replications = 0
+        self._shown = 0.0
+
+    def round(self, number: int, replications: int) -> None:
+        self._before, self._replications = self._shown, replications
+        if self._bar is not None:
+            self._bar.set_description_str(f"planning: round {number}")
+
+    def __call__(self, fraction: float) -> None:
+        days = self._before + fraction * self._replications
+        if self._bar is not None and days > self._shown:
+            self._bar.update(days - self._shown)
+        self._shown = max(self._shown, days)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+
+def agent_hours(staffing: tuple[int, ...], interval_minutes: int) -> float:
+    return sum(staffing) * interval_minutes / 60
+
+
+def describe(plan: Plan, interval_minutes: int, target_level: float, threshold: float) -> str:
+    """The rounds of the search and the planned day against the target, for planners."""
+    lines = []
+    for number, staffing in enumerate(plan.history, 1):
+        lines.append(f"round {number}: peak {max(staffing)} agents, {agent_hours(staffing, interval_minutes):.1f} "
+                     f"agent-hours")
+    rounds = f"{plan.rounds} {plural(plan.rounds, 'round')}"
+    state = f"converged after {rounds}" if plan.converged else f"stopped after {rounds}"
+    lines.append(f"plan {state} ({plan.replications} {plural(plan.replications, 'replication')} a round): "
+                 f"peak {max(plan.staffing)} agents, {agent_hours(plan.staffing, interval_minutes):.1f} agent-hours "
+                 f"(Erlang C alone: peak {max(plan.erlang_c):.0f}, "
+                 f"{sum(plan.erlang_c) * interval_minutes / 60:.1f} agent-hours)")
+    loaded = [i for i, figures in enumerate(plan.check.intervals) if figures["service_level"].replications]
+    levels = [plan.check.intervals[i]["service_level"].mean for i in loaded]
+    if levels:
+        below = sum(1 for level in levels if level < target_level)
+        lines.append(f"target {target_level:.0%} within {threshold:g} s: day {plan.check.day['service_level'].mean:.1%}, "
+                     f"intervals {min(levels):.1%} to {max(levels):.1%}, {below} of {len(levels)} below the target "
+                     f"(simulated means)")
+    return "\n".join(lines)
+
+
 def main(args: argparse.Namespace) -> int:
-    if (loaded := load(args)) is None:
+    if not writable_out(args.out) or (loaded := load(args)) is None:
         return 2
     config, settings = loaded
-    progress = Progress(not args.quiet, "planning")
+    if (day := simulated_date(args, config)) is None:
+        return 2
+    settings = for_day(args, config, settings, day)
+    counter = DayCounter(not args.quiet)
     try:
-        plan = search(config, settings, args.replications, max_rounds=args.rounds,
-                      on_round=lambda n, _staffing: progress((n - 1) / args.rounds))
-        progress(1.0)
+        plan = search(config, settings, args.replications, max_rounds=args.rounds, day=day, jobs=jobs(args),
+                      on_round=lambda n, _staffing, days: counter.round(n, days), progress=counter)
     finally:
-        progress.close()
+        counter.close()
     written = write_outputs(plan.check, args.out, config, settings, not args.no_plots,
-                            {"planned_staffing": list(plan.staffing), "rounds": plan.rounds,
+                            {"planned_staffing": list(plan.staffing), "rounds": plan.rounds, "replications_per_round": plan.replications,
+                             "date": day.isoformat(), "weekday": day.strftime("%A"),
                              "converged": plan.converged})
-    written += write_plan(plan, args.out, settings.interval, config)
+    written += write_plan(plan, args.out, settings.interval, config, day)
     print(summary(plan.check, config.lines, settings.target.max_blocking))
-    state = "converged" if plan.converged else f"stopped after {plan.rounds} rounds"
-    print(f"plan {state}: peak {max(plan.staffing)} agents, {sum(plan.staffing) * settings.interval / 60:.0f} "
-          f"agent-hours (Erlang C alone: peak {max(plan.erlang_c):.0f}, "
-          f"{sum(plan.erlang_c) * settings.interval / 60:.0f} agent-hours)")
+    print(describe(plan, settings.interval, settings.target.service_level, settings.target.threshold))
     if plan.short_of_agents:
         starts = ", ".join(plan.check.starts[i] for i in plan.short_of_agents)
         print(f"target missed with every available agent at {starts}: the config needs more agents")

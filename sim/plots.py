@@ -60,6 +60,16 @@ def _series(result: Replicated, name: str) -> tuple[list[float], list[float]]:
     return means, halves
 
 
+def share_bars(means: Sequence[float], halves: Sequence[float]) -> tuple[list[float], list[list[float]]]:
+    """Percentages and their error bars (below, above) for a share: a confidence
+    interval of 97 % +- 5 is drawn up to 100 %, not past it (a share cannot exceed it,
+    nor fall below 0; the t interval does not know that)."""
+    values = [m * 100 for m in means]
+    below = [min(h * 100, v) if not math.isnan(v) else 0.0 for v, h in zip(values, halves)]
+    above = [min(h * 100, 100 - v) if not math.isnan(v) else 0.0 for v, h in zip(values, halves)]
+    return values, [below, above]
+
+
 def _hours(starts: Sequence[str]) -> list[float]:
     return [int(s[:2]) + int(s[3:]) / 60 for s in starts]
 
@@ -129,7 +139,7 @@ def draw_service(result: Replicated, context: PlotContext) -> Any:
     middle = [h + _interval_minutes(hours) / 120 for h in hours]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 7), sharex=True, height_ratios=(3, 2))
     level, level_ci = _series(result, "service_level")
-    top.errorbar(middle, [v * 100 for v in level], yerr=[v * 100 for v in level_ci], fmt="o-", ms=3,
+    top.errorbar(middle, *share_bars(level, level_ci), fmt="o-", ms=3,
                  capsize=2, color="tab:blue", label=f"service level (answered within {context.threshold:g} s)")
     top.axhline(context.target_level * 100, color="tab:red", linestyle="--",
                 label=f"target {context.target_level:.0%} within {context.threshold:g} s")
@@ -175,7 +185,7 @@ def draw_staffing(result: Replicated, context: PlotContext) -> Any:
     top.legend(loc="upper left", fontsize=9)
     top.grid(axis="y", alpha=0.3)
     occupancy, occupancy_ci = _series(result, "occupancy")
-    bottom.errorbar(middle, [v * 100 for v in occupancy], yerr=[v * 100 for v in occupancy_ci], fmt="-",
+    bottom.errorbar(middle, *share_bars(occupancy, occupancy_ci), fmt="-",
                     color="tab:green", capsize=2, label="occupancy: share of staffed time on calls and wrap-up")
     bottom.set_ylim(0, 105)
     bottom.set_ylabel("occupancy (%)")

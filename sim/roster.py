@@ -36,11 +36,14 @@ def _in_shift(shifts: Sequence[TimeRange], minute: int) -> bool:
 
 
 def on_duty(agents: Mapping[str, AgentConfig], interval_minutes: int,
-            staffing: Sequence[int] | None) -> list[frozenset[str]]:
+            staffing: Sequence[int] | None, first: Sequence[frozenset[str]] | None = None) -> list[frozenset[str]]:
     """The set of agent ids on duty in each interval of the day.
 
     An interval counts an agent with shifts as on duty when the interval's start lies in
-    a shift (shift boundaries usually fall on interval boundaries)."""
+    a shift (shift boundaries usually fall on interval boundaries). ``first`` names, per
+    interval, the agents a head count takes before the others (in rotation order): those
+    who can serve a queue open then (``sim.opening.serving``), so that a night shift of
+    two is not two agents of closed queues."""
     count = 24 * 60 // interval_minutes
     if staffing is not None and len(staffing) != count:
         raise ValueError(f"staffing has {len(staffing)} intervals, the day has {count}")
@@ -53,8 +56,11 @@ def on_duty(agents: Mapping[str, AgentConfig], interval_minutes: int,
         ids = {a.id for a in agents.values() if a.shifts and _in_shift(a.shifts, minute)}
         if staffing is None:
             ids.update(order)
-        else:
+        elif first is None:
             ids.update(order[: staffing[index]])
+        else:
+            preferred = [a for a in order if a in first[index]]
+            ids.update((preferred + [a for a in order if a not in first[index]])[: staffing[index]])
         result.append(frozenset(ids))
     return result
 

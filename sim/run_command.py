@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from datetime import date
+from typing import Any, cast
 
 from acd.config import ConfigError, load_config
 from acd.config.model import Config
@@ -21,6 +24,7 @@ from acd.config.sim import SimSettings, settings_for
 from sim.cli_options import positive_number, whole_number
 from sim.confidence import Estimate
 from sim.needed import erlang_c_agents
+from sim.opening import DAY_TYPES, calls_on, day_type, open_minutes, representative_date
 from sim.output import write_csv, write_json, write_queue_csv
 from sim.plots import PlotContext, write_plots
 from sim.replications import Replicated, run_days
@@ -36,6 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, type=Path, help="directory for CSV, JSON and PNG files")
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--jobs", type=int, default=1, metavar="N",
+                        help="simulate the replications in N processes (0: one per core; default 1)")
+    when = parser.add_mutually_exclusive_group()
+    when.add_argument("--day-type", choices=DAY_TYPES, default="weekday",
+                      help="whose opening hours: a working weekday (default), saturday, sunday or a public "
+                           "holiday; callers whose queue is closed take the closed path, not an agent")
+    when.add_argument("--date", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD",
+                      help="simulate this date's opening hours and holidays")
 
 
 def register(subparsers: Any) -> None:
@@ -63,6 +75,50 @@ def load(args: argparse.Namespace) -> tuple[Config, SimSettings] | None:
     return config, settings
 
 
+def for_day(args: argparse.Namespace, config: Config, settings: SimSettings, day: date) -> SimSettings:
+    """The settings of ``day``: its day type's volume, unless --calls-per-day says."""
+    if args.calls_per_day is not None:
+        return settings
+    return replace(settings, calls_per_day=calls_on(settings, config, day))
+
+
+def simulated_date(args: argparse.Namespace, config: Config) -> date | None:
+    """The date whose opening hours the day keeps (``--date``, or ``--day-type``'s
+    representative date); None when the config has no holiday for ``holiday``, after
+    saying so."""
+    if args.date is not None:
+        return cast(date, args.date)
+    try:
+        return representative_date(config, args.day_type)
+    except ValueError as error:
+        print(f"acd-sim: {error}", file=sys.stderr)
+        return None
+
+
+def writable_out(out: Path) -> bool:
+    """Whether the results can be written to ``out`` (made if missing), checked before
+    a long simulation rather than after it; says why not on stderr."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".acd-sim-probe-"):
+            pass
+    except OSError as error:
+        reason = error.strerror or str(error)
+        print(f"acd-sim: cannot write the results to --out {out}: {reason}", file=sys.stderr)
+        return False
+    return True
+
+
+def plural(count: int, word: str) -> str:
+    """``word`` as the count needs it: 1 replication, 5 replications."""
+    return word if count == 1 else word + "s"
+
+
+#: Above this share of callers turned away busy, the summary warns that the service
+#: level and ASA flatter the day (they count only callers who got a line).
+BUSY_WARNING = 0.05
+
+
 class Progress:
     """A tqdm bar over the simulated time of all replications (stderr, so that the
     figures on stdout stay clean for pipes)."""
@@ -88,13 +144,19 @@ class Progress:
             self._bar.close()
 
 
+def jobs(args: argparse.Namespace) -> int:
+    """--jobs as a process count (0 or less: one per core)."""
+    return int(args.jobs) if args.jobs > 0 else (os.cpu_count() or 1)
+
+
 def simulate(config: Config, settings: SimSettings, replications: int, *, staffing: tuple[int, ...] | None = None,
-             quiet: bool = False, description: str = "simulating") -> Replicated:
-    needed = erlang_c_agents(config, settings)
+             quiet: bool = False, description: str = "simulating", day: date | None = None,
+             processes: int = 1) -> Replicated:
+    needed = erlang_c_agents(config, settings, opening=open_minutes(config, day) if day is not None else None)
     progress = Progress(not quiet, description)
     try:
         return run_days(config, settings, replications, settings.seed, staffing=staffing, needed=needed,
-                        progress=progress)
+                        progress=progress, day=day, jobs=processes)
     finally:
         progress.close()
 
@@ -129,12 +191,15 @@ def summary(result: Replicated, lines: int | None = None, max_blocking: float = 
             text += f" ± {est.half_width * scale:.{digits}f}"
         return text
 
+    count = len(result.days)
+    levels = f"{result.level:.0%} intervals" if count > 1 else "no confidence interval from one day"
     return "\n".join([
-        f"day ({len(result.days)} replications, {result.level:.0%} intervals):",
+        f"day ({count} {plural(count, 'replication')}, {levels}):",
         f"  offered {show('offered', digits=0)}, blocked {show('blocked', digits=0)} "
         f"({show('blocking', 100, ' %')} got busy), "
         f"answered {show('answered', digits=0)}, abandoned {show('abandoned', digits=0)} "
-        f"(+ {show('short_abandoned', digits=0)} short), exited {show('exited', digits=0)}",
+        f"(+ {show('short_abandoned', digits=0)} short), exited {show('exited', digits=0)}"
+        + (f", closed (hours, holidays) {show('closed', digits=0)}" if day["closed"].mean > 0 else ""),
         f"  service level {show('service_level', 100, ' %')}, ASA {show('asa', unit=' s')}, "
         f"longest wait {show('longest_wait', unit=' s', digits=0)}",
         f"  occupancy {show('occupancy', 100, ' %')}, escalated to back office {show('escalated', digits=0)}, "
@@ -143,7 +208,24 @@ def summary(result: Replicated, lines: int | None = None, max_blocking: float = 
         f"{max_blocking:.0%} busy {show('lines_needed', digits=0)}"
         + ("" if lines is None else f" (simulated with {lines} lines)"),
         *queue_lines(result),
+        *trap_lines(result, max_blocking),
     ])
+
+
+def trap_lines(result: Replicated, max_blocking: float) -> list[str]:
+    """Warnings beside the figures when they look better than the day was."""
+    day = result.day
+    lines = []
+    blocking = day["blocking"].mean
+    if not math.isnan(blocking) and blocking > BUSY_WARNING:
+        lines.append(f"  warning: {blocking:.1%} of callers got busy (every trunk line taken); service level, ASA "
+                     f"and abandonment count only those who got a line. The trunk needs "
+                     f"{day['lines_needed'].mean:.0f} lines for at most {max_blocking:.0%} busy (--lines)")
+    abandon, level = day["abandon_rate"].mean, day["service_level"].mean
+    if not math.isnan(abandon) and abandon > 0.1:
+        lines.append(f"  warning: {abandon:.1%} of callers hung up waiting; their leaving shortens the wait of "
+                     f"the others, so a service level of {level:.1%} says little about the callers")
+    return lines
 
 
 def queue_lines(result: Replicated) -> list[str]:
@@ -166,11 +248,15 @@ def queue_lines(result: Replicated) -> list[str]:
 
 
 def main(args: argparse.Namespace) -> int:
-    if (loaded := load(args)) is None:
+    if not writable_out(args.out) or (loaded := load(args)) is None:
         return 2
     config, settings = loaded
-    result = simulate(config, settings, args.replications, quiet=args.quiet)
-    written = write_outputs(result, args.out, config, settings, not args.no_plots)
+    if (day := simulated_date(args, config)) is None:
+        return 2
+    settings = for_day(args, config, settings, day)
+    result = simulate(config, settings, args.replications, quiet=args.quiet, day=day, processes=jobs(args))
+    written = write_outputs(result, args.out, config, settings, not args.no_plots,
+                            {"date": day.isoformat(), "weekday": day.strftime("%A"), "day_type": day_type(config, day)})
     print(summary(result, config.lines, settings.target.max_blocking))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0

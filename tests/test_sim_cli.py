@@ -199,3 +199,18 @@ def test_python_dash_m_sim_runs_the_same_command():
                           cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["service_level"] == pytest.approx(0.8459, abs=5e-5)
+
+
+def test_lines_takes_the_load_in_erlangs_for_erlang_b(capsys):
+    # Erlang B, 10 erlangs: B(10, 10) = 0.2146, 18 lines are the fewest under 1 %
+    status, out, _ = run(capsys, "lines", "--load", "10", "--lines", "10", "--json")
+    assert status == 0
+    data = json.loads(out)
+    assert data["p_block"] == pytest.approx(0.21458, abs=1e-5) and data["lines_needed"] == 18
+    status, out, _ = run(capsys, "lines", "--load", "10")
+    assert status == 0 and "lines needed for at most 1.0% busy: 18" in out
+
+
+def test_lines_refuses_a_negative_load(capsys):
+    status, _, err = run(capsys, "lines", "--load", "-1")
+    assert status == 2 and "expected a number >= 0, got '-1'" in err

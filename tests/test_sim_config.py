@@ -48,7 +48,7 @@ def test_a_config_without_sim_section_gets_the_1555_defaults():
     assert config.sim is None
     settings = settings_for(config)
     assert settings.calls_per_day == 18_500
-    assert settings.handle_time == Distribution("lognormal", 270.0, 0.8)
+    assert settings.talk_time == Distribution("lognormal", 270.0, 0.8)
     assert settings.first_contact == 0.85
     assert settings.topics == {"qa": 0.5, "qb": 0.5}
     assert settings.languages["el"] == pytest.approx(0.95)
@@ -90,13 +90,13 @@ def test_shares_are_normalised_and_durations_accept_a_plain_mean():
     settings = config_with("""\
         topics: {qa: 3, qb: 1}
         languages: {el: 9, en: 1}
-        handle_time: 300
+        talk_time: 300
         patience: none
         ivr_time: {distribution: constant, mean: 30}
     """).sim
     assert settings.topics == {"qa": 0.75, "qb": 0.25}
     assert settings.languages == {"el": 0.9, "en": pytest.approx(0.1)}
-    assert settings.handle_time == Distribution("lognormal", 300.0, 0.8)
+    assert settings.talk_time == Distribution("lognormal", 300.0, 0.8)
     assert settings.patience is None
     assert (settings.ivr_time.kind, settings.ivr_time.mean) == ("constant", 30.0)
 
@@ -109,7 +109,7 @@ def test_shares_are_normalised_and_durations_accept_a_plain_mean():
     ("topics: {qa: 1, qc: 1}\n", "qc", SIM_LINE),
     ("topics: {qa: 0}\n", "add up to nothing", SIM_LINE),
     ("staffing: {\"00:00\": 4}\n", "asks for 4 agents but the config has 3", SIM_LINE),
-    ("handle_time: {distribution: gamma, mean: 3}\n", "gamma", SIM_LINE),
+    ("talk_time: {distribution: gamma, mean: 3}\n", "gamma", SIM_LINE),
     ("first_contact: 1.5\n", "1.5", SIM_LINE),
     ("calls_per_dai: 100\n", "calls_per_dai", SIM_LINE),
     ("redial: {probability: -0.1}\n", "-0.1", SIM_LINE),
@@ -153,3 +153,14 @@ def test_defaults_that_no_agent_can_serve_name_the_queue():
 
 def test_default_shape_has_24_hours():
     assert len(DEFAULT_HOURLY_SHAPE) == 24
+
+
+def test_the_old_name_handle_time_still_works_with_a_warning_naming_file_and_line():
+    with pytest.warns(FutureWarning, match=r"sim\.handle_time is deprecated: it is the talk time.*talk_time"):
+        settings = config_with("handle_time: 300\n").sim
+    assert settings.talk_time == Distribution("lognormal", 300.0, 0.8)
+
+
+def test_talk_time_and_its_old_name_together_are_refused():
+    with pytest.raises(ConfigError, match="give talk_time alone"):
+        config_with("talk_time: 300\nhandle_time: 200\n")

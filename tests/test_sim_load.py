@@ -20,7 +20,7 @@ def draws(distribution: Distribution, count: int = 40_000, seed: int = 2) -> lis
 
 
 def test_default_handling_time_is_lognormal_with_mean_270_seconds():
-    default = SimSettings().handle_time
+    default = SimSettings().talk_time
     assert (default.kind, default.mean) == ("lognormal", 270.0)
     values = draws(default)
     assert min(values) > 0
@@ -50,7 +50,7 @@ sim:
   calls_per_day: 300
   interval: 15
   profile: {"09:00": 1, "09:15": 3, "09:30": 0}
-  handle_time: {distribution: exponential, mean: 60}
+  talk_time: {distribution: exponential, mean: 60}
 """, "q15.yaml")
     settings = settings_for(config)
     assert settings.intervals == 96 and len(settings.profile) == 96

@@ -39,7 +39,7 @@ QUIET_DAY = """\
   calls_per_day: 400
   interval: 60
   profile: {"08:00": 1, "16:00": 0}
-  handle_time: {distribution: exponential, mean: 120}
+  talk_time: {distribution: exponential, mean: 120}
   patience: none
   redial: {probability: 0}
 """
@@ -104,7 +104,7 @@ def test_a_logout_at_shift_end_waits_for_the_call_to_finish():
   calls_per_day: 40
   interval: 60
   profile: {"08:00": 1, "09:00": 0}
-  handle_time: {distribution: constant, mean: 2400}
+  talk_time: {distribution: constant, mean: 2400}
   patience: none
   redial: {probability: 0}
 """
@@ -122,7 +122,7 @@ def test_impatient_callers_abandon_and_some_redial():
   calls_per_day: 3000
   interval: 60
   profile: {"08:00": 1, "12:00": 0}
-  handle_time: {distribution: exponential, mean: 300}
+  talk_time: {distribution: exponential, mean: 300}
   patience: {distribution: exponential, mean: 30}
   redial: {probability: 1, delay: {distribution: constant, mean: 60}, max_attempts: 2}
   languages: {el: 1}
@@ -141,7 +141,7 @@ def test_impatient_callers_abandon_and_some_redial():
 def test_a_share_of_answered_calls_is_escalated_to_the_back_office():
     sim = """\
   calls_per_day: 3000
-  handle_time: {distribution: exponential, mean: 30}
+  talk_time: {distribution: exponential, mean: 30}
   profile: {"00:00": 1}
   first_contact: 0.85
   languages: {el: 1}

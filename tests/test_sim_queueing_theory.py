@@ -47,7 +47,7 @@ sim:
   profile: {{"00:00": 1}}
   topics: {{q: 1}}
   ivr_time: {{distribution: constant, mean: 0}}
-  handle_time: {{distribution: exponential, mean: {MEAN_HANDLE}}}
+  talk_time: {{distribution: exponential, mean: {MEAN_HANDLE}}}
   patience: {patience}
   answer_delay: 0
   redial: {{probability: 0}}

@@ -13,6 +13,7 @@ interval of the report has exactly one value.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,8 @@ from acd.config.errors import ConfigError
 from acd.config.loader import register_section
 from acd.config.located import Fields, Located, parse_yaml
 
+#: The kinds of day the simulator tells apart (their opening hours: sim/opening.py).
+DAY_TYPES: tuple[str, ...] = ("weekday", "saturday", "sunday", "holiday")
 #: Reporting / arrival-profile intervals a planner may choose (minutes).
 INTERVALS: tuple[int, ...] = (15, 30, 60)
 DISTRIBUTIONS: tuple[str, ...] = ("lognormal", "exponential", "constant")
@@ -69,11 +72,17 @@ class PlanTarget:
     #: share of callers the trunk may turn away busy: the report's "lines needed"
     #: (Erlang B) is the fewest lines that keep to it
     max_blocking: float = 0.01
+    #: further targets acd-sim plan meets together with the service level (None: none)
+    asa: float | None = None
+    max_abandon: float | None = None
+    max_occupancy: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class SimSettings:
     calls_per_day: float = 18_500.0
+    #: day type -> its calls per day, where it differs from ``calls_per_day``
+    day_volumes: Mapping[str, float] = field(default_factory=dict)
     #: minutes per interval of the profile, staffing and reports
     interval: int = 30
     #: share of the day's calls arriving in each interval (sums to 1)
@@ -85,8 +94,8 @@ class SimSettings:
     #: queue -> share of that queue's callers who are employers (need ``type:employer``)
     employers: Mapping[str, float] = field(default_factory=dict)
     ivr_time: Distribution = Distribution("lognormal", 40.0, 0.3)
-    #: time an agent spends talking; the queue's wrap-up comes on top
-    handle_time: Distribution = Distribution("lognormal", 270.0, 0.8)
+    #: time an agent spends talking; the queue's wrap-up comes on top (AHT = talk + wrap-up)
+    talk_time: Distribution = Distribution("lognormal", 270.0, 0.8)
     #: how long a caller holds on before hanging up; None: callers never abandon
     patience: Distribution | None = Distribution("exponential", 240.0)
     #: seconds an agent's phone rings before the agent answers
@@ -122,8 +131,8 @@ def parse_sim(node: Located, partial: dict[str, Any]) -> SimSettings:
     return _settings(node, partial, written=True)
 
 
-_KEYS = ("calls_per_day", "interval", "profile", "topics", "languages", "employers", "ivr_time",
-         "handle_time", "patience", "answer_delay", "redial", "first_contact", "staffing", "target", "seed")
+_KEYS = ("calls_per_day", "day_volumes", "interval", "profile", "topics", "languages", "employers", "ivr_time",
+         "talk_time", "handle_time", "patience", "answer_delay", "redial", "first_contact", "staffing", "target", "seed")
 
 
 def _settings(node: Located, partial: Mapping[str, Any], *, written: bool) -> SimSettings:
@@ -138,13 +147,14 @@ def _settings(node: Located, partial: Mapping[str, Any], *, written: bool) -> Si
     topics, langs = f.get("topics"), f.get("languages")
     settings = SimSettings(
         calls_per_day=f.float("calls_per_day", d.calls_per_day, minimum=0),
+        day_volumes=_day_volumes(f.get("day_volumes")),
         interval=interval,
         profile=_profile(f.get("profile"), interval),
         topics=_shares(topics, tuple(queues), "queue") if topics else _even(tuple(queues)),
         languages=_shares(langs, languages, "language") if langs else _default_languages(languages),
         employers=_employers(f.get("employers"), queues),
         ivr_time=_distribution(f.get("ivr_time"), d.ivr_time),
-        handle_time=_distribution(f.get("handle_time"), d.handle_time),
+        talk_time=_distribution(_talk_node(f), d.talk_time),
         patience=_patience(f.get("patience"), d.patience or Distribution("exponential", 240.0)),
         answer_delay=f.float("answer_delay", d.answer_delay, minimum=0),
         redial=_redial(f.get("redial")),
@@ -155,6 +165,18 @@ def _settings(node: Located, partial: Mapping[str, Any], *, written: bool) -> Si
     )
     _check_served(node if written else None, settings, partial)
     return settings
+
+
+def _talk_node(f: Fields) -> Located | None:
+    """``talk_time``, or the old name ``handle_time`` (it always meant talk alone, while
+    AHT everywhere else is talk plus wrap-up) with a warning naming file and line."""
+    talk, old = f.get("talk_time"), f.get("handle_time")
+    if talk is not None and old is not None:
+        raise old.error("give talk_time alone: handle_time is its old name")
+    if old is not None:
+        warnings.warn(f"{old.file}:{old.line}: sim.handle_time is deprecated: it is the talk time "
+                      "(wrap-up comes on top); call it talk_time", FutureWarning, stacklevel=2)
+    return talk if talk is not None else old
 
 
 # -- step tables -------------------------------------------------------------------------------
@@ -234,6 +256,12 @@ def _default_languages(languages: tuple[str, ...]) -> dict[str, float]:
     return {lang: (0.95 if n == 0 else rest) for n, lang in enumerate(languages)}
 
 
+def _day_volumes(node: Located | None) -> dict[str, float]:
+    if node is None:
+        return {}
+    return {name: value.as_float(minimum=0) for name, value in node.mapping(DAY_TYPES).items()}
+
+
 def _employers(node: Located | None, queues: Mapping[str, Any]) -> dict[str, float]:
     if node is None:
         return {}
@@ -288,12 +316,16 @@ def _target(node: Located | None) -> PlanTarget:
     d = PlanTarget()
     if node is None:
         return d
-    f = Fields(node, ("threshold", "service_level", "short_abandon", "max_blocking"))
+    f = Fields(node, ("threshold", "service_level", "short_abandon", "max_blocking", "asa", "max_abandon",
+                      "max_occupancy"))
     return PlanTarget(
         threshold=f.float("threshold", d.threshold, minimum=1),
         service_level=f.float("service_level", d.service_level, minimum=0.01, maximum=0.999),
         short_abandon=f.float("short_abandon", d.short_abandon, minimum=0),
         max_blocking=f.float("max_blocking", d.max_blocking, minimum=0.0001, maximum=0.5),
+        asa=f.float("asa", None, minimum=1),
+        max_abandon=f.float("max_abandon", None, minimum=0.001, maximum=0.999),
+        max_occupancy=f.float("max_occupancy", None, minimum=0.01, maximum=1),
     )
 
 
