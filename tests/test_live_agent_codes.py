@@ -105,13 +105,17 @@ class Desk:
 
 
 @pytest.fixture
-async def desk(asterisk: AsteriskSandbox, phones: Phones, tmp_path: Path) -> AsyncIterator[Desk]:
+async def desk(request: pytest.FixtureRequest, asterisk: AsteriskSandbox, phones: Phones,
+               tmp_path: Path) -> AsyncIterator[Desk]:
+    """The desk on ``CONFIG``; a test may add config lines with indirect parametrization
+    (``@pytest.mark.parametrize("desk", ["phones: {dtmf_mode: auto}"], indirect=True)``)."""
     from acd.daemon.app import Daemon
 
     config_path = tmp_path / "acd.yaml"
     config_path.write_text(CONFIG.format(
         agent=AGENT, pin=PIN, ami_port=asterisk.ami_port, ami_user=asterisk.ami_username,
-        ami_secret=asterisk.ami_secret, agi_port=free_port(14650), var=tmp_path / "var"), encoding="utf-8")
+        ami_secret=asterisk.ami_secret, agi_port=free_port(14650), var=tmp_path / "var")
+        + getattr(request, "param", ""), encoding="utf-8")
     desk_phone = phones.agents(talk=0.5, name="desk-phone")
     daemon = Daemon(config_path, extras=False)
     guard_clock = GuardClock()

@@ -21,15 +21,17 @@ from typing import Any
 import pytest
 
 from acd.config import load_config_text
+from acd.daemon.agents_phone import SOUNDS
 from acd.engine import AgentState
 from acd.protocol import FastAGIServer
 from dialplan.generate import Options, generate
 from ivr.agi_app import IvrApp
 from rig import dtmf_calls
+from rig.agi_trace import AgiSession
 from rig.asterisk import AsteriskSandbox
 from rig.sipp import Phones, SippProcess
 from tests.test_ivr_end_to_end import RETRIES, Recorder, arrival, prompts_dir  # noqa: F401  (fixture)
-from tests.test_live_agent_codes import PIN, Desk, desk, typed  # noqa: F401  (fixture)
+from tests.test_live_agent_codes import PIN, Desk, answered_with, desk, typed  # noqa: F401  (fixture)
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.asterisk
@@ -185,3 +187,47 @@ async def test_agent_logs_in_with_its_pin_over_rfc4733_from_a_phone_that_checks_
     await eventually(lambda: len(desk.agent_sessions()) > before and desk.agent_sessions()[-1].streamed(),
                      what="*11 in Asterisk's log")
     assert typed(desk.agent_sessions()[-1]) == [PIN]
+
+
+#: an old desk phone or analogue gateway: A-law only, no telephone-event, keys as tones
+_IN_BAND_PHONE = dict(how="inband", offer=("alaw",), telephone_event=False, expect_telephone_event=False)
+
+
+async def in_band_login(desk: Desk, dtmf_mode: str) -> tuple[SippProcess, AgiSession]:  # noqa: F811
+    """The agent's phone, which offers no telephone-event, dials ``*11`` and sounds its
+    PIN as in-band tones, on agents' endpoints in ``dtmf_mode``; returns the phone and
+    the ``agent`` AGI session as Asterisk logged it."""
+    endpoint = desk.asterisk.cli("pjsip show endpoint agent-41")
+    assert f"dtmf_mode                          : {dtmf_mode}" in endpoint, endpoint
+    before = len(desk.agent_sessions())
+    phone = call(desk.phones, "*11", "agent-41", digits=PIN + "#", **_IN_BAND_PHONE)
+    result = await asyncio.to_thread(phone.wait, 40)
+    assert result.all_successful, phone.diagnostics()
+    assert logged(phone, "answered") == ["8"] and logged(phone, "telephone-event") == []
+    assert logged(phone, "dtmf") == list(PIN + "#")        # the tones were sent
+    await eventually(lambda: len(desk.agent_sessions()) > before and desk.agent_sessions()[-1].streamed(),
+                     what="*11 in Asterisk's log")
+    return phone, desk.agent_sessions()[-1]
+
+
+@pytest.mark.parametrize("desk", ["phones: {dtmf_mode: auto}\n"], indirect=True)
+async def test_agent_logs_in_with_in_band_tones_from_a_phone_without_telephone_event_when_phones_are_auto(
+        desk: Desk) -> None:  # noqa: F811
+    agent = desk.daemon.live.engine.agents["41"]
+    _, session = await in_band_login(desk, "auto")
+    assert typed(session) == [PIN]
+    assert answered_with(session) == [SOUNDS["logged_in"]]
+    await eventually(lambda: agent.state is AgentState.AVAILABLE, what="the agent logged in by in-band tones")
+    assert desk.member_events() == ["ADDMEMBER"]
+
+
+async def test_in_band_pin_goes_unheard_on_the_default_rfc4733_phones(desk: Desk) -> None:  # noqa: F811
+    """Why ``phones: {dtmf_mode: auto}`` exists: with the default ``rfc4733`` Asterisk runs
+    no tone detector on the agents' endpoints, the PIN prompt times out with nothing typed
+    and the agent stays logged out."""
+    agent = desk.daemon.live.engine.agents["41"]
+    _, session = await in_band_login(desk, "rfc4733")
+    assert PIN not in "".join(typed(session))
+    assert answered_with(session) == [SOUNDS["bad_pin"]]
+    assert agent.state is AgentState.LOGGED_OUT
+    assert desk.member_events() == []
