@@ -37,7 +37,7 @@ skills: {{topic:a: only topic}}
 queues:
   q: {{requires: {{topic:a: 1}}, wrapup: 0, announcements: {{first_after: 0, every: 0}}}}
 teams:
-  all: {{ids: 1000-1119, pin: '1234', skills: {{topic:a: 1}}}}
+  all: {{ids: 1000-1119, skills: {{topic:a: 1}}}}
 sim:
   calls_per_day: {calls_per_hour * hours}
   interval: 60

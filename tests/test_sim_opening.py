@@ -31,7 +31,7 @@ queues:
   qa: {requires: {topic:a: 1}, wrapup: 0, schedule: office, announcements: {first_after: 0, every: 0}}
   qb: {requires: {topic:b: 1}, wrapup: 0, always_open: true, announcements: {first_after: 0, every: 0}}
 teams:
-  all: {ids: 100-119, pin: '1234', skills: {topic:a: 1, topic:b: 1}}
+  all: {ids: 100-119, skills: {topic:a: 1, topic:b: 1}}
 sim:
   calls_per_day: 960
   interval: 60
@@ -97,9 +97,9 @@ def test_run_reports_closed_calls_and_the_date(tmp_path: Path, capsys):
 
 def test_a_small_shift_is_of_agents_who_serve_the_open_queues():
     # at night only the 24/7 queue is open: two agents on duty must be two who serve it
-    text = CONFIG.replace("  all: {ids: 100-119, pin: '1234', skills: {topic:a: 1, topic:b: 1}}",
-                          "  a: {ids: 100-109, pin: '1234', skills: {topic:a: 1}}\n"
-                          "  b: {ids: 200-209, pin: '1234', skills: {topic:b: 1}}")
+    text = CONFIG.replace("  all: {ids: 100-119, skills: {topic:a: 1, topic:b: 1}}",
+                          "  a: {ids: 100-109, skills: {topic:a: 1}}\n"
+                          "  b: {ids: 200-209, skills: {topic:b: 1}}")
     config = load_config_text(text, "teams.yaml")
     model = CallCentreDay(config, settings_for(config), 1, staffing=(2,) * 24,
                           day=representative_date(config, "weekday"))

@@ -100,7 +100,7 @@ class FallbackMembers:
             return
         if str(response.get("Response", "")).lower() != "success":
             log.info("fallback queue pause refused", extra={"agent_id": agent_id,
-                                                            "message": response.get("Message")})
+                                                            "reason": response.get("Message")})
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)
