@@ -12,7 +12,9 @@ back", and must come back after any restart. So:
   database does not take the row: the IVR then tells the caller the callback could not
   be taken and the caller stays in line.
 - ``start`` (every daemon start, or a standby taking over) reads the pending rows back
-  and feeds them to the engine at their places.
+  and feeds them to the engine at their places; pending callbacks in the Redis mirror
+  that its database lacks (the dead daemon's own database, on another host) are
+  written to its database first, so they are made too.
 - each try ends in ``tried``: the citizen answered (``answered``, done), or not: after
   ``routing.callback_attempts`` tries ``failed``, else pending again after
   ``routing.callback_retry_delay`` seconds.
@@ -110,8 +112,13 @@ class CallbackBook:
     async def start(self) -> int:
         """Create the table if needed, load the pending callbacks and put them in line at
         their places; the number restored. Raises when the database cannot be read."""
+        mirrored = await self._mirrored()
         async with self.db.begin() as conn:
             await conn.run_sync(create_or_upgrade)
+            for callback in mirrored:      # another daemon's promise, not in our database
+                if (await conn.execute(select(callbacks.c.call_id)
+                                       .where(callbacks.c.call_id == callback.call_id))).first() is None:
+                    await conn.execute(callbacks.insert().values(callback.row(self.live.now())))
             rows = (await conn.execute(select(callbacks).where(callbacks.c.status == PENDING))).mappings().all()
         restored = 0
         for row in sorted(rows, key=lambda r: r["enqueued_at"]):
@@ -240,6 +247,26 @@ class CallbackBook:
             found = await conn.execute(update(callbacks).where(callbacks.c.call_id == callback.call_id).values(row))
             if found.rowcount == 0:
                 await conn.execute(callbacks.insert().values(row))
+
+    async def _mirrored(self) -> list[Callback]:
+        """The pending callbacks in the live state: a standby taking over from a daemon
+        that died may not share its database (one SQLite file per host), but shares the
+        Redis. Redis down: none (the database's own rows still come back)."""
+        if self.redis is None:
+            return []
+        try:
+            entries = await self.redis.hgetall(self.redis_key)
+        except Exception as error:
+            log.warning("callbacks in Redis not read", extra={"reason": repr(error)})
+            return []
+        found = []
+        for call_id, raw in entries.items():
+            try:
+                row = json.loads(raw)
+                found.append(Callback(**{k: row[k] for k in Callback.__dataclass_fields__ if k in row}))
+            except (ValueError, TypeError) as error:
+                log.error("unreadable callback in Redis", extra={"call_id": call_id, "reason": repr(error)})
+        return [callback for callback in found if callback.status == PENDING]
 
     async def _mirror(self, callback: Callback) -> None:
         """The live state's copy (wallboards, a standby daemon); Redis down costs only it."""
