@@ -15,6 +15,8 @@ back", and must come back after any restart. So:
   and feeds them to the engine at their places; pending callbacks in the Redis mirror
   that its database lacks (the dead daemon's own database, on another host) are
   written to its database first, so they are made too.
+- a try an earlier daemon began (a takeover or restart found it on the agent's phone)
+  is ``resumed``: it counts as that try, so the callback is not made twice.
 - each try ends in ``tried``: the citizen answered (``answered``, done), or not: after
   ``routing.callback_attempts`` tries ``failed``, else pending again after
   ``routing.callback_retry_delay`` seconds.
@@ -103,6 +105,8 @@ class CallbackBook:
         self.pending: dict[str, Callback] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._writes: set[asyncio.Task[None]] = set()
+        #: tries an earlier daemon began, found before ``start`` read the book (``resumed``)
+        self._resumed_early: dict[str, bool] = {}
 
     @property
     def config(self) -> Config:
@@ -129,6 +133,9 @@ class CallbackBook:
                 continue
             self.pending[callback.call_id] = callback
             restored += self._enqueue(callback)
+        early, self._resumed_early = self._resumed_early, {}
+        for call_id, answered in early.items():
+            self.resumed(call_id, answered)
         log.info("callbacks restored", extra={"pending": len(self.pending), "in_line": restored})
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
         return restored
@@ -190,6 +197,16 @@ class CallbackBook:
             self._write_later(again, now)
             log.info("callback not answered; tried again later",
                      extra={"call_id": call_id, "attempts": attempts, "at": again.next_try_at})
+
+    def resumed(self, call_id: str, answered: bool) -> None:
+        """An earlier daemon's try of this callback is under way (the AMI resync found the
+        call on its agent's phone): that try counts, or the callback would be made a
+        second time once the call ends. Found before ``start`` read the book (the resync
+        often comes first): applied when it has. ``call_id`` may be any resumed call."""
+        if call_id in self.pending:
+            self.tried(call_id, answered)
+        elif self._sweeper is None:
+            self._resumed_early[call_id] = answered
 
     def sweep(self) -> None:
         """Expire callbacks past their window; put back those whose retry delay is over."""
