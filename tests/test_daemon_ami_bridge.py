@@ -545,3 +545,49 @@ async def test_restored_agents_wait_for_the_requeued_callers_however_soon_the_re
     r.clock.now += 1.5                                        # REQUEUE_SETTLE later
     target, _ = await asyncio.wait_for(older.dials.get(), 3)
     assert target.startswith("PJSIP/agent-11,") and younger.dials.empty()
+
+
+@pytest.mark.parametrize("bridged, status", [(True, ("answered", 1)), (False, ("pending", 1))])
+async def test_a_callback_an_earlier_daemon_placed_is_not_made_again_when_it_ends(tmp_path, bridged, status):
+    """A takeover: the dead daemon placed a callback (agent leg answered, the citizen's leg
+    bridged or still ringing) but never wrote its outcome. The resync finds the agent leg
+    before the new daemon's book is read (as in bench.failover); that try counts: done if
+    the citizen answered, else tried again after the delay, never at once a second time."""
+    from sqlalchemy import create_engine, text
+
+    from acd.daemon.callback_book import CallbackBook
+    from acd.daemon.callbacks import CallbackDialer
+    from tests.daemon_fakes import config_with
+
+    routing = "routing: {callback_attempts: 2, callback_retry_delay: 300, callback_window: 3600}\n"
+    url = f"sqlite+aiosqlite:///{tmp_path / 'acd.sqlite3'}"
+    dead = Room(tmp_path, config=config_with(routing))
+    first = CallbackBook(dead.live, url, sweep_every=3600)
+    await first.start()
+    await first.promise("cb-call", "q", "6912345678", enqueued_at=dead.clock.now - 60)
+    await first.close()
+
+    r = Room(tmp_path, config=config_with(routing))
+    r.clock.now = dead.clock.now + 30
+    r.login("11")
+    book = CallbackBook(r.live, url, sweep_every=3600)
+    r.room.callbacks = CallbackDialer(r.live, book)
+    agent_leg, citizen_leg = "PJSIP/agent-11-00000031", "PJSIP/citizens-00000032"
+    channels = [core_show_channel(agent_leg, "acd-cb-1", bridge="b-9" if bridged else "", number="6912345678")]
+    if bridged:
+        channels.append(core_show_channel(citizen_leg, "1700000000.32", bridge="b-9", number="6912345678"))
+    bridge, ami = bridge_for(r, {"DeviceStateList": [], "CoreShowChannels": channels}, variables={
+        agent_leg: {"ACD_CALLID": "cb-call", "ACD_QUEUE": "q"}, citizen_leg: {}})
+    try:
+        await ami.connected[0]()
+        assert r.live.engine.agents["11"].call_id == "cb-call"
+        await book.start()                              # the book read after the resync
+        ami.handlers["Hangup"]({"Uniqueid": "acd-cb-1"})     # the call ends
+        book.sweep()
+        assert "cb-call" not in r.live.engine.calls     # not made a second time at once
+        while book._writes:
+            await asyncio.gather(*list(book._writes))
+        with create_engine(f"sqlite:///{tmp_path / 'acd.sqlite3'}").connect() as conn:
+            assert tuple(conn.execute(text("SELECT status, attempts FROM callbacks")).one()) == status
+    finally:
+        await book.close()

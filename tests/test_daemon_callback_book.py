@@ -125,3 +125,41 @@ async def test_promises_in_postgresql_and_redis_survive_a_new_book(tmp_path, pos
     finally:
         await book.close()
         await redis.aclose()
+
+
+async def test_a_standby_with_its_own_database_makes_the_dead_daemons_callbacks(tmp_path, redis_url):
+    """Each daemon its own SQLite file, one Redis: the active promised a callback and died;
+    the standby's book reads it from the Redis mirror, keeps it in its own database and
+    puts it in line at its place."""
+    import uuid
+
+    import redis.asyncio as aioredis
+
+    tag = uuid.uuid4().hex[:8]
+    call_id, prefix = f"cb-{tag}", f"test-{tag}:"
+    redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    r = Room(tmp_path / "a", config=config_with(ROUTING))
+    dead = CallbackBook(r.live, f"sqlite+aiosqlite:///{tmp_path / 'a' / 'acd.sqlite3'}", redis=redis,
+                        redis_prefix=prefix, sweep_every=3600)
+    await dead.start()
+    await dead.promise(call_id, "q", "2101234567", enqueued_at=r.clock.now - 90)
+    await dead.db.dispose()                                   # SIGKILL: no close, nothing more written
+
+    standby = Room(tmp_path / "b", config=config_with(ROUTING))
+    book = CallbackBook(standby.live, f"sqlite+aiosqlite:///{tmp_path / 'b' / 'acd.sqlite3'}", redis=redis,
+                        redis_prefix=prefix, sweep_every=3600)
+    try:
+        assert await book.start() == 1
+        call = standby.live.engine.calls[call_id]
+        assert (call.callback, call.enqueued_at) == ("2101234567", r.clock.now - 90)
+        assert status(tmp_path / "b" / "acd.sqlite3", call_id) == ("pending", 0)
+        book.tried(call_id, answered=True)
+        await drained(book)
+        assert status(tmp_path / "b" / "acd.sqlite3", call_id) == ("answered", 1)
+        assert await redis.hget(f"{prefix}callbacks", call_id) is None
+    finally:
+        await book.close()
+        await redis.delete(f"{prefix}callbacks")
+        await redis.aclose()

@@ -86,7 +86,8 @@ class Daemon:
         self.live.subscribe(self.roster)
         self.book: CallbackBook | None = None
         if (extras if book is None else book) and settings.database_url:
-            self.book = CallbackBook(self.live, settings.database_url, redis=_redis(settings.redis_url))
+            self.book = CallbackBook(self.live, settings.database_url, redis=_redis(settings.redis_url),
+                                     redis_prefix=settings.redis_prefix)
         elif extras:
             log.warning("no daemon.database_url: promised callbacks are kept in memory only, "
                         "and a restart forgets them")

@@ -12,7 +12,11 @@ back", and must come back after any restart. So:
   database does not take the row: the IVR then tells the caller the callback could not
   be taken and the caller stays in line.
 - ``start`` (every daemon start, or a standby taking over) reads the pending rows back
-  and feeds them to the engine at their places.
+  and feeds them to the engine at their places; pending callbacks in the Redis mirror
+  that its database lacks (the dead daemon's own database, on another host) are
+  written to its database first, so they are made too.
+- a try an earlier daemon began (a takeover or restart found it on the agent's phone)
+  is ``resumed``: it counts as that try, so the callback is not made twice.
 - each try ends in ``tried``: the citizen answered (``answered``, done), or not: after
   ``routing.callback_attempts`` tries ``failed``, else pending again after
   ``routing.callback_retry_delay`` seconds.
@@ -101,6 +105,8 @@ class CallbackBook:
         self.pending: dict[str, Callback] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._writes: set[asyncio.Task[None]] = set()
+        #: tries an earlier daemon began, found before ``start`` read the book (``resumed``)
+        self._resumed_early: dict[str, bool] = {}
 
     @property
     def config(self) -> Config:
@@ -110,8 +116,13 @@ class CallbackBook:
     async def start(self) -> int:
         """Create the table if needed, load the pending callbacks and put them in line at
         their places; the number restored. Raises when the database cannot be read."""
+        mirrored = await self._mirrored()
         async with self.db.begin() as conn:
             await conn.run_sync(create_or_upgrade)
+            for callback in mirrored:      # another daemon's promise, not in our database
+                if (await conn.execute(select(callbacks.c.call_id)
+                                       .where(callbacks.c.call_id == callback.call_id))).first() is None:
+                    await conn.execute(callbacks.insert().values(callback.row(self.live.now())))
             rows = (await conn.execute(select(callbacks).where(callbacks.c.status == PENDING))).mappings().all()
         restored = 0
         for row in sorted(rows, key=lambda r: r["enqueued_at"]):
@@ -122,6 +133,9 @@ class CallbackBook:
                 continue
             self.pending[callback.call_id] = callback
             restored += self._enqueue(callback)
+        early, self._resumed_early = self._resumed_early, {}
+        for call_id, answered in early.items():
+            self.resumed(call_id, answered)
         log.info("callbacks restored", extra={"pending": len(self.pending), "in_line": restored})
         self._sweeper = asyncio.get_running_loop().create_task(self._sweep_forever())
         return restored
@@ -184,6 +198,16 @@ class CallbackBook:
             log.info("callback not answered; tried again later",
                      extra={"call_id": call_id, "attempts": attempts, "at": again.next_try_at})
 
+    def resumed(self, call_id: str, answered: bool) -> None:
+        """An earlier daemon's try of this callback is under way (the AMI resync found the
+        call on its agent's phone): that try counts, or the callback would be made a
+        second time once the call ends. Found before ``start`` read the book (the resync
+        often comes first): applied when it has. ``call_id`` may be any resumed call."""
+        if call_id in self.pending:
+            self.tried(call_id, answered)
+        elif self._sweeper is None:
+            self._resumed_early[call_id] = answered
+
     def sweep(self) -> None:
         """Expire callbacks past their window; put back those whose retry delay is over."""
         now = self.live.now()
@@ -240,6 +264,26 @@ class CallbackBook:
             found = await conn.execute(update(callbacks).where(callbacks.c.call_id == callback.call_id).values(row))
             if found.rowcount == 0:
                 await conn.execute(callbacks.insert().values(row))
+
+    async def _mirrored(self) -> list[Callback]:
+        """The pending callbacks in the live state: a standby taking over from a daemon
+        that died may not share its database (one SQLite file per host), but shares the
+        Redis. Redis down: none (the database's own rows still come back)."""
+        if self.redis is None:
+            return []
+        try:
+            entries = await self.redis.hgetall(self.redis_key)
+        except Exception as error:
+            log.warning("callbacks in Redis not read", extra={"reason": repr(error)})
+            return []
+        found = []
+        for call_id, raw in entries.items():
+            try:
+                row = json.loads(raw)
+                found.append(Callback(**{k: row[k] for k in Callback.__dataclass_fields__ if k in row}))
+            except (ValueError, TypeError) as error:
+                log.error("unreadable callback in Redis", extra={"call_id": call_id, "reason": repr(error)})
+        return [callback for callback in found if callback.status == PENDING]
 
     async def _mirror(self, callback: Callback) -> None:
         """The live state's copy (wallboards, a standby daemon); Redis down costs only it."""
