@@ -20,7 +20,8 @@ SIGKILL. Everything is counted from the phones' own event logs and the records:
   more than 0.25 s before the earlier one (the jitter of near-simultaneous offers
   is not an inversion);
 - takeover: seconds from the SIGKILL until the standby logs that it routes callers;
-- records: calls with a row in either daemon's call records;
+- records: calls with a row in either daemon's call records (the killed one is started
+  again 2 s later, as systemd's ``Restart=on-failure`` does, and replays its journal);
 - callbacks: M of P made: P the callback citizens the waiting room answered (they were
   promised a callback), M those whose callback leg the citizen answered (the callback
   rows ``answered`` in either daemon's records; the citizens' phone confirms it).
@@ -225,6 +226,10 @@ async def run(load: Load, workdir: Path) -> Figures:
             await asyncio.sleep(0.02)
         takeover = time.monotonic() - killed_at
         print(f"the standby routes callers after {takeover:.1f} s", flush=True)
+        # as systemd does (deploy/acd.service: Restart=on-failure, RestartSec=2), the crashed
+        # daemon comes back, as the standby now, and writes the rows its journal kept
+        await asyncio.sleep(max(0.0, killed_at + 2.0 - time.monotonic()))
+        await asyncio.to_thread(active.start)
         await asyncio.to_thread(caller_phones.wait, load.calls * load.talk / load.agents + 120)
         promised = 0
         if callback_phones is not None:
@@ -235,6 +240,7 @@ async def run(load: Load, workdir: Path) -> Figures:
             await asyncio.sleep(0.5)                 # the callbacks still in line are made
         await asyncio.sleep(1.0)                     # the last rows reach the records
         standby.terminate()
+        active.terminate()
         statuses = callback_statuses(*databases)
         made = sum(1 for status in statuses.values() if status == "answered")
         reached_back = Counter(ev.phone for ev in called_back.events() if ev.event == "answer")
