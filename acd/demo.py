@@ -158,10 +158,20 @@ async def run(config_path: Path, workdir: Path, *, seconds: float, rate: float, 
         "pjsip_generated.conf": endpoints(contacts), "extensions_generated.conf": dialplan(agi_port),
         "queues_generated.conf": baseline_queue("acd-fallback", contacts)})
     print(f"starting Asterisk (SIP 127.0.0.1:{sandbox.sip_port}, AMI {sandbox.ami_port}) ...", flush=True)
-    await asyncio.to_thread(sandbox.start)
     daemon = None
     callers: list[Any] = []
+    #: starts running in a thread: a Ctrl-C cancels the await, not the thread, so the
+    #: clean-up waits for them before it stops what they started (else a sipp or Asterisk
+    #: started just after the clean-up would outlive the demo)
+    starting: set[asyncio.Future[Any]] = set()
+
+    async def start(thing: Any) -> None:
+        future = asyncio.ensure_future(asyncio.to_thread(thing.start))
+        starting.add(future)
+        await asyncio.shield(future)
+
     try:
+        await start(sandbox)
         # with the extras: call records (SQLite under var/) and the API, so the wallboard
         # and the agents' panel can be watched while the demo runs
         daemon = Daemon(sandbox_config(config_path, workdir / "demo.yaml", sandbox, agi_port, workdir / "var",
@@ -173,7 +183,7 @@ async def run(config_path: Path, workdir: Path, *, seconds: float, rate: float, 
         await daemon.start()
         for agent in config.agents:
             daemon.live.feed(e.AgentLoggedIn(daemon.live.now(), agent))
-        await asyncio.to_thread(agents.start)
+        await start(agents)
         shares = queue_shares(config)
         print(f"{len(config.agents)} agents logged in; citizens call {len(shares)} queues at {rate:g}/s "
               f"for {seconds:g} s (talk {talk:g} s), in the config's topic mix", flush=True)
@@ -186,8 +196,8 @@ async def run(config_path: Path, workdir: Path, *, seconds: float, rate: float, 
         for queue, share in shares.items():
             phone = citizens(workdir, sandbox.sip_port, f"q-{queue}", calls=max(1, round(rate * share * seconds)),
                              rate=rate * share, caller_prefix=f"{queue}-", name=f"citizens-{queue}")
-            await asyncio.to_thread(phone.start)
             callers.append(phone)
+            await start(phone)
         started = time.monotonic()
         # citizens call for `seconds`; then the calls under way finish before the report
         drain_until = seconds + talk + 60
@@ -201,6 +211,8 @@ async def run(config_path: Path, workdir: Path, *, seconds: float, rate: float, 
               f"service level {'-' if final.service_level is None else f'{final.service_level:.0%}'}, "
               f"queue_log {workdir / 'var' / 'queue_log'}", flush=True)
     finally:
+        if starting:
+            await asyncio.wait(starting)
         for phone in [*callers, agents]:
             if phone.running:
                 await asyncio.to_thread(phone.stop, 1.0)
