@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from acd.config import ConfigError, load_config
+from acd.config.telephony import SECRET_PREFIX
 from dialplan.generate import GenerateError, read_secrets
 
 #: 18 random bytes: 24 URL-safe characters (letters, digits, ``-``, ``_``), 144 bits,
@@ -58,7 +59,9 @@ def update_secrets(path: Path, agent_ids: Sequence[str], rotate: Collection[str]
     existing = read_secrets(path) if path.exists() else {}
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else HEADER.splitlines()
     renew = set(existing) & set(agent_ids) if rotate_all else set(rotate) & set(existing)
-    report = SecretsReport(stale=sorted(set(existing) - set(agent_ids)))
+    # a trunk's password (``trunk:<name>``, acd.config.telephony) is the engineer's, never an agent gone
+    report = SecretsReport(stale=sorted(key for key in set(existing) - set(agent_ids)
+                                        if not key.startswith(SECRET_PREFIX)))
     for index, line in enumerate(lines):
         code, hash_, comment = line.partition("#")
         parts = code.split()

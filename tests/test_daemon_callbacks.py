@@ -259,3 +259,31 @@ async def test_a_callback_caller_still_on_the_line_is_answered_there_and_the_pro
     outcome.set_result(("ANSWER", 0))
     await asyncio.wait_for(r.tasks[0], 1)
     assert ami.actions == [] and r.book.tries == [("1.1", True)]
+
+
+async def test_a_daemon_that_lost_the_lease_never_rings_a_citizen_back(tmp_path):
+    """Issue 9, fencing: a leader whose lease another daemon took since its last renewal
+    (a paused process) asks the lease right before the Originate and places nothing; the
+    callback keeps its place for the daemon that holds the lease now."""
+    r = Room(tmp_path)
+    r.book = Book()
+    dialer = CallbackDialer(r.live, r.book)
+    asked: list[bool] = []
+
+    async def lost() -> bool:
+        asked.append(False)
+        return False
+
+    dialer.fence = lost
+    ami = FakeAMI()
+    dialer.install(ami)
+    r.room.callbacks = dialer
+    session = await r.arrive("1.1", ACD_CALLBACK="2101234567")
+    session.hang_up()
+    await asyncio.wait_for(r.tasks[0], 1)
+    r.login("11")
+    await settle()
+    assert asked == [False] and ami.actions == []
+    assert "1.1" in r.live.engine.calls and r.of(d.OfferMissed) == []
+    assert r.live.engine.agents["11"].misses == 0 and r.book.tries == []
+    assert not dialer.active

@@ -69,7 +69,7 @@ def test_rotate_replaces_only_the_named_agent_and_keeps_comments_and_agents_gone
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config, out = small_config(tmp_path / "acd.yaml", "11", "12"), tmp_path / "phones.secrets"
     out.write_text("# hand-made\n11 Eleven-old-password  # desk phone\n12 Twelve-old-password\n"
-                   "99 Gone-agent-password\n")
+                   "99 Gone-agent-password\ntrunk:carrier Carrier-password-1\n")
     out.chmod(0o644)
     assert main(["secrets", "--config", str(config), "--out", str(out)]) == 0
     assert mode(out) == 0o600                                     # tightened, nothing else changed
@@ -80,6 +80,7 @@ def test_rotate_replaces_only_the_named_agent_and_keeps_comments_and_agents_gone
     after = read_secrets(out)
     assert after["11"] != "Eleven-old-password" and len(after["11"]) >= 24
     assert (after["12"], after["99"]) == ("Twelve-old-password", "Gone-agent-password")
+    assert after["trunk:carrier"] == "Carrier-password-1"          # a trunk's line is kept, not an agent gone
     assert "1 not in the config, kept (first: 99)" in capsys.readouterr().out
     assert main(["secrets", "--config", str(config), "--out", str(out), "--rotate-all"]) == 0
     rotated = read_secrets(out)

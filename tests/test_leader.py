@@ -52,3 +52,21 @@ async def test_run_reports_gaining_and_losing_the_lease(redis_url):
         task.cancel()
         await lease.redis.delete(key, f"{key}:token")
         await lease.close()
+
+
+async def test_holds_is_asked_of_redis_and_fails_once_another_daemon_has_the_lease(redis_url):
+    """The fence a write asks right before acting: true while the key and the token are
+    ours, false as soon as another holder took the lease, even before our next renewal."""
+    key = f"test-{uuid.uuid4().hex[:8]}:leader"
+    first, second = LeaderLease(redis_url, key, ttl=0.6), LeaderLease(redis_url, key, ttl=0.6)
+    try:
+        assert not await first.holds()                   # not the leader yet
+        await first.try_acquire()
+        assert await first.holds()
+        await asyncio.sleep(0.8)                          # paused: the lease expired, unrenewed
+        assert await second.try_acquire() is not None
+        assert first.leader and not await first.holds()   # it still believes, Redis says no
+    finally:
+        await first.redis.delete(key, f"{key}:token")
+        await first.close()
+        await second.close()

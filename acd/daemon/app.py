@@ -212,6 +212,7 @@ class Daemon:
             from acd.daemon.leader import LeaderLease
 
             self.lease = LeaderLease(settings.redis_url, f"{settings.redis_prefix}leader")
+            self.callbacks.fence = self.lease.holds
             self._lease_task = asyncio.create_task(self.lease.run(self._became_active, self._became_standby))
             log.info("standby: waiting for the leader lease", extra={"holder": self.lease.holder})
 

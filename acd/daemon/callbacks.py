@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -69,6 +69,9 @@ class CallbackDialer:
         self._dialing = True
         #: only the active daemon places callbacks (a standby holds the lease's other side)
         self.active = True
+        #: asked right before each Originate with two daemons (``LeaderLease.holds``): a
+        #: daemon that lost the lease since its last renewal never rings a citizen
+        self.fence: Callable[[], Awaitable[bool]] | None = None
         self._set_dialing(False)
 
     def install(self, ami: Any) -> None:
@@ -108,6 +111,13 @@ class CallbackDialer:
         try:
             if self.ami is None or not getattr(self.ami, "connected", True):
                 raise ConnectionError("no AMI link")
+            if self.fence is not None and not await self.fence():
+                self._placed.pop(channel_id, None)
+                log.error("callback not placed: the leader lease is no longer ours",
+                          extra={"call_id": offer.call_id, "agent_id": offer.agent_id})
+                self.set_active(False)
+                self.live.feed(e.OfferWithdrawn(self.live.now(), offer.call_id, offer.agent_id, "failed", leave=False))
+                return
             response = await self.ami.action(
                 "Originate", Channel=f"PJSIP/{agent.endpoint}", Context=CALLBACK_CONTEXT, Exten=offer.callback or "",
                 Priority="1", Timeout=str(int(offer.ring_timeout * 1000)), Async="true", ChannelId=channel_id,

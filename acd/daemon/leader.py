@@ -9,6 +9,8 @@ so the dialplan tries the other daemon (``acd.daemon.app``). The lease:
   refuse a late write of a leader that lost the lease (a paused process, a partition);
 - renew every ``ttl / 3``: a Lua script that ``PEXPIRE``s the key only while it still
   holds our holder id (never extends another daemon's lease);
+- holds: a Lua script that checks the key is ours and the token is still ours, asked
+  right before a write that cannot be taken back (``CallbackDialer``: ringing a citizen);
 - release (SIGTERM): a Lua script that deletes the key only if it is ours, so the
   standby takes over at its next try instead of after the ttl.
 
@@ -39,6 +41,12 @@ return 0
 _RENEW = """
 if redis.call('get', KEYS[1]) == ARGV[1] then
   return redis.call('pexpire', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_HOLDS = """
+if redis.call('get', KEYS[1]) == ARGV[1] and redis.call('get', KEYS[2]) == ARGV[2] then
+  return 1
 end
 return 0
 """
@@ -81,6 +89,20 @@ class LeaderLease:
         if not renewed:
             self.token = None
         return renewed
+
+    async def holds(self) -> bool:
+        """Whether the lease is still ours with our fencing token, asked of Redis now: a
+        side effect no retry can undo (ringing a citizen back) is fenced by it, so a
+        leader that lost the lease between two renewals (a paused process, a partition)
+        does not act as one. A Redis that does not answer is no."""
+        token = self.token
+        if token is None:
+            return False
+        try:
+            return bool(await self.redis.eval(_HOLDS, 2, self.key, f"{self.key}:token", self.holder, str(token)))
+        except Exception as error:
+            log.warning("leader lease: not confirmed", extra={"reason": repr(error)})
+            return False
 
     async def release(self) -> None:
         if self.token is not None:
