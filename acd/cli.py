@@ -10,7 +10,7 @@ import sys
 from collections.abc import Sequence
 
 from acd import pins_command
-from acd.config import ConfigError, load_config
+from acd.config import ConfigError, load_config_for_command
 
 #: LogRecord attributes that are not "extra" fields of a structured log line
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime", "taskName"}
@@ -34,13 +34,8 @@ def setup_logging(level: str) -> None:
 
 
 def _check(path: str) -> int:
-    try:
-        config = load_config(path)
-    except ConfigError as error:
-        print(str(error), file=sys.stderr)
-        return 1
-    except OSError as error:
-        print(f"{path}: {error.strerror or error}", file=sys.stderr)
+    config = load_config_for_command(path)
+    if config is None:
         return 1
     for warning in config.warnings:
         print(f"warning: {warning}", file=sys.stderr)

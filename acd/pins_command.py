@@ -14,7 +14,7 @@ import os
 import sys
 from pathlib import Path
 
-from acd.config import ConfigError, load_config
+from acd.config import ConfigError, load_config_for_command
 from acd.config.pins import hash_pin, new_pin, read_pins_file, write_pins_file
 
 
@@ -30,10 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-    except (ConfigError, OSError) as error:
-        print(f"{args.config}: {error}", file=sys.stderr)
+    config = load_config_for_command(args.config)
+    if config is None:
         return 1
     if not 4 <= args.digits <= 8:
         print("--digits must be 4 to 8 (what a phone's feature code accepts)", file=sys.stderr)

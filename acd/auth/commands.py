@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from acd.auth.audit import AuditLog
 from acd.auth.roles import RIGHTS, ROLES
 from acd.auth.store import AuthStore, UserError
-from acd.config import ConfigError, load_config
+from acd.config import load_config_for_command
 
 
 def add_parsers(sub: Any) -> None:
@@ -54,13 +54,8 @@ def add_parsers(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        config = load_config(args.config)
-    except ConfigError as error:
-        print(str(error), file=sys.stderr)
-        return 1
-    except OSError as error:
-        print(f"{args.config}: {error.strerror or error}", file=sys.stderr)
+    config = load_config_for_command(args.config)
+    if config is None:
         return 1
     try:
         return asyncio.run(_run(args, config))

@@ -16,7 +16,6 @@ Both are read once at load, with file and line on a mistake, like every other se
 """
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -70,11 +69,7 @@ def parse_access(node: Located, partial: Mapping[str, Any]) -> AccessSettings:
     if listed is not None:
         if not listed.is_sequence():
             raise listed.error("trusted_proxies is a list of IP addresses")
-        for item in listed.elements():
-            try:
-                proxies.append(str(ipaddress.ip_address(item.as_str())))
-            except ValueError:
-                raise item.error(f"not an IP address: {item.as_str()!r}") from None
+        proxies = [item.as_ip_address() for item in listed.elements()]
     return AccessSettings(secure_cookies=f.bool("secure_cookies", d.secure_cookies),
                           session_hours=f.float("session_hours", d.session_hours, minimum=0.05, maximum=24.0 * 90),
                           trusted_proxies=tuple(proxies), access_log=f.bool("access_log", d.access_log),

@@ -6,8 +6,8 @@ so a mistake is caught once, before anything runs, and named with file, line and
 from __future__ import annotations
 
 import dataclasses
-import ipaddress
 import re
+import sys
 from collections.abc import Callable
 from datetime import date, datetime, time
 from pathlib import Path
@@ -57,6 +57,19 @@ def register_section(name: str, parser: SectionParser) -> None:
 def load_config(path: str | Path) -> Config:
     """Read and validate a config file; raises ConfigError naming file, line and reason."""
     return _build(read_yaml(path))
+
+
+def load_config_for_command(path: str | Path) -> Config | None:
+    """The config a command line tool works on, or None after saying on stderr why it
+    cannot be read (file, line and reason; or the file's own trouble): every ``acd``
+    subcommand reports a bad config the same way and exits 1."""
+    try:
+        return load_config(path)
+    except ConfigError as error:
+        print(str(error), file=sys.stderr)
+    except OSError as error:
+        print(f"{path}: {error.strerror or error}", file=sys.stderr)
+    return None
 
 
 def load_config_text(text: str, file: str = "<config>") -> Config:
@@ -543,7 +556,7 @@ def _daemon(node: Located | None, timezone: str) -> DaemonSettings:
         pin_window=f.float("pin_window", d.pin_window, minimum=1.0),
         pin_lockout=f.float("pin_lockout", d.pin_lockout, minimum=1.0),
         api_host=f.str("api_host", d.api_host),
-        asterisk_hosts=tuple(_address(h) for h in hosts.elements()) if hosts is not None else d.asterisk_hosts,
+        asterisk_hosts=tuple(h.as_ip_address() for h in hosts.elements()) if hosts is not None else d.asterisk_hosts,
         pins_file=f.str("pins_file", d.pins_file),
         pin_source_max_failures=f.int("pin_source_max_failures", d.pin_source_max_failures, minimum=1, maximum=10000),
         pin_agent_max_failures=f.int("pin_agent_max_failures", d.pin_agent_max_failures, minimum=1, maximum=10000),
@@ -557,16 +570,6 @@ def _beside(node: Located, name: str | None) -> str | None:
     if not name or Path(name).is_absolute() or node.file.startswith("<"):
         return name
     return str(Path(node.file).parent / name)
-
-
-def _address(node: Located) -> str:
-    """An IP address (Asterisk's for FastAGI, a proxy's for the API): no names, the
-    checks compare the peer's address, and a name would need a lookup per connection."""
-    text = node.as_str()
-    try:
-        return str(ipaddress.ip_address(text))
-    except ValueError:
-        raise node.error(f"{text!r} is not an IP address") from None
 
 
 def _issued_pins(file: str, agents: dict[str, AgentConfig], daemon: DaemonSettings

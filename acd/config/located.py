@@ -9,6 +9,7 @@ from __future__ import annotations
 import builtins
 
 import difflib
+import ipaddress
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,16 @@ class Located:
         if value is None:
             raise self.error("expected a text value, got nothing")
         return str(value)
+
+    def as_ip_address(self) -> str:
+        """An IP address in its normal form (Asterisk's for FastAGI, a proxy's for the
+        API): no host names, since the checks compare a peer's address and a name would
+        need a lookup per connection."""
+        text = self.as_str()
+        try:
+            return str(ipaddress.ip_address(text))
+        except ValueError:
+            raise self.error(f"not an IP address: {text!r}") from None
 
     def as_int(self, *, minimum: int | None = None, maximum: int | None = None) -> int:
         value = self.value() if isinstance(self.node, yaml.ScalarNode) else None
