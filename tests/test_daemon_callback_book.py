@@ -52,6 +52,31 @@ async def test_an_unanswered_callback_is_tried_again_after_the_delay_then_counte
         await book.close()
 
 
+async def test_a_slow_earlier_write_never_lands_over_a_newer_outcome(tmp_path):
+    """CI saw ``('pending', 1)`` after the last try: the try's write and the final
+    ``failed`` write raced on the same row and the older one landed last."""
+    r, book = await book_for(tmp_path)
+    store, first = book._store, asyncio.Event()
+
+    async def slow_first(callback, now=None):
+        if callback.status == "pending" and callback.attempts == 1 and not first.is_set():
+            first.set()
+            await asyncio.sleep(0.2)          # the newer outcome is decided meanwhile
+        await store(callback, now)
+
+    book._store = slow_first
+    try:
+        await book.promise("cb", "q", "2101234567", enqueued_at=r.clock.now - 30)
+        r.live.engine.calls.pop("cb")
+        book.tried("cb", answered=False)
+        await first.wait()
+        book.tried("cb", answered=False)                   # the last try, while the first write is slow
+        await drained(book)
+        assert status(tmp_path / "acd.sqlite3", "cb") == ("failed", 2) and book.pending == {}
+    finally:
+        await book.close()
+
+
 async def test_a_callback_past_its_window_expires_and_leaves_the_line(tmp_path):
     r, book = await book_for(tmp_path)
     try:

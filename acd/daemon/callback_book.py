@@ -105,6 +105,9 @@ class CallbackBook:
         self.pending: dict[str, Callback] = {}
         self._sweeper: asyncio.Task[None] | None = None
         self._writes: set[asyncio.Task[None]] = set()
+        #: the outcome still to write, and the task writing it, per callback
+        self._newest: dict[str, tuple[Callback, float]] = {}
+        self._writers: dict[str, asyncio.Task[None]] = {}
         #: tries an earlier daemon began, found before ``start`` read the book (``resumed``)
         self._resumed_early: dict[str, bool] = {}
 
@@ -240,23 +243,36 @@ class CallbackBook:
                                          "attempts": callback.attempts})
 
     def _write_later(self, callback: Callback, now: float) -> None:
-        """Outcomes are written in the background, retried until the database takes them."""
-        task = asyncio.get_running_loop().create_task(self._write_until_done(callback, now))
+        """Outcomes are written in the background, retried until the database takes them.
+        One writer per callback, always writing the newest outcome: two writes of the same
+        row racing could leave an older one (``pending``) over a newer one (``failed``)."""
+        self._newest[callback.call_id] = (callback, now)
+        if callback.call_id in self._writers:
+            return
+        task = asyncio.get_running_loop().create_task(self._write_until_done(callback.call_id))
+        self._writers[callback.call_id] = task
         self._writes.add(task)
         task.add_done_callback(self._writes.discard)
 
-    async def _write_until_done(self, callback: Callback, now: float) -> None:
-        delay = 0.5
-        while True:
-            try:
-                await self._store(callback, now)
-                await self._mirror(callback)
-                return
-            except Exception as error:
-                log.warning("callback outcome not written yet; retrying",
-                            extra={"call_id": callback.call_id, "reason": repr(error), "in": delay})
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 30.0)
+    async def _write_until_done(self, call_id: str) -> None:
+        try:
+            while call_id in self._newest:
+                callback, now = self._newest.pop(call_id)
+                delay = 0.5
+                while True:
+                    try:
+                        await self._store(callback, now)
+                        await self._mirror(callback)
+                        break
+                    except Exception as error:
+                        log.warning("callback outcome not written yet; retrying",
+                                    extra={"call_id": call_id, "reason": repr(error), "in": delay})
+                        await asyncio.sleep(delay)
+                        delay = min(delay * 2, 30.0)
+                        if call_id in self._newest:     # a newer outcome replaces this one
+                            callback, now = self._newest.pop(call_id)
+        finally:
+            self._writers.pop(call_id, None)
 
     async def _store(self, callback: Callback, now: float | None = None) -> None:
         row = callback.row(self.live.now() if now is None else now)
