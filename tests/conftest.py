@@ -63,3 +63,23 @@ def redis_url() -> str:
 def postgres_url() -> str:
     """The SQLAlchemy URL of the ``acd_test`` database in the local PostgreSQL."""
     return _running(start_postgres)
+
+
+#: where page tests keep their screenshots (kept by CI as artifacts)
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture
+def browser(request: pytest.FixtureRequest) -> Iterator["Browser"]:
+    """Debian's Chromium, headless at 1400x900, driven by selenium through chromedriver;
+    a screenshot of its last page is saved in ``test-artifacts/<test>.png`` at the end."""
+    from tests.browser import Browser, find_chromium
+
+    if find_chromium() is None:
+        missing("chromium and chromium-driver are not installed (scripts/install-system-deps)")
+    driver = Browser.start()
+    try:
+        yield driver
+    finally:
+        driver.screenshot(request.node.name)
+        driver.quit()
