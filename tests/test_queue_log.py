@@ -80,6 +80,18 @@ def test_caller_who_leaves_the_line_is_abandon_with_position_original_position_a
     assert h(e.CallerHungUp(1010, "c3")) == ["1010|c3|q|NONE|ABANDON|2|3|8"]
 
 
+def test_durations_are_differences_of_whole_second_clocks_as_app_queue_computes_them():
+    # app_queue: time(NULL) - qe->start, both whole seconds: 1000.9 -> 1003.1 is 3, not 2.2 -> 2
+    h = Harness()
+    h(e.AgentLoggedIn(1000, "11"))
+    h(e.CallArrived(1000.9, "c1", "q"))
+    h(e.CallArrived(1000.9, "c2", "q"))
+    assert fields(h(e.OfferAnswered(1002.1, "c1", "11"))[0])[5] == "2"
+    assert fields(h(e.CallerHungUp(1003.1, "c2"))[0])[4:] == ["ABANDON", "1", "1", "3"]
+    # holdtime 1000.9 -> 1002.1 (2), calltime 1002.1 -> 1004.0 (2)
+    assert fields(h(e.AgentHungUp(1004.0, "c1"))[0])[4:] == ["COMPLETEAGENT", "2", "2", "1"]
+
+
 def test_ring_no_answer_reports_ring_time_in_milliseconds():
     h = Harness()
     h(e.AgentLoggedIn(1000, "11"))

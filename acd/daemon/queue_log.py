@@ -103,6 +103,12 @@ def _clean(value: object) -> str:
     return str(value).replace("|", "/").replace("\n", " ").replace("\r", " ")
 
 
+def _seconds(end: float, duration: float) -> int:
+    """A duration as app_queue writes it: the difference of two whole-second clocks
+    (``time(NULL) - qe->start``), not the duration rounded down, so both paths round alike."""
+    return int(end) - int(end - duration)
+
+
 def serving_queues(config: Config) -> dict[str, list[str]]:
     """Agent id -> the queues whose requirements it meets at the widest stage (those it can
     ever be offered), in config order."""
@@ -194,28 +200,29 @@ class QueueLogFormatter:
                     self._resumed.discard(decision.call_id)
                     return []
                 return [self._line(at, decision.call_id, decision.queue, self._member(decision.agent_id),
-                                   "CONNECT", int(decision.waited), peer, int(decision.ring_time))]
+                                   "CONNECT", _seconds(decision.at, decision.waited), peer, int(decision.ring_time))]
             case d.CallEnded():
                 event, fields = self._transferred.pop(decision.call_id, (
                     "COMPLETECALLER" if decision.by == "caller" else "COMPLETEAGENT", ()))
                 position = self._original_position.pop(decision.call_id, 0)
                 return [self._line(at, decision.call_id, decision.queue, self._member(decision.agent_id), event,
-                                   *fields, int(decision.waited), int(decision.talk_time), position)]
+                                   *fields, _seconds(decision.at - decision.talk_time, decision.waited),
+                                   _seconds(decision.at, decision.talk_time), position)]
             case d.CallAbandoned():
                 self._forget(decision.call_id)
                 return [self._line(at, decision.call_id, decision.queue, NONE, "ABANDON",
-                                   decision.position, decision.original_position, int(decision.waited))]
+                                   decision.position, decision.original_position, _seconds(decision.at, decision.waited))]
             case d.ExitCall():
                 original = self._original_position.get(decision.call_id, decision.position)
                 self._forget(decision.call_id)
                 return [self._line(at, decision.call_id, decision.queue, NONE, "EXITWITHTIMEOUT",
-                                   decision.position, original, int(decision.waited))]
+                                   decision.position, original, _seconds(decision.at, decision.waited))]
             case d.CallbackCancelled():
                 # a callback given up (its window passed): it left the queue by timeout
                 original = self._original_position.get(decision.call_id, 1)
                 self._forget(decision.call_id)
                 return [self._line(at, decision.call_id, decision.queue, NONE, "EXITWITHTIMEOUT",
-                                   1, original, int(decision.waited))]
+                                   1, original, _seconds(decision.at, decision.waited))]
             case d.OfferWithdrawn():
                 self._offered_at.pop(decision.call_id, None)   # nothing rang: no RINGNOANSWER
                 return []
