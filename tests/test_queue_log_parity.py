@@ -1,7 +1,7 @@
 """The daemon's queue_log against app_queue's, on the real sandboxed Asterisk.
 
 The same scripted calls (answered and ended by either side, abandoned, timed out,
-rung without an answer and auto-paused) and the same agents' log-ins, pauses and
+rung without an answer and auto-paused, left while ringing) and the same agents' log-ins, pauses and
 log-outs go once through a plain app_queue queue and once through the daemon; both
 write into the one file, Asterisk's queue_log (docs/queue_log.md), and the two runs'
 lines are compared event by event with app_queue as the oracle. Excepted: times of
@@ -203,6 +203,12 @@ async def ring_no_answer_then_auto_pause(path: Path_, phones: Phones, name: str)
     await path.logout("31")
 
 
+async def caller_leaves_while_ringing(path: Path_, phones: Phones, name: str) -> None:
+    await path.login("31")
+    await call(phones, path, name, hold=1.5)
+    await path.logout("31")
+
+
 async def pause_and_unpause(path: Path_, phones: Phones, name: str) -> None:
     await path.login("12")
     await path.pause("12", "backoffice")
@@ -212,7 +218,7 @@ async def pause_and_unpause(path: Path_, phones: Phones, name: str) -> None:
 
 
 SCENARIOS = (answered_agent_hangs_up, answered_caller_hangs_up, abandoned, timeout_exit,
-             ring_no_answer_then_auto_pause, pause_and_unpause)
+             ring_no_answer_then_auto_pause, caller_leaves_while_ringing, pause_and_unpause)
 
 
 async def lines_of(log: Path, scenario: Callable[..., Awaitable[None]], path: Path_, phones: Phones,
