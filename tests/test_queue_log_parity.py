@@ -3,7 +3,7 @@
 The same scripted calls (answered and ended by either side, abandoned, timed out,
 rung without an answer and auto-paused, left while ringing) and the same agents' log-ins, pauses and
 log-outs go once through a plain app_queue queue and once through the daemon; both
-write into the one file, Asterisk's queue_log (docs/queue_log.md), and the two runs'
+write into the one file, Asterisk's queue_log (docs/records.md, "The queue_log"), and the two runs'
 lines are compared event by event with app_queue as the oracle. Excepted: times of
 day, uniqueids (the callid and CONNECT's peer), ring-no-answer and ring-cancelled
 milliseconds, and durations in seconds within 1 s (app_queue subtracts whole-second

@@ -1,7 +1,7 @@
 """A queue_log in Asterisk's own format, written from the engine's decisions.
 
 Existing reporting tools (QueueMetrics, Asternic, home-grown SQL loaders) read the file
-app_queue writes, so we write the same lines, into the same file (docs/queue_log.md says
+app_queue writes, so we write the same lines, into the same file (docs/records.md, "The queue_log", says
 why one file, and how the rig compares both paths). Every layout below was checked
 against Asterisk 16.28's source, not remembered:
 
@@ -276,7 +276,7 @@ class QueueLogFormatter:
 
 class QueueLogWriter:
     """Appends the formatter's lines to the queue_log file, Asterisk's own when the config
-    points there (docs/queue_log.md), one write per batch of decisions (an event's
+    points there (docs/records.md, "The queue_log"), one write per batch of decisions (an event's
     decisions), like Asterisk's fflush after every line but without a system call per
     line under load.
 
