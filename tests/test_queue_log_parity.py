@@ -1,7 +1,8 @@
 """The daemon's queue_log against app_queue's, on the real sandboxed Asterisk.
 
 The same scripted calls (answered and ended by either side, abandoned, timed out,
-rung without an answer and auto-paused, left while ringing) and the same agents' log-ins, pauses and
+rung without an answer and auto-paused, left while ringing, a second caller while
+the first one's agent rings) and the same agents' log-ins, pauses and
 log-outs go once through a plain app_queue queue and once through the daemon; both
 write into the one file, Asterisk's queue_log (docs/records.md, "The queue_log"), and the two runs'
 lines are compared event by event with app_queue as the oracle. Excepted: times of
@@ -209,6 +210,18 @@ async def caller_leaves_while_ringing(path: Path_, phones: Phones, name: str) ->
     await path.logout("31")
 
 
+async def second_caller_while_the_first_rings(path: Path_, phones: Phones, name: str) -> None:
+    # app_queue keeps a ringing caller in the queue: the second one enters at position 2
+    await path.login("31")
+    first = phones.citizens(path.number, caller_prefix="2105551", hold=RING_TIMEOUT + 2.5, name=f"{name}-1")
+    await asyncio.sleep(1.0)
+    second = phones.citizens(path.number, caller_prefix="2105552", hold=3.5, name=f"{name}-2")
+    for citizen in (first, second):
+        result = await asyncio.to_thread(citizen.wait, 30.0)
+        assert result.all_successful, citizen.diagnostics()
+    await path.logout("31")
+
+
 async def pause_and_unpause(path: Path_, phones: Phones, name: str) -> None:
     await path.login("12")
     await path.pause("12", "backoffice")
@@ -218,7 +231,8 @@ async def pause_and_unpause(path: Path_, phones: Phones, name: str) -> None:
 
 
 SCENARIOS = (answered_agent_hangs_up, answered_caller_hangs_up, abandoned, timeout_exit,
-             ring_no_answer_then_auto_pause, caller_leaves_while_ringing, pause_and_unpause)
+             ring_no_answer_then_auto_pause, caller_leaves_while_ringing, second_caller_while_the_first_rings,
+             pause_and_unpause)
 
 
 async def lines_of(log: Path, scenario: Callable[..., Awaitable[None]], path: Path_, phones: Phones,
