@@ -1,9 +1,9 @@
 """A queue_log in Asterisk's own format, written from the engine's decisions.
 
 Existing reporting tools (QueueMetrics, Asternic, home-grown SQL loaders) read the file
-app_queue writes, so we write the same lines, into the same file (docs/records.md, "The queue_log", says
-why one file, and how the rig compares both paths). Every layout below was checked
-against Asterisk 16.28's source, not remembered:
+app_queue writes, so we write the same lines, into the same file (docs/records.md, "The
+queue_log", says why one file, and how a rig test compares the two writers). Every
+layout below was checked against Asterisk 16.28's source, not remembered:
 
 - main/logger.c ``ast_queue_log``: ``"%ld|%s|%s|%s|%s|" time, callid, queuename, agent,
   event`` followed by the event's own fields, ``|``-separated, one line per event.
@@ -31,10 +31,10 @@ against Asterisk 16.28's source, not remembered:
 The member is app_queue's *member name*, not its interface: with ``log_membername_as_agent``
 (asterisk-config/queues.conf) app_queue writes ``mem->membername`` in every line above,
 and the generated fallback queues name each member by ``member_name`` (the agent's
-``name``), so a report joins both paths on one name per person. The queue is the
-config's queue name on both paths (the fallback's app_queue queues carry those names,
-``dialplan.generate``). The engine's automatic pause is written with app_queue's reason
-``Auto-Pause``.
+``name``), so a report joins both paths on one name per person. The engine's automatic
+pause is written with app_queue's reason ``Auto-Pause``. Not the same yet: the queue of a
+call the degraded path took is app_queue's queue there (``acd-fallback``,
+``acd-fallback-<queue>``), not the config's (docs/records.md says why, and the way out).
 
 Agents are not members of one queue here but hold skills; a log-in, log-out or pause is
 written once per queue the agent can ever serve (as app_queue writes one line per queue
