@@ -56,11 +56,14 @@ class InstallError(RuntimeError):
     """A step that cannot be done; the message says what to do."""
 
 
-def shared_queue_log_name(queue_log: Path) -> str:
+def shared_queue_log_name(queue_log: Path, log_dir: Path | None = None) -> str:
     """logger.conf's ``queue_log_name`` that makes Asterisk append to the daemon's
     queue_log: main/logger.c (16.28) opens ``<astlogdir>/<queue_log_name>`` whatever the
-    name, so a file elsewhere is named relative to Asterisk's log directory."""
-    log_dir = get_option((BASE_CONFIG / "asterisk.conf").read_text(encoding="utf-8"), "directories", "astlogdir")
+    name, so a file elsewhere is named relative to Asterisk's log directory (``log_dir``;
+    default: the base config's ``astlogdir``)."""
+    if log_dir is None:
+        log_dir = Path(get_option((BASE_CONFIG / "asterisk.conf").read_text(encoding="utf-8"), "directories",
+                                  "astlogdir"))
     return os.path.relpath(queue_log, log_dir)
 
 

@@ -266,3 +266,35 @@ async def test_the_daemon_writes_the_queue_log_app_queue_writes_for_the_same_cal
     print("\n".join(shown))
     print(f"queue_log: {compared} events compared, {differing} differ")
     assert differing == 0, "\n".join(report)
+
+
+def test_asterisk_appends_to_the_daemons_queue_log_named_relative_to_its_log_directory(tmp_path: Path) -> None:
+    """What scripts/install-service sets up (``queue_log_name = ../acd/queue_log``): main/logger.c
+    opens ``<astlogdir>/<name>``, so Asterisk writes into the daemon's file, beside its lines."""
+    from acd.daemon.queue_log import QueueLogWriter
+    from acd.engine import Engine
+    from acd.install_service import shared_queue_log_name
+    from rig.asterisk import BASE_CONFIG, find_binary
+    from rig.asterisk_conf import set_option
+    from tests.engine_helpers import make_config
+    from tests.needs import missing
+
+    if find_binary() is None:
+        missing("asterisk is not installed (scripts/install-system-deps)")
+    shared = tmp_path / "acd" / "queue_log"
+    config = make_config("pq: {requires: {topic:a: 1}}\n", "'11': {name: Anna Pappa, pin: '1234', skills: {topic:a: 1}}\n")
+    writer = QueueLogWriter(shared, config)          # the daemon's, first (it creates the file)
+    engine = Engine(config)
+    writer(engine.handle(e.AgentLoggedIn(1000, "11")))
+    sandbox = AsteriskSandbox(tmp_path / "ast")
+    logger = set_option((BASE_CONFIG / "logger.conf").read_text(), "general", "queue_log_name",
+                        shared_queue_log_name(shared, sandbox.log_dir))
+    sandbox.extra_files.update({"logger.conf": logger, "queues_generated.conf": APP_QUEUE})
+    with sandbox:
+        sandbox.cli(f"queue add member Local/99@nowhere to {QUEUE} penalty 0 as Someone")
+        writer(engine.handle(e.AgentLoggedOut(1001, "11")))
+    writer.close()
+    events = [line.split("|")[2:5] for line in shared.read_text().splitlines()]
+    assert events[0] == ["pq", "Anna Pappa", "ADDMEMBER"] and events[-1] == ["pq", "Anna Pappa", "REMOVEMEMBER"]
+    assert ["NONE", "NONE", "QUEUESTART"] in events and ["pq", "Someone", "ADDMEMBER"] in events
+    assert not (sandbox.log_dir / "queue_log").exists()
