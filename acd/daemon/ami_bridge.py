@@ -83,6 +83,7 @@ from typing import Any, Protocol
 
 from acd.daemon.escalation import Escalations
 from acd.daemon.live_engine import LiveEngine
+from acd.daemon.queue_log import transfer_from_ami
 from acd.daemon.registrations import Contact, Registrations
 from acd.daemon.waiting_room import WaitingRoom, epoch_seconds
 from acd.engine import events as e
@@ -164,6 +165,8 @@ class AMIBridge:
         self.room.hangup_dial = self.hangup_dial
         ami.on_event("DeviceStateChange", self.on_device_state)
         ami.on_event("ContactStatus", self.on_contact_status)
+        ami.on_event("BlindTransfer", self.on_transfer)
+        ami.on_event("AttendedTransfer", self.on_transfer)
         ami.on_connect(self.resync)
 
     def _agents_by_device(self) -> Mapping[str, str]:
@@ -200,6 +203,15 @@ class AMIBridge:
                 call_id, side = resumed
                 self.live.feed(e.CallerHungUp(self.live.now(), call_id) if side == "caller"
                                else e.AgentHungUp(self.live.now(), call_id))
+
+    def on_transfer(self, message: Message) -> None:
+        """``BlindTransfer``/``AttendedTransfer`` of a caller this room connected: the
+        call's end goes to the queue_log as that transfer (``queue_log.transfer_from_ami``)."""
+        transfer = transfer_from_ami(message)
+        formatter = self.room.queue_log_formatter()
+        call_id = self.room.call_of_channel(transfer[0]) if transfer is not None else None
+        if transfer is not None and call_id is not None and formatter is not None:
+            formatter.note_transfer(call_id, transfer[1], transfer[2])
 
     def on_dial_begin(self, message: Message) -> None:
         """DialBegin (Asterisk 16 AMI events): ``Uniqueid`` is the caller's channel,

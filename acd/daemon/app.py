@@ -180,8 +180,8 @@ class Daemon:
     async def start(self) -> None:
         from acd.protocol import AMIClient, FastAGIServer
 
-        now = self.live.now()
-        self.queue_log.started(now)
+        # no QUEUESTART: Asterisk's logger writes it when *it* starts, and reporting tools
+        # read it as every agent logged off, which a daemon restart does not do
         settings = self.config.daemon
         for warning in self.config.warnings:
             log.warning("config: %s", warning)
@@ -222,8 +222,9 @@ class Daemon:
         self._away_calls_pending = True
         restored = self.roster.restore_events(self.live.now(), list(self.config.agents))
         self.bridge.hold_until_resync(ev.agent_id for ev in restored if isinstance(ev, AgentLoggedIn))
-        for event in restored:
-            self.live.feed(event)
+        with self.queue_log.formatter.restoring(ev.agent_id for ev in restored if isinstance(ev, AgentLoggedIn)):
+            for event in restored:      # logged in before the restart: no second ADDMEMBER
+                self.live.feed(event)
         if self._grace is not None:
             self._grace.cancel()
         self._grace = asyncio.get_running_loop().call_later(

@@ -703,6 +703,10 @@ class WaitingRoom:
         if caller is not None:
             caller.inbox.put_nowait(HANGUP)
 
+    def call_of_channel(self, uniqueid: str) -> str | None:
+        """The call id of the waiting-room caller on channel ``uniqueid``, if any."""
+        return self._by_channel.get(uniqueid)
+
     def dial_answered(self, caller_uniqueid: str, agent_uniqueid: str, at: float) -> bool:
         """AMI ``DialEnd`` with ``DialStatus: ANSWER`` on a caller's channel; True when
         it answered an offer of this room."""
