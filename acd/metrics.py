@@ -204,6 +204,23 @@ def service_level(calls: Iterable[CallOutcome], threshold_s: float,
     return within / denominator if denominator else None
 
 
+def service_level_definition(threshold_s: float, short_abandon_s: float = DEFAULT_SHORT_ABANDON_S,
+                             mode: ServiceLevelMode = "answered_plus_abandoned") -> str:
+    """The service level's formula in words, shown beside every service level a page or
+    report prints (``"answered within 20 s / (answered + abandoned after 5 s + exited)"``):
+    two tools that divide differently disagree without being wrong, and a reader must
+    see which division a figure is."""
+    _check_threshold(threshold_s)
+    _check_grace(short_abandon_s)
+    _check_mode(mode)
+    denominator = {
+        "answered_plus_abandoned": f"(answered + abandoned after {short_abandon_s:g} s + exited)",
+        "answered_only": "answered",
+        "offered": "offered (every call, short abandons and busy included)",
+    }[mode]
+    return f"answered within {threshold_s:g} s / {denominator}"
+
+
 def average_speed_of_answer(calls: Iterable[CallOutcome]) -> float | None:
     """ASA: mean wait of the answered calls, in seconds (callers who gave up are not in
     it; their waits show in the abandon rate and the longest wait). None if none was

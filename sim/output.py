@@ -76,16 +76,21 @@ def _with_units(row: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def write_csv(result: Replicated, path: Path) -> None:
-    _write_table(rows(result), path)
+#: the last column of every CSV: the service level's formula in words
+#: (acd.metrics.service_level_definition), so a spreadsheet says which division it holds
+DEFINITION_COLUMN = "service_level_definition"
 
 
-def write_queue_csv(result: Replicated, path: Path) -> None:
-    _write_table(queue_rows(result), path)
+def write_csv(result: Replicated, path: Path, definition: str) -> None:
+    _write_table(rows(result), path, definition)
 
 
-def _write_table(table: list[dict[str, Any]], path: Path) -> None:
-    shown = [_with_units(row) for row in table]
+def write_queue_csv(result: Replicated, path: Path, definition: str) -> None:
+    _write_table(queue_rows(result), path, definition)
+
+
+def _write_table(table: list[dict[str, Any]], path: Path, definition: str) -> None:
+    shown = [{**_with_units(row), DEFINITION_COLUMN: definition} for row in table]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(shown[0]))
         writer.writeheader()
