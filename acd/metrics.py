@@ -90,6 +90,21 @@ class CallOutcome:
         return self.answered_at is not None
 
 
+#: Agent states (``acd.engine.AgentState`` values) whose time is not staffed: logged out,
+#: or paused (a paused agent cannot take calls); see `AgentTime`.
+UNSTAFFED_STATES = frozenset({"logged_out", "paused"})
+#: Agent states whose staffed time is busy with a call: ringing, talking, wrap-up.
+BUSY_STATES = frozenset({"ringing", "on_call", "wrap_up"})
+
+
+def time_kind(state: str) -> Literal[0, 1, 2]:
+    """How an agent's time in ``state`` counts for `AgentTime`: 0 not staffed, 1 staffed
+    and idle (available, resting after a missed offer), 2 staffed and busy."""
+    if state in UNSTAFFED_STATES:
+        return 0
+    return 2 if state in BUSY_STATES else 1
+
+
 @dataclass(frozen=True, slots=True)
 class AgentTime:
     """One agent's time over a reporting interval, for occupancy.

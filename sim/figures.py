@@ -37,7 +37,7 @@ class Figures:
     short_abandoned: int
     exited: int
     #: still in the system at midnight (no outcome yet; in ``offered`` only)
-    unfinished: float
+    unfinished: int
     #: (these three are counts; NaN where a day cannot know them: a live day's redials)
     redials: float
     escalated: float
@@ -134,7 +134,7 @@ def figures(calls: Sequence[CallAttempt], start: str, *, threshold: float, short
 
 
 def figures_of(records: Sequence[CallOutcome], start: str, *, threshold: float, short_abandon: float,
-               mode: ServiceLevelMode, agents: Sequence[AgentTime], unfinished: float, redials: float,
+               mode: ServiceLevelMode, agents: Sequence[AgentTime], unfinished: int, redials: float,
                escalated: float, closed: float, staffed_agents: float, needed_agents: float,
                line_load: float = math.nan, lines_needed: float = math.nan) -> Figures:
     """One row of figures from finished calls and agents' time, by ``acd.metrics``: the one
