@@ -23,12 +23,19 @@ class LoggedDay:
     result: DayResult
     #: (agent, simulated seconds, state, previous)
     changes: list[tuple[str, float, str, str]] = field(default_factory=list)
+    #: call id -> (requirements the IVR added, priority), as the engine queued it
+    queued: dict[str, tuple[dict[str, int], int]] = field(default_factory=dict)
 
 
 class _Logging(CallCentreDay):
     """The simulator, keeping every agent state change as the daemon's records would."""
 
     changes: list[tuple[str, float, str, str]]
+    queued: dict[str, tuple[dict[str, int], int]]
+
+    def _on_queued(self, decision: d.Decision) -> None:
+        assert isinstance(decision, d.CallQueued)
+        self.queued[decision.call_id] = (dict(decision.requirements), decision.priority)
 
     def _on_agent_status(self, decision: d.Decision) -> None:
         assert isinstance(decision, d.AgentStatus)
@@ -38,9 +45,10 @@ class _Logging(CallCentreDay):
 
 def simulate_day(config: Config, settings: SimSettings, seed: int = 1, **kwargs: Any) -> LoggedDay:
     model = _Logging(config, settings, seed, **kwargs)
-    model.changes = []
+    model.changes, model.queued = [], {}
+    model._handlers[d.CallQueued] = model._on_queued
     result = model.run()
-    return LoggedDay(result, model.changes)
+    return LoggedDay(result, model.changes, model.queued)
 
 
 def write_records(day: LoggedDay, path: Path, date: dt.date, timezone: str) -> str:
@@ -56,8 +64,8 @@ def write_records(day: LoggedDay, path: Path, date: dt.date, timezone: str) -> s
         left = midnight + call.enqueued + call.wait
         answered = call.outcome == "answered"
         call_rows.append({
-            "call_id": call.id, "queue": call.queue, "enqueued_at": midnight + call.enqueued, "priority": 0,
-            "requirements": {}, "outcome": call.outcome, "agent_id": call.agent,
+            "call_id": call.id, "queue": call.queue, "enqueued_at": midnight + call.enqueued,
+            "priority": day.queued[call.id][1], "requirements": day.queued[call.id][0], "outcome": call.outcome, "agent_id": call.agent,
             "answered_at": left if answered else None, "ended_at": left + (call.talk if answered else 0.0),
             "waited": call.wait, "talk_time": call.talk if answered else None, "ended_by": "agent" if answered else None,
             "missed_offers": 0, "exit_action": call.exit_action, "position": None, "original_position": None,

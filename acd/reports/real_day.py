@@ -46,7 +46,8 @@ class RealCall:
     talk_time: float | None = None
     agent_id: str | None = None
     requirements: Mapping[str, int] = field(default_factory=dict)
-    priority: int = 0
+    #: the priority the engine gave it; None when not known (a queue_log): the queue's own
+    priority: int | None = None
     #: a back-office ticket was opened for it
     escalated: bool = False
 
@@ -231,5 +232,5 @@ def _call(row: Mapping[Any, Any], escalated: set[str]) -> RealCall:
         ended_at=float(row["ended_at"]), talk_time=number("talk_time"),
         agent_id=None if row["agent_id"] is None else str(row["agent_id"]),
         requirements=dict(requirements) if isinstance(requirements, dict) else {},
-        priority=int(row["priority"] or 0),
+        priority=None if row["priority"] is None else int(row["priority"]),
         escalated=str(row["call_id"]) in escalated)
