@@ -27,7 +27,7 @@ from acd.reports.queue_log_file import read_queue_log
 from acd.reports.real_day import RealDay, ReportError, from_records
 from sim.confidence import Estimate
 from sim.figures import day_report, queue_report
-from sim.replay import CLOSENESS, relative_difference, replay
+from sim.replay import CLOSENESS, relative_difference, replay, ring_time
 from sim.replications import summarise
 from sim.run_command import write_outputs
 
@@ -85,7 +85,10 @@ def main(args: argparse.Namespace) -> int:
     result = replay(config, settings, day, warn=warn)
     rows, total = day_report(result)
     replayed = summarise([(rows, total)], queue_days=[queue_report(result)])
+    ring = ring_time(day)
     print(closeness(day, actual.day, replayed.day, settings.target.definition))
+    print(f"  agents answered after {settings.answer_delay if ring is None else ring:.1f} s "
+          f"({'the sim settings answer_delay' if ring is None else 'the day ring time'})")
     if args.out is not None:
         written = write_outputs(replayed, args.out, config, settings, not args.no_plots,
                                 {"date": args.date.isoformat(), "replay_of": day.source})

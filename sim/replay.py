@@ -20,8 +20,10 @@ What is the real day's and what the model's:
   abandons: ASA +3.8 % with unlimited patience, -0.2 % with the conditioned draw).
   Settings without patience: they never hang up;
 - agents log in, log out, pause and resume when the records (or the queue_log) say,
-  and answer an offer after the sim settings' ``answer_delay``; the rest (who is
-  offered which call, wrap-up, widening, max wait) is the engine's, as live.
+  and answer an offer after the day's ring time (`ring_time`; the sim settings'
+  ``answer_delay`` when the day does not tell); the rest (who is offered which call,
+  wrap-up, widening, max wait) is the engine's, as live. On a day without queueing
+  the ASA *is* the ring time, so a model's guess there would be all of the difference.
 
 The replay is deterministic: one run, no confidence interval. The day's simulated
 seconds start at its local midnight; on the day clocks go back, the last hour is past
@@ -33,7 +35,7 @@ import math
 import random
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
-from statistics import fmean
+from statistics import fmean, median
 
 import simpy
 
@@ -196,9 +198,42 @@ class _Arrive:
         self._ok = True
 
 
+def ring_time(day: RealDay) -> float | None:
+    """The day's typical seconds from offer to answer: the median of the queue_log's
+    ring times, unless that is 0 (app_queue writes whole seconds: 0 is "under a
+    second"); else (the records keep no ring time) the median wait of the calls
+    answered while some agent was available when they arrived (offered at once: their
+    wait was the ring). None with fewer than `MIN_RINGS` such calls."""
+    rings = [c.ring_time for c in day.calls if c.ring_time is not None]
+    if len(rings) >= MIN_RINGS and median(rings) > 0:
+        return median(rings)
+    changes = sorted(day.changes, key=lambda c: c.at)
+    state: dict[str, str] = {}
+    available = 0
+    index = 0
+    waits = []
+    for call in sorted(day.calls, key=lambda c: c.enqueued_at):
+        while index < len(changes) and changes[index].at <= call.enqueued_at:
+            change = changes[index]
+            available += (change.state == "available") - (state.get(change.agent_id) == "available")
+            state[change.agent_id] = change.state
+            index += 1
+        if call.answered_at is not None and available > 0:
+            waits.append(call.answered_at - call.enqueued_at)
+    return median(waits) if len(waits) >= MIN_RINGS else None
+
+
+#: calls needed to take the day's ring time from them
+MIN_RINGS = 5
+
+
 def replay(config: Config, settings: SimSettings, day: RealDay,
            warn: Callable[[str], None] = lambda _: None) -> DayResult:
-    """Run the real day through the simulator (see the module's docstring)."""
+    """Run the real day through the simulator (see the module's docstring), agents
+    answering after the day's `ring_time`."""
+    ring = ring_time(day)
+    if ring is not None:
+        settings = replace(settings, answer_delay=ring)
     return ReplayDay(config, settings, day, warn).run()
 
 

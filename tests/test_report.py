@@ -179,3 +179,11 @@ def test_agents_time_is_split_over_intervals_without_loss(changes):
                        for m, nxt in zip(own, [*own[1:], None]) if m.state not in ("logged_out", "paused"))
         got = sum(a.staffed_s for agents in times for a in agents if a.agent == name)
         assert math.isclose(got, expected, abs_tol=1e-6)
+
+
+def test_today_counts_agents_only_until_now():
+    """An agent logged in at 08:00 and still logged in is staffed until the report's
+    moment, not for the rest of a day that has not happened yet."""
+    edges = [i * 1800.0 for i in range(49)]
+    times = agent_times([AgentChange("a", 8 * 3600, "available")], edges, until=9 * 3600 + 900)
+    assert [sum(a.staffed_s for a in t) for t in times[15:20]] == [0, 1800, 1800, 900, 0]

@@ -175,3 +175,18 @@ def test_the_parser_reads_app_queues_member_names_and_names_bad_lines():
     assert said[1].startswith("queue_log:5: time 'noon'")
     assert "'Stranger' is no agent of the config" in said[2]
     assert not math.isnan(day.calls[0].answered_at or math.nan)
+
+
+def test_the_replay_rings_as_long_as_the_day_did():
+    """On a day without queueing the ASA is the ring time: taken from the day (calls
+    answered while an agent was free), not from the model's default."""
+    from sim.replay import ring_time
+
+    config = make_config("q:\n  requires: {topic:a: 1}\n  wrapup: 0\n", AGENT)
+    start = day_bounds(DAY, config.daemon.timezone)[0]
+    calls = [RealCall(f"c{i}", "q", start + 100 * i, "answered", start + 100 * i + 0.7, start + 100 * i + 30,
+                      talk_time=29.3) for i in range(1, 8)]
+    day = RealDay(DAY, config.daemon.timezone, calls, [AgentChange("11", start, "available")])
+    assert ring_time(day) == pytest.approx(0.7)
+    result = replay(config, replace(settings_for(config), answer_delay=5.0), day)
+    assert all(c.wait == pytest.approx(0.7) for c in result.attempts)

@@ -106,7 +106,7 @@ def day_figures(day: RealDay, config: Config, target: PlanTarget, minutes: int =
             warn(f"left out: {error}")
             continue
         buckets[interval_of(call.enqueued_at, edges)].append((call, record))
-    times = agent_times(day.changes, edges) if queue is None else [None] * count
+    times = agent_times(day.changes, edges, day.until) if queue is None else [None] * count
     names = labels(minutes)
     rows = [_row(buckets[i], names[i], target, times[i], edges[i + 1] - edges[i]) for i in range(count)]
     everyone = [pair for bucket in buckets for pair in bucket]

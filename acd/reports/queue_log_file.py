@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from acd.config.model import Config
-from acd.reports.real_day import AgentChange, RealCall, RealDay, ReportError, day_bounds
+from acd.reports.real_day import AgentChange, RealCall, RealDay, ReportError, day_bounds, so_far
 
 #: events that end a call unanswered, and its outcome (the line's time is when it left)
 _UNANSWERED = {"ABANDON": "abandoned", "EXITWITHTIMEOUT": "exited", "EXITEMPTY": "exited", "EXITWITHKEY": "exited"}
@@ -80,6 +80,7 @@ class _Open:
     enqueued_at: float
     answered_at: float | None = None
     agent: str | None = None
+    ring_time: float | None = None
 
 
 @dataclass(slots=True)
@@ -136,7 +137,7 @@ def day_from_lines(lines: Iterable[str], day: dt.date, timezone: str, config: Co
         except (ValueError, IndexError) as error:
             warn(f"{name}:{number}: {error}; line left out")
     calls.sort(key=lambda c: c.enqueued_at)
-    return RealDay(day, timezone, calls, _squash(changes, start), name)
+    return RealDay(day, timezone, calls, _squash(changes, start), name, so_far(day, timezone))
 
 
 def _take(line: Line, open_calls: dict[str, _Open], calls: list[RealCall], agent: Callable[[str], str | None],
@@ -150,13 +151,14 @@ def _take(line: Line, open_calls: dict[str, _Open], calls: list[RealCall], agent
         call = open_calls.get(line.callid)
         if call is not None:
             call.answered_at, call.agent = line.at, agent(line.agent)
+            call.ring_time = float(line.data[2]) if len(line.data) > 2 and line.data[2] else None
         return
     if event in _COMPLETED:
         call = open_calls.pop(line.callid, None)
         if call is not None and call.answered_at is not None:
             talk = float(line.data[_COMPLETED[event]])
             calls.append(RealCall(line.callid, call.queue, call.enqueued_at, "answered", call.answered_at,
-                                  call.answered_at + talk, talk, call.agent))
+                                  call.answered_at + talk, talk, call.agent, ring_time=call.ring_time))
         return
     if event in _UNANSWERED:
         call = open_calls.pop(line.callid, None)

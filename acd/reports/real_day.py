@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -50,6 +51,8 @@ class RealCall:
     priority: int | None = None
     #: a back-office ticket was opened for it
     escalated: bool = False
+    #: seconds the agent's phone rang before the answer, when known (queue_log's CONNECT)
+    ring_time: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +75,9 @@ class RealDay:
     changes: list[AgentChange]
     #: where it was read from, for messages (no password)
     source: str = ""
+    #: when what is known of the day ends: the moment it was read, for today (an agent
+    #: logged in now is not staffed for the rest of the day yet); None: the day's end
+    until: float | None = None
 
     @property
     def start(self) -> float:
@@ -121,17 +127,18 @@ def interval_of(at: float, edges: Sequence[float]) -> int:
     return min(max(bisect_right(edges, at) - 1, 0), len(edges) - 2)
 
 
-def agent_times(changes: Iterable[AgentChange], edges: Sequence[float]) -> list[list[AgentTime]]:
+def agent_times(changes: Iterable[AgentChange], edges: Sequence[float],
+                until: float | None = None) -> list[list[AgentTime]]:
     """Each interval's agents' staffed and busy seconds (``acd.metrics.time_kind``),
-    from the state changes: a state lasts until the agent's next change or the day's
-    end."""
+    from the state changes: a state lasts until the agent's next change, or the day's
+    end, or ``until`` (the day so far)."""
     count = len(edges) - 1
     staffed: list[dict[str, float]] = [{} for _ in range(count)]
     busy: list[dict[str, float]] = [{} for _ in range(count)]
     by_agent: dict[str, list[AgentChange]] = {}
     for change in changes:
         by_agent.setdefault(change.agent_id, []).append(change)
-    end = edges[-1]
+    end = edges[-1] if until is None else max(min(edges[-1], until), edges[0])
     for agent, own in by_agent.items():
         own.sort(key=lambda c: c.at)
         for change, following in zip(own, [*own[1:], None]):
@@ -167,6 +174,12 @@ def shown_url(url: str) -> str:
         return make_url(url).render_as_string(hide_password=True)
     except Exception:       # not a URL at all: say so as given
         return url
+
+
+def so_far(day: dt.date, timezone: str) -> float | None:
+    """Now, when ``day`` is not over yet (None when it is)."""
+    now = time.time()
+    return now if now < day_bounds(day, timezone)[1] else None
 
 
 async def _read(url: str, day: dt.date, timezone: str, progress: Callable[[str], None]) -> RealDay:
@@ -217,7 +230,7 @@ async def _read(url: str, day: dt.date, timezone: str, progress: Callable[[str],
         [_call(row, escalated) for row in rows],
         [AgentChange(agent, start, state) for agent, state in sorted(before)]
         + [AgentChange(agent, at, state) for agent, at, state in events],
-        where)
+        where, so_far(day, timezone))
 
 
 def _call(row: Mapping[Any, Any], escalated: set[str]) -> RealCall:
