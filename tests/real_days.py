@@ -2,13 +2,15 @@
 live report and the replay can be checked against a day whose every call is known."""
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, insert
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from acd.config.model import Config
 from acd.config.sim import SimSettings
@@ -51,12 +53,18 @@ def simulate_day(config: Config, settings: SimSettings, seed: int = 1, **kwargs:
     return LoggedDay(result, model.changes, model.queued)
 
 
-def write_records(day: LoggedDay, path: Path, date: dt.date, timezone: str) -> str:
+def write_records(day: LoggedDay, where: Path | str, date: dt.date, timezone: str) -> str:
     """Write the simulated day as call records of ``date`` (simulated second 0 = local
-    midnight); the async URL the daemon would use."""
-    midnight = day_bounds(date, timezone)[0]
-    engine = create_engine(f"sqlite:///{path}")
-    metadata.create_all(engine)
+    midnight) to a SQLite file or a database URL; the URL the daemon would use."""
+    url = where if isinstance(where, str) else f"sqlite+aiosqlite:///{where}"
+    asyncio.run(_write(day, url, day_bounds(date, timezone)[0]))
+    return url
+
+
+async def _write(day: LoggedDay, url: str, midnight: float) -> None:
+    engine = create_async_engine(url)
+    async with engine.begin() as conn:
+        await conn.run_sync(metadata.create_all)
     call_rows, ticket_rows = [], []
     for call in day.result.attempts:
         if call.outcome not in ("answered", "abandoned", "exited") or call.enqueued is None or call.wait is None:
@@ -76,9 +84,8 @@ def write_records(day: LoggedDay, path: Path, date: dt.date, timezone: str) -> s
     event_rows = [{"agent_id": agent, "at": midnight + at, "state": state, "previous": previous,
                    "reason": None, "event_key": uuid.uuid4().hex}
                   for agent, at, state, previous in day.changes]
-    with engine.begin() as conn:
+    async with engine.begin() as conn:
         for table, rows in ((calls, call_rows), (tickets, ticket_rows), (agent_events, event_rows)):
             if rows:
-                conn.execute(insert(table), rows)
-    engine.dispose()
-    return f"sqlite+aiosqlite:///{path}"
+                await conn.execute(insert(table), rows)
+    await engine.dispose()

@@ -187,3 +187,31 @@ def test_today_counts_agents_only_until_now():
     edges = [i * 1800.0 for i in range(49)]
     times = agent_times([AgentChange("a", 8 * 3600, "available")], edges, until=9 * 3600 + 900)
     assert [sum(a.staffed_s for a in t) for t in times[15:20]] == [0, 1800, 1800, 900, 0]
+
+
+@pytest.mark.postgres
+def test_postgresql_records_give_the_same_report(real_day, postgres_url, tmp_path):
+    """The same day in PostgreSQL and in SQLite: the same figures.csv."""
+    import asyncio
+    import uuid
+
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    config, _, day, url = real_day
+    name = f"acd_report_{uuid.uuid4().hex[:12]}"
+
+    async def admin(statement: str) -> None:
+        engine = create_async_engine(postgres_url, isolation_level="AUTOCOMMIT")
+        async with engine.connect() as conn:
+            await conn.execute(text(statement))
+        await engine.dispose()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    try:
+        postgres = write_records(day, postgres_url.rsplit("/", 1)[0] + "/" + name, DAY, config.daemon.timezone)
+        for source, folder in ((url, "sqlite"), (postgres, "postgres")):
+            assert acd(_report(source, "--out", str(tmp_path / folder), "--no-plots", "--format", "csv")) == 0
+        assert (tmp_path / "postgres" / "figures.csv").read_text() == (tmp_path / "sqlite" / "figures.csv").read_text()
+    finally:
+        asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
