@@ -87,6 +87,7 @@ async def test_the_wallboard_shows_todays_figures_per_queue_since_local_midnight
     today = (await (await client.get("/api/queues")).json())["queues"]["q"]["today"]
     assert (today["offered"], today["answered"], today["abandoned"], today["asa"]) == (2, 1, 1, 5)
     assert today["service_level"] == 0.5 and (today["threshold"], today["target"]) == (20, 0.8)
+    assert today["service_level_definition"] == "answered within 20 s / (answered + abandoned after 5 s + exited)"
     clock.t = 1_796_162_400.0             # 2026-12-02 00:00 in Athens: a new day
     today = (await (await client.get("/api/queues")).json())["queues"]["q"]["today"]
     assert (today["offered"], today["service_level"]) == (0, None)

@@ -61,11 +61,13 @@ def queues_body(live: _Live, today: LiveFigures, phones: Registrations) -> dict[
     today.forget_before(midnight)
     for name, queue in engine.config.queues.items():
         target = queue.service
-        done = today.figures(target.threshold, name, short_abandon_s=target.short_abandon, since=midnight)
+        done = today.figures(target.threshold, name, short_abandon_s=target.short_abandon, since=midnight,
+                             mode=target.counts)
         result[name]["today"] = {"offered": done.offered, "answered": done.answered, "abandoned": done.abandoned,
                                  "exited": done.exited, "service_level": done.service_level,
                                  "target": target.target, "threshold": target.threshold, "asa": done.asa,
-                                 "abandon_rate": done.abandon_rate}
+                                 "abandon_rate": done.abandon_rate,
+                                 "service_level_definition": target.definition}
     waiting = CallState.WAITING
     for call in engine.calls.values():
         figures = result.setdefault(call.queue.name, {"waiting": 0, "longest_wait": 0.0, "talking": 0})
