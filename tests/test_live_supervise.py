@@ -30,21 +30,11 @@ from rig.ports import free_port
 from rig.sip_endpoints import agent_endpoint
 from rig.sipp import Phones
 from tests.auth_helpers import log_in, people
+from tests.test_live_agent_codes import AGENT, CONFIG, PIN
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.asterisk
 
-AGENT = "41"
-CONFIG = """\
-service: {{name: '1555', languages: [el, en]}}
-skills: {{topic:a: A}}
-queues:
-  qa: {{requires: {{topic:a: 1}}, wrapup: 0, ring_timeout: 5, announcements: {{first_after: 0, every: 0}}}}
-agents:
-  '{agent}': {{pin: '4141', skills: {{topic:a: 1}}}}
-daemon: {{ami_host: 127.0.0.1, ami_port: {ami_port}, ami_username: {ami_user}, ami_secret: '{ami_secret}',
-         agi_host: 127.0.0.1, agi_port: {agi_port}, queue_log: {var}/queue_log, recordings_dir: {var}/rec}}
-"""
 #: the supervisor's phone: an endpoint of its own, rung at the second sipp's port
 SUPERVISOR_PHONE = "PJSIP/agent-sup"
 
@@ -54,7 +44,7 @@ async def floor(asterisk: AsteriskSandbox, phones: Phones, tmp_path: Path) -> As
     from acd.daemon.app import Daemon
 
     config_path = tmp_path / "acd.yaml"
-    config_path.write_text(CONFIG.format(agent=AGENT, ami_port=asterisk.ami_port, ami_user=asterisk.ami_username,
+    config_path.write_text(CONFIG.format(agent=AGENT, pin=PIN, ami_port=asterisk.ami_port, ami_user=asterisk.ami_username,
                                          ami_secret=asterisk.ami_secret, agi_port=free_port(14700),
                                          var=tmp_path / "var"), encoding="utf-8")
     agent_phone = phones.agents(talk=None, name="agent-phone")            # answers, talks until hung up
