@@ -23,6 +23,7 @@ from acd.daemon.registrations import PhoneRegistration, Registrations
 from acd.engine import AgentState, CallState, Engine
 from acd.engine import decisions as d
 from acd.engine.lines import qualifies
+from acd.engine.runtime import Agent
 from acd.metrics import QueueFigures, pooled_figures
 
 #: seconds of the daemon's clock after which a view is rebuilt even if nothing happened
@@ -110,9 +111,8 @@ def wait_alarm(queue: QueueConfig) -> dict[str, float]:
     return {"warn": warn, "alarm": max(alarm, warn)}
 
 
-#: the states a queue's agents are counted by (logged-out agents are not counted)
-_STAFF_STATES = tuple(s for s in AgentState if s is not AgentState.LOGGED_OUT)
 _members: tuple[object, dict[str, tuple[str, ...]]] | None = None
+_staff: tuple[object, object, dict[str, list[Agent]]] | None = None
 
 
 def queue_members(config: Config) -> dict[str, tuple[str, ...]]:
@@ -129,18 +129,27 @@ def queue_members(config: Config) -> dict[str, tuple[str, ...]]:
 
 
 def agents_by_queue(engine: Engine) -> dict[str, dict[str, int]]:
-    """Per queue, its agents (``queue_members``) logged in and by state."""
-    agents = engine.agents
+    """Per queue, its agents (``queue_members``) logged in and by state. The members'
+    engine objects are kept per config, so a rebuild is one pass over them (575 places
+    on the 1555 line: 185 agents in 7 queues), with no lookups and no enum hashing."""
+    global _staff
+    if _staff is None or _staff[0] is not engine.config or _staff[1] is not engine.agents:
+        agents = engine.agents
+        _staff = (engine.config, agents, {name: [agents[a] for a in members if a in agents]
+                                          for name, members in queue_members(engine.config).items()})
     found: dict[str, dict[str, int]] = {}
-    for name, members in queue_members(engine.config).items():
-        counts = dict.fromkeys((s.value for s in _STAFF_STATES), 0)
-        for agent_id in members:
-            agent = agents.get(agent_id)
-            if agent is not None and agent.state is not AgentState.LOGGED_OUT:
-                counts[agent.state.value] += 1
-        counts["logged_in"] = sum(counts.values())
+    for name, members in _staff[2].items():
+        counts = dict.fromkeys(_STATE_NAMES, 0)
+        for agent in members:
+            # the member's plain value: Enum.value is a descriptor and an enum hashes in Python
+            counts[agent.state._value_] += 1
+        out = counts.pop(AgentState.LOGGED_OUT.value)
+        counts["logged_in"] = len(members) - out
         found[name] = counts
     return found
+
+
+_STATE_NAMES = tuple(s.value for s in AgentState)
 
 
 def line_totals(queues: Iterable[dict[str, Any]], today: QueueFigures) -> dict[str, Any]:
