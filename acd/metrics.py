@@ -394,3 +394,35 @@ class RunningFigures:
             aht=self._handle / self._handled if self._handled else None,
             occupancy=None,
         )
+
+
+def pooled_figures(rows: Iterable[QueueFigures],
+                   mode: ServiceLevelMode = "answered_plus_abandoned") -> QueueFigures:
+    """A whole line's figures from its queues' rows: every call judged by its own queue's
+    threshold (the violence line's caller by 10 s, a pensions caller by 20 s), so the
+    line's service level is the answered-within-their-threshold calls over the pooled
+    denominator, not a threshold nobody configured. ``threshold_s`` is NaN (there is no
+    one threshold); longest wait is the longest of the rows; occupancy is not pooled."""
+    _check_mode(mode)
+    chosen = list(rows)
+    answered = sum(r.answered for r in chosen)
+    late = sum(r.abandoned for r in chosen)
+    exited = sum(r.exited for r in chosen)
+    offered = sum(r.offered for r in chosen)
+    within = sum(r.answered_within_threshold for r in chosen)
+    denominator = _service_level_denominator(mode, answered, late, exited, offered)
+    chance = answered + late + exited
+    waits = sum(r.asa * r.answered for r in chosen if r.asa is not None)
+    handled = [(r.aht, r.answered) for r in chosen if r.aht is not None]
+    longest = [r.longest_wait for r in chosen if r.longest_wait is not None]
+    return QueueFigures(
+        offered=offered, blocked=sum(r.blocked for r in chosen), answered=answered, abandoned=late,
+        short_abandoned=sum(r.short_abandoned for r in chosen), exited=exited, answered_within_threshold=within,
+        threshold_s=math.nan,
+        service_level=within / denominator if denominator else None,
+        abandon_rate=late / chance if chance else None,
+        asa=waits / answered if answered else None,
+        longest_wait=max(longest) if longest else None,
+        aht=(sum(a * n for a, n in handled) / sum(n for _, n in handled)) if sum(n for _, n in handled) else None,
+        occupancy=None,
+    )

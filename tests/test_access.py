@@ -131,13 +131,15 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/api/events"): ALL,          # each role its own view (acd.api.feed)
     ("GET", "/api/audit"): frozenset({"supervisor"}),
     ("GET", "/metrics"): frozenset({"supervisor", "engineer"}),     # and tokens with the metrics:scrape scope
+    ("GET", "/supervisor"): frozenset({"supervisor", "engineer", "planner"}),
+    ("POST", "/api/agents/{agent_id}/spy/{mode}"): frozenset({"supervisor"}),
 }
-PAGES = {"/", "/agent", "/backoffice"}
+PAGES = {"/", "/agent", "/backoffice", "/supervisor"}
 
 
 def concrete(path: str, world: World) -> str:
     action = "claim" if path.startswith("/api/tickets") else "logout"
-    return path.format(agent_id="12", action=action, call_id="c2", ticket_id=world.tickets["b"])
+    return path.format(agent_id="12", action=action, call_id="c2", ticket_id=world.tickets["b"], mode="listen")
 
 
 async def test_every_route_of_the_router_refuses_the_anonymous_and_the_roles_that_must_not_use_it(world):

@@ -184,7 +184,7 @@ async def test_prometheus_scrapes_the_floor_with_a_scoped_token(api, tmp_path):
 async def test_wallboard_page_is_served(api):
     client, _, _ = api
     r = await client.get("/")
-    assert r.status == 200 and "/api/queues" in await r.text()
+    assert r.status == 200 and "/api/events" in await r.text()     # pushed, not polled
 
 
 async def test_agent_panel_page_and_the_pause_reasons_it_offers(api):

@@ -305,6 +305,7 @@ class Daemon:
             from aiohttp import web
 
             from acd.api.app import make_app
+            from acd.api.supervise import AMI_LINK
             from acd.config.access import access_of
             from acd.records.desk import TicketDesk
 
@@ -312,9 +313,10 @@ class Daemon:
             records = next((w for w in self._writers if hasattr(w, "open_ticket")), None)
             desk = TicketDesk(records.db, now=self.live.now) if records is not None else None
             auth = await self._start_access(records)
-            runner = web.AppRunner(make_app(self.live, self.phone.guard, self.escalations,
-                                            self.bridge.registrations, desk, auth=auth,
-                                            settings=access_of(self.config)),
+            app = make_app(self.live, self.phone.guard, self.escalations, self.bridge.registrations, desk,
+                           auth=auth, settings=access_of(self.config))
+            app[AMI_LINK] = self.ami        # supervisors' listen / whisper / barge ring through it
+            runner = web.AppRunner(app,
                                    access_log=logging.getLogger("aiohttp.access") if access_of(self.config).access_log else None)
             await runner.setup()
             await web.TCPSite(runner, settings.api_host, settings.api_port).start()
