@@ -90,6 +90,16 @@ from acd.engine.decisions import Ignored
 from acd.protocol.errors import AMIActionError
 
 log = logging.getLogger(__name__)
+#: The AMI event classes the daemon reads (its Login's ``Events`` mask): ``call`` for
+#: Newchannel, Hangup, HangupRequest, SoftHangupRequest, DialBegin, DialEnd,
+#: OriginateResponse and DeviceStateChange (main/devicestate.c: ``EVENT_FLAG_CALL``),
+#: ``system`` for ContactStatus. Left out, though manager.conf lets it read them:
+#: ``dialplan`` (Newexten and VarSet on every priority and Set of every call), ``agi``
+#: (AGIExecStart and AGIExecEnd around every AGI command), ``dtmf``, ``agent``, ``user`` and
+#: ``reporting`` (RTCP reports): most of the stream at a few hundred calls, which Asterisk
+#: wrote and the daemon parsed only to drop. A handler for an event of another class
+#: needs its class here.
+AMI_EVENT_CLASSES = "call,system"
 
 #: device states (main/devicestate.c ast_devstate_str) in which a phone cannot ring
 UNREACHABLE_STATES = frozenset({"UNAVAILABLE", "INVALID"})

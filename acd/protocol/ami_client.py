@@ -58,9 +58,14 @@ class AMIClient:
 
     def __init__(self, host: str, port: int, username: str, secret: str, *, reconnect: bool = True,
                  min_backoff: float = 0.5, max_backoff: float = 30.0, action_timeout: float = 10.0,
-                 connect_timeout: float = 5.0, keepalive: float | None = 5.0, keepalive_timeout: float = 3.0) -> None:
+                 connect_timeout: float = 5.0, keepalive: float | None = 5.0, keepalive_timeout: float = 3.0,
+                 events: str = "on") -> None:
         """``keepalive``: seconds of silence before a ``Ping`` (None: never); a ping not
-        answered within ``keepalive_timeout`` seconds drops the link."""
+        answered within ``keepalive_timeout`` seconds drops the link. ``events``: the
+        Login's ``Events`` mask, ``on`` (every class the user may read) or the classes
+        wanted (``call,system``): Asterisk checks it per session before it writes an event
+        (``process_events`` in main/manager.c), so a class left out costs neither side
+        anything; replies to actions (lists included) come whatever the mask."""
         if not 0 < min_backoff <= max_backoff:
             raise ValueError(f"need 0 < min_backoff <= max_backoff, got {min_backoff}, {max_backoff}")
         if (keepalive is not None and keepalive <= 0) or keepalive_timeout <= 0:
@@ -75,6 +80,7 @@ class AMIClient:
         self.min_backoff, self.max_backoff = min_backoff, max_backoff
         self.action_timeout = action_timeout
         self.connect_timeout = connect_timeout
+        self.events = events
         self.banner: str | None = None
         self._ids = itertools.count(1)
         self._prefix = f"acd-{random.getrandbits(32):08x}-"
@@ -202,7 +208,7 @@ class AMIClient:
         self._pending[action_id] = future
         try:
             await self._write(encode_action("Login", action_id, {
-                "Username": self.username, "Secret": self.secret, "Events": "on"}))
+                "Username": self.username, "Secret": self.secret, "Events": self.events}))
             answer = await asyncio.wait_for(future, self.connect_timeout)
         finally:
             self._pending.pop(action_id, None)
