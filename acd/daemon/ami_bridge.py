@@ -81,6 +81,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from acd.config.model import Config
 from acd.daemon.escalation import Escalations
 from acd.daemon.live_engine import LiveEngine
 from acd.daemon.registrations import Contact, Registrations
@@ -164,6 +165,8 @@ class AMIBridge:
         self.resumed_calls: set[str] = set()
         #: called after each resync has applied the channels and identified the calls
         self.resynced: list[Callable[[], Awaitable[None]]] = []
+        #: (the config they were built from, device -> agent id, endpoint -> agent id)
+        self._lookups: tuple[Config | None, Mapping[str, str], Mapping[str, str]] = (None, {}, {})
 
     def install(self, ami: AMI) -> None:
         self.ami = ami
@@ -177,10 +180,20 @@ class AMIBridge:
         ami.on_connect(self.resync)
 
     def _agents_by_device(self) -> Mapping[str, str]:
-        return {f"PJSIP/{agent.endpoint}": agent.id for agent in self.live.config.agents.values()}
+        """Device -> agent id, built once per config: every DeviceStateChange (each phone
+        and trunk channel, several per call) looks its device up here."""
+        return self._by_config()[0]
 
     def _agents_by_endpoint(self) -> Mapping[str, str]:
-        return {agent.endpoint: agent.id for agent in self.live.config.agents.values()}
+        return self._by_config()[1]
+
+    def _by_config(self) -> tuple[Mapping[str, str], Mapping[str, str]]:
+        config = self.live.config
+        if self._lookups[0] is not config:      # a reload replaced it
+            agents = config.agents.values()
+            self._lookups = (config, {f"PJSIP/{agent.endpoint}": agent.id for agent in agents},
+                             {agent.endpoint: agent.id for agent in agents})
+        return self._lookups[1], self._lookups[2]
 
     # ------------------------------------------------------------ the one rule
     def _judge(self, agent_id: str) -> None:

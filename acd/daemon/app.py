@@ -197,7 +197,7 @@ class Daemon:
         self.agi_port = self.agi.port
         log.info("FastAGI listening", extra={"host": settings.agi_host, "port": self.agi_port})
         self.ami = AMIClient(settings.ami_host, self.ami_port, settings.ami_username, self._ami_secret,
-                             reconnect=True, events=AMI_EVENT_CLASSES)
+                             reconnect=True, events=AMI_EVENT_CLASSES, only_handled=True)
         self.bridge.install(self.ami)
         self.fallback_members.install(self.ami)
         self.callbacks.install(self.ami)
