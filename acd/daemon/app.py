@@ -23,7 +23,7 @@ from typing import Any
 from acd.config import ConfigError, load_config
 from acd.config.model import Config
 from acd.daemon.agents_phone import AgentPhone
-from acd.daemon.ami_bridge import RESYNC_GRACE, AMIBridge
+from acd.daemon.ami_bridge import AMI_EVENT_CLASSES, RESYNC_GRACE, AMIBridge
 from acd.daemon.ami_login import ami_secret, login_failure
 from acd.daemon.callback_book import CallbackBook
 from acd.daemon.callbacks import CallbackDialer
@@ -197,7 +197,7 @@ class Daemon:
         self.agi_port = self.agi.port
         log.info("FastAGI listening", extra={"host": settings.agi_host, "port": self.agi_port})
         self.ami = AMIClient(settings.ami_host, self.ami_port, settings.ami_username, self._ami_secret,
-                             reconnect=True)
+                             reconnect=True, events=AMI_EVENT_CLASSES, only_handled=True)
         self.bridge.install(self.ami)
         self.fallback_members.install(self.ami)
         self.callbacks.install(self.ami)
