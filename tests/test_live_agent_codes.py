@@ -39,7 +39,7 @@ pytestmark = pytest.mark.asterisk
 
 AGENT, PIN, WRONG_PIN = "41", "4141", "9999"
 ENDPOINT = f"agent-{AGENT}"
-MEMBER = f"PJSIP/{ENDPOINT}"
+MEMBER = AGENT     # the queue_log names the agent by its member name: its name, its id here
 CONFIG = """\
 service: {{name: '1555', languages: [el, en]}}
 skills: {{topic:a: A}}

@@ -85,6 +85,6 @@ async def test_baresip_agent_registers_logs_in_over_rfc4733_takes_a_routed_call_
     await eventually(lambda: agent.state is AgentState.WRAP_UP, what=f"the agent in wrap-up (state {agent.state})")
     daemon.queue_log._file.flush()
     rows = [line.split("|") for line in daemon.queue_log.path.read_text().splitlines()]
-    assert [f[4] for f in rows if f[3] == f"PJSIP/{ENDPOINT}" and f[4] in (
+    assert [f[4] for f in rows if f[3] == AGENT and f[4] in (   # the member name
         "ADDMEMBER", "CONNECT", "COMPLETEAGENT", "COMPLETECALLER", "RINGNOANSWER")] == [
         "ADDMEMBER", "CONNECT", "COMPLETEAGENT"]

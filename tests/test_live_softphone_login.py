@@ -143,7 +143,7 @@ async def test_softphone_registers_with_its_password_logs_in_and_takes_a_call_an
     daemon.queue_log._file.flush()
     rows = [line.split("|") for line in daemon.queue_log.path.read_text().splitlines()]
     assert [(f[3], f[4]) for f in rows if f[4] in ("ADDMEMBER", "CONNECT", "RINGNOANSWER")] == [
-        (f"PJSIP/{ENDPOINT}", "ADDMEMBER"), (f"PJSIP/{ENDPOINT}", "CONNECT")]
+        (AGENT, "ADDMEMBER"), (AGENT, "CONNECT")]   # the member name: the name, its id here
 
     # un-REGISTER (with digest too): Asterisk drops the contact, the daemon follows
     unregister = phones.registration(ENDPOINT, contact, expires=0, password=PASSWORD, user_agent=USER_AGENT)
