@@ -215,3 +215,24 @@ def test_postgresql_records_give_the_same_report(real_day, postgres_url, tmp_pat
         assert (tmp_path / "postgres" / "figures.csv").read_text() == (tmp_path / "sqlite" / "figures.csv").read_text()
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_a_contradictory_row_is_left_out_by_name_and_a_bad_interval_refused(tmp_path, capsys):
+    path = tmp_path / "acd.sqlite3"
+    engine = create_engine(f"sqlite:///{path}")
+    metadata.create_all(engine)
+    at = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone.utc).timestamp()
+    with engine.begin() as conn:
+        conn.execute(insert(calls), [
+            {"call_id": "good", "queue": "pensions", "enqueued_at": at, "requirements": {}, "outcome": "abandoned",
+             "ended_at": at + 30, "waited": 30},
+            {"call_id": "odd", "queue": "pensions", "enqueued_at": at, "requirements": {}, "outcome": "answered",
+             "answered_at": None, "ended_at": at + 30, "waited": 30}])
+    engine.dispose()
+    url = f"sqlite+aiosqlite:///{path}"
+    assert acd(_report(url, "--format", "json")) == 0
+    out, err = capsys.readouterr()
+    assert "warning: left out: call odd: answered, but no answered_at" in err
+    assert json.loads(out)["day"]["abandoned"] == 1
+    assert acd(_report(url, "--interval", "7")) == 1
+    assert "--interval must divide the day into whole intervals" in capsys.readouterr().err
