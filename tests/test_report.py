@@ -5,6 +5,7 @@ own report of that day."""
 from __future__ import annotations
 
 import csv
+import functools
 import datetime as dt
 import json
 import math
@@ -236,3 +237,34 @@ def test_a_contradictory_row_is_left_out_by_name_and_a_bad_interval_refused(tmp_
     assert json.loads(out)["day"]["abandoned"] == 1
     assert acd(_report(url, "--interval", "7")) == 1
     assert "--interval must divide the day into whole intervals" in capsys.readouterr().err
+
+
+@functools.cache
+def _example():
+    return load_config(EXAMPLE)
+
+
+_OUTCOME = st.sampled_from(["answered", "abandoned", "exited"])
+
+
+@hsettings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(-3600, 90_000, allow_nan=False), _OUTCOME, st.floats(0, 600, allow_nan=False),
+                          st.floats(0, 900, allow_nan=False), st.sampled_from(["pensions", "welfare"])),
+                max_size=40))
+def test_the_days_counts_are_its_intervals_and_its_queues_counts(rows):
+    """Whatever the calls: the day's row counts every call of the day exactly once, as
+    do its intervals together and its queues together."""
+    from acd.reports.day_figures import day_figures
+    from acd.reports.real_day import RealCall, RealDay
+
+    config = _example()
+    start, end = day_bounds(DAY, config.daemon.timezone)
+    calls_ = [RealCall(f"c{i}", queue, start + at, outcome, start + at + wait if outcome == "answered" else None,
+                       start + at + wait + talk, talk if outcome == "answered" else None)
+              for i, (at, outcome, wait, talk, queue) in enumerate(rows) if start <= start + at < end]
+    result = day_figures(RealDay(DAY, config.daemon.timezone, calls_, []), config, settings_for(config).target)
+    for name in ("offered", "answered", "abandoned", "short_abandoned", "exited"):
+        day = result.day[name].mean
+        assert day == sum(interval[name].mean for interval in result.intervals)
+        assert day == sum(queue[name].mean for queue in result.queues.values())
+    assert result.day["offered"].mean == len(calls_)
