@@ -235,8 +235,9 @@ def test_a_contradictory_row_is_left_out_by_name_and_a_bad_interval_refused(tmp_
     out, err = capsys.readouterr()
     assert "warning: left out: call odd: answered, but no answered_at" in err
     assert json.loads(out)["day"]["abandoned"] == 1
-    assert acd(_report(url, "--interval", "7")) == 1
-    assert "--interval must divide the day into whole intervals" in capsys.readouterr().err
+    for bad in ("7", "0"):
+        assert acd(_report(url, "--interval", bad)) == 1
+        assert "--interval must divide the day into whole intervals" in capsys.readouterr().err
 
 
 @functools.cache
