@@ -5,6 +5,7 @@ own report of that day."""
 from __future__ import annotations
 
 import csv
+import functools
 import datetime as dt
 import json
 import math
@@ -215,3 +216,56 @@ def test_postgresql_records_give_the_same_report(real_day, postgres_url, tmp_pat
         assert (tmp_path / "postgres" / "figures.csv").read_text() == (tmp_path / "sqlite" / "figures.csv").read_text()
     finally:
         asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def test_a_contradictory_row_is_left_out_by_name_and_a_bad_interval_refused(tmp_path, capsys):
+    path = tmp_path / "acd.sqlite3"
+    engine = create_engine(f"sqlite:///{path}")
+    metadata.create_all(engine)
+    at = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.timezone.utc).timestamp()
+    with engine.begin() as conn:
+        conn.execute(insert(calls), [
+            {"call_id": "good", "queue": "pensions", "enqueued_at": at, "requirements": {}, "outcome": "abandoned",
+             "ended_at": at + 30, "waited": 30},
+            {"call_id": "odd", "queue": "pensions", "enqueued_at": at, "requirements": {}, "outcome": "answered",
+             "answered_at": None, "ended_at": at + 30, "waited": 30}])
+    engine.dispose()
+    url = f"sqlite+aiosqlite:///{path}"
+    assert acd(_report(url, "--format", "json")) == 0
+    out, err = capsys.readouterr()
+    assert "warning: left out: call odd: answered, but no answered_at" in err
+    assert json.loads(out)["day"]["abandoned"] == 1
+    for bad in ("7", "0"):
+        assert acd(_report(url, "--interval", bad)) == 1
+        assert "--interval must divide the day into whole intervals" in capsys.readouterr().err
+
+
+@functools.cache
+def _example():
+    return load_config(EXAMPLE)
+
+
+_OUTCOME = st.sampled_from(["answered", "abandoned", "exited"])
+
+
+@hsettings(max_examples=40, deadline=None)
+@given(st.lists(st.tuples(st.floats(-3600, 90_000, allow_nan=False), _OUTCOME, st.floats(0, 600, allow_nan=False),
+                          st.floats(0, 900, allow_nan=False), st.sampled_from(["pensions", "welfare"])),
+                max_size=40))
+def test_the_days_counts_are_its_intervals_and_its_queues_counts(rows):
+    """Whatever the calls: the day's row counts every call of the day exactly once, as
+    do its intervals together and its queues together."""
+    from acd.reports.day_figures import day_figures
+    from acd.reports.real_day import RealCall, RealDay
+
+    config = _example()
+    start, end = day_bounds(DAY, config.daemon.timezone)
+    calls_ = [RealCall(f"c{i}", queue, start + at, outcome, start + at + wait if outcome == "answered" else None,
+                       start + at + wait + talk, talk if outcome == "answered" else None)
+              for i, (at, outcome, wait, talk, queue) in enumerate(rows) if start <= start + at < end]
+    result = day_figures(RealDay(DAY, config.daemon.timezone, calls_, []), config, settings_for(config).target)
+    for name in ("offered", "answered", "abandoned", "short_abandoned", "exited"):
+        day = result.day[name].mean
+        assert day == sum(interval[name].mean for interval in result.intervals)
+        assert day == sum(queue[name].mean for queue in result.queues.values())
+    assert result.day["offered"].mean == len(calls_)

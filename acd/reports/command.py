@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from acd.config import load_config_for_command
 from acd.config.sim import settings_for
-from acd.reports.real_day import ReportError, from_records
+from acd.reports.real_day import ReportError, check_interval, from_records
 
 if TYPE_CHECKING:   # the simulator's modules load when a report runs, not when ``acd run`` parses
     from sim.plots import PlotContext
@@ -78,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
 
     url = args.database_url or config.daemon.database_url
     try:
+        check_interval(minutes)
         day = from_records(url, args.date, config.daemon.timezone, progress=progress)
         if not any(args.queue is None or call.queue == args.queue for call in day.calls):
             whose = f" of queue {args.queue}" if args.queue else ""

@@ -105,12 +105,17 @@ def day_bounds(day: dt.date, timezone: str) -> tuple[float, float]:
     return _local(day, 0, timezone), _local(day + dt.timedelta(days=1), 0, timezone)
 
 
+def check_interval(minutes: int) -> None:
+    """`ReportError` unless ``minutes`` cuts the day into whole intervals."""
+    if minutes < 1 or 1440 % minutes:
+        raise ReportError(f"--interval must divide the day into whole intervals (a divisor of 1440), got {minutes}")
+
+
 def boundaries(day: dt.date, timezone: str, minutes: int) -> list[float]:
     """Epoch seconds where each ``minutes``-long interval of the local day starts, and
     the day's end last; never decreasing (a wall-clock time the clocks skip maps past
     the next one, so it is held back: that interval is empty)."""
-    if minutes < 1 or 1440 % minutes:
-        raise ReportError(f"--interval must divide the day into whole intervals (a divisor of 1440), got {minutes}")
+    check_interval(minutes)
     edges = [_local(day, m, timezone) for m in range(0, 1440, minutes)] + [day_bounds(day, timezone)[1]]
     for i in range(len(edges) - 2, -1, -1):
         edges[i] = min(edges[i], edges[i + 1])
