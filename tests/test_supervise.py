@@ -13,14 +13,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from hypothesis import given, settings, strategies as st
 
 from acd.api import make_app
-from acd.api.floor import agents_by_queue, queue_members, queues_body, wait_alarm
+from acd.api.floor import QueueStaff, agents_by_queue, queue_members, queues_body, wait_alarm
 from acd.api.supervise import AMI_LINK, SPY_OPTIONS, originate_fields
 from acd.config import load_config
 from acd.daemon.agents_phone import PinGuard
 from acd.daemon.live_engine import LiveEngine
 from acd.daemon.live_figures import LiveFigures
 from acd.daemon.registrations import Registrations
-from acd.engine import AgentState
+from acd.engine import AgentState, Engine
 from acd.engine import events as e
 from acd.metrics import CallOutcome, is_short_abandon, pooled_figures, queue_figures
 from tests.auth_helpers import PLAIN_HTTP, log_in, people
@@ -272,3 +272,37 @@ def test_the_originate_names_the_agents_endpoint_with_its_dash():
     fields = originate_fields("listen", "agent-41", "PJSIP/sup-1", "acd-spy-x", "41")
     assert fields["Data"] == "PJSIP/agent-41-,qbES"     # never PJSIP/agent-410-...
     assert fields["Async"] == "true" and fields["Channel"] == "PJSIP/sup-1"
+
+
+class _Holder:
+    """What QueueStaff reads: the engine (and a clock nobody asks)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def now(self) -> float:
+        return 0.0
+
+
+moves = st.lists(st.tuples(st.sampled_from(["login", "logout", "pause", "unpause", "call", "answer", "hangup",
+                                            "ready"]),
+                           st.sampled_from(["11", "12", "13", "14"]), st.sampled_from(["q", "v", "both"])),
+                 max_size=60)
+
+
+@settings(max_examples=80, deadline=None)
+@given(moves)
+def test_the_kept_per_queue_counts_equal_a_fresh_count_after_any_moves(steps):
+    engine = Engine(make_config(QUEUES, AGENTS))
+    staff = QueueStaff(_Holder(engine))
+    t = 0.0
+    for n, (move, agent, queue) in enumerate(steps):
+        t += 1.0
+        call = next((c for c in engine.calls.values() if c.agent_id == agent), None)
+        event = {"login": lambda: e.AgentLoggedIn(t, agent), "logout": lambda: e.AgentLoggedOut(t, agent),
+                 "pause": lambda: e.AgentPaused(t, agent, "break"), "unpause": lambda: e.AgentUnpaused(t, agent),
+                 "call": lambda: e.CallArrived(t, f"c{n}", queue), "ready": lambda: e.AgentReady(t, agent),
+                 "answer": lambda: e.OfferAnswered(t, call.id, agent) if call else e.Tick(t),
+                 "hangup": lambda: e.AgentHungUp(t, call.id) if call else e.Tick(t)}[move]()
+        staff(engine.handle(event))
+        assert staff.counts() == agents_by_queue(engine)
