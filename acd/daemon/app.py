@@ -313,7 +313,8 @@ class Daemon:
             auth = await self._start_access(records)
             runner = web.AppRunner(make_app(self.live, self.phone.guard, self.escalations,
                                             self.bridge.registrations, desk, auth=auth,
-                                            settings=access_of(self.config)),
+                                            settings=access_of(self.config),
+                                            caller_numbers=self.caller_numbers.number),
                                    access_log=logging.getLogger("aiohttp.access") if access_of(self.config).access_log else None)
             await runner.setup()
             await web.TCPSite(runner, settings.api_host, settings.api_port).start()
