@@ -149,6 +149,9 @@ async def caller(request: web.Request) -> web.Response:
         history = await caller_history(db, card["number"], leave_out=card["call"])
     except (SQLAlchemyError, OSError):
         raise web.HTTPServiceUnavailable(text="the records database is not answering; try again shortly") from None
+    queues = live.engine.config.queues
+    for row in history["calls"] + history["tickets"]:      # titles as the panel shows topics
+        row["topic"] = dict(queues[row["queue"]].title) if row["queue"] in queues else None
     await audited(request, "caller.history", card["call"], detail=f"agent {agent_id}: {len(history['calls'])} "
                                                                   f"earlier calls, {len(history['tickets'])} open tickets")
     return web.json_response({"ok": True, "caller": card, "history": history})
