@@ -152,3 +152,24 @@ async def test_the_panel_offers_the_units_by_name_and_title_without_their_owners
     assert r.status == 200
     assert await r.json() == {"units": [{"name": "a-desk", "title": "Pensions desk"}, {"name": "b-desk", "title": ""}],
                               "default": None}
+
+
+async def test_a_number_too_long_for_its_column_is_left_out_and_the_call_is_still_recorded(tmp_path):
+    from sqlalchemy import select
+
+    from acd.records.schema import calls
+
+    live = LiveEngine(load_config_text(CONFIG, "<desk>"), now=Clock())
+    records = CallRecords(f"sqlite+aiosqlite:///{tmp_path / 'acd.sqlite3'}", interval=0.05,
+                          caller_number={"long": "9" * 65, "fine": CITIZEN}.get)
+    await records.start()
+    live.subscribe(records)
+    for call_id in ("long", "fine"):
+        live.feed(e.CallArrived(live.now(), call_id, "q"))
+        live.feed(e.CallerHungUp(live.now() + 5, call_id))
+    await records.flush()
+    async with records.db.connect() as conn:
+        found = {r.call_id: r.caller for r in (await conn.execute(select(calls))).all()}
+    assert found == {"long": None, "fine": CITIZEN}
+    await records.close()
+    live.clock.cancel()
