@@ -74,12 +74,11 @@ class DecisionLog:
                           waited=round(offer.at - call.enqueued_at, 3))
             if agent is not None:
                 fields["levels"] = {skill: agent.skills.get(skill, 0) for skill in needed}
-                match = getattr(call.line, "match", {}).get(agent.id)
-                best = call.queue.prefer_best_match and match is not None
-                if best:
-                    fields["score"] = -match[0]
-                    fields["skills"] = match[1]
-                fields["why"] = f"best match, then {call.queue.strategy}" if best else call.queue.strategy
+                match = call.line.match.get(agent.id)
+                if call.queue.prefer_best_match and match is not None:
+                    fields.update(score=-match[0], skills=match[1], why=f"best match, then {call.queue.strategy}")
+                else:
+                    fields["why"] = call.queue.strategy
         if agent is not None and agent.idle_since is not None:
             fields["idle"] = round(offer.at - agent.idle_since, 3)
         return fields

@@ -48,8 +48,8 @@ CONNECT_TIMEOUT = 5.0
 STATEMENT_TIMEOUT = 30.0
 #: most seconds a stop waits for the last write when there is a journal to keep the rest
 STOP_TIMEOUT = 10.0
-#: longest caller number the calls table keeps
-CALLER_LENGTH = calls.c.caller.type.length or 64
+#: longest caller number the calls table keeps (its column's length)
+CALLER_LENGTH: int = getattr(calls.c.caller.type, "length", None) or 64
 
 
 def records_engine(database_url: str) -> AsyncEngine:
