@@ -173,3 +173,69 @@ async def test_a_number_too_long_for_its_column_is_left_out_and_the_call_is_stil
     assert found == {"long": None, "fine": CITIZEN}
     await records.close()
     live.clock.cancel()
+
+
+# -- the card follows the agent, whatever happens ---------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from acd.api.agent_desk import CallerCards  # noqa: E402
+from acd.engine import AgentState, Engine  # noqa: E402
+
+_AGENTS, _CALLS = ("11", "12"), ("c1", "c2", "c3")
+_AGENT = st.sampled_from(_AGENTS)
+#: moves on an agent act on the call it has, if any (random call ids would rarely meet one)
+_EVENT = st.one_of(
+    st.tuples(st.just("answer"), _AGENT),
+    st.tuples(st.sampled_from(("in", "out", "pause", "unpause", "ready", "agent_gone")), _AGENT),
+    st.tuples(st.just("fail"), _AGENT, st.sampled_from(("no_answer", "busy", "unreachable"))),
+    st.tuples(st.just("arrive"), st.sampled_from(_CALLS), st.sampled_from(("q", "r"))),
+    st.tuples(st.just("caller_gone"), st.sampled_from(_CALLS)),
+    st.tuples(st.just("wait"), st.sampled_from((1.0, 5.0, 30.0, 70.0))),     # 70: past the wrap-up
+)
+
+
+class _Live:
+    def __init__(self, engine: Engine) -> None:
+        self.engine, self.t = engine, 0.0
+
+    def now(self) -> float:
+        return self.t
+
+
+def _event(move: tuple, live: _Live) -> e.Event:
+    kind, *args = move
+    at = live.t
+    if kind in ("answer", "agent_gone", "fail"):
+        call_id = live.engine.agents[args[0]].call_id or "none"
+        if kind == "answer":
+            return e.OfferAnswered(at, call_id, args[0])
+        return e.AgentHungUp(at, call_id) if kind == "agent_gone" else e.OfferFailed(at, call_id, args[0], args[1])
+    made = {"in": lambda a: e.AgentLoggedIn(at, a), "out": lambda a: e.AgentLoggedOut(at, a),
+            "pause": lambda a: e.AgentPaused(at, a, "break"), "unpause": lambda a: e.AgentUnpaused(at, a),
+            "ready": lambda a: e.AgentReady(at, a), "arrive": lambda c, q: e.CallArrived(at, c, q),
+            "caller_gone": lambda c: e.CallerHungUp(at, c), "wait": lambda s: e.Tick(at)}
+    return made[kind](*args)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_EVENT, max_size=40))
+def test_an_agent_has_a_card_exactly_while_it_has_a_caller_and_it_is_that_callers(moves):
+    """Ringing or on a call: the card is of the call the agent has; in wrap-up: of the
+    call it just ended; in any other state: no card, so no number lingers on a panel."""
+    live = _Live(Engine(load_config_text(CONFIG, "<desk>")))
+    cards = CallerCards(live, {"c1": CITIZEN}.get)
+    for move in [("in", "11"), ("in", "12"), *moves]:
+        live.t += move[1] if move[0] == "wait" else 0.5
+        cards(live.engine.handle(_event(move, live)))
+        for agent in live.engine.agents.values():
+            card = cards.card(agent.id)
+            if agent.state in (AgentState.RINGING, AgentState.ON_CALL):
+                assert card is not None and card["call"] == agent.call_id, (agent.id, agent.state)
+                assert (card["answered_at"] is not None) == (agent.state is AgentState.ON_CALL)
+                assert card["number"] == (CITIZEN if card["call"] == "c1" else None)
+            elif agent.state is AgentState.WRAP_UP:
+                assert card is not None and card["ended_at"] is not None, agent.id
+            else:
+                assert card is None, (agent.id, agent.state)
