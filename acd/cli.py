@@ -1,6 +1,7 @@
 """The ``acd`` command: ``acd run --config FILE`` (the live daemon), ``acd check --config
 FILE`` (validate a config, exit 1 with file:line: reason), ``acd demo`` (the one-machine
-live demo), ``acd users ...`` and ``acd privacy purge`` (``acd.auth.commands``)."""
+live demo), ``acd users ...`` and ``acd privacy purge`` (``acd.auth.commands``),
+``acd pins`` and ``acd db`` (the database's schema)."""
 from __future__ import annotations
 
 import argparse
@@ -10,7 +11,7 @@ import logging
 import sys
 from collections.abc import Sequence
 
-from acd import pins_command
+from acd import db_command, pins_command
 from acd.config import ConfigError, load_config_for_command
 
 #: LogRecord attributes that are not "extra" fields of a structured log line
@@ -99,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_parsers(sub)
     pins_command.add_parser(sub)
+    db_command.add_parser(sub)
     return parser
 
 
@@ -115,6 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return manage(args)
     if args.command == "pins":
         return pins_command.run(args)
+    if args.command == "db":
+        return db_command.run(args)
     from acd.demo import main as demo_main
 
     return demo_main([*(["--config", args.config] if args.config else []), "--seconds", str(args.seconds),

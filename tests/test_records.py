@@ -13,6 +13,7 @@ from acd.daemon.escalation import Escalations
 from acd.engine import Engine
 from acd.engine import events as e
 from acd.records import CallRecords, agent_events, calls, metadata, tickets
+from tests.databases import drop_everything
 from tests.engine_helpers import make_config
 
 QUEUE = "q:\n  requires: {topic:a: 1}\n  wrapup: 5\n  max_wait: 100\n  on_max_wait: callback\n"
@@ -41,7 +42,7 @@ def run_a_small_day(records: CallRecords) -> None:
 async def check_records(url: str) -> None:
     records = CallRecords(url, interval=0.05)
     async with records.db.begin() as conn:
-        await conn.run_sync(metadata.drop_all)
+        await conn.run_sync(drop_everything)
     await records.start()
     run_a_small_day(records)
     records.set_satisfaction("answered", 4)
@@ -114,7 +115,7 @@ async def check_tickets(url: str) -> None:
     records = CallRecords(url, interval=0.05, back_office=back_office_of(config),
                           caller_number={"times-out": "2101234567"}.get)
     async with records.db.begin() as conn:
-        await conn.run_sync(metadata.drop_all)
+        await conn.run_sync(drop_everything)
     await records.start()
     engine = Engine(config)
     now = [0.0]

@@ -25,6 +25,7 @@ from acd.records import CallRecords, TicketDesk, TicketRefused, metadata, ticket
 from acd.records.schema import SchemaMismatch, create_or_upgrade
 from acd.records.ticket import MAX_NOTE, TRANSITIONS, move, new_ticket
 from tests.auth_helpers import PLAIN_HTTP, log_in, people, program_token
+from tests.databases import drop_everything
 from tests.engine_helpers import make_config
 
 DESK = """\
@@ -120,7 +121,7 @@ async def check_desk(url: str) -> None:
     office = back_office_of(config)
     records = CallRecords(url, interval=0.05, back_office=office)
     async with records.db.begin() as conn:
-        await conn.run_sync(metadata.drop_all)
+        await conn.run_sync(drop_everything)
     await records.start()
     first = new_ticket(office, call_id="c1", queue="q", at=10, source="agent", agent_id="11", note="needs 2019 records")
     second = new_ticket(office, call_id="c2", queue="q", at=20, source="max_wait", caller="2101234567")
@@ -193,7 +194,7 @@ async def check_upgrade(url: str) -> None:
     start changes nothing."""
     db = create_async_engine(url)
     async with db.begin() as conn:
-        await conn.run_sync(metadata.drop_all)
+        await conn.run_sync(drop_everything)
         await conn.execute(text(OLD_TICKETS))
         await conn.execute(text(OLD_ROW))
     await db.dispose()

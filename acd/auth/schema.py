@@ -2,15 +2,17 @@
 records' database (one PostgreSQL to back up, one place a supervisor's question "who
 did this" is answered next to the tickets it is about).
 
-They have their own ``MetaData``: the records' ``create_or_upgrade`` never sees them,
-and the API creates them at start (``create_auth_tables``) whether or not the call
-records are running. Secrets are never stored: passwords as argon2 hashes, session and
+They have their own ``MetaData`` (the models), and the API migrates the database at
+start (``create_auth_tables``) whether or not the call records are running; the
+migrations (``acd/migrations``) hold these tables too. Secrets are never stored: passwords as argon2 hashes, session and
 token secrets as SHA-256 digests (they are random 256-bit values, so a slow hash adds
 nothing and would cost every request).
 """
 from __future__ import annotations
 
 from sqlalchemy import JSON, Boolean, Column, Connection, Float, ForeignKey, Integer, MetaData, String, Table, Text
+
+from acd.migrate import upgrade
 
 auth_metadata = MetaData()
 
@@ -80,5 +82,6 @@ audit_log = Table(
 
 
 def create_auth_tables(connection: Connection) -> None:
-    """Create the tables that are missing (run inside a transaction, ``conn.run_sync``)."""
-    auth_metadata.create_all(connection)
+    """Bring the database to this code's schema, these tables included (``acd.migrate``:
+    one chain of migrations for the whole database). Run inside a transaction."""
+    upgrade(connection)

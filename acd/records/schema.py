@@ -4,18 +4,17 @@ one row per back-office ticket and one per thing the back office did with it.
 SQLAlchemy Core, not the ORM: rows are written in batches from decisions and read by
 reports; there are no objects with behaviour to map.
 
-There is no migration tool: ``create_or_upgrade`` creates what is missing, tables and
-columns, so a daemon upgraded on an existing database starts. That works because a
-column added after a release is nullable (old rows have nothing in it); a change that
-needs more than that needs a real migration, and this function refuses it rather than
-start on a table that does not match.
+The tables here are the models; the database gets them through the Alembic migrations
+in ``acd/migrations/versions`` (``acd.migrate``), one per release that changed them. A
+change here needs a new migration: tests/test_migrations.py fails until the migrated
+schema matches these tables on SQLite and PostgreSQL.
 """
 from __future__ import annotations
 
-from sqlalchemy import (JSON, Column, Connection, Float, ForeignKey, Integer, MetaData, String, Table, Text,
-                        inspect, text)
+from sqlalchemy import JSON, Column, Connection, Float, ForeignKey, Integer, MetaData, String, Table, Text
 
 from acd.config.limits import AGENT_ID, OWNER_ID, PAUSE_REASON, QUEUE_NAME, UNIT_NAME
+from acd.migrate import SchemaMismatch, upgrade  # noqa: F401  (SchemaMismatch: callers catch it here)
 
 metadata = MetaData()
 
@@ -152,34 +151,7 @@ callbacks = Table(
 )
 
 
-class SchemaMismatch(RuntimeError):
-    """The database has a table this code cannot add to without a real migration."""
-
-
 def create_or_upgrade(connection: Connection) -> list[str]:
-    """Create missing tables and add missing nullable columns; the columns added, as
-    ``table.column``. Run inside a transaction (``conn.run_sync``) at start-up.
-
-    Two daemons starting on one PostgreSQL may race here; ``IF NOT EXISTS`` makes the
-    loser's ALTER harmless there (SQLite has one writer at a time anyway).
-    """
-    metadata.create_all(connection)
-    existing = inspect(connection)
-    quote = connection.dialect.identifier_preparer.quote
-    if_not_exists = "IF NOT EXISTS " if connection.dialect.name == "postgresql" else ""
-    added: list[str] = []
-    for table in metadata.sorted_tables:
-        have = {c["name"] for c in existing.get_columns(table.name)}
-        for column in table.columns:
-            if column.name in have:
-                continue
-            if not column.nullable:
-                raise SchemaMismatch(f"table {table.name!r} has no column {column.name!r} and it cannot be added "
-                                     "to existing rows (NOT NULL): migrate the database first")
-            kind = column.type.compile(dialect=connection.dialect)
-            connection.execute(text(f"ALTER TABLE {quote(table.name)} ADD COLUMN {if_not_exists}"
-                                    f"{quote(column.name)} {kind}"))
-            added.append(f"{table.name}.{column.name}")
-        for index in table.indexes:     # an added column's index (event_key's makes writes idempotent)
-            index.create(connection, checkfirst=True)
-    return added
+    """Bring the database to this code's schema (``acd.migrate``, Alembic); the
+    revisions applied. Run inside a transaction (``conn.run_sync``) at start-up."""
+    return upgrade(connection)
