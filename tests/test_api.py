@@ -140,7 +140,8 @@ async def test_the_feed_sends_a_snapshot_then_deltas_cut_to_each_role(api):
     floor, own, board = [await _next(sockets[n][1]) for n in ("sup", "a11", "kiosk")]
     assert floor["type"] == "delta" and {a["id"]: a["state"] for a in floor["agents"]} == {"11": "ringing",
                                                                                            "12": "available"}
-    assert own == {"type": "delta", "at": clock(), "agent": own["agent"]}
+    assert own == {"type": "delta", "at": clock(), "agent": own["agent"], "caller": own["caller"]}
+    assert (own["caller"]["call"], own["caller"]["queue"], own["caller"]["answered_at"]) == ("c1", "q", None)
     assert (own["agent"]["state"], own["agent"]["call"], own["agent"]["queue"]) == ("ringing", "c1", "q")
     assert board["queues"]["queues"]["q"]["talking"] == 1 and "agents" not in board
     live.feed(e.AgentLoggedIn(clock(), "12"))                  # ignored: nothing changed for anyone

@@ -19,7 +19,8 @@ def run(engine: Engine, *events: e.Event) -> None:
 
 
 def lines(caplog) -> list[tuple[str, dict]]:
-    keep = ("agent", "state", "reason", "call", "queue", "strategy", "needs", "levels", "waited", "exit")
+    keep = ("agent", "state", "previous", "reason", "call", "queue", "strategy", "needs", "levels", "score",
+            "skills", "why", "waited", "exit")
     return [(r.getMessage(), {k: getattr(r, k) for k in keep if hasattr(r, k)})
             for r in caplog.records if r.name == "acd.decisions"]
 
@@ -43,6 +44,9 @@ def test_each_routing_decision_says_which_agent_and_why(caplog):
     assert [(f["call"], f["agent"]) for f in routed] == [("c1", "12"), ("c2", "11")]
     assert routed[0]["needs"] == {"topic:a": 2} and routed[0]["levels"] == {"topic:a": 5}
     assert routed[0]["strategy"] == engine.config.queues["q"].strategy and routed[0]["waited"] == 0
+    # the score that ranked 12 before 11: its level 5 against 3 on the line's skill
+    assert [(f["score"], f["skills"]) for f in routed] == [(5, 1), (3, 1)]
+    assert routed[0]["why"] == f"best match, then {engine.config.queues['q'].strategy}"
     gone = [f for m, f in lines(caplog) if m == "caller abandoned"]
     assert gone == [{"call": "c3", "queue": "q", "waited": 8}]
 
@@ -52,3 +56,14 @@ def test_nothing_is_built_when_info_is_off(caplog):
     engine = Engine(make_config(QUEUE, AGENTS))
     run(engine, e.AgentLoggedIn(0, "11"), e.CallArrived(1, "c1", "q"))
     assert lines(caplog) == []
+
+
+def test_the_end_of_wrap_up_is_logged_whether_the_agent_ends_it_or_its_time_runs_out(caplog):
+    caplog.set_level(logging.INFO, logger="acd.decisions")
+    engine = Engine(make_config(QUEUE.replace("wrapup: 0", "wrapup: 30"), AGENTS))
+    run(engine, e.AgentLoggedIn(0, "11"), e.CallArrived(1, "c1", "q"), e.OfferAnswered(2, "c1", "11"),
+        e.CallerHungUp(10, "c1"), e.AgentReady(12, "11"))
+    ended = [f for m, f in lines(caplog) if m == "agent wrap-up ended"]
+    assert ended == [{"agent": "11", "state": "available", "previous": "wrap_up", "reason": None}]
+    # routing's own changes (ringing, on call, into wrap-up) are not agent lines
+    assert [m for m, _ in lines(caplog) if m.startswith("agent")] == ["agent logged in", "agent wrap-up ended"]

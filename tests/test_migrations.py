@@ -67,7 +67,7 @@ async def test_a_fresh_database_gets_every_migration_and_matches_the_models(db):
     async with db.begin() as conn:
         applied = await conn.run_sync(migrate.upgrade)
     async with db.connect() as conn:
-        assert applied == ["0001", "0002", "0003", "0004", "0005", "0006"] and applied[-1] == migrate.head()
+        assert applied == ["0001", "0002", "0003", "0004", "0005", "0006", "0007"] and applied[-1] == migrate.head()
         assert await conn.run_sync(differences) == []
         assert await conn.run_sync(migrate.current) == migrate.head()
 
@@ -78,7 +78,7 @@ async def test_a_database_at_the_first_release_is_migrated_with_its_rows_kept(db
     async with db.begin() as conn:
         applied = await conn.run_sync(migrate.upgrade)
     async with db.begin() as conn:
-        assert applied == ["0002", "0003", "0004", "0005", "0006"]
+        assert applied == ["0002", "0003", "0004", "0005", "0006", "0007"]
         assert await conn.run_sync(differences) == []
         call = (await conn.execute(select(calls))).one()
         event = (await conn.execute(select(agent_events))).one()
@@ -125,7 +125,7 @@ async def test_two_daemons_migrating_one_postgresql_at_once_both_start(postgres_
                 return await conn.run_sync(migrate.upgrade)
 
         first, second = await asyncio.gather(start(), start())
-        assert sorted([first, second], key=len) == [[], ["0001", "0002", "0003", "0004", "0005", "0006"]]
+        assert sorted([first, second], key=len) == [[], ["0001", "0002", "0003", "0004", "0005", "0006", "0007"]]
         async with db.connect() as conn:
             assert await conn.run_sync(differences) == []
 

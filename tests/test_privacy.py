@@ -43,7 +43,7 @@ def call(call_id: str, ended: float, callback: str | None) -> dict[str, object]:
     row = {c: None for c in calls.columns.keys()}
     row.update(call_id=call_id, queue="q", enqueued_at=ended - 100, priority=0, requirements={}, outcome="answered",
                agent_id="11", answered_at=ended - 90, ended_at=ended, waited=10.0, talk_time=80.0, missed_offers=0,
-               callback=callback)
+               callback=callback, caller=callback and callback[:-1] + "9")
     return row
 
 
@@ -82,6 +82,7 @@ async def check_purge(db: AsyncEngine) -> None:
         notes = {r.ticket_id: r.note for r in (await conn.execute(select(ticket_events))).all()}
         (entry,) = (await conn.execute(select(audit_log))).all()
     assert by_call["old-call"].callback is None and by_call["new-call"].callback == "2109990001"
+    assert by_call["old-call"].caller is None and by_call["new-call"].caller == "2109990009"   # the agent panel's
     assert (by_call["old-call"].talk_time, by_call["old-call"].outcome) == (80.0, "answered")     # figures stay
     old = by_ticket["old-resolved"]
     assert (old.caller, old.note, old.resolution) == (None, None, None)

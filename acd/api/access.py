@@ -71,6 +71,16 @@ def needs(*rights: str, page: bool = False, self_param: str | None = None) -> Ru
     return Rule(frozenset(rights), page=page, self_param=self_param)
 
 
+def produces(content_type: str) -> Callable[[Handler], Handler]:
+    """Declare what a handler answers with when it is not JSON (the OpenAPI document,
+    ``acd.api.openapi``, says so); a page's HTML and a WebSocket are known from the rule
+    and the handler's return type."""
+    def mark(handler: Handler) -> Handler:
+        handler.content_type = content_type  # type: ignore[attr-defined]
+        return handler
+    return mark
+
+
 def route(app: web.Application, method: str, path: str, handler: Handler, rule: Rule) -> None:
     """Add a route and its rule (a GET route's HEAD twin follows the same rule)."""
     resource = app.router.add_resource(path)
@@ -168,10 +178,13 @@ async def access_control(request: web.Request, handler: Handler) -> web.StreamRe
 
 # -- logging in and out ----------------------------------------------------------------------------
 
+@produces("text/html")
 async def login_page(request: web.Request) -> web.StreamResponse:
+    """The login form; it sends the person back to ``next`` once logged in."""
     return web.FileResponse(LOGIN_PAGE)
 
 
+@produces("text/javascript")
 async def auth_script(request: web.Request) -> web.StreamResponse:
     """The pages' shared fetch wrapper: sends the CSRF token, goes to login on a 401."""
     return web.FileResponse(AUTH_SCRIPT, headers={"Content-Type": "text/javascript; charset=utf-8"})
@@ -221,6 +234,7 @@ async def login(request: web.Request) -> web.Response:
 
 
 async def logout(request: web.Request) -> web.Response:
+    """End the page session (a token ends with ``acd users revoke``)."""
     identity = identity_of(request)
     auth = request.app[AUTH]
     secret = request.cookies.get(SESSION_COOKIE)
@@ -236,6 +250,7 @@ async def logout(request: web.Request) -> web.Response:
 
 
 async def me(request: web.Request) -> web.Response:
+    """Who is logged in: name, role, rights, agent id, units, the session's CSRF token."""
     return web.json_response(identity_of(request).as_dict())
 
 

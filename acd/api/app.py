@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from aiohttp import WSCloseCode, WSMsgType, web
 from sqlalchemy.exc import SQLAlchemyError
 
-from acd.api import access, prometheus, supervise
+from acd.api import access, agent_desk, openapi, prometheus, supervise
 from acd.api.access import ACCESS, AUDIT, AUTH, OPEN, RULES, audited, identity_of, needs, route
 from acd.api.bodies import json_object as _json_object
 from acd.api.feed import Feed, Reader, agent_row, view_for
@@ -92,13 +92,15 @@ _ACTIONS: dict[str, Callable[[float, str, dict[str, Any]], e.Event]] = {
 
 def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations | None = None,
              registrations: Registrations | None = None, desk: TicketDesk | None = None, *,
-             auth: AuthStore | None = None, settings: AccessSettings | None = None) -> web.Application:
+             auth: AuthStore | None = None, settings: AccessSettings | None = None,
+             caller_numbers: Callable[[str], str | None] | None = None) -> web.Application:
     """``escalations``: the daemon's back-office escalation (None: that route answers 503).
     ``registrations``: the AMI bridge's view of the agents' phones (None: every phone is
     reported as unknown, ``registered: null``). ``desk``: the back office's tickets in the
     call records' database (None: no records, the ticket routes answer 503). ``auth``:
     the users, sessions and tokens (None: nobody can log in, only the open routes answer);
-    ``settings``: the config's ``access`` section."""
+    ``settings``: the config's ``access`` section. ``caller_numbers``: the citizen's
+    number of a call id (``acd.daemon.caller_numbers``), for the agent's caller card."""
     app = web.Application(middlewares=[access.access_control])
     app[AUTH] = auth
     app[AUDIT] = AuditLog(auth.db, now=auth.now) if auth is not None else None
@@ -145,6 +147,10 @@ def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations
     live.subscribe(app[QUEUES_VIEW])
     app[FEED] = Feed(live, app[REGISTRATIONS], app[QUEUES_VIEW])
     live.subscribe(app[FEED])
+    # -- the agent panel's caller card, history and escalation units (acd.api.agent_desk)
+    app[FEED].cards = agent_desk.register(app, live, caller_numbers, desk.db if desk is not None else None).card
+    # -- the OpenAPI document of every route above (acd.api.openapi)
+    openapi.register(app)
     app[prometheus.EXPORTER] = prometheus.Exporter(app[QUEUES_VIEW])
     timings = getattr(live, "timings", None)
     if isinstance(timings, list):
@@ -154,6 +160,7 @@ def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations
 
 
 async def wallboard(request: web.Request) -> web.StreamResponse:
+    """The wallboard: each queue's waiting callers, longest wait and today's figures."""
     return web.FileResponse(WALLBOARD)
 
 
@@ -174,6 +181,7 @@ async def pause_reasons(request: web.Request) -> web.Response:
 
 
 async def health(request: web.Request) -> web.Response:
+    """Whether the daemon answers: ``status``, its clock, how many calls it holds."""
     live = request.app[LIVE]
     return web.json_response({"status": "ok", "now": live.now(), "calls": len(live.engine.calls)})
 
@@ -195,6 +203,7 @@ async def agents(request: web.Request) -> web.Response:
 
 
 async def calls(request: web.Request) -> web.Response:
+    """The waiting calls: queue, wait, position, estimated wait, skills needed now (no numbers)."""
     live = request.app[LIVE]
     engine = live.engine
     now = live.now()
@@ -233,6 +242,9 @@ async def _authorise_agent(request: web.Request, agent_id: str, pin: object) -> 
 
 
 async def agent_action(request: web.Request) -> web.Response:
+    """``login``, ``logout``, ``pause`` (``{"reason": ...}``, a configured pause reason),
+    ``unpause`` or ``ready`` (end wrap-up) for one agent: an agent on itself with its
+    PIN (``{"pin": ...}``), a supervisor on anyone; 409 when the state does not allow it."""
     live = request.app[LIVE]
     agent_id = request.match_info["agent_id"]
     action = request.match_info["action"]

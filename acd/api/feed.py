@@ -5,7 +5,9 @@ Three views, chosen from the identity (``view_for``):
 
 - ``floor`` (``agents:read``: supervisors, engineers, planners): every queue's figures
   (the ``GET /api/queues`` body) and every agent's row (the ``GET /api/agents`` row);
-- ``agent`` (an agent's own login): its own row only;
+- ``agent`` (an agent's own login): its own row, and the caller it has now
+  (``caller``: number, IVR choices, wait; ``acd.api.agent_desk``), which no other view
+  carries;
 - ``wallboard`` (``figures`` only: a kiosk): the queues' figures, which hold no
   personal data (agents only as counts by state).
 
@@ -22,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -91,6 +93,8 @@ class Feed:
     phones: Registrations
     queues: QueuesView
     readers: set[Reader] = field(default_factory=set)
+    #: an agent's caller card (``acd.api.agent_desk.CallerCards.card``), for its own view
+    cards: Callable[[str], dict[str, Any] | None] | None = None
     _agents: set[str] = field(default_factory=set)
     _first_at: float | None = None
     _armed: asyncio.TimerHandle | None = None
@@ -118,6 +122,7 @@ class Feed:
             message["agents"] = [agent_row(self.live, self.phones, a) for a in self.live.engine.agents]
         elif reader.view == "agent" and reader.agent_id in self.live.engine.agents:
             message["agent"] = agent_row(self.live, self.phones, reader.agent_id)
+            message["caller"] = self.cards(reader.agent_id) if self.cards is not None else None
         return json.dumps(message, ensure_ascii=False)
 
     def flush(self) -> None:
@@ -136,7 +141,9 @@ class Feed:
             "floor": f'{head}"queues": {queues}, "agents": {json.dumps(list(rows.values()), ensure_ascii=False)}}}',
         }
         for agent_id, row in rows.items():
-            texts[f"agent:{agent_id}"] = f'{head}"agent": {json.dumps(row, ensure_ascii=False)}}}'
+            caller = self.cards(agent_id) if self.cards is not None else None
+            texts[f"agent:{agent_id}"] = (f'{head}"agent": {json.dumps(row, ensure_ascii=False)}, '
+                                          f'"caller": {json.dumps(caller, ensure_ascii=False)}}}')
         asyncio.get_running_loop().create_task(self._send_all(texts))
 
     async def _send_all(self, texts: dict[str, str]) -> None:

@@ -17,6 +17,7 @@ from prometheus_client import CollectorRegistry, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from acd.api.access import produces
 from acd.api.floor import QueuesView
 from acd.engine import AgentState
 
@@ -75,6 +76,8 @@ class Exporter:
 EXPORTER: web.AppKey[Exporter] = web.AppKey("exporter", Exporter)
 
 
+@produces("text/plain; version=0.0.4")
 async def metrics(request: web.Request) -> web.Response:
+    """Prometheus' scrape: waiting, longest wait, service level, agents by state, routing latency."""
     return web.Response(body=request.app[EXPORTER].text(),
                         headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"})

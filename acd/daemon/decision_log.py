@@ -1,6 +1,6 @@
 """One structured log line for each thing a supervisor asks about afterwards: an agent's
-login, logout, pause and unpause, an auto-pause, which call went to which agent and
-why, a caller who gave up, a caller taken out of the queue.
+login, logout, pause and unpause, end of wrap-up, an auto-pause, which call went to which
+agent and why, a caller who gave up, a caller taken out of the queue.
 
 A decision subscriber of the live engine (like the queue_log): it only reads the
 decisions and the engine's state at that moment, and writes lines through the
@@ -29,6 +29,8 @@ def _agent_line(status: d.AgentStatus) -> str | None:
         return "agent unpaused"
     if status.state == "logged_out":
         return "agent logged out"
+    if status.previous == "wrap_up":
+        return "agent wrap-up ended"
     return "agent logged in" if status.previous == "logged_out" else None
 
 
@@ -59,8 +61,10 @@ class DecisionLog:
 
     def _why(self, offer: d.OfferCall) -> dict[str, object]:
         """Which call to which agent, and why this agent: the queue's strategy, the skills
-        the call needed at its widening stage and the agent's levels in them, how long
-        the caller had waited and how long the agent had been idle."""
+        the call needed at its widening stage and the agent's levels in them, the match
+        score that ranked it first (``acd.engine.selection``: the sum of its levels on the
+        line's skills, then how many skills it has, fewer first) and which rule broke the
+        tie (``why``), how long the caller had waited and how long the agent had been idle."""
         fields: dict[str, object] = {"call": offer.call_id, "agent": offer.agent_id, "queue": offer.queue}
         call = self.engine.calls.get(offer.call_id)
         agent = self.engine.agents.get(offer.agent_id)
@@ -70,6 +74,11 @@ class DecisionLog:
                           waited=round(offer.at - call.enqueued_at, 3))
             if agent is not None:
                 fields["levels"] = {skill: agent.skills.get(skill, 0) for skill in needed}
+                match = call.line.match.get(agent.id)
+                if call.queue.prefer_best_match and match is not None:
+                    fields.update(score=-match[0], skills=match[1], why=f"best match, then {call.queue.strategy}")
+                else:
+                    fields["why"] = call.queue.strategy
         if agent is not None and agent.idle_since is not None:
             fields["idle"] = round(offer.at - agent.idle_since, 3)
         return fields

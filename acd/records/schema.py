@@ -42,6 +42,10 @@ calls = Table(
     #: the caller's post-call answer (1 to 5), written later by the survey
     Column("satisfaction", Integer),
     Column("callback", Text),
+    #: the citizen's number (AMI's CallerIDNum of the inbound channel), when the daemon
+    #: knew it: an agent's panel lists that number's earlier calls; erased with the
+    #: other personal data after ``privacy.retention_days`` (acd.records.retention)
+    Column("caller", String(64), index=True),
 )
 
 agent_events = Table(
@@ -76,7 +80,8 @@ tickets = Table(
     #: agent (escalated by the agent who took the call) | max_wait (the queue's exit)
     Column("source", String(16), nullable=False),
     Column("agent_id", String(AGENT_ID), index=True),
-    Column("caller", String(64)),
+    #: indexed for the agent's panel: the open tickets of the number on the line
+    Column("caller", String(64), index=True),
     Column("note", Text),
     #: open | claimed | resolved (acd.records.ticket.TRANSITIONS); open when made here
     Column("status", String(16), nullable=False, default="open"),

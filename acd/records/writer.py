@@ -48,6 +48,8 @@ CONNECT_TIMEOUT = 5.0
 STATEMENT_TIMEOUT = 30.0
 #: most seconds a stop waits for the last write when there is a journal to keep the rest
 STOP_TIMEOUT = 10.0
+#: longest caller number the calls table keeps (its column's length)
+CALLER_LENGTH: int = getattr(calls.c.caller.type, "length", None) or 64
 
 
 def records_engine(database_url: str) -> AsyncEngine:
@@ -205,6 +207,10 @@ class CallRecords(BatchWriter):
             log.warning("record for an unknown call", extra={"call_id": call_id})
             return
         row.update(values)
+        if row.get("caller") is None and self.caller_number is not None:
+            number = self.caller_number(call_id)
+            # a number longer than its column would send the whole row to the dead letters
+            row["caller"] = number if number and len(number) <= CALLER_LENGTH else None
         for column in calls.columns.keys():
             row.setdefault(column, None)
         self._queue([("calls", row)])
