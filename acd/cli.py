@@ -1,7 +1,8 @@
 """The ``acd`` command: ``acd run --config FILE`` (the live daemon), ``acd check --config
 FILE`` (validate a config, exit 1 with file:line: reason), ``acd demo`` (the one-machine
 live demo), ``acd users ...`` and ``acd privacy purge`` (``acd.auth.commands``),
-``acd pins`` and ``acd db`` (the database's schema)."""
+``acd pins`` and ``acd db`` (the database's schema), ``acd report --config FILE --date
+YYYY-MM-DD`` (a live day per interval, ``acd.reports.command``)."""
 from __future__ import annotations
 
 import argparse
@@ -101,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     add_parsers(sub)
     pins_command.add_parser(sub)
     db_command.add_parser(sub)
+    from acd.reports.command import add_parser as add_report
+
+    add_report(sub)
     return parser
 
 
@@ -119,6 +123,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return pins_command.run(args)
     if args.command == "db":
         return db_command.run(args)
+    if args.command == "report":
+        from acd.reports.command import run as report
+
+        return report(args)
     from acd.demo import main as demo_main
 
     return demo_main([*(["--config", args.config] if args.config else []), "--seconds", str(args.seconds),

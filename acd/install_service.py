@@ -12,6 +12,7 @@ The layout (``Layout``) is the one place that names the production paths:
 | /etc/acd/phones.secrets | root:root 0600 | the agents' SIP passwords (only the generator reads it) |
 | /var/lib/acd | acd:acd 0750 | the daemon's working directory (SQLite records when used) |
 | /var/log/acd | acd:acd 0750 | queue_log (rotated by /etc/logrotate.d/acd) and the agents' roster |
+| /var/log/acd/queue_log | acd:acd 0660 | the one queue_log: the daemon and Asterisk (in group acd) append to it |
 | /var/spool/asterisk/monitor/acd | asterisk:asterisk 0750 | recordings: MixMonitor writes them as Asterisk |
 | /etc/asterisk | asterisk:asterisk 0640 files | the base config and the *_generated.conf files |
 | /usr/share/asterisk/sounds/acd | root, 0755 | the IVR's prompts (ivr.prompts_dir) |
@@ -53,6 +54,17 @@ BACKUP_SUFFIX = ".before-acd"
 
 class InstallError(RuntimeError):
     """A step that cannot be done; the message says what to do."""
+
+
+def shared_queue_log_name(queue_log: Path, log_dir: Path | None = None) -> str:
+    """logger.conf's ``queue_log_name`` that makes Asterisk append to the daemon's
+    queue_log: main/logger.c (16.28) opens ``<astlogdir>/<queue_log_name>`` whatever the
+    name, so a file elsewhere is named relative to Asterisk's log directory (``log_dir``;
+    default: the base config's ``astlogdir``)."""
+    if log_dir is None:
+        log_dir = Path(get_option((BASE_CONFIG / "asterisk.conf").read_text(encoding="utf-8"), "directories",
+                                  "astlogdir"))
+    return os.path.relpath(queue_log, log_dir)
 
 
 @dataclass(frozen=True)
@@ -154,6 +166,9 @@ class Installer:
             self._must(["useradd", "--system", "--user-group", "--home-dir", "/var/lib/acd", "--no-create-home",
                         "--shell", "/usr/sbin/nologin", "--comment", "ACD daemon", USER])
             say(f"user {USER}: created (system user and group, no login)")
+        # Asterisk appends app_queue's lines to the daemon's queue_log (docs/records.md, "The queue_log")
+        self._must(["usermod", "--append", "--groups", USER, ASTERISK_USER])
+        say(f"user {ASTERISK_USER}: in group {USER} (restart Asterisk once for it to take effect)")
 
     def directories(self) -> None:
         lay = self.layout
@@ -163,6 +178,10 @@ class Installer:
             path.mkdir(parents=True, exist_ok=True)
             self._own(path, owner, mode)
             say(f"{path}: {owner[0]}:{owner[1]} {mode:o}")
+        queue_log = lay.logs / "queue_log"
+        if not queue_log.exists():
+            queue_log.touch()
+        self._own(queue_log, (USER, USER), 0o660)
         lay.asterisk_dir.mkdir(parents=True, exist_ok=True)
 
     def secret(self) -> str:
@@ -236,6 +255,8 @@ class Installer:
             text = source.read_text(encoding="utf-8")
             if source.name == "manager.conf":
                 text = set_option(set_option(text, "general", "port", str(self.ami_port)), USER, "secret", secret)
+            if source.name == "logger.conf" and lay.real:
+                text = set_option(text, "general", "queue_log_name", shared_queue_log_name(lay.logs / "queue_log"))
             self._install_file(lay.asterisk_dir / source.name, text)
         config = load_config(lay.config)
         options = Options(secrets=read_secrets(lay.phones), qualify_frequency=self.qualify)

@@ -90,6 +90,21 @@ class CallOutcome:
         return self.answered_at is not None
 
 
+#: Agent states (``acd.engine.AgentState`` values) whose time is not staffed: logged out,
+#: or paused (a paused agent cannot take calls); see `AgentTime`.
+UNSTAFFED_STATES = frozenset({"logged_out", "paused"})
+#: Agent states whose staffed time is busy with a call: ringing, talking, wrap-up.
+BUSY_STATES = frozenset({"ringing", "on_call", "wrap_up"})
+
+
+def time_kind(state: str) -> Literal[0, 1, 2]:
+    """How an agent's time in ``state`` counts for `AgentTime`: 0 not staffed, 1 staffed
+    and idle (available, resting after a missed offer), 2 staffed and busy."""
+    if state in UNSTAFFED_STATES:
+        return 0
+    return 2 if state in BUSY_STATES else 1
+
+
 @dataclass(frozen=True, slots=True)
 class AgentTime:
     """One agent's time over a reporting interval, for occupancy.
@@ -202,6 +217,23 @@ def service_level(calls: Iterable[CallOutcome], threshold_s: float,
     within = sum(1 for wait in answered if wait <= threshold_s)
     denominator = _service_level_denominator(mode, len(answered), late, exited, offered)
     return within / denominator if denominator else None
+
+
+def service_level_definition(threshold_s: float, short_abandon_s: float = DEFAULT_SHORT_ABANDON_S,
+                             mode: ServiceLevelMode = "answered_plus_abandoned") -> str:
+    """The service level's formula in words, shown beside every service level a page or
+    report prints (``"answered within 20 s / (answered + abandoned after 5 s + exited)"``):
+    two tools that divide differently disagree without being wrong, and a reader must
+    see which division a figure is."""
+    _check_threshold(threshold_s)
+    _check_grace(short_abandon_s)
+    _check_mode(mode)
+    denominator = {
+        "answered_plus_abandoned": f"(answered + abandoned after {short_abandon_s:g} s + exited)",
+        "answered_only": "answered",
+        "offered": "offered (every call, short abandons and busy included)",
+    }[mode]
+    return f"answered within {threshold_s:g} s / {denominator}"
 
 
 def average_speed_of_answer(calls: Iterable[CallOutcome]) -> float | None:
@@ -362,3 +394,35 @@ class RunningFigures:
             aht=self._handle / self._handled if self._handled else None,
             occupancy=None,
         )
+
+
+def pooled_figures(rows: Iterable[QueueFigures],
+                   mode: ServiceLevelMode = "answered_plus_abandoned") -> QueueFigures:
+    """A whole line's figures from its queues' rows: every call judged by its own queue's
+    threshold (the violence line's caller by 10 s, a pensions caller by 20 s), so the
+    line's service level is the answered-within-their-threshold calls over the pooled
+    denominator, not a threshold nobody configured. ``threshold_s`` is NaN (there is no
+    one threshold); longest wait is the longest of the rows; occupancy is not pooled."""
+    _check_mode(mode)
+    chosen = list(rows)
+    answered = sum(r.answered for r in chosen)
+    late = sum(r.abandoned for r in chosen)
+    exited = sum(r.exited for r in chosen)
+    offered = sum(r.offered for r in chosen)
+    within = sum(r.answered_within_threshold for r in chosen)
+    denominator = _service_level_denominator(mode, answered, late, exited, offered)
+    chance = answered + late + exited
+    waits = sum(r.asa * r.answered for r in chosen if r.asa is not None)
+    handled = [(r.aht, r.answered) for r in chosen if r.aht is not None]
+    longest = [r.longest_wait for r in chosen if r.longest_wait is not None]
+    return QueueFigures(
+        offered=offered, blocked=sum(r.blocked for r in chosen), answered=answered, abandoned=late,
+        short_abandoned=sum(r.short_abandoned for r in chosen), exited=exited, answered_within_threshold=within,
+        threshold_s=math.nan,
+        service_level=within / denominator if denominator else None,
+        abandon_rate=late / chance if chance else None,
+        asa=waits / answered if answered else None,
+        longest_wait=max(longest) if longest else None,
+        aht=(sum(a * n for a, n in handled) / sum(n for _, n in handled)) if sum(n for _, n in handled) else None,
+        occupancy=None,
+    )

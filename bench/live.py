@@ -4,7 +4,11 @@ One sandboxed Asterisk, one sipp process playing every agent phone (rings 200 ms
 answers, talks ``--talk`` seconds, hangs up), and two phases with the same load and
 the same agents:
 
-1. ``acd``: citizens call ``q-bench``; the dialplan hands them to the daemon's ``wait``
+The Asterisk side is the dialplan generator's output for the bench's config (what
+``python -m dialplan`` writes for production), with the agents' contacts at sipp and the
+baseline queue beside it (rig.pbx_files).
+
+1. ``acd``: citizens call ``q-bench``; the generated dialplan hands them to the daemon's ``wait``
    FastAGI handler, the engine picks the agent, the caller's session Dials it.
 2. ``app_queue``: citizens call ``aq``; the dialplan runs ``Queue(bench-aq)``, a plain
    app_queue queue with the same agents as static members, ``strategy=leastrecent``,
@@ -56,9 +60,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.asterisk_side import baseline_queue, dialplan, endpoints
 from bench.phone_figures import answered_callers, call_intervals, peak_concurrency, percentile, routing_latencies
+from acd.config import load_config
 from rig.asterisk import AsteriskSandbox
+from rig.pbx_files import BASELINE_NUMBER, sandbox_files
 from rig.rtp import SIPP_ALAW_PCAP
 from rig.sipp import SippProcess
 
@@ -77,7 +82,7 @@ class Phase:
     media: bool = False
 
 
-PHASES = (Phase("acd", "q-bench", "acd-"), Phase("app_queue", "aq", "aq-"))
+PHASES = (Phase("acd", "q-bench", "acd-"), Phase("app_queue", BASELINE_NUMBER, "aq-"))
 MEDIA_PHASES = (Phase("acd", "q-bench", "acd-"), Phase("acd+media", "q-bench", "media-", media=True))
 
 
@@ -117,7 +122,7 @@ def acd_config(load: Load, agi_port: int, sandbox: AsteriskSandbox, var: Path) -
     """The ACD's config for the bench: one queue, wrap-up 0, leastrecent like the baseline."""
     agents = "".join(f"  '{agent}': {{pin: '1234', skills: {{{SKILL}: 1}}}}\n" for agent in load.agent_ids)
     return (
-        "service: {name: bench, languages: [en]}\n"
+        "service: {name: '1555', languages: [en]}\n"
         f"skills: {{{SKILL}: Benchmark}}\n"
         "queues:\n"
         f"  bench: {{requires: {{{SKILL}: 1}}, wrapup: 0, ring_timeout: 15, strategy: leastrecent,\n"
@@ -130,12 +135,11 @@ def acd_config(load: Load, agi_port: int, sandbox: AsteriskSandbox, var: Path) -
     )
 
 
-def asterisk_files(load: Load, agi_port: int, agents_port: int) -> dict[str, str]:
-    """Endpoints, dialplan and the baseline queue (the *_generated.conf the base config includes)."""
-    contacts = {f"agent-{agent}": agents_port for agent in load.agent_ids}
-    return {"pjsip_generated.conf": endpoints(contacts),
-            "extensions_generated.conf": dialplan(agi_port, baseline_queue=BASELINE),
-            "queues_generated.conf": baseline_queue(BASELINE, contacts)}
+def asterisk_files(load: Load, config: Path, agi_port: int, agents_port: int) -> dict[str, str]:
+    """What ``python -m dialplan`` writes for the bench's config, every agent's phone at the
+    agents' sipp, and the baseline queue beside it (rig.pbx_files)."""
+    contacts: dict[str, int | None] = {f"agent-{agent}": agents_port for agent in load.agent_ids}
+    return sandbox_files(load_config(config), agi_port=agi_port, contacts=contacts, baseline=BASELINE)
 
 
 def cpu_seconds(pid: int) -> float:
@@ -211,9 +215,10 @@ async def run(load: Load, workdir: Path) -> tuple[PhaseResult, PhaseResult]:
     agi_hold.bind(("127.0.0.1", agi_port))
     phases = MEDIA_PHASES if load.media else PHASES
     agents = agent_phones(workdir, ring=0.2, talk=load.talk, alaw=load.media, echo=load.media)
-    sandbox = AsteriskSandbox(workdir / "asterisk", extra_files=asterisk_files(load, agi_port, agents.port))
+    sandbox = AsteriskSandbox(workdir / "asterisk")
     config = workdir / "bench.yaml"
     config.write_text(acd_config(load, agi_port, sandbox, workdir / "var"))
+    sandbox.extra_files.update(asterisk_files(load, config, agi_port, agents.port))
     daemon = Daemon(config, extras=False)
     daemon_started = False
     callers = None

@@ -54,6 +54,7 @@ from acd.config.telephony import (
     phones_of,
     trunks_of,
 )
+from acd.daemon.queue_log import member_name
 from acd.engine.lines import qualifies
 
 #: the agents' feature codes: login, logout, pause (+ the reason's number), unpause, and
@@ -442,7 +443,14 @@ def queues(config: Config) -> str:
 
 
 def _member(agent: AgentConfig, penalty: int) -> str:
-    return f"member => PJSIP/{agent.endpoint},{penalty},{agent.name},PJSIP/{agent.endpoint}\n"
+    """A static member named as the daemon's queue_log names the agent (``member_name``):
+    app_queue writes that name in its lines (``log_membername_as_agent``), so one person
+    has one name whichever path took the call."""
+    name = member_name(agent)
+    if any(c in name for c in ",|;\n"):
+        raise GenerateError(f"agent {agent.id}'s name {name!r} has one of , | ; or a line break: app_queue's "
+                            "member line and the queue_log cannot carry it")
+    return f"member => PJSIP/{agent.endpoint},{penalty},{name},PJSIP/{agent.endpoint}\n"
 
 
 def pjsip(config: Config, options: Options = Options()) -> str:

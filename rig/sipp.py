@@ -421,6 +421,17 @@ def registering_phone(workdir: Path, sip_port: int, endpoint: str, contact: str,
                        remote=f"127.0.0.1:{sip_port}")
 
 
+def feature_code_phone(workdir: Path, sip_port: int, endpoint: str, code: str, pin: str) -> SippProcess:
+    """An agent's phone (not started) that dials ``code`` as ``endpoint`` (exactly: Asterisk
+    identifies the agent by the From user) and types a 4-digit ``pin`` by SIP INFO."""
+    if len(pin) != 4 or not pin.isdigit():
+        raise ValueError(f"the feature-code phone types a 4-digit PIN, not {pin!r}")
+    digits = [arg for i, digit in enumerate(pin, 1) for arg in ("-key", f"d{i}", digit)]
+    return SippProcess(SCENARIOS / "agent_feature_code.xml",
+                       ["-s", code, "-key", "agent", endpoint, *digits, "-m", "1", "-timeout", "60s"],
+                       workdir=workdir, name=f"{endpoint}-{code.lstrip('*')}", remote=f"127.0.0.1:{sip_port}")
+
+
 def registration_outcome(phone: SippProcess) -> str | None:
     """What Asterisk answered a digest REGISTER (register_auth.xml): ``registered``,
     ``refused 401`` / ``refused 403``, or None while no answer is logged."""

@@ -17,6 +17,8 @@ COMMANDS: tuple[str, ...] = (
     "sim.cli_lines",
     "sim.run_command",
     "sim.plan_command",
+    "sim.compare",
+    "sim.cli_replay",
 )
 
 

@@ -17,7 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from acd.metrics import AgentTime, CallOutcome, queue_figures
+from acd.metrics import AgentTime, CallOutcome, ServiceLevelMode, queue_figures
 from sim.erlang import lines_needed
 from sim.model import CallAttempt, DayResult
 
@@ -38,8 +38,9 @@ class Figures:
     exited: int
     #: still in the system at midnight (no outcome yet; in ``offered`` only)
     unfinished: int
-    redials: int
-    escalated: int
+    #: (these three are counts; NaN where a day cannot know them: a live day's redials)
+    redials: float
+    escalated: float
     #: answered after some wait (P(wait) = waited / answered when nobody abandons)
     waited: int
     service_level: float
@@ -59,7 +60,7 @@ class Figures:
     lines_needed: float = math.nan
     #: callers whose queue was closed (opening hours, holidays): they took the closed
     #: path (message, callback offer), never an agent
-    closed: int = 0
+    closed: float = 0
 
     def as_dict(self) -> dict[str, float | int | str]:
         return asdict(self)
@@ -119,14 +120,29 @@ def offered_at(call: CallAttempt) -> float:
 def figures(calls: Sequence[CallAttempt], start: str, *, threshold: float, short_abandon: float,
             wrapup: Mapping[str, float], busy_seconds: float, staffed_seconds: float,
             staffed_agents: float, needed_agents: float, line_load: float = math.nan,
-            lines_needed: float = math.nan) -> Figures:
+            lines_needed: float = math.nan, mode: ServiceLevelMode = "answered_plus_abandoned") -> Figures:
     """Count and measure one group of calls (an interval's, or the day's)."""
     everyone = len(calls)
     calls = [c for c in calls if c.outcome != "closed"]
     records = [r for r in (outcome(c, wrapup) for c in calls) if r is not None]
     agents = [AgentTime("all agents", staffed_seconds, min(busy_seconds, staffed_seconds))]
-    row = queue_figures(records, threshold, short_abandon_s=short_abandon, agents=agents)
-    unfinished = len(calls) - len(records)
+    return figures_of(records, start, threshold=threshold, short_abandon=short_abandon, mode=mode, agents=agents,
+                      unfinished=len(calls) - len(records), redials=sum(1 for c in calls if c.attempt > 1),
+                      escalated=sum(1 for c in calls if c.escalated), closed=everyone - len(calls),
+                      staffed_agents=staffed_agents, needed_agents=needed_agents, line_load=line_load,
+                      lines_needed=lines_needed)
+
+
+def figures_of(records: Sequence[CallOutcome], start: str, *, threshold: float, short_abandon: float,
+               mode: ServiceLevelMode, agents: Sequence[AgentTime], unfinished: int, redials: float,
+               escalated: float, closed: float, staffed_agents: float, needed_agents: float,
+               line_load: float = math.nan, lines_needed: float = math.nan) -> Figures:
+    """One row of figures from finished calls and agents' time, by ``acd.metrics``: the one
+    place a row is made, for the simulated day (`figures`) and the live one
+    (``acd.reports.day``), so ``acd report`` and ``acd-sim run`` write the same columns
+    meaning the same things. What one side cannot know (a live day's redials, a simulated
+    day's real tickets) is NaN, written as an empty cell."""
+    row = queue_figures(records, threshold, short_abandon_s=short_abandon, mode=mode, agents=agents)
     offered = row.offered + unfinished
     return Figures(
         start=start,
@@ -137,8 +153,8 @@ def figures(calls: Sequence[CallAttempt], start: str, *, threshold: float, short
         short_abandoned=row.short_abandoned,
         exited=row.exited,
         unfinished=unfinished,
-        redials=sum(1 for c in calls if c.attempt > 1),
-        escalated=sum(1 for c in calls if c.escalated),
+        redials=redials,
+        escalated=escalated,
         waited=sum(1 for r in records if r.answered_at is not None and r.answered_at > r.offered_at),
         service_level=_nan(row.service_level),
         asa=_nan(row.asa),
@@ -151,7 +167,7 @@ def figures(calls: Sequence[CallAttempt], start: str, *, threshold: float, short
         needed_agents=needed_agents,
         line_load=line_load,
         lines_needed=lines_needed,
-        closed=everyone - len(calls),
+        closed=closed,
     )
 
 
@@ -170,8 +186,8 @@ def day_report(day: DayResult, needed: Sequence[float] | None = None) -> tuple[l
     for call in day.attempts:
         buckets[min(int(offered_at(call) // length), count - 1)].append(call)
     needed = list(needed) if needed is not None else [math.nan] * count
-    common: dict[str, Any] = dict(threshold=settings.target.threshold,
-                                  short_abandon=settings.target.short_abandon, wrapup=day.wrapup)
+    common: dict[str, Any] = dict(threshold=settings.target.threshold, short_abandon=settings.target.short_abandon,
+                                  mode=settings.target.counts, wrapup=day.wrapup)
     loads = [trunk_load(bucket, length) for bucket in buckets]
     lines = [float(lines_needed(load, settings.target.max_blocking)) for load in loads]
     rows = [
@@ -198,6 +214,7 @@ def queue_report(day: DayResult) -> dict[str, Figures]:
         by_queue.setdefault(call.queue, []).append(call)
     return {
         queue: figures(calls, queue, threshold=settings.target.threshold, short_abandon=settings.target.short_abandon,
+                       mode=settings.target.counts,
                        wrapup=day.wrapup, busy_seconds=0.0, staffed_seconds=0.0, staffed_agents=math.nan,
                        needed_agents=math.nan)
         for queue, calls in sorted(by_queue.items())

@@ -27,6 +27,7 @@ from acd.config.sim import SimSettings
 from acd.engine import AgentState, Engine
 from acd.engine import decisions as d
 from acd.engine import events as e
+from acd.metrics import time_kind
 from sim.load import DAY, arrival_times, chooser, sampler
 from sim.opening import is_open_at, open_minutes, serving
 from sim.roster import on_duty
@@ -34,9 +35,7 @@ from sim.roster import on_duty
 #: What became of one dialled call.
 OUTCOMES: tuple[str, ...] = ("blocked", "closed", "answered", "abandoned", "exited", "unfinished")
 #: agent state -> how its time counts: 0 not staffed, 1 staffed and idle, 2 busy with a call
-_TIME_MODE: dict[str, int] = {state.value: 0 if state in (AgentState.LOGGED_OUT, AgentState.PAUSED)
-                              else 2 if state in (AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP)
-                              else 1 for state in AgentState}
+_TIME_MODE: dict[str, int] = {state.value: time_kind(state.value) for state in AgentState}
 
 
 @dataclass(slots=True)

@@ -8,10 +8,11 @@ difference between two plans from noise.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from sim.confidence import Estimate
 from sim.replications import NUMERIC_FIGURES, Replicated
@@ -76,21 +77,37 @@ def _with_units(row: dict[str, Any]) -> dict[str, Any]:
     return shown
 
 
-def write_csv(result: Replicated, path: Path) -> None:
-    _write_table(rows(result), path)
+#: the last column of every CSV: the service level's formula in words
+#: (acd.metrics.service_level_definition), so a spreadsheet says which division it holds
+DEFINITION_COLUMN = "service_level_definition"
 
 
-def write_queue_csv(result: Replicated, path: Path) -> None:
-    _write_table(queue_rows(result), path)
+def write_csv(result: Replicated, path: Path, definition: str) -> None:
+    _write_table(rows(result), path, definition)
 
 
-def _write_table(table: list[dict[str, Any]], path: Path) -> None:
-    shown = [_with_units(row) for row in table]
+def write_queue_csv(result: Replicated, path: Path, definition: str) -> None:
+    _write_table(queue_rows(result), path, definition)
+
+
+def csv_text(result: Replicated, definition: str) -> str:
+    """``figures.csv`` as text (what ``write_csv`` writes)."""
+    buffer = io.StringIO()
+    _table_to(rows(result), buffer, definition)
+    return buffer.getvalue()
+
+
+def _write_table(table: list[dict[str, Any]], path: Path, definition: str) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(shown[0]))
-        writer.writeheader()
-        for row in shown:
-            writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+        _table_to(table, handle, definition)
+
+
+def _table_to(table: list[dict[str, Any]], handle: TextIO, definition: str) -> None:
+    shown = [{**_with_units(row), DEFINITION_COLUMN: definition} for row in table]
+    writer = csv.DictWriter(handle, fieldnames=list(shown[0]))
+    writer.writeheader()
+    for row in shown:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
 
 
 def write_json(result: Replicated, path: Path, meta: dict[str, Any]) -> None:

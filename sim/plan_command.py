@@ -142,7 +142,7 @@ def main(args: argparse.Namespace) -> int:
                              "date": day.isoformat(), "weekday": day.strftime("%A"),
                              "converged": plan.converged})
     written += write_plan(plan, args.out, settings.interval, config, day)
-    print(summary(plan.check, config.lines, settings.target.max_blocking))
+    print(summary(plan.check, config.lines, settings.target.max_blocking, settings.target.definition))
     print(describe(plan, settings.interval, settings.target.service_level, settings.target.threshold))
     if plan.short_of_agents:
         starts = ", ".join(plan.check.starts[i] for i in plan.short_of_agents)

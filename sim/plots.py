@@ -41,6 +41,8 @@ class PlotContext:
     #: callers who hang up within this many seconds are short abandons
     short_abandon: float
     lines: int
+    #: the service level's formula in words (acd.metrics.service_level_definition)
+    definition: str = ""
 
 
 def _pyplot() -> Any:
@@ -145,7 +147,10 @@ def draw_service(result: Replicated, context: PlotContext) -> Any:
                 label=f"target {context.target_level:.0%} within {context.threshold:g} s")
     top.set_ylim(0, 105)
     top.set_ylabel(f"answered within {context.threshold:g} s (%)")
-    top.set_title(f"{context.service}: service level and waiting per interval ({_days(result, error_bars=True)})", fontsize=11)
+    title = f"{context.service}: service level and waiting per interval ({_days(result, error_bars=True)})"
+    if context.definition:
+        title += f"\nservice level = {context.definition}"
+    top.set_title(title, fontsize=11)
     top.legend(loc="lower left", fontsize=9)
     top.grid(axis="y", alpha=0.3)
     asa, asa_ci = _series(result, "asa")

@@ -166,22 +166,24 @@ def write_outputs(result: Replicated, out: Path, config: Config, settings: SimSe
     out.mkdir(parents=True, exist_ok=True)
     meta = {"config": config.source, "service": config.service_name, "calls_per_day": settings.calls_per_day,
             "lines": config.lines, "agents": len(config.agents), "seed": settings.seed,
-            "interval_minutes": settings.interval, **(extra or {})}
+            "interval_minutes": settings.interval, "service_level_definition": settings.target.definition,
+            **(extra or {})}
     written = [out / "figures.csv", out / "figures.json"]
-    write_csv(result, written[0])
+    write_csv(result, written[0], settings.target.definition)
     write_json(result, written[1], meta)
     if result.queues:
         written.append(out / "queues.csv")
-        write_queue_csv(result, written[-1])
+        write_queue_csv(result, written[-1], settings.target.definition)
     if plots:
         context = PlotContext(config.service_name, settings.target.threshold, settings.target.service_level,
-                              settings.target.short_abandon, config.lines)
+                              settings.target.short_abandon, config.lines, settings.target.definition)
         written += write_plots(result, out, context)
     return written
 
 
-def summary(result: Replicated, lines: int | None = None, max_blocking: float = 0.01) -> str:
-    """The day's figures as planners read them; ``lines`` is the trunk simulated."""
+def summary(result: Replicated, lines: int | None = None, max_blocking: float = 0.01, definition: str = "") -> str:
+    """The day's figures as planners read them; ``lines`` is the trunk simulated,
+    ``definition`` the service level's formula in words."""
     day = result.day
 
     def show(name: str, scale: float = 1.0, unit: str = "", digits: int = 1) -> str:
@@ -201,7 +203,8 @@ def summary(result: Replicated, lines: int | None = None, max_blocking: float = 
         f"(+ {show('short_abandoned', digits=0)} short), exited {show('exited', digits=0)}"
         + (f", closed (hours, holidays) {show('closed', digits=0)}" if day["closed"].mean > 0 else ""),
         f"  service level {show('service_level', 100, ' %')}, ASA {show('asa', unit=' s')}, "
-        f"longest wait {show('longest_wait', unit=' s', digits=0)}",
+        f"longest wait {show('longest_wait', unit=' s', digits=0)}"
+        + (f"\n  (service level = {definition})" if definition else ""),
         f"  occupancy {show('occupancy', 100, ' %')}, escalated to back office {show('escalated', digits=0)}, "
         f"peak agents staffed {show('staffed_agents', digits=0)}, needed {show('needed_agents', digits=0)}",
         f"  trunk: peak load {show('line_load', unit=' erlangs', digits=0)}, lines needed for at most "
@@ -257,6 +260,6 @@ def main(args: argparse.Namespace) -> int:
     result = simulate(config, settings, args.replications, quiet=args.quiet, day=day, processes=jobs(args))
     written = write_outputs(result, args.out, config, settings, not args.no_plots,
                             {"date": day.isoformat(), "weekday": day.strftime("%A"), "day_type": day_type(config, day)})
-    print(summary(result, config.lines, settings.target.max_blocking))
+    print(summary(result, config.lines, settings.target.max_blocking, settings.target.definition))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0

@@ -10,6 +10,7 @@ from typing import Any
 
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
+from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
@@ -60,7 +61,11 @@ class Browser:
 
     def wait_for(self, condition: Callable[[Any], Any], what: str, timeout: float = 15.0) -> Any:
         try:
-            return WebDriverWait(self.driver, timeout, poll_frequency=0.1).until(condition)
+            # a page that re-renders (the floor, every second) replaces the element between
+            # finding it and reading it: try again rather than fail at once
+            return WebDriverWait(self.driver, timeout, poll_frequency=0.1,
+                                 ignored_exceptions=(NoSuchElementException, StaleElementReferenceException)
+                                 ).until(condition)
         except Exception as error:
             raise AssertionError(f"the page never showed {what} in {timeout:.0f} s; "
                                  f"it shows: {self.text()[:600]!r}") from error

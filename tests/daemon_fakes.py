@@ -128,6 +128,8 @@ class FakeSession:
     async def exec(self, application: str, *args: str) -> Response:
         self._check()
         self.commands.append(("EXEC", application, *args))
+        if application == "MSet":        # name=value pairs, as pbx_builtin_setvar_multiple reads them
+            self.vars.update(pair.split("=", 1) for pair in ",".join(args).split(","))  # type: ignore[misc]
         if application != "Dial":
             return Response(0)
         outcome: asyncio.Future = asyncio.get_running_loop().create_future()

@@ -134,13 +134,15 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/api/agents/{agent_id}/caller"): frozenset({"supervisor"}),     # an agent: its own caller only
     ("GET", "/api/escalation-units"): frozenset({"agent", "supervisor"}),
     ("GET", "/api/openapi.json"): ALL,
+    ("GET", "/supervisor"): frozenset({"supervisor", "engineer", "planner"}),
+    ("POST", "/api/agents/{agent_id}/spy/{mode}"): frozenset({"supervisor"}),
 }
-PAGES = {"/", "/agent", "/backoffice"}
+PAGES = {"/", "/agent", "/backoffice", "/supervisor"}
 
 
 def concrete(path: str, world: World) -> str:
     action = "claim" if path.startswith("/api/tickets") else "logout"
-    return path.format(agent_id="12", action=action, call_id="c2", ticket_id=world.tickets["b"])
+    return path.format(agent_id="12", action=action, call_id="c2", ticket_id=world.tickets["b"], mode="listen")
 
 
 async def test_every_route_of_the_router_refuses_the_anonymous_and_the_roles_that_must_not_use_it(world):

@@ -117,6 +117,15 @@ async def test_login_asks_for_events_and_keeps_the_banner(client: AMIClient, man
     assert client.connected
 
 
+async def test_login_asks_only_for_the_event_classes_given(manager: FakeManager) -> None:
+    ami = AMIClient("127.0.0.1", manager.port, "acd", "s3cret", action_timeout=1.0, events="call,system")
+    await ami.connect()
+    try:
+        assert manager.actions[-1]["Events"] == "call,system"
+    finally:
+        await ami.close()
+
+
 async def test_wrong_secret_raises_auth_error(manager: FakeManager) -> None:
     ami = AMIClient("127.0.0.1", manager.port, "acd", "wrong")
     with pytest.raises(AMIAuthError):

@@ -87,6 +87,7 @@ async def test_the_wallboard_shows_todays_figures_per_queue_since_local_midnight
     today = (await (await client.get("/api/queues")).json())["queues"]["q"]["today"]
     assert (today["offered"], today["answered"], today["abandoned"], today["asa"]) == (2, 1, 1, 5)
     assert today["service_level"] == 0.5 and (today["threshold"], today["target"]) == (20, 0.8)
+    assert today["service_level_definition"] == "answered within 20 s / (answered + abandoned after 5 s + exited)"
     clock.t = 1_796_162_400.0             # 2026-12-02 00:00 in Athens: a new day
     today = (await (await client.get("/api/queues")).json())["queues"]["q"]["today"]
     assert (today["offered"], today["service_level"]) == (0, None)
@@ -184,7 +185,7 @@ async def test_prometheus_scrapes_the_floor_with_a_scoped_token(api, tmp_path):
 async def test_wallboard_page_is_served(api):
     client, _, _ = api
     r = await client.get("/")
-    assert r.status == 200 and "/api/queues" in await r.text()
+    assert r.status == 200 and "/api/events" in await r.text()     # pushed, not polled
 
 
 async def test_agent_panel_page_and_the_pause_reasons_it_offers(api):

@@ -291,3 +291,25 @@ async def test_a_caller_who_reached_the_dialplan_while_no_daemon_answered_keeps_
     await settle()
     await ringing(early_retry)
     assert late_retry.dials.empty()
+
+
+async def test_a_caller_is_marked_in_one_round_trip_for_the_plain_values_and_apart_for_the_others() -> None:
+    """``set_variables``: MSet for the values it takes as written; a comma (MSet's separator)
+    or an empty value goes by SET VARIABLE, so nothing is split or lost."""
+    from acd.daemon.waiting_room import set_variables
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.sent: list[tuple[str, ...]] = []
+
+        async def exec(self, application: str, *args: str) -> None:
+            self.sent.append(("EXEC", application, *args))
+
+        async def set_variable(self, name: str, value: str) -> None:
+            self.sent.append(("SET VARIABLE", name, value))
+
+    session = Recorder()
+    await set_variables(session, {"ACD_CALLID": "1.1", "ACD_QUEUE": "pensions", "ACD_WAIT_RESULT": "",
+                                  "ACD_NOTE": "a,b", "ACD_TRIES": "0"})   # type: ignore[arg-type]
+    assert session.sent == [("EXEC", "MSet", "ACD_CALLID=1.1", "ACD_QUEUE=pensions", "ACD_TRIES=0"),
+                            ("SET VARIABLE", "ACD_WAIT_RESULT", ""), ("SET VARIABLE", "ACD_NOTE", "a,b")]

@@ -362,3 +362,18 @@ def test_with_two_daemons_a_caller_and_an_agents_code_try_the_second_fastagi(con
     assert "AGI(agi://10.0.0.2:4573/agent,login)" in parts["acd-agents"]
     assert "AGI(agi://10.0.0.2:4573/agent,pause,${EXTEN:3})" in parts["acd-agents"]
     assert "agi://10.0.0.2" not in extensions(config, SANDBOX)
+
+
+def test_fallback_members_are_named_as_the_queue_log_names_the_agents(config: Config) -> None:
+    from acd.daemon.queue_log import member_name
+
+    names = {line.split(",")[2] for line in queues(config).splitlines() if line.startswith("member =>")}
+    assert names == {member_name(agent) for agent in config.agents.values()}
+
+
+def test_an_agent_name_app_queue_cannot_carry_is_refused_with_the_agent() -> None:
+    from tests.engine_helpers import make_config
+
+    bad = make_config("q: {requires: {topic:a: 1}}\n", "'11': {name: 'Pappa, Anna', pin: '1234', skills: {topic:a: 1}}\n")
+    with pytest.raises(GenerateError, match="agent 11's name 'Pappa, Anna'"):
+        queues(bad)

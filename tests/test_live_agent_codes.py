@@ -28,12 +28,11 @@ import pytest
 from acd.config import load_config
 from acd.daemon.agents_phone import SOUNDS, PinGuard
 from acd.engine import AgentState, CallState
-from bench.asterisk_side import SCENARIOS
 from dialplan.generate import FEATURE_CODES, Options, generate
 from rig.agi_trace import AgiSession, AgiTrace
 from rig.asterisk import AsteriskSandbox
 from rig.ports import free_port
-from rig.sipp import Phones, SippProcess
+from rig.sipp import SCENARIOS, Phones, SippProcess
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.asterisk

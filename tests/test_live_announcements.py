@@ -259,4 +259,4 @@ async def test_waiting_callers_hear_their_place_and_wait_in_their_language_until
     connects = [(row[1], row[3]) for row in queue_log(daemon) if row[4] == "CONNECT"]
     assert [call for call, _ in connects][1:] == [greek_session.environment["agi_uniqueid"],
                                                   english_session.environment["agi_uniqueid"]]
-    assert {peer for _, peer in connects} == {f"PJSIP/agent-{AGENT}"}
+    assert {peer for _, peer in connects} == {AGENT}   # the member name: the agent's name, its id here

@@ -15,13 +15,18 @@ import pytest
 
 from acd.engine import AgentState
 from acd.engine import events as e
-from bench.asterisk_side import FEATURE_CODES, dialplan, endpoints, feature_code_phone
+from acd.config import load_config
+from dialplan.generate import FEATURE_CODES
+from rig.pbx_files import sandbox_files
+from rig.sipp import feature_code_phone
 from rig.tcp_proxy import TcpProxy
 from tests.needs import missing
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.asterisk
 
+#: the phones of the agents, by group (one sipp process each); the generated dialplan and
+#: endpoints (rig.pbx_files) point each agent's contact at its group's sipp
 AGENT_PHONES = {"answering": ["11", "12", "21"], "silent": ["31"], "desk": ["41"], "busy": ["51"],
                 "talking": ["81"]}
 #: an agent whose phone is not registered (AOR without contact: Asterisk says UNAVAILABLE)
@@ -29,7 +34,7 @@ UNREGISTERED = ["61"]
 #: agent 71 has no endpoint in Asterisk at all (a config out of step): Dial says CHANUNAVAIL
 CALLBACK_NUMBER_PREFIX = "21055500"
 CONFIG = """\
-service: {{name: e2e, languages: [el, en]}}
+service: {{name: '1555', languages: [el, en]}}
 skills: {{topic:a: A, topic:b: B}}
 queues:
   qa: {{requires: {{topic:a: 1}}, wrapup: 3, ring_timeout: 3, announcements: {{first_after: 0, every: 0}}}}
@@ -46,6 +51,9 @@ agents:
   '61': {{pin: '6161', skills: {{topic:a: 8}}}}
   '71': {{pin: '7171', skills: {{topic:a: 7}}}}
   '81': {{pin: '8181', skills: {{topic:a: 1}}}}
+# callbacks dial out through the citizens' trunk, here the sipp that plays the citizens' phones
+trunks:
+  citizens: {{server: '127.0.0.1:{callback_port}', match: [127.0.0.1], dids: ['1555'], callbacks: true}}
 daemon: {{ami_host: 127.0.0.1, ami_port: {ami_port}, ami_username: {ami_user}, ami_secret: '{ami_secret}',
          agi_host: 127.0.0.1, agi_port: {agi_port}, queue_log: {var}/queue_log, recordings_dir: {var}/rec}}
 """
@@ -81,16 +89,15 @@ def pbx(tmp_path_factory) -> Iterator[Pbx]:
     contacts: dict[str, int | None] = {f"agent-{agent}": ports[group] for group, ids in AGENT_PHONES.items()
                                        for agent in ids}
     contacts.update({f"agent-{agent}": None for agent in UNREGISTERED})
-    callback_dial = f"PJSIP/citizens/sip:{{number}}@127.0.0.1:{ports['callback']}"
-    sandbox = AsteriskSandbox(workdir / "asterisk", extra_files={
-        "pjsip_generated.conf": endpoints(contacts),
-        "extensions_generated.conf": dialplan(agi_port, callback_dial=callback_dial),
-        "queues_generated.conf": ""})
+    sandbox = AsteriskSandbox(workdir / "asterisk")
+    pbx = Pbx(sandbox, agi_port, phones, workdir)
+    config = load_config(write_config(pbx, workdir))
+    sandbox.extra_files.update(sandbox_files(config, agi_port=agi_port, contacts=contacts))
     sandbox.start()
     try:
         for group in ("answering", "silent", "busy", "callback", "talking"):
             phones[group].start()
-        yield Pbx(sandbox, agi_port, phones, workdir)
+        yield pbx
     finally:
         for phone in phones.values():
             if phone.running:
@@ -101,7 +108,8 @@ def pbx(tmp_path_factory) -> Iterator[Pbx]:
 def write_config(pbx: Pbx, directory: Path) -> Path:
     config = directory / "acd.yaml"
     config.write_text(CONFIG.format(ami_port=pbx.sandbox.ami_port, ami_user=pbx.sandbox.ami_username,
-                                    ami_secret=pbx.sandbox.ami_secret, agi_port=pbx.agi_port, var=directory / "var"))
+                                    ami_secret=pbx.sandbox.ami_secret, agi_port=pbx.agi_port, var=directory / "var",
+                                    callback_port=pbx.phones["callback"].port))
     return config
 
 
@@ -180,7 +188,7 @@ async def test_agent_who_does_not_answer_is_skipped_and_the_call_keeps_its_place
              if ev.event == "invite" and ev.peer.startswith(("first-", "second-"))]
     assert order == ["first-1", "second-1"]
     missed = [f for f in queue_log(daemon) if f[4] == "RINGNOANSWER"]
-    assert missed[0][3] == "PJSIP/agent-31" and int(missed[0][5]) >= 2500
+    assert missed[0][3] == "31" and int(missed[0][5]) >= 2500
 
 
 async def test_agent_hang_up_leads_to_wrap_up_then_the_agent_is_available(pbx, daemon):
@@ -211,7 +219,7 @@ async def test_agent_logs_in_pauses_with_a_reason_and_unpauses_from_the_phone_an
     assert (agent.state, agent.reason) == (AgentState.PAUSED, "backoffice")
     await dial(FEATURE_CODES["unpause"], "4141")
     assert agent.state is AgentState.AVAILABLE
-    assert [f[4:] for f in queue_log(daemon) if f[3] == "PJSIP/agent-41"] == [
+    assert [f[4:] for f in queue_log(daemon) if f[3] == "41"] == [
         ["ADDMEMBER", ""], ["PAUSEALL", "backoffice"], ["PAUSE", "backoffice"], ["UNPAUSEALL", ""], ["UNPAUSE", ""]]
 
 
@@ -299,7 +307,7 @@ async def test_busy_and_unreachable_agents_go_back_into_the_engine_and_the_calle
     lines = [f for f in queue_log(daemon) if f[1] != "MANAGER" and f[4] not in ("PAUSE", "PAUSEALL")]
     # app_queue logs a busy or unavailable member as RINGNOANSWER too (rna() in app_queue.c)
     assert [(f[4], f[3]) for f in lines if f[4] in ("RINGNOANSWER", "CONNECT")] == [
-        ("RINGNOANSWER", "PJSIP/agent-51"), ("RINGNOANSWER", "PJSIP/agent-71"), ("CONNECT", "PJSIP/agent-11")]
+        ("RINGNOANSWER", "51"), ("RINGNOANSWER", "71"), ("CONNECT", "11")]
     assert not daemon.live.engine.agents["71"].reachable   # CHANUNAVAIL: out until Asterisk says otherwise
 
 

@@ -1,7 +1,8 @@
 """End-to-end: an agent's softphone registers with the real (sandboxed) Asterisk and
 un-registers, and the daemon follows it from AMI alone.
 
-sipp sends the REGISTERs (rig/scenarios/register.xml); the contact it registers points
+sipp sends the REGISTERs with digest (rig/scenarios/register_auth.xml) to the endpoint as
+``python -m dialplan`` writes it; the contact it registers points
 at a second sipp that answers like an agent's softphone, so a call Asterisk sends to the
 registered phone is really answered. The daemon runs in the test's event loop with its
 REST API; assertions read the API, the engine and the phones' logs.
@@ -18,49 +19,21 @@ import pytest
 
 from acd.engine import AgentState
 from acd.engine import events as e
-from bench.asterisk_side import dialplan
+from acd.config import load_config
+from dialplan.generate import Options, generate
 from rig.asterisk import AsteriskSandbox
 from rig.ports import free_port
-from rig.sipp import Phones
+from rig.sipp import Phones, registration_outcome
 from tests.auth_helpers import program_token
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.asterisk
 
 ENDPOINT = "agent-91"
+PASSWORD = "Registration-91.secret"
 USER_AGENT = "acd-test-softphone/1.0"
-#: the agent's endpoint as a registering phone needs it: an AOR without a static contact,
-#: one registration at a time (a newer one replaces the older); no auth, so sipp needs no digest
-PJSIP = f"""\
-[citizens]
-type=endpoint
-context=acd-inbound
-disallow=all
-allow=ulaw
-direct_media=no
-dtmf_mode=auto
-
-[citizens]
-type=identify
-endpoint=citizens
-match=127.0.0.1
-
-[{ENDPOINT}]
-type=endpoint
-context=acd-agents
-disallow=all
-allow=ulaw
-direct_media=no
-dtmf_mode=rfc4733
-aors={ENDPOINT}
-
-[{ENDPOINT}]
-type=aor
-max_contacts=1
-remove_existing=yes
-"""
 CONFIG = """\
-service: {{name: registration, languages: [el, en]}}
+service: {{name: '1555', languages: [el, en]}}
 skills: {{topic:a: A}}
 queues:
   qa: {{requires: {{topic:a: 1}}, wrapup: 1, ring_timeout: 5, announcements: {{first_after: 0, every: 0}}}}
@@ -79,11 +52,13 @@ async def daemon(asterisk: AsteriskSandbox, tmp_path: Path) -> AsyncIterator[Any
     from acd.daemon.app import Daemon
 
     agi_port = free_port(14600)
-    asterisk.apply({"pjsip_generated.conf": PJSIP, "extensions_generated.conf": dialplan(agi_port)})
     config = tmp_path / "acd.yaml"
     config.write_text(CONFIG.format(ami_port=asterisk.ami_port, ami_user=asterisk.ami_username,
                                     ami_secret=asterisk.ami_secret, agi_port=agi_port, api_port=free_port(18600),
                                     var=tmp_path / "var"))
+    # the agent's endpoint as production writes it for a registering phone: digest auth,
+    # an AOR without a static contact, one registration at a time
+    asterisk.apply(generate(load_config(config), Options(secrets={"91": PASSWORD})))
     (tmp_path / "var").mkdir()
     token = await program_token(f"sqlite+aiosqlite:///{tmp_path / 'var' / 'acd.sqlite3'}")
     running = Daemon(config)
@@ -128,8 +103,9 @@ async def test_agent_phone_registers_and_unregisters_and_is_offered_calls_only_w
 
     softphone = phones.agents(talk=0.5, name="softphone")          # where the registered contact rings
     contact = f"sip:{ENDPOINT}@127.0.0.1:{softphone.port}"
-    register = phones.registration(ENDPOINT, contact, expires=300, user_agent=USER_AGENT)
-    assert (await asyncio.to_thread(register.wait, 30)).all_successful, register.diagnostics()
+    register = phones.registration(ENDPOINT, contact, expires=300, user_agent=USER_AGENT, password=PASSWORD)
+    await asyncio.to_thread(register.wait, 30)
+    assert registration_outcome(register) == "registered", register.diagnostics()
     # pjsip_options.c: a new contact is CREATED, "NonQualified"; its user agent comes from PJSIPShowEndpoint
     await phone_in_api(daemon, "91", registered=True, uri=contact, status="NonQualified", user_agent=USER_AGENT)
     await eventually(lambda: agent.reachable)
@@ -138,8 +114,9 @@ async def test_agent_phone_registers_and_unregisters_and_is_offered_calls_only_w
     assert (await asyncio.to_thread(citizen.wait, 30)).all_successful, citizen.diagnostics()
     assert [ev.phone for ev in softphone.events() if ev.event == "answer"] == [ENDPOINT]
 
-    unregister = phones.registration(ENDPOINT, contact, expires=0, user_agent=USER_AGENT)
-    assert (await asyncio.to_thread(unregister.wait, 30)).all_successful, unregister.diagnostics()
+    unregister = phones.registration(ENDPOINT, contact, expires=0, user_agent=USER_AGENT, password=PASSWORD)
+    await asyncio.to_thread(unregister.wait, 30)
+    assert registration_outcome(unregister) == "registered", unregister.diagnostics()
     phone = await phone_in_api(daemon, "91", registered=False)
     assert phone["uri"] is None and phone["since"] is not None
     await eventually(lambda: not agent.reachable)

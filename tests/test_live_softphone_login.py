@@ -6,7 +6,7 @@ prove its password.
 
 sipp plays the softphone in three parts, all as the agent's endpoint: the REGISTER with
 digest (rig/scenarios/register_auth.xml: challenged with 401, answered with credentials),
-the ``*11`` login call with digest (bench/scenarios/agent_feature_code_auth.xml), and the
+the ``*11`` login call with digest (rig/scenarios/agent_feature_code_auth.xml), and the
 UAS the registered contact points at, which rings and answers. A wrong password is
 refused by Asterisk itself (a fresh 401: res/res_pjsip/pjsip_distributor.c
 ``authenticate``, ``AST_SIP_AUTHENTICATION_FAILED``), and Asterisk then holds no contact
@@ -23,12 +23,11 @@ from typing import Any
 import pytest
 
 from acd.engine import AgentState
-from bench.asterisk_side import SCENARIOS
 from dialplan.__main__ import main as generate_cli
 from dialplan.generate import FEATURE_CODES, FILES
 from rig.asterisk import AsteriskSandbox
 from rig.ports import free_port
-from rig.sipp import Phones, SippProcess, registration_outcome
+from rig.sipp import SCENARIOS, Phones, SippProcess, registration_outcome
 from tests.auth_helpers import program_token
 from tests.test_live_registration import phone_in_api
 from tests.waiting import eventually

@@ -214,3 +214,41 @@ async def test_unknown_script_ends_in_agistatus_failure(ami: AMIClient, agi: dic
     await originate(ami, "nosuch")
     done = await events.next("ProtoDone")
     assert (done.get("Script"), done.get("Status")) == ("nosuch", "FAILURE")
+
+
+async def test_the_daemons_event_mask_keeps_the_call_events_and_lists_and_drops_the_dialplan_chatter(
+        pbx: Pbx, ami: AMIClient) -> None:
+    """The daemon logs in with ``AMI_EVENT_CLASSES`` and asks only for the events it
+    handles: Asterisk still sends it the call's Newchannel and Hangup and answers its list
+    actions, but neither the Newexten of every dialplan step nor a Newstate, which a
+    session with ``Events: on`` gets."""
+    from acd.daemon.ami_bridge import AMI_EVENT_CLASSES
+
+    masked = AMIClient("127.0.0.1", pbx.sandbox.ami_port, pbx.sandbox.ami_username, pbx.sandbox.ami_secret,
+                       action_timeout=5.0, events=AMI_EVENT_CLASSES, only_handled=True)
+    seen: dict[str, list[str]] = {"masked": [], "all": []}
+    for name in ("Newchannel", "Hangup"):
+        masked.on_event(name, lambda message: seen["masked"].append(message.name))
+    ami.on_event("*", lambda message: seen["all"].append(message.name))
+    await masked.connect()
+    try:
+        assert (await originate(masked, "hold")).name == "Success"
+        for _ in range(50):
+            channels = await masked.action_list("CoreShowChannels")
+            mine = [m.get("Channel") or "" for m in channels if m.get("CallerIDName") == GREEK_NAME]
+            if mine:
+                break
+            await asyncio.sleep(0.1)
+        assert mine, "the list action answered the masked session nothing"
+        for name in mine:
+            await masked.action("Hangup", Channel=name)
+        for _ in range(50):
+            if "Hangup" in seen["masked"] and "Hangup" in seen["all"]:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await masked.close()
+    assert {"Newchannel", "Hangup"} <= set(seen["masked"]), seen["masked"]
+    assert {"Newexten", "Newstate"} <= set(seen["all"])
+    assert {"Newchannel", "Hangup"} <= set(masked.received)
+    assert not {"Newexten", "VarSet", "Newstate", "AGIExecStart", "AGIExecEnd"} & set(masked.received), masked.received

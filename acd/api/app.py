@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from aiohttp import WSCloseCode, WSMsgType, web
 from sqlalchemy.exc import SQLAlchemyError
 
-from acd.api import access, agent_desk, openapi, prometheus
+from acd.api import access, agent_desk, openapi, prometheus, supervise
 from acd.api.access import ACCESS, AUDIT, AUTH, OPEN, RULES, audited, identity_of, needs, route
 from acd.api.bodies import json_object as _json_object
 from acd.api.feed import Feed, Reader, agent_row, view_for
@@ -140,6 +140,7 @@ def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations
         ("GET", "/metrics", prometheus.metrics, needs(METRICS)),
     ):
         route(app, method, path, handler, rule)
+    supervise.add_routes(app, wallboard)     # /supervisor and listen / whisper / barge (acd.api.supervise)
     app[TODAY] = LiveFigures()
     live.subscribe(app[TODAY])
     app[QUEUES_VIEW] = QueuesView(live, app[TODAY], app[REGISTRATIONS])

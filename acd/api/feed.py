@@ -65,12 +65,13 @@ def view_for(identity: Identity) -> View | None:
 
 
 def agent_row(live: _Live, phones: Registrations, agent_id: str) -> dict[str, Any]:
-    """One agent as the API shows it: state, reason, since, phone, and the call it is on
-    (queue and how long that caller waited)."""
+    """One agent as the API shows it: name, team, state, reason, since, phone, and the call
+    it is on (queue and how long that caller waited)."""
     engine = live.engine
     agent = engine.agents[agent_id]
     call = engine.calls.get(agent.call_id) if agent.call_id is not None else None
-    return {"id": agent.id, "name": agent.config.name, "state": agent.state.value, "reason": agent.reason,
+    return {"id": agent.id, "name": agent.config.name, "team": agent.config.team, "state": agent.state.value,
+            "reason": agent.reason,
             "since": agent.state_since, "reachable": agent.reachable, "call": agent.call_id,
             "queue": call.queue.name if call is not None else None,
             "waited": (call.answered_at or live.now()) - call.enqueued_at if call is not None else None,

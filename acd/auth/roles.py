@@ -35,11 +35,13 @@ TICKETS_ACT = "tickets:act"
 ALL_UNITS = "tickets:all-units"
 #: the audit log
 AUDIT = "audit:read"
+#: listen to, whisper to or barge into an agent's call from one's own phone (ChanSpy)
+CALLS_LISTEN = "calls:listen"
 #: Prometheus' scrape of ``/metrics`` (figures and agents by state, no names)
 METRICS = "metrics:scrape"
 
 RIGHTS: tuple[str, ...] = (FIGURES, AGENTS_READ, CALLS_READ, EVENTS, AGENT_SELF, AGENTS_ACT, UNITS, TICKETS_READ,
-                           TICKETS_ACT, ALL_UNITS, AUDIT, METRICS)
+                           TICKETS_ACT, ALL_UNITS, AUDIT, METRICS, CALLS_LISTEN)
 
 #: every role and its rights; nothing else grants a right
 ROLES: Mapping[str, frozenset[str]] = {
@@ -47,7 +49,7 @@ ROLES: Mapping[str, frozenset[str]] = {
     "agent": frozenset({FIGURES, AGENT_SELF}),
     # sees all, acts on agents and queues, reads the audit log
     "supervisor": frozenset({FIGURES, AGENTS_READ, CALLS_READ, EVENTS, AGENTS_ACT, UNITS, TICKETS_READ, TICKETS_ACT,
-                             ALL_UNITS, AUDIT, METRICS}),
+                             ALL_UNITS, AUDIT, METRICS, CALLS_LISTEN}),
     # its units' tickets (linked to unit names)
     "backoffice": frozenset({FIGURES, UNITS, TICKETS_READ, TICKETS_ACT}),
     # the telephony side: everything live, read-only, no tickets

@@ -9,6 +9,8 @@ Shape::
       trusted_proxies: [127.0.0.1]   # the TLS reverse proxy: its X-Forwarded-For is believed
       access_log: false        # one line per HTTP request (off: the daemon logs what people did)
       remember_seconds: 2      # a login or token is looked up again after this (see docs/access.md)
+      supervisor_phones:       # the phone a supervisor's listen / whisper / barge rings (docs/api.md)
+        e.markou: PJSIP/sup-101
     privacy:
       retention_days: 90       # caller numbers and notes erased after this (none: kept)
 
@@ -16,8 +18,9 @@ Both are read once at load, with file and line on a mistake, like every other se
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from acd.config.loader import register_section
@@ -41,6 +44,10 @@ class AccessSettings:
     #: polling reader is not a database query a request; a change made with ``acd users``
     #: (another process) takes effect within this (0: every request asks the database)
     remember_seconds: float = 2.0
+    #: user name -> the Asterisk channel (``PJSIP/<endpoint>``) Originate rings when that
+    #: supervisor listens to, whispers to or barges into an agent's call; the request
+    #: cannot name another, so nobody makes Asterisk dial a number of their choosing
+    supervisor_phones: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +68,33 @@ def privacy_of(config: Any) -> PrivacySettings:
     return found if isinstance(found, PrivacySettings) else PrivacySettings()
 
 
+#: a channel Originate can ring: technology / resource, nothing that would end the field
+_PHONE = re.compile(r"^[A-Za-z0-9]+/[A-Za-z0-9_.@+-]{1,80}$")
+
+
+def _supervisor_phones(node: Located | None) -> dict[str, str]:
+    from acd.auth.roles import check_user_name
+
+    if node is None:
+        return {}
+    if not node.is_mapping():
+        raise node.error("supervisor_phones maps user names to their phone's channel, e.g. {e.markou: PJSIP/sup-101}")
+    phones: dict[str, str] = {}
+    for name, value in node.items():
+        try:
+            check_user_name(name)
+        except ValueError as error:
+            raise value.error(str(error)) from None
+        phone = value.as_str()
+        if not _PHONE.match(phone):
+            raise value.error(f"{phone!r} is not a channel to ring; write it as Asterisk does, e.g. PJSIP/sup-101")
+        phones[name] = phone
+    return phones
+
+
 def parse_access(node: Located, partial: Mapping[str, Any]) -> AccessSettings:
-    f = Fields(node, ("secure_cookies", "session_hours", "trusted_proxies", "access_log", "remember_seconds"))
+    f = Fields(node, ("secure_cookies", "session_hours", "trusted_proxies", "access_log", "remember_seconds",
+                      "supervisor_phones"))
     d = AccessSettings()
     proxies: list[str] = []
     listed = f.get("trusted_proxies")
@@ -74,7 +106,8 @@ def parse_access(node: Located, partial: Mapping[str, Any]) -> AccessSettings:
                           session_hours=f.float("session_hours", d.session_hours, minimum=0.05, maximum=24.0 * 90),
                           trusted_proxies=tuple(proxies), access_log=f.bool("access_log", d.access_log),
                           remember_seconds=f.float("remember_seconds", d.remember_seconds, minimum=0.0,
-                                                   maximum=60.0))
+                                                   maximum=60.0),
+                          supervisor_phones=_supervisor_phones(f.get("supervisor_phones")))
 
 
 def parse_privacy(node: Located, partial: Mapping[str, Any]) -> PrivacySettings:

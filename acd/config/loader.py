@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from acd.config.errors import ConfigError
+from acd.metrics import SERVICE_LEVEL_MODES
 from acd.config.limits import PAUSE_REASON, QUEUE_NAME, check_length
 from acd.config.pins import is_pin_hash, read_pins_file
 from acd.config.located import Fields, Located, parse_yaml, read_yaml
@@ -457,12 +458,13 @@ def _announcements(node: Located | None) -> Announcements:
 def _service(node: Located | None) -> ServiceTarget:
     if node is None:
         return ServiceTarget()
-    f = Fields(node, ("threshold", "target", "short_abandon"))
+    f = Fields(node, ("threshold", "target", "short_abandon", "counts"))
     d = ServiceTarget()
     return ServiceTarget(
         threshold=f.float("threshold", d.threshold, minimum=1),
         target=f.float("target", d.target, minimum=0, maximum=1),
         short_abandon=f.float("short_abandon", d.short_abandon, minimum=0),
+        counts=f.choice("counts", SERVICE_LEVEL_MODES, d.counts),
     )
 
 

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from typing import Any
 
+from acd.metrics import ServiceLevelMode, service_level_definition
+
 #: Agent selection strategies. ``longest_idle`` is ours (idle since the last call of any
 #: queue); the others keep app_queue's meaning so engineers can carry their habits over:
 #: leastrecent = least recently finished a call *of this queue*, fewestcalls = fewest
@@ -63,11 +65,19 @@ class Announcements:
 
 @dataclass(frozen=True, slots=True)
 class ServiceTarget:
-    """The queue's service-level objective: ``target`` of calls answered within ``threshold`` s."""
+    """The queue's service-level objective: ``target`` of calls answered within ``threshold`` s,
+    divided as ``counts`` says (acd.metrics.service_level's modes)."""
 
     threshold: float = 20.0
     target: float = 0.8
     short_abandon: float = 5.0
+    #: which calls the service level divides by (acd.metrics.SERVICE_LEVEL_MODES)
+    counts: ServiceLevelMode = "answered_plus_abandoned"
+
+    @property
+    def definition(self) -> str:
+        """The service level's formula in words, for every page and report that shows it."""
+        return service_level_definition(self.threshold, self.short_abandon, self.counts)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,6 +23,7 @@ import yaml
 from acd.config.errors import ConfigError
 from acd.config.loader import register_section
 from acd.config.located import Fields, Located, parse_yaml
+from acd.metrics import SERVICE_LEVEL_MODES, ServiceLevelMode, service_level_definition
 
 #: The kinds of day the simulator tells apart (their opening hours: sim/opening.py).
 DAY_TYPES: tuple[str, ...] = ("weekday", "saturday", "sunday", "holiday")
@@ -76,6 +77,13 @@ class PlanTarget:
     asa: float | None = None
     max_abandon: float | None = None
     max_occupancy: float | None = None
+    #: which calls the service level divides by (acd.metrics.SERVICE_LEVEL_MODES)
+    counts: ServiceLevelMode = "answered_plus_abandoned"
+
+    @property
+    def definition(self) -> str:
+        """The service level's formula in words, written beside the figures."""
+        return service_level_definition(self.threshold, self.short_abandon, self.counts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -317,7 +325,7 @@ def _target(node: Located | None) -> PlanTarget:
     if node is None:
         return d
     f = Fields(node, ("threshold", "service_level", "short_abandon", "max_blocking", "asa", "max_abandon",
-                      "max_occupancy"))
+                      "max_occupancy", "counts"))
     return PlanTarget(
         threshold=f.float("threshold", d.threshold, minimum=1),
         service_level=f.float("service_level", d.service_level, minimum=0.01, maximum=0.999),
@@ -326,6 +334,7 @@ def _target(node: Located | None) -> PlanTarget:
         asa=f.float("asa", None, minimum=1),
         max_abandon=f.float("max_abandon", None, minimum=0.001, maximum=0.999),
         max_occupancy=f.float("max_occupancy", None, minimum=0.01, maximum=1),
+        counts=f.choice("counts", SERVICE_LEVEL_MODES, d.counts),
     )
 
 

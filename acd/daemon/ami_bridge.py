@@ -81,8 +81,10 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from acd.config.model import Config
 from acd.daemon.escalation import Escalations
 from acd.daemon.live_engine import LiveEngine
+from acd.daemon.queue_log import transfer_from_ami
 from acd.daemon.registrations import Contact, Registrations
 from acd.daemon.waiting_room import WaitingRoom, epoch_seconds
 from acd.engine import events as e
@@ -90,6 +92,16 @@ from acd.engine.decisions import Ignored
 from acd.protocol.errors import AMIActionError
 
 log = logging.getLogger(__name__)
+#: The AMI event classes the daemon reads (its Login's ``Events`` mask): ``call`` for
+#: Newchannel, Hangup, HangupRequest, SoftHangupRequest, DialBegin, DialEnd,
+#: OriginateResponse and DeviceStateChange (main/devicestate.c: ``EVENT_FLAG_CALL``),
+#: ``system`` for ContactStatus. Left out, though manager.conf lets it read them:
+#: ``dialplan`` (Newexten and VarSet on every priority and Set of every call), ``agi``
+#: (AGIExecStart and AGIExecEnd around every AGI command), ``dtmf``, ``agent``, ``user`` and
+#: ``reporting`` (RTCP reports): most of the stream at a few hundred calls, which Asterisk
+#: wrote and the daemon parsed only to drop. A handler for an event of another class
+#: needs its class here.
+AMI_EVENT_CLASSES = "call,system"
 
 #: device states (main/devicestate.c ast_devstate_str) in which a phone cannot ring
 UNREACHABLE_STATES = frozenset({"UNAVAILABLE", "INVALID"})
@@ -154,6 +166,8 @@ class AMIBridge:
         self.resumed_calls: set[str] = set()
         #: called after each resync has applied the channels and identified the calls
         self.resynced: list[Callable[[], Awaitable[None]]] = []
+        #: (the config they were built from, device -> agent id, endpoint -> agent id)
+        self._lookups: tuple[Config | None, Mapping[str, str], Mapping[str, str]] = (None, {}, {})
 
     def install(self, ami: AMI) -> None:
         self.ami = ami
@@ -164,13 +178,25 @@ class AMIBridge:
         self.room.hangup_dial = self.hangup_dial
         ami.on_event("DeviceStateChange", self.on_device_state)
         ami.on_event("ContactStatus", self.on_contact_status)
+        ami.on_event("BlindTransfer", self.on_transfer)
+        ami.on_event("AttendedTransfer", self.on_transfer)
         ami.on_connect(self.resync)
 
     def _agents_by_device(self) -> Mapping[str, str]:
-        return {f"PJSIP/{agent.endpoint}": agent.id for agent in self.live.config.agents.values()}
+        """Device -> agent id, built once per config: every DeviceStateChange (each phone
+        and trunk channel, several per call) looks its device up here."""
+        return self._by_config()[0]
 
     def _agents_by_endpoint(self) -> Mapping[str, str]:
-        return {agent.endpoint: agent.id for agent in self.live.config.agents.values()}
+        return self._by_config()[1]
+
+    def _by_config(self) -> tuple[Mapping[str, str], Mapping[str, str]]:
+        config = self.live.config
+        if self._lookups[0] is not config:      # a reload replaced it
+            agents = config.agents.values()
+            self._lookups = (config, {f"PJSIP/{agent.endpoint}": agent.id for agent in agents},
+                             {agent.endpoint: agent.id for agent in agents})
+        return self._lookups[1], self._lookups[2]
 
     # ------------------------------------------------------------ the one rule
     def _judge(self, agent_id: str) -> None:
@@ -200,6 +226,15 @@ class AMIBridge:
                 call_id, side = resumed
                 self.live.feed(e.CallerHungUp(self.live.now(), call_id) if side == "caller"
                                else e.AgentHungUp(self.live.now(), call_id))
+
+    def on_transfer(self, message: Message) -> None:
+        """``BlindTransfer``/``AttendedTransfer`` of a caller this room connected: the
+        call's end goes to the queue_log as that transfer (``queue_log.transfer_from_ami``)."""
+        transfer = transfer_from_ami(message)
+        formatter = self.room.queue_log_formatter()
+        call_id = self.room.call_of_channel(transfer[0]) if transfer is not None else None
+        if transfer is not None and call_id is not None and formatter is not None:
+            formatter.note_transfer(call_id, transfer[1], transfer[2])
 
     def on_dial_begin(self, message: Message) -> None:
         """DialBegin (Asterisk 16 AMI events): ``Uniqueid`` is the caller's channel,

@@ -23,7 +23,7 @@ from typing import Any
 from acd.config import ConfigError, load_config
 from acd.config.model import Config
 from acd.daemon.agents_phone import AgentPhone
-from acd.daemon.ami_bridge import RESYNC_GRACE, AMIBridge
+from acd.daemon.ami_bridge import AMI_EVENT_CLASSES, RESYNC_GRACE, AMIBridge
 from acd.daemon.ami_login import ami_secret, login_failure
 from acd.daemon.callback_book import CallbackBook
 from acd.daemon.callbacks import CallbackDialer
@@ -180,8 +180,8 @@ class Daemon:
     async def start(self) -> None:
         from acd.protocol import AMIClient, FastAGIServer
 
-        now = self.live.now()
-        self.queue_log.started(now)
+        # no QUEUESTART: Asterisk's logger writes it when *it* starts, and reporting tools
+        # read it as every agent logged off, which a daemon restart does not do
         settings = self.config.daemon
         for warning in self.config.warnings:
             log.warning("config: %s", warning)
@@ -197,7 +197,7 @@ class Daemon:
         self.agi_port = self.agi.port
         log.info("FastAGI listening", extra={"host": settings.agi_host, "port": self.agi_port})
         self.ami = AMIClient(settings.ami_host, self.ami_port, settings.ami_username, self._ami_secret,
-                             reconnect=True)
+                             reconnect=True, events=AMI_EVENT_CLASSES, only_handled=True)
         self.bridge.install(self.ami)
         self.fallback_members.install(self.ami)
         self.callbacks.install(self.ami)
@@ -222,8 +222,9 @@ class Daemon:
         self._away_calls_pending = True
         restored = self.roster.restore_events(self.live.now(), list(self.config.agents))
         self.bridge.hold_until_resync(ev.agent_id for ev in restored if isinstance(ev, AgentLoggedIn))
-        for event in restored:
-            self.live.feed(event)
+        with self.queue_log.formatter.restoring(ev.agent_id for ev in restored if isinstance(ev, AgentLoggedIn)):
+            for event in restored:      # logged in before the restart: no second ADDMEMBER
+                self.live.feed(event)
         if self._grace is not None:
             self._grace.cancel()
         self._grace = asyncio.get_running_loop().call_later(
@@ -304,6 +305,7 @@ class Daemon:
             from aiohttp import web
 
             from acd.api.app import make_app
+            from acd.api.supervise import AMI_LINK
             from acd.config.access import access_of
             from acd.records.desk import TicketDesk
 
@@ -311,10 +313,11 @@ class Daemon:
             records = next((w for w in self._writers if hasattr(w, "open_ticket")), None)
             desk = TicketDesk(records.db, now=self.live.now) if records is not None else None
             auth = await self._start_access(records)
-            runner = web.AppRunner(make_app(self.live, self.phone.guard, self.escalations,
-                                            self.bridge.registrations, desk, auth=auth,
-                                            settings=access_of(self.config),
-                                            caller_numbers=self.caller_numbers.number),
+            app = make_app(self.live, self.phone.guard, self.escalations, self.bridge.registrations, desk,
+                           auth=auth, settings=access_of(self.config),
+                           caller_numbers=self.caller_numbers.number)
+            app[AMI_LINK] = self.ami        # supervisors' listen / whisper / barge ring through it
+            runner = web.AppRunner(app,
                                    access_log=logging.getLogger("aiohttp.access") if access_of(self.config).access_log else None)
             await runner.setup()
             await web.TCPSite(runner, settings.api_host, settings.api_port).start()

@@ -7,11 +7,16 @@ for a while) must not ring the phone of an agent who never logged in or is on a 
 So the daemon mirrors each agent's state into app_queue's pause flag (Asterisk 16,
 apps/app_queue.c):
 
-- AMI ``QueuePause`` with ``Interface`` and ``Paused`` and no ``Queue`` pauses that
-  interface in every queue it is a member of (``manager_pause_queue_member`` ->
-  ``set_member_paused`` with an empty queue name); its class is ``agent``, which the
-  daemon's AMI user may write. An interface in no queue answers Error "Interface not
-  found" (a config out of step with the generated file): logged once, no harm.
+- AMI ``QueuePause`` with ``Interface``, ``Paused`` and ``Queue`` pauses that interface
+  in that queue (``manager_pause_queue_member`` -> ``set_member_paused``); its class is
+  ``agent``, which the daemon's AMI user may write. One action per fallback queue the
+  agent is a static member of (``acd-fallback``, and each 24/7 line's it qualifies for),
+  never one without ``Queue``: that one also writes a ``PAUSEALL``/``UNPAUSEALL`` line
+  (queue ``NONE``) into the queue_log the daemon shares with Asterisk, which reporting
+  tools would apply to the agent's real queues beside the daemon's own PAUSEALL. A
+  per-queue pause writes only that fallback queue's ``PAUSE``/``UNPAUSE`` line. An
+  interface not in the queue answers Error "Interface not found" (a config out of step
+  with the generated file): logged, no harm.
 - the pause survives ``module reload app_queue`` (``reload_single_member`` creates the
   static member again with ``cur->paused``), and Asterisk keeps it when the daemon dies,
   which is the point: the fallback then rings the agents who were working.
@@ -34,6 +39,7 @@ from typing import Any
 
 from acd.config.model import Config
 from acd.engine import decisions as d
+from dialplan.generate import FALLBACK_QUEUE, GenerateError, emergency_lines
 
 log = logging.getLogger(__name__)
 
@@ -43,12 +49,26 @@ PAUSED_STATES = frozenset({"logged_out", "paused"})
 SYNC_CONCURRENCY = 8
 
 
+def fallback_queues(config: Config) -> dict[str, list[str]]:
+    """Agent id -> the generated app_queue queues it is a static member of."""
+    result = {agent_id: [FALLBACK_QUEUE] for agent_id in config.agents}
+    try:
+        lines = emergency_lines(config)
+    except GenerateError:       # no dialplan can be generated from it: only acd-fallback is sure
+        return result
+    for line in lines:
+        for agent in line.members:
+            result[agent.id].append(line.name)
+    return result
+
+
 class FallbackMembers:
     """A decision subscriber that keeps app_queue's pause flags in step with the ACD."""
 
     def __init__(self, config: Config, agents: Callable[[], Mapping[str, Any]]) -> None:
         """``agents``: the engine's agents now (id -> object with ``state``), read at sync."""
         self.config = config
+        self._queues = fallback_queues(config)
         self.agents = agents
         self.ami: Any = None
         self._sent: dict[str, bool] = {}
@@ -62,6 +82,7 @@ class FallbackMembers:
 
     def reconfigure(self, config: Config) -> None:
         self.config = config
+        self._queues = fallback_queues(config)
 
     def __call__(self, decisions: Sequence[d.Decision]) -> None:
         if not self.enabled:
@@ -91,16 +112,18 @@ class FallbackMembers:
         if agent is None or self.ami is None or not self.ami.connected:
             return
         self._sent[agent_id] = paused
-        try:
-            response = await self.ami.action("QueuePause", timeout=5.0, Interface=f"PJSIP/{agent.endpoint}",
-                                             Paused="true" if paused else "false", Reason="acd")
-        except Exception as error:   # the next AMI login syncs every agent again
-            self._sent.pop(agent_id, None)
-            log.warning("fallback queue pause not sent", extra={"agent_id": agent_id, "reason": repr(error)})
-            return
-        if str(response.get("Response", "")).lower() != "success":
-            log.info("fallback queue pause refused", extra={"agent_id": agent_id,
-                                                            "reason": response.get("Message")})
+        for queue in self._queues.get(agent_id, [FALLBACK_QUEUE]):
+            try:
+                response = await self.ami.action("QueuePause", timeout=5.0, Queue=queue,
+                                                 Interface=f"PJSIP/{agent.endpoint}",
+                                                 Paused="true" if paused else "false", Reason="acd")
+            except Exception as error:   # the next AMI login syncs every agent again
+                self._sent.pop(agent_id, None)
+                log.warning("fallback queue pause not sent", extra={"agent_id": agent_id, "reason": repr(error)})
+                return
+            if str(response.get("Response", "")).lower() != "success":
+                log.info("fallback queue pause refused", extra={"agent_id": agent_id, "queue": queue,
+                                                                "reason": response.get("Message")})
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)

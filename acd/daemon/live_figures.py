@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from acd.engine import decisions as d
-from acd.metrics import CallOutcome, QueueFigures, RunningFigures, queue_figures
+from acd.metrics import CallOutcome, QueueFigures, RunningFigures, ServiceLevelMode, queue_figures
 
 
 @dataclass
@@ -28,8 +28,8 @@ class _Open:
     answered_at: float | None = None
 
 
-#: (queue or None for all, threshold, short-abandon grace, since)
-_Key = tuple[str | None, float, float, float | None]
+#: (queue or None for all, threshold, short-abandon grace, since, service level mode)
+_Key = tuple[str | None, float, float, float | None, str]
 #: more distinct figures asked for than this (thresholds changing all day?): start afresh
 _MAX_RUNNING = 256
 
@@ -72,20 +72,20 @@ class LiveFigures:
         if self._kept_from is not None and outcome.offered_at < self._kept_from:
             return          # offered before the day kept (a call that ran past midnight): yesterday's
         self.outcomes.append(outcome)
-        for (queue, _threshold, _grace, since), running in self._running.items():
+        for (queue, _threshold, _grace, since, _mode), running in self._running.items():
             if (queue is None or queue == outcome.queue) and (since is None or outcome.offered_at >= since):
                 running.add(outcome)
 
     def figures(self, threshold_s: float = 20.0, queue: str | None = None, *, short_abandon_s: float = 5.0,
-                since: float | None = None) -> QueueFigures:
+                since: float | None = None, mode: ServiceLevelMode = "answered_plus_abandoned") -> QueueFigures:
         """The report over the finished calls (of ``queue``, or all queues) offered from
-        ``since`` on (every one kept, when None)."""
-        key = (queue, threshold_s, short_abandon_s, since)
+        ``since`` on (every one kept, when None), the service level divided as ``mode`` says."""
+        key = (queue, threshold_s, short_abandon_s, since, mode)
         running = self._running.get(key)
         if running is None:
             if len(self._running) >= _MAX_RUNNING:
                 self._running.clear()
-            running = RunningFigures(threshold_s, short_abandon_s=short_abandon_s)
+            running = RunningFigures(threshold_s, short_abandon_s=short_abandon_s, mode=mode)
             for outcome in self.outcomes:
                 if (queue is None or outcome.queue == queue) and (since is None or outcome.offered_at >= since):
                     running.add(outcome)
@@ -93,11 +93,11 @@ class LiveFigures:
         return running.figures()
 
     def batch_figures(self, threshold_s: float = 20.0, queue: str | None = None, *, short_abandon_s: float = 5.0,
-                      since: float | None = None) -> QueueFigures:
+                      since: float | None = None, mode: ServiceLevelMode = "answered_plus_abandoned") -> QueueFigures:
         """`figures` computed afresh over every call kept (what the running figures must
         equal; for tests and checks, not for a wallboard)."""
         chosen = [c for c in self.outcomes if queue is None or c.queue == queue]
-        return queue_figures(chosen, threshold_s, short_abandon_s=short_abandon_s, start=since,
+        return queue_figures(chosen, threshold_s, short_abandon_s=short_abandon_s, mode=mode, start=since,
                              end=None if since is None else float("inf"))
 
     def forget_before(self, moment: float) -> None:

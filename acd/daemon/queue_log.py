@@ -1,12 +1,13 @@
 """A queue_log in Asterisk's own format, written from the engine's decisions.
 
 Existing reporting tools (QueueMetrics, Asternic, home-grown SQL loaders) read the file
-app_queue writes, so we write the same lines. Every layout below was checked against
-Asterisk 16's source, not remembered:
+app_queue writes, so we write the same lines, into the same file (docs/records.md, "The
+queue_log", says why one file, and how a rig test compares the two writers). Every
+layout below was checked against Asterisk 16.28's source, not remembered:
 
 - main/logger.c ``ast_queue_log``: ``"%ld|%s|%s|%s|%s|" time, callid, queuename, agent,
   event`` followed by the event's own fields, ``|``-separated, one line per event.
-- apps/app_queue.c (16 branch):
+- apps/app_queue.c (tag 16.28.0):
 
   ========================  ============================================  ==============
   event                     data fields                                   callid / agent
@@ -14,33 +15,50 @@ Asterisk 16's source, not remembered:
   ENTERQUEUE                url|callerid|position                         uniqueid / NONE
   CONNECT                   holdtime|peer uniqueid|ringtime (s)           uniqueid / member
   COMPLETECALLER/-AGENT     holdtime|calltime|origposition                uniqueid / member
+  BLINDTRANSFER             exten|context|holdtime|calltime|origposition  uniqueid / member
+  ATTENDEDTRANSFER          BRIDGE|id, APP|app or LINK|chan1|chan2,        uniqueid / member
+                            then holdtime|calltime|origposition
   ABANDON                   position|origposition|waittime                uniqueid / NONE
   EXITWITHTIMEOUT           position|origposition|waittime                uniqueid / NONE
   RINGNOANSWER              ringtime (ms)                                 uniqueid / member
   RINGCANCELED              ringtime (ms)                                 uniqueid / member
   ADDMEMBER                 "" (or PAUSED)                                MANAGER / member
   REMOVEMEMBER              ""                                            MANAGER / member
-  PAUSEALL/UNPAUSEALL       reason                                        NONE (queue NONE)
+  PAUSEALL/UNPAUSEALL       reason                                        NONE (queue NONE) / member
   PAUSE/UNPAUSE             reason                                        NONE / member
   ========================  ============================================  ==============
+
+The member is app_queue's *member name*, not its interface: with ``log_membername_as_agent``
+(asterisk-config/queues.conf) app_queue writes ``mem->membername`` in every line above,
+and the generated fallback queues name each member by ``member_name`` (the agent's
+``name``), so a report joins both paths on one name per person. The engine's automatic
+pause is written with app_queue's reason ``Auto-Pause``. Not the same yet: the queue of a
+call the degraded path took is app_queue's queue there (``acd-fallback``,
+``acd-fallback-<queue>``), not the config's (docs/records.md says why, and the way out).
 
 Agents are not members of one queue here but hold skills; a log-in, log-out or pause is
 written once per queue the agent can ever serve (as app_queue writes one line per queue
 for a member of several queues), so per-queue reports of staffed time stay right.
-The member name is the agent's dial interface (``PJSIP/agent-2001``), which is also
-what app_queue writes for the static members of the ``acd-fallback`` queue: a report
-joins both paths on the same name.
+
+Not written, because the daemon never does what they report: EXITEMPTY (app_queue's
+``leavewhenempty``: the engine keeps a caller until ``max_wait`` whoever is logged in),
+EXITWITHKEY (a waiting caller here has no key to leave by) and AGENTDUMP (app_queue's
+agent hanging up during its announcement before the bridge: the daemon bridges at
+answer). A transfer is known from AMI (``BlindTransfer``/``AttendedTransfer``,
+``transfer_from_ami``) and replaces the COMPLETE line, as in app_queue.
 """
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TextIO
+from typing import Any
 
-from acd.config.model import Config
+from acd.config.model import AgentConfig, Config
 from acd.engine import decisions as d
+from acd.engine.engine import AUTO_PAUSE_REASON
 from acd.engine.lines import qualifies, requirements_at
 
 log = logging.getLogger(__name__)
@@ -51,14 +69,44 @@ NONE = "NONE"
 MANAGER = "MANAGER"
 
 
-def member_name(endpoint: str) -> str:
-    """The queue_log agent field for an agent's PJSIP endpoint."""
-    return f"PJSIP/{endpoint}"
+#: the engine's pause reasons app_queue has its own word for (``rna()`` pauses with "Auto-Pause")
+APP_QUEUE_REASONS: Mapping[str, str] = {AUTO_PAUSE_REASON: "Auto-Pause"}
+
+
+def member_name(agent: AgentConfig) -> str:
+    """The agent field of the agent's lines: the member name app_queue logs for it, the
+    same the generated fallback queues give it (``dialplan.generate``)."""
+    return agent.name
+
+
+def transfer_from_ami(message: Any) -> tuple[str, str, tuple[str, ...]] | None:
+    """A successful AMI ``BlindTransfer`` or ``AttendedTransfer`` (main/stasis_bridges.c,
+    Asterisk 16.28) as (the transferred caller's uniqueid, the queue_log event, the fields
+    app_queue writes before holdtime|calltime|origposition); None for anything else,
+    and for the attended kinds app_queue does not log (Threeway, Fail)."""
+    def get(key: str) -> str:
+        return str(message.get(key, "") or "")
+
+    if get("Result") != "Success" or not get("TransfereeUniqueid"):
+        return None
+    if get("Event") == "BlindTransfer":
+        return get("TransfereeUniqueid"), "BLINDTRANSFER", (get("Extension"), get("Context"))
+    if get("Event") != "AttendedTransfer":
+        return None
+    dest = {"Bridge": ("BRIDGE", get("DestBridgeUniqueid")), "App": ("APP", get("DestApp")),
+            "Link": ("LINK", get("LocalOneChannel"), get("LocalTwoChannel"))}.get(get("DestType"))
+    return (get("TransfereeUniqueid"), "ATTENDEDTRANSFER", dest) if dest is not None else None
 
 
 def _clean(value: object) -> str:
     """A field never carries the separator or a line break: one event is one line."""
     return str(value).replace("|", "/").replace("\n", " ").replace("\r", " ")
+
+
+def _seconds(end: float, duration: float) -> int:
+    """A duration as app_queue writes it: the difference of two whole-second clocks
+    (``time(NULL) - qe->start``), not the duration rounded down, so both paths round alike."""
+    return int(end) - int(end - duration)
 
 
 def serving_queues(config: Config) -> dict[str, list[str]]:
@@ -89,10 +137,12 @@ class QueueLogFormatter:
         self._peer: dict[str, str] = {}
         self._requeued: set[str] = set()
         self._resumed: set[str] = set()
+        self._transferred: dict[str, tuple[str, tuple[str, ...]]] = {}
+        self._restoring: frozenset[str] = frozenset()
 
     def reconfigure(self, config: Config) -> None:
         """Follow a reloaded config (new agents, queues or skills)."""
-        self._members = {agent.id: member_name(agent.endpoint) for agent in config.agents.values()}
+        self._members = {agent.id: member_name(agent) for agent in config.agents.values()}
         self._queues_of = serving_queues(config)
 
     def note_caller(self, call_id: str, caller_id: str) -> None:
@@ -112,6 +162,22 @@ class QueueLogFormatter:
     def note_peer(self, call_id: str, peer_uniqueid: str) -> None:
         """Remember the agent channel's uniqueid for the CONNECT line."""
         self._peer[call_id] = peer_uniqueid
+
+    def note_transfer(self, call_id: str, event: str, fields: tuple[str, ...]) -> None:
+        """The agent transferred the call (``transfer_from_ami``): its end is written as
+        that transfer instead of COMPLETECALLER/COMPLETEAGENT, as app_queue does."""
+        self._transferred[call_id] = (event, fields)
+
+    @contextmanager
+    def restoring(self, agent_ids: Iterable[str]) -> Iterator[None]:
+        """While a restarted daemon logs the saved roster back in: those agents' logins and
+        pauses were written by the daemon before, and app_queue writes no ADDMEMBER for a
+        member it already has, so none are written again."""
+        self._restoring = frozenset(agent_ids)
+        try:
+            yield
+        finally:
+            self._restoring = frozenset()
 
     def lines(self, decision: d.Decision) -> list[str]:
         at = int(decision.at)
@@ -134,27 +200,29 @@ class QueueLogFormatter:
                     self._resumed.discard(decision.call_id)
                     return []
                 return [self._line(at, decision.call_id, decision.queue, self._member(decision.agent_id),
-                                   "CONNECT", int(decision.waited), peer, int(decision.ring_time))]
+                                   "CONNECT", _seconds(decision.at, decision.waited), peer, int(decision.ring_time))]
             case d.CallEnded():
-                event = "COMPLETECALLER" if decision.by == "caller" else "COMPLETEAGENT"
+                event, fields = self._transferred.pop(decision.call_id, (
+                    "COMPLETECALLER" if decision.by == "caller" else "COMPLETEAGENT", ()))
                 position = self._original_position.pop(decision.call_id, 0)
                 return [self._line(at, decision.call_id, decision.queue, self._member(decision.agent_id), event,
-                                   int(decision.waited), int(decision.talk_time), position)]
+                                   *fields, _seconds(decision.at - decision.talk_time, decision.waited),
+                                   _seconds(decision.at, decision.talk_time), position)]
             case d.CallAbandoned():
                 self._forget(decision.call_id)
                 return [self._line(at, decision.call_id, decision.queue, NONE, "ABANDON",
-                                   decision.position, decision.original_position, int(decision.waited))]
+                                   decision.position, decision.original_position, _seconds(decision.at, decision.waited))]
             case d.ExitCall():
                 original = self._original_position.get(decision.call_id, decision.position)
                 self._forget(decision.call_id)
                 return [self._line(at, decision.call_id, decision.queue, NONE, "EXITWITHTIMEOUT",
-                                   decision.position, original, int(decision.waited))]
+                                   decision.position, original, _seconds(decision.at, decision.waited))]
             case d.CallbackCancelled():
                 # a callback given up (its window passed): it left the queue by timeout
                 original = self._original_position.get(decision.call_id, 1)
                 self._forget(decision.call_id)
                 return [self._line(at, decision.call_id, decision.queue, NONE, "EXITWITHTIMEOUT",
-                                   1, original, int(decision.waited))]
+                                   1, original, _seconds(decision.at, decision.waited))]
             case d.OfferWithdrawn():
                 self._offered_at.pop(decision.call_id, None)   # nothing rang: no RINGNOANSWER
                 return []
@@ -173,6 +241,8 @@ class QueueLogFormatter:
         return []
 
     def _agent_lines(self, at: int, status: d.AgentStatus) -> list[str]:
+        if status.agent_id in self._restoring:
+            return []
         member = self._member(status.agent_id)
         queues = self._queues_of.get(status.agent_id, [])
         if status.previous == "logged_out" and status.state != "logged_out":
@@ -180,7 +250,7 @@ class QueueLogFormatter:
         if status.state == "logged_out":
             return [self._line(at, MANAGER, q, member, "REMOVEMEMBER", "") for q in queues]
         if status.state == "paused":
-            reason = status.reason or ""
+            reason = APP_QUEUE_REASONS.get(status.reason or "", status.reason or "")
             return ([self._line(at, NONE, NONE, member, "PAUSEALL", reason)]
                     + [self._line(at, NONE, q, member, "PAUSE", reason) for q in queues])
         if status.previous == "paused":
@@ -189,13 +259,14 @@ class QueueLogFormatter:
         return []
 
     def _member(self, agent_id: str) -> str:
-        return self._members.get(agent_id, f"Agent/{agent_id}")
+        return self._members.get(agent_id, agent_id)
 
     def _forget(self, call_id: str) -> None:
         self._original_position.pop(call_id, None)
         self._offered_at.pop(call_id, None)
         self._peer.pop(call_id, None)
         self._caller_id.pop(call_id, None)
+        self._transferred.pop(call_id, None)
 
     @staticmethod
     def _line(at: int, call_id: str, queue: str, agent: str, event: str, *data: object) -> str:
@@ -204,31 +275,36 @@ class QueueLogFormatter:
 
 
 class QueueLogWriter:
-    """Appends the formatter's lines to the queue_log file, one flush per batch of
-    decisions (an event's decisions), like Asterisk's fflush after every line but
-    without a system call per line under load."""
+    """Appends the formatter's lines to the queue_log file, Asterisk's own when the config
+    points there (docs/records.md, "The queue_log"), one write per batch of decisions (an event's
+    decisions), like Asterisk's fflush after every line but without a system call per
+    line under load.
+
+    The file is opened unbuffered in append mode (``O_APPEND``), so each batch is one
+    ``write()`` at the file's end: Asterisk's logger appends its lines to the same file
+    the same way, and neither can land inside the other's line."""
 
     def __init__(self, path: str | os.PathLike[str], config: Config) -> None:
         self.path = Path(path)
         self.formatter = QueueLogFormatter(config)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._file: TextIO = open(self.path, "a", encoding="utf-8")
+        self._file = self._open()
+
+    def _open(self) -> Any:
+        return open(self.path, "ab", buffering=0)
 
     def reconfigure(self, config: Config) -> None:
         self.formatter.reconfigure(config)
-
-    def started(self, at: float) -> None:
-        """The QUEUESTART line Asterisk's logger writes when queue logging begins."""
-        self._write([QueueLogFormatter._line(int(at), NONE, NONE, NONE, "QUEUESTART", "")])
 
     def __call__(self, decisions: Iterable[d.Decision]) -> None:
         self._write([line for decision in decisions for line in self.formatter.lines(decision)])
 
     def _write(self, lines: list[str]) -> None:
         if lines:
+            data = ("\n".join(lines) + "\n").encode("utf-8")
             try:
-                self._file.write("\n".join(lines) + "\n")
-                self._file.flush()
+                while data:     # a short write (disk nearly full) goes on where it stopped
+                    data = data[self._file.write(data):]
             except OSError:
                 log.exception("queue_log write failed", extra={"path": str(self.path)})
 
@@ -237,7 +313,7 @@ class QueueLogWriter:
         lines go to a new file (Asterisk's own queue_log does this on ``logger reload``).
         If the new file cannot be opened, the old handle stays and lines are not lost."""
         try:
-            fresh: TextIO = open(self.path, "a", encoding="utf-8")
+            fresh = self._open()
         except OSError:
             log.exception("queue_log not reopened; writing on to the old file", extra={"path": str(self.path)})
             return

@@ -205,6 +205,26 @@ def epoch_seconds(text: str) -> float | None:
     return value if math.isfinite(value) and value > 0 else None
 
 
+#: values MSet takes as they are: no comma (its argument separator), quote, backslash or
+#: blank; and not empty (an empty value is cleared with SET VARIABLE, whose meaning is plain)
+_MSET_SAFE = re.compile(r"^[A-Za-z0-9._:@+-]+$")
+
+
+async def set_variables(session: Session, values: Mapping[str, str]) -> None:
+    """Set channel variables in one AGI round trip (``EXEC MSet``, main/pbx_variables.c
+    ``pbx_builtin_setvar_multiple``) rather than one ``SET VARIABLE`` each: every round trip
+    wakes the channel's AGI thread in Asterisk, which at hundreds of callers is where
+    its CPU goes. A value MSet would split or unquote is set on its own."""
+    plain = {name: value for name, value in values.items() if _MSET_SAFE.match(name) and _MSET_SAFE.match(value)}
+    if len(plain) > 1:
+        await session.exec("MSet", *(f"{name}={value}" for name, value in plain.items()))
+    else:
+        plain = {}
+    for name, value in values.items():
+        if name not in plain:
+            await session.set_variable(name, value)
+
+
 class _Hangup:
     """Put in a caller's inbox when Asterisk says the channel is gone."""
 
@@ -432,14 +452,13 @@ class WaitingRoom:
                 return None
         if attributes.callback:
             self._keep_callback(attributes, enqueued_at)
+        marks = {}
         if stamped:   # on the channel at once, before the answer: a restart keeps this place
-            await session.set_variable("ACD_CALLID", call_id)
-            await session.set_variable("ACD_QUEUE", attributes.queue)
-            await session.set_variable("ACD_ENQUEUED_AT", f"{enqueued_at:.3f}")
-        await session.set_variable("ACD_QUEUED", attributes.queue)
+            marks = {"ACD_CALLID": call_id, "ACD_QUEUE": attributes.queue, "ACD_ENQUEUED_AT": f"{enqueued_at:.3f}"}
+        # ACD_TRIES: the dialplan's retry count; a daemon answered
+        await set_variables(session, {**marks, "ACD_QUEUED": attributes.queue, "ACD_WAIT_RESULT": "",
+                                      "ACD_TRIES": "0"})
         await session.answer()
-        await session.set_variable("ACD_WAIT_RESULT", "")
-        await session.set_variable("ACD_TRIES", "0")   # the dialplan's retry count: a daemon answered
         await session.command("SET MUSIC", "ON", queue.music_class)
         return caller
 
@@ -702,6 +721,10 @@ class WaitingRoom:
         caller = self.callers.get(call_id) if call_id else None
         if caller is not None:
             caller.inbox.put_nowait(HANGUP)
+
+    def call_of_channel(self, uniqueid: str) -> str | None:
+        """The call id of the waiting-room caller on channel ``uniqueid``, if any."""
+        return self._by_channel.get(uniqueid)
 
     def dial_answered(self, caller_uniqueid: str, agent_uniqueid: str, at: float) -> bool:
         """AMI ``DialEnd`` with ``DialStatus: ANSWER`` on a caller's channel; True when

@@ -177,8 +177,20 @@ class Engine:
 
     def queue_position(self, call: Call) -> int:
         """1 + the callers of the same queue served before ``call``: app_queue's meaning of
-        position, which the queue_log (ENTERQUEUE, ABANDON, EXITWITHTIMEOUT) reports."""
-        return self._count_ahead(call, self._queue_lines[call.queue.name])
+        position, which the queue_log (ENTERQUEUE, ABANDON, EXITWITHTIMEOUT) reports.
+        app_queue keeps a caller whose agent rings in its queue until the bridge, so the
+        same queue's offered callers who came before (by score) count too."""
+        line = call.line
+        my_score = line.weight * (self.now - call.enqueued_at + line.boost)
+        ringing = 0
+        for agent in self.agents.values():
+            other = self.calls.get(agent.call_id) if agent.call_id is not None else None
+            if (other is not None and other is not call and other.state is CallState.OFFERED
+                    and other.queue.name == call.queue.name
+                    and (other.line.weight * (self.now - other.enqueued_at + other.line.boost), -other.seq)
+                    > (my_score, -call.seq)):
+                ringing += 1
+        return self._count_ahead(call, self._queue_lines[call.queue.name]) + ringing
 
     def _count_ahead(self, call: Call, lines: list[Line]) -> int:
         line = call.line

@@ -26,12 +26,14 @@ The transport's whole job is reconnect, resync and back-pressure:
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import inspect
 import itertools
 import logging
 import random
-from collections.abc import Awaitable, Callable
+import re
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from acd.protocol.ami import AMIMessage, AMIParser, FieldValue, encode_action
@@ -44,6 +46,7 @@ ConnectCallback = Callable[["AMIClient"], Awaitable[None] | None]
 DisconnectCallback = Callable[[str], None]
 
 _READ_SIZE = 65536
+_EVENT_NAME = re.compile(r"^[A-Za-z0-9_]+$")
 
 
 class _ListCollector:
@@ -58,9 +61,18 @@ class AMIClient:
 
     def __init__(self, host: str, port: int, username: str, secret: str, *, reconnect: bool = True,
                  min_backoff: float = 0.5, max_backoff: float = 30.0, action_timeout: float = 10.0,
-                 connect_timeout: float = 5.0, keepalive: float | None = 5.0, keepalive_timeout: float = 3.0) -> None:
+                 connect_timeout: float = 5.0, keepalive: float | None = 5.0, keepalive_timeout: float = 3.0,
+                 events: str = "on", only_handled: bool = False) -> None:
         """``keepalive``: seconds of silence before a ``Ping`` (None: never); a ping not
-        answered within ``keepalive_timeout`` seconds drops the link."""
+        answered within ``keepalive_timeout`` seconds drops the link. ``events``: the
+        Login's ``Events`` mask, ``on`` (every class the user may read) or the classes
+        wanted (``call,system``): Asterisk checks it per session before it writes an event
+        (``process_events`` in main/manager.c), so a class left out costs neither side
+        anything; replies to actions (lists included) come whatever the mask.
+        ``only_handled``: after each login, a ``Filter`` action (whitelist, main/manager.c
+        ``match_filter``) asks for the events some ``on_event`` handler takes, by name, so
+        the chatter of a wanted class (Newstate, Bridge*, MusicOnHold* ... in ``call``) is
+        not sent either; no filter while a ``"*"`` handler wants everything."""
         if not 0 < min_backoff <= max_backoff:
             raise ValueError(f"need 0 < min_backoff <= max_backoff, got {min_backoff}, {max_backoff}")
         if (keepalive is not None and keepalive <= 0) or keepalive_timeout <= 0:
@@ -75,6 +87,12 @@ class AMIClient:
         self.min_backoff, self.max_backoff = min_backoff, max_backoff
         self.action_timeout = action_timeout
         self.connect_timeout = connect_timeout
+        self.events = events
+        self.only_handled = only_handled
+        #: the events handled, as spelled by ``on_event`` (the filter's names)
+        self._handled: set[str] = set()
+        #: events received by name (list items apart): what the link carries
+        self.received: collections.Counter[str] = collections.Counter()
         self.banner: str | None = None
         self._ids = itertools.count(1)
         self._prefix = f"acd-{random.getrandbits(32):08x}-"
@@ -99,6 +117,12 @@ class AMIClient:
         """Call ``callback(message)`` for events named ``name`` (any case), or every event
         for ``"*"``. A callback may be a coroutine function; one that raises is logged."""
         self._event_callbacks.setdefault(name.lower(), []).append(callback)
+        if name not in self._handled:
+            self._handled.add(name)
+            if self.only_handled and self.connected:     # a handler added later: its events too
+                task = asyncio.ensure_future(self._ask_for([name]))
+                self._callback_tasks.add(task)
+                task.add_done_callback(lambda done: self._callback_done(done, "Filter"))
 
     def on_connect(self, callback: ConnectCallback) -> None:
         """Call ``callback(client)`` after every login, the first and each reconnect."""
@@ -188,6 +212,8 @@ class AMIClient:
             await self._drop("login failed", reconnect=False)
             raise
         self.banner = parser.banner
+        if self.only_handled:
+            await self._ask_for(sorted(self._handled))
         self._connected.set()
         if self.keepalive is not None:
             self._keepalive_task = asyncio.create_task(self._keepalive_loop(writer, self.keepalive))
@@ -202,13 +228,35 @@ class AMIClient:
         self._pending[action_id] = future
         try:
             await self._write(encode_action("Login", action_id, {
-                "Username": self.username, "Secret": self.secret, "Events": "on"}))
+                "Username": self.username, "Secret": self.secret, "Events": self.events}))
             answer = await asyncio.wait_for(future, self.connect_timeout)
         finally:
             self._pending.pop(action_id, None)
         if answer.is_error:
             raise AMIAuthError(f"AMI login as {self.username!r} refused: {answer.get('Message')}")
         return answer
+
+    async def _ask_for(self, names: Sequence[str]) -> None:
+        """Add a whitelist filter for these events (an answer that refuses it is logged:
+        the events then come unfiltered, costing time, not correctness)."""
+        if "*" in self._handled or not names:
+            return
+        bad = [name for name in names if not _EVENT_NAME.match(name)]
+        if bad:
+            log.warning("AMI events not filtered: names that are no event names", extra={"names": bad})
+            return
+        action_id = self._next_id()
+        future: asyncio.Future[AMIMessage] = asyncio.get_running_loop().create_future()
+        self._pending[action_id] = future
+        try:
+            # the event's text begins "Event: <name>\r\n"; POSIX ERE, REG_EXTENDED in manager.c
+            await self._write(encode_action("Filter", action_id, {
+                "Operation": "Add", "Filter": f"^Event: ({'|'.join(names)})[[:space:]]"}))
+            answer = await asyncio.wait_for(future, self.action_timeout)
+        finally:
+            self._pending.pop(action_id, None)
+        if answer.is_error:
+            log.warning("AMI event filter refused; every event comes", extra={"message": answer.get("Message")})
 
     async def _send(self, data: bytes) -> None:
         if not self.connected:
@@ -332,6 +380,7 @@ class AMIClient:
             else:
                 collector.items.append(message)
             return
+        self.received[message.name] += 1
         for key in (message.name.lower(), "*"):
             for callback in self._event_callbacks.get(key, ()):
                 self._run_callback(callback, message, message.name)
