@@ -131,11 +131,11 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | None] = {
     ("GET", "/api/events"): ALL,          # each role its own view (acd.api.feed)
     ("GET", "/api/audit"): frozenset({"supervisor"}),
     ("GET", "/metrics"): frozenset({"supervisor", "engineer"}),     # and tokens with the metrics:scrape scope
-    ("GET", "/supervisor"): frozenset({"supervisor", "engineer", "planner"}),
-    ("POST", "/api/agents/{agent_id}/spy/{mode}"): frozenset({"supervisor"}),
     ("GET", "/api/agents/{agent_id}/caller"): frozenset({"supervisor"}),     # an agent: its own caller only
     ("GET", "/api/escalation-units"): frozenset({"agent", "supervisor"}),
     ("GET", "/api/openapi.json"): ALL,
+    ("GET", "/supervisor"): frozenset({"supervisor", "engineer", "planner"}),
+    ("POST", "/api/agents/{agent_id}/spy/{mode}"): frozenset({"supervisor"}),
 }
 PAGES = {"/", "/agent", "/backoffice", "/supervisor"}
 

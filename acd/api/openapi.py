@@ -72,7 +72,8 @@ def _operation(path: str, method: str, handler: Any, rule: Rule) -> dict[str, An
     first = " ".join(doc.split("\n\n")[0].split())
     summary = re.split(r"(?<=[.;])\s", first, maxsplit=1)[0].rstrip(".;")
     operation: dict[str, Any] = {
-        "operationId": f"{method.lower()}_{handler.__name__}",
+        # from the route, not the handler: one handler may serve two paths (the wallboard's page)
+        "operationId": f"{method.lower()}_{re.sub(r'[^A-Za-z0-9]+', '_', path).strip('_') or 'root'}",
         "summary": summary or handler.__name__.replace("_", " "),
         "description": (doc + "\n\n" if doc else "") + f"Access: {access_text(rule)}.",
         "tags": [_tag(path)],

@@ -314,7 +314,8 @@ class Daemon:
             desk = TicketDesk(records.db, now=self.live.now) if records is not None else None
             auth = await self._start_access(records)
             app = make_app(self.live, self.phone.guard, self.escalations, self.bridge.registrations, desk,
-                           auth=auth, settings=access_of(self.config), caller_numbers=self.caller_numbers.number)
+                           auth=auth, settings=access_of(self.config),
+                           caller_numbers=self.caller_numbers.number)
             app[AMI_LINK] = self.ami        # supervisors' listen / whisper / barge ring through it
             runner = web.AppRunner(app,
                                    access_log=logging.getLogger("aiohttp.access") if access_of(self.config).access_log else None)
