@@ -84,10 +84,10 @@ def queues_body(live: _Live, today: LiveFigures, phones: Registrations,
             figures["longest_wait"] = max(figures["longest_wait"], now - call.enqueued_at)
         else:
             figures["talking"] += 1
-    by_state: dict[AgentState, int] = {}
+    counts: dict[str, int] = {}
     for agent in engine.agents.values():
-        by_state[agent.state] = by_state.get(agent.state, 0) + 1
-    counts = {state.value: n for state, n in by_state.items()}
+        state = agent.state._value_           # the plain value: an enum hashes in Python
+        counts[state] = counts.get(state, 0) + 1
     unregistered = 0
     for agent_id, phone in phones.all().items():
         holder = engine.agents.get(agent_id)
@@ -97,8 +97,8 @@ def queues_body(live: _Live, today: LiveFigures, phones: Registrations,
     # the line's totals, and the service's clock
     for name, staffed in (staff.counts() if staff is not None else agents_by_queue(engine)).items():
         result[name]["agents"] = staffed
-    for name, queue in engine.config.queues.items():
-        result[name]["wait_alarm"] = wait_alarm(queue)
+    for name, alarm in wait_alarms(engine.config).items():
+        result[name]["wait_alarm"] = alarm
     line = line_totals(result.values(), pooled_figures(rows))
     clock = {"now": now, "timezone": engine.config.daemon.timezone, "service": engine.config.service_name}
     return {"queues": result, "agents": counts, "unregistered_phones": unregistered, "line": line, "clock": clock}
@@ -113,6 +113,17 @@ def wait_alarm(queue: QueueConfig) -> dict[str, float]:
     warn = queue.service.threshold
     alarm = 3 * warn if queue.max_wait is None else min(3 * warn, queue.max_wait)
     return {"warn": warn, "alarm": max(alarm, warn)}
+
+
+_alarms: tuple[object, dict[str, dict[str, float]]] | None = None
+
+
+def wait_alarms(config: Config) -> dict[str, dict[str, float]]:
+    """``wait_alarm`` of every queue, kept per config (they change only with it)."""
+    global _alarms
+    if _alarms is None or _alarms[0] is not config:
+        _alarms = (config, {name: wait_alarm(queue) for name, queue in config.queues.items()})
+    return _alarms[1]
 
 
 _members: tuple[object, dict[str, tuple[str, ...]]] | None = None
