@@ -21,7 +21,6 @@ from acd.config.number_prompts import check_number_prompts, check_plain_prompt, 
 from acd.config.model import (
     EXIT_ACTIONS,
     MAX_LEVEL,
-    STRATEGIES,
     AgentConfig,
     Announcements,
     Config,
@@ -36,6 +35,7 @@ from acd.config.model import (
     TimeRange,
     WideningStep,
 )
+from acd.engine import strategies
 
 _SKILL = re.compile(r"^[a-z][a-z0-9_-]*(:[a-z0-9_-]+)?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -374,7 +374,7 @@ def _queues(node: Located, skills: dict[str, str], schedules: dict[str, Schedule
             requirements=requires,
             priority=f.int("priority", 0, minimum=-100, maximum=100),
             weight=f.float("weight", 1.0, minimum=0.01),
-            strategy=f.choice("strategy", STRATEGIES, "longest_idle"),
+            strategy=f.choice("strategy", strategies.NAMES, strategies.DEFAULT),
             prefer_best_match=f.bool("prefer_best_match", True),
             wrapup=f.float("wrapup", 10.0, minimum=0),
             ring_timeout=f.float("ring_timeout", 15.0, minimum=1),

@@ -32,9 +32,10 @@ from acd.config.model import Config, QueueConfig
 from acd.engine import decisions as d
 from acd.engine import events as e
 from acd.engine.estimates import HandleTimes, estimated_wait
-from acd.engine.lines import STATIC_STRATEGIES, Line, LineKey
+from acd.engine.lines import Line, LineKey
 from acd.engine.runtime import Agent, Call
-from acd.engine.selection import AgentChooser, static_key
+from acd.engine.selection import AgentChooser
+from acd.engine.strategies import line_scarcity, strategy_of
 from acd.engine.states import BUSY_STATES, AgentState, CallState, InvalidTransition, agent_next, call_next
 from acd.engine.timers import Timer, Timers
 
@@ -47,7 +48,7 @@ _UNSTAFFED = frozenset({AgentState.LOGGED_OUT, AgentState.PAUSED})
 
 
 def _static_strategy(queue: QueueConfig) -> bool:
-    return queue.strategy in STATIC_STRATEGIES
+    return strategy_of(queue.strategy).static
 
 
 class Engine:
@@ -60,6 +61,8 @@ class Engine:
         self.agents: dict[str, Agent] = {}
         self.calls: dict[str, Call] = {}
         self._lines: dict[LineKey, Line] = {}
+        #: (queue, requirements) of the lines counted in the agents' flexibility
+        self._demands: set[tuple[str, frozenset[tuple[str, int]]]] = set()
         self._queue_lines: dict[str, list[Line]] = {name: [] for name in config.queues}
         self._score_classes: dict[tuple[float, float], list] = {}
         self._agent_lines: dict[str, list[Line]] = {}
@@ -226,6 +229,7 @@ class Engine:
         self._chooser = AgentChooser(config.routing.seed, len(self.agents))
         self._ranked = any(not _static_strategy(q) for q in config.queues.values())
         self._lines.clear()
+        self._demands.clear()
         self._score_classes.clear()
         self._queue_lines = {name: [] for name in config.queues}
         self._free.clear()
@@ -251,6 +255,7 @@ class Engine:
         self._skill_holders.clear()
         self._agent_lines = {agent_id: [] for agent_id in self.agents}
         for agent in self.agents.values():
+            agent.flexibility = 0.0
             for skill in agent.skills:
                 self._skill_holders.setdefault(skill, []).append(agent.id)
 
@@ -391,12 +396,18 @@ class Engine:
                     if agent.state is not AgentState.LOGGED_OUT and agent.state is not AgentState.PAUSED:
                         line.staffed[line.eligible[agent.id]] += 1
             self._queue_lines.setdefault(queue.name, []).append(line)
+            demand = (queue.name, key[1])
+            if demand not in self._demands:
+                self._demands.add(demand)
+                scarcity = line_scarcity(line)
+                for agent_id in line.eligible:
+                    self.agents[agent_id].flexibility += scarcity
             if line.static:
                 for agent_id in self._free:
                     stage = line.eligible.get(agent_id)
                     if stage is not None:
-                        line.free[stage].append((static_key(line, self.agents[agent_id]), agent_id,
-                                                 self.agents[agent_id].token))
+                        agent = self.agents[agent_id]
+                        line.free[stage].append((self._chooser.rank(line, agent), agent_id, agent.token))
                 for heap in line.free:
                     heapify(heap)
             members = set(line.eligible)
@@ -785,7 +796,7 @@ class Engine:
         for line in self._agent_lines[agent_id]:
             if line.static:
                 heap = line.free[line.eligible[agent_id]]
-                heappush(heap, (static_key(line, agent), agent_id, token))
+                heappush(heap, (self._chooser.rank(line, agent), agent_id, token))
                 if len(heap) > limit:
                     self._compact(heap)
 

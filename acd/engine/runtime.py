@@ -19,7 +19,7 @@ class Agent:
     __slots__ = (
         "id", "config", "order", "skills", "state", "reason", "reachable", "idle_since",
         "last_end", "calls_taken", "misses", "call_id", "token", "pending", "pending_reason",
-        "state_since",
+        "state_since", "flexibility",
     )
 
     def __init__(self, config: AgentConfig, order: int) -> None:
@@ -39,6 +39,9 @@ class Agent:
         self.pending: str | None = None         # "pause" or "logout" after the call
         self.pending_reason: str | None = None
         self.state_since = 0.0
+        #: how much the callers of other lines need this agent (``scarce_last``; see
+        #: acd.engine.strategies.line_scarcity), kept by the engine as lines appear
+        self.flexibility = 0.0
 
     @property
     def idle(self) -> bool:
