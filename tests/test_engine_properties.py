@@ -131,6 +131,8 @@ def check_invariants(config: Config, engine: Engine, out: list[d.Decision], poss
         left += isinstance(event, e.AgentReachability) and not event.reachable
         pool = len(idle) + ringing + left
         assert ringing <= max(1, int(config.routing.callback_share * pool)), "callback storm"
+    for line in engine._lines.values():   # what scarce_last ranks by
+        assert line.free_count == sum(1 for a in idle if a.id in line.eligible), f"{line} free count"
     held = callbacks_held(config, engine, possible)
     for call in engine.calls.values():
         if call.state is CallState.WAITING and not (call.callback is not None and held):

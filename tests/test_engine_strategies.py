@@ -31,17 +31,21 @@ DESK = (
 GREEK, ENGLISH = {"lang:el": 1}, {"lang:en": 1}
 
 
-def desk(strategy: str | None) -> Recorder:
-    """The desk at work, after one English caller earlier in the day (so the engine has
-    met English pensions callers, as it has at any busy hour)."""
-    queue = PENSIONS + (f"  strategy: {strategy}\n" if strategy else "")
-    rec = Recorder(Engine(make_config(queue, DESK)))
+def at_work(queues: str, agents: str) -> Recorder:
+    """The specialist '21' and the desk '31'-'34' at work, after one English caller
+    earlier in the day (so the engine has met English pensions callers, as it has at any
+    busy hour)."""
+    rec = Recorder(Engine(make_config(queues, agents)))
     for agent in ("21", "31", "32", "33", "34"):
         rec(e.AgentLoggedIn(0, agent))
     rec(e.CallArrived(1, "early", "pensions", ENGLISH))
     rec(e.OfferAnswered(2, "early", "21"))
-    rec(e.AgentHungUp(5, "early"))
+    rec(e.AgentHungUp(3, "early"))
     return rec
+
+
+def desk(strategy: str | None) -> Recorder:
+    return at_work(PENSIONS + (f"  strategy: {strategy}\n" if strategy else ""), DESK)
 
 
 def idle_agents(rec: Recorder) -> set[str]:
@@ -88,22 +92,39 @@ def test_scarce_last_among_equals_takes_the_longest_idle():
     assert dict(rec.offers())["greek"] == "34"     # idle since 0, the others since 6-8
 
 
-def test_flexibility_counts_a_line_once_whatever_its_priority_or_callback():
-    rec = desk("scarce_last")
-    before = {a.id: a.flexibility for a in rec.engine.agents.values()}
-    rec(e.CallArrived(20, "vip", "pensions", ENGLISH, priority=5))
-    rec(e.CallArrived(21, "cb", "pensions", ENGLISH, callback="2101234567"))
-    assert {a.id: a.flexibility for a in rec.engine.agents.values()} == before
-    assert before["21"] == pytest.approx(1.0)      # the English line: the one agent who may
+#: pensions and a second queue only the desk takes, both under scarce_last
+TWO_TOPICS = PENSIONS + "  strategy: scarce_last\n" + """
+unemployment:
+  requires: {topic:b: 2}
+  wrapup: 0
+  announcements: {first_after: 0, every: 0}
+  strategy: scarce_last
+"""
+DESK_OF_TWO = (
+    "'21': {pin: '1234', skills: {topic:a: 5, lang:el: 5, lang:en: 3}}\n"
+    + "".join(f"'{n}': {{pin: '1234', skills: {{topic:a: 3, topic:b: 3, lang:el: 5}}}}\n" for n in (31, 32, 33, 34))
+)
 
 
-def test_reload_recounts_flexibility_from_the_lines_met_since():
-    rec = desk("scarce_last")
-    engine = rec.engine
-    engine.reconfigure(make_config(PENSIONS + "  strategy: scarce_last\n", DESK))
-    assert all(a.flexibility == 0.0 for a in engine.agents.values())
-    rec(e.CallArrived(30, "greek", "pensions", GREEK))
-    assert engine.agents["21"].flexibility == pytest.approx(0.2)
+def test_scarce_last_follows_the_load_when_the_desk_is_busy_the_specialist_takes_greek_callers():
+    """With three of four desk agents on unemployment calls, the last free one is the
+    scarce agent: the Greek pensions caller goes to the specialist, and the next
+    unemployment caller finds the desk agent free."""
+    rec = at_work(TWO_TOPICS, DESK_OF_TWO)
+    for n in range(3):
+        rec(e.CallArrived(4 + n, f"u{n}", "unemployment", GREEK))
+        rec(e.OfferAnswered(4.5 + n, f"u{n}", dict(rec.offers())[f"u{n}"]))
+    rec(e.CallArrived(10, "greek", "pensions", GREEK))
+    assert dict(rec.offers())["greek"] == "21"
+    rec(e.CallArrived(11, "u3", "unemployment", GREEK))
+    assert dict(rec.offers())["u3"] in {"31", "32", "33", "34"}
+
+
+def test_scarce_last_with_the_desk_quiet_keeps_the_specialist():
+    """The same desk before the unemployment callers: the desk takes the Greek caller."""
+    rec = at_work(TWO_TOPICS, DESK_OF_TWO)
+    rec(e.CallArrived(10, "greek", "pensions", GREEK))
+    assert dict(rec.offers())["greek"] in {"31", "32", "33", "34"}
 
 
 # -- a strategy is one unit ---------------------------------------------------------------

@@ -52,7 +52,7 @@ def qualifies(skills: Mapping[str, int], requirements: Mapping[str, int]) -> boo
 class Line:
     __slots__ = ("key", "queue", "priority", "requirements", "stages", "thresholds", "eligible",
                  "match", "_queue", "weight", "boost", "overlaps", "apart", "staffed", "score_class", "free",
-                 "strategy", "static", "callback")
+                 "strategy", "static", "callback", "arrivals", "free_count")
 
     def __init__(self, key: LineKey, queue: QueueConfig, requirements: dict[str, int], priority: int,
                  priority_seconds: float, score_class: list[tuple[float, int, Call]]) -> None:
@@ -84,6 +84,10 @@ class Line:
         #: the strategy's rank of a free agent cannot change while it stays free: heaps
         self.static = self.strategy.static
         self.weight = queue.weight
+        #: callers who have joined this line so far, and the free agents who may serve it
+        #: (at any stage): how much it needs its agents (``scarce_last``)
+        self.arrivals = 0
+        self.free_count = 0
         #: priority ages with wait: a caller's score is weight x (wait + boost)
         self.boost = priority * priority_seconds
 

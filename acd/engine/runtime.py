@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from acd.config.model import AgentConfig, QueueConfig
-from acd.engine.states import AgentState, CallState
+from acd.engine.states import AgentAction, AgentState, CallState
 
 if TYPE_CHECKING:
     from acd.engine.lines import Line
@@ -19,7 +19,7 @@ class Agent:
     __slots__ = (
         "id", "config", "order", "skills", "state", "reason", "reachable", "idle_since",
         "last_end", "calls_taken", "misses", "call_id", "token", "pending", "pending_reason",
-        "state_since", "flexibility",
+        "state_since",
     )
 
     def __init__(self, config: AgentConfig, order: int) -> None:
@@ -36,12 +36,9 @@ class Agent:
         self.misses = 0                         # consecutive missed offers
         self.call_id: str | None = None
         self.token = 0                          # invalidates this agent's timers
-        self.pending: str | None = None         # "pause" or "logout" after the call
+        self.pending: AgentAction | None = None  # PAUSE or LOGOUT after the call (states.DEFERRED)
         self.pending_reason: str | None = None
         self.state_since = 0.0
-        #: how much the callers of other lines need this agent (``scarce_last``; see
-        #: acd.engine.strategies.line_scarcity), kept by the engine as lines appear
-        self.flexibility = 0.0
 
     @property
     def idle(self) -> bool:

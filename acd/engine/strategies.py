@@ -8,15 +8,13 @@ queues.conf; so a strategy is added, or its meaning changed, in this file alone.
 A rank is a tuple, lowest first. With ``prefer_best_match`` every strategy but
 ``scarce_last`` puts match quality first (the highest sum of levels on the required
 skills, then specialists, with fewer skills, before generalists) and its own value after;
-the agent's place in the config breaks what is left. ``scarce_last`` puts the agent's
-flexibility before match quality (see ``line_scarcity``).
+the agent's place in the config breaks what is left. ``scarce_last`` puts its own value,
+whether other callers need the agent (``_needed_elsewhere``: it is the last free agent for
+them), before match quality, and the agent's idle time after it.
 
 A *static* ranking cannot change while the agent stays free, so each line keeps its free
-agents in heaps ranked once (``Engine._shelve``) instead of ranking them at every call.
-``scarce_last`` counts as static: an agent's flexibility only grows when the engine meets
-a new combination of requirements (a new line), and an agent already free keeps the rank
-it was filed with until its next call; the order, not who may be offered, is what that
-delays.
+agents in heaps ranked once (``Engine._shelve``) instead of ranking them at every call;
+the others rank the free agents who qualify at each call.
 
 app_queue's own strategies (Asterisk 16, ``strategies[]`` in apps/app_queue.c): ringall,
 leastrecent, fewestcalls, random, rrmemory (alias roundrobin), linear, wrandom and
@@ -34,15 +32,17 @@ if TYPE_CHECKING:
 
 
 class Picking:
-    """What the dynamic strategies remember between picks: the seeded generator of
-    ``random`` and, per queue, the config order of the agent offered last (``rrmemory``)."""
+    """What the dynamic strategies consult: the seeded generator of ``random``, per queue
+    the config order of the agent offered last (``rrmemory``), and the lines each agent
+    may serve (``scarce_last``; the engine's own index, set by the engine)."""
 
-    __slots__ = ("rng", "last", "agent_count")
+    __slots__ = ("rng", "last", "agent_count", "agent_lines")
 
     def __init__(self, seed: int, agent_count: int) -> None:
         self.rng = random.Random(seed)
         self.last: dict[str, int] = {}
         self.agent_count = max(agent_count, 1)
+        self.agent_lines: dict[str, list[Line]] = {}
 
 
 #: a strategy's own value for a free agent (lower first), before the config-order tie-break
@@ -50,16 +50,16 @@ Value = Callable[["Line", "Agent", Picking], float]
 
 
 class Strategy:
-    __slots__ = ("name", "app_queue", "static", "flexibility_first", "value", "meaning")
+    __slots__ = ("name", "app_queue", "static", "before_match", "value", "meaning")
 
     def __init__(self, name: str, app_queue: str, static: bool, value: Value, meaning: str,
-                 flexibility_first: bool = False) -> None:
+                 before_match: bool = False) -> None:
         self.name = name
         #: the app_queue strategy of the fallback queue (dialplan/generate.py)
         self.app_queue = app_queue
         self.static = static
-        #: rank by flexibility (``Agent.flexibility``) before match quality
-        self.flexibility_first = flexibility_first
+        #: the strategy's value ranks before match quality, and idle time after it
+        self.before_match = before_match
         self.value = value
         #: one line for the docs and the config's error messages
         self.meaning = meaning
@@ -69,11 +69,11 @@ class Strategy:
         value = self.value(line, agent, picking)
         if line.queue.prefer_best_match:
             level, count = line.match[agent.id]
-            if self.flexibility_first:
-                return (agent.flexibility, level, count, value, agent.order)
+            if self.before_match:
+                return (value, level, count, agent.idle_since, agent.order)
             return (level, count, value, agent.order)
-        if self.flexibility_first:
-            return (agent.flexibility, value, agent.order)
+        if self.before_match:
+            return (value, agent.idle_since, agent.order)
         return (value, agent.order)
 
 
@@ -93,6 +93,28 @@ def _config_order(line: Line, agent: Agent, picking: Picking) -> float:
     return 0.0
 
 
+def _needed_elsewhere(line: Line, agent: Agent, picking: Picking) -> float:
+    """How much other callers need this agent now: the callers so far of every line for
+    which it is the last free agent who may serve (at any widening stage); 0 when every
+    line it serves has other free agents.
+
+    So an agent is kept while it is the only one free for some callers (the one free
+    bilingual pensions specialist, when English pensions callers come) and a caller who
+    has other candidates takes one of them (a Greek-only desk agent); between agents
+    each the last of some line, the one whose lines have had fewer callers goes first.
+    When no candidate is the last of anything, the rank falls back to best-match.
+
+    Tried and measured worse on the 1555 example (docs/routing.md): summing, over every
+    line the agent serves, its callers over its free agents, or that over the free
+    agents squared, or the maximum of it. Those also spend the last free agents of the
+    busiest pools (labour) on callers others could take."""
+    needed = 0.0
+    for other in picking.agent_lines[agent.id]:
+        if other.free_count <= 1 and other is not line:
+            needed += other.arrivals
+    return needed
+
+
 def _random(line: Line, agent: Agent, picking: Picking) -> float:
     return picking.rng.random()
 
@@ -107,9 +129,9 @@ DEFAULT = "longest_idle"
 STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
     Strategy("longest_idle", "leastrecent", True, _idle_since,
              "idle longest since the last call of any queue (or login, unpause)"),
-    Strategy("scarce_last", "leastrecent", True, _idle_since,
-             "the agent other callers need least first (see line_scarcity), then longest idle",
-             flexibility_first=True),
+    Strategy("scarce_last", "leastrecent", False, _needed_elsewhere,
+             "best-match, except that an agent who is the last one free for other callers goes last",
+             before_match=True),
     Strategy("leastrecent", "leastrecent", True, _last_end,
              "least recently finished a call of this queue (app_queue's meaning)"),
     Strategy("fewestcalls", "fewestcalls", True, _calls_taken, "fewest calls of this queue taken so far"),
@@ -127,16 +149,3 @@ def strategy_of(name: str) -> Strategy:
     """The strategy called ``name`` (the loader has refused any other name)."""
     return STRATEGIES[name]
 
-
-def line_scarcity(line: Line) -> float:
-    """What one line adds to the flexibility of each agent who may serve it: 1 / the
-    agents who may (at any widening stage).
-
-    An agent's flexibility is the sum over the lines it may serve, so it is high for an
-    agent who is one of few for some callers (a bilingual pensions specialist, one of 30
-    for English pensions callers) and low for one whose callers many others can take
-    (a Greek-only desk agent). ``scarce_last`` offers a caller the least flexible agent
-    first, which keeps the scarce skills free for the callers who need them. Lines that
-    differ only in priority or in being callbacks are one demand and count once
-    (``Engine._line_for``)."""
-    return 1.0 / len(line.eligible) if line.eligible else 0.0
