@@ -102,12 +102,8 @@ def _needed_elsewhere(line: Line, agent: Agent, picking: Picking) -> float:
     bilingual pensions specialist, when English pensions callers come) and a caller who
     has other candidates takes one of them (a Greek-only desk agent); between agents
     each the last of some line, the one whose lines have had fewer callers goes first.
-    When no candidate is the last of anything, the rank falls back to best-match.
-
-    Tried and measured worse on the 1555 example (docs/routing.md): summing, over every
-    line the agent serves, its callers over its free agents, or that over the free
-    agents squared, or the maximum of it. Those also spend the last free agents of the
-    busiest pools (labour) on callers others could take."""
+    When no candidate is the last of anything, the rank falls back to best-match. The
+    measures tried before this one, and their figures, are in docs/routing.md."""
     needed = 0.0
     for other in picking.agent_lines[agent.id]:
         if other.free_count <= 1 and other is not line:
