@@ -148,6 +148,15 @@ def test_an_unknown_strategy_is_refused_with_its_line_and_the_known_ones():
     assert "did you mean 'scarce_last'" in str(info.value)
 
 
+@pytest.mark.parametrize("name, words", [("ringall", "one agent at a time"), ("roundrobin", "'rrmemory'")])
+def test_an_app_queue_strategy_the_engine_lacks_is_refused_saying_why(name, words):
+    with pytest.raises(ConfigError) as info:
+        make_config(PENSIONS + f"  strategy: {name}\n", DESK)
+    assert info.value.line == 14
+    assert "app_queue's strategy" in str(info.value) and words in str(info.value)
+    assert "longest_idle" in str(info.value)
+
+
 @pytest.mark.parametrize("name", strategies.NAMES)
 def test_the_fallback_queue_of_a_247_line_gets_the_app_queue_name(name):
     config = make_config(PENSIONS + f"  strategy: {name}\n  always_open: true\n", DESK)

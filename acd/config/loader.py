@@ -374,7 +374,7 @@ def _queues(node: Located, skills: dict[str, str], schedules: dict[str, Schedule
             requirements=requires,
             priority=f.int("priority", 0, minimum=-100, maximum=100),
             weight=f.float("weight", 1.0, minimum=0.01),
-            strategy=f.choice("strategy", strategies.NAMES, strategies.DEFAULT),
+            strategy=_strategy(f),
             prefer_best_match=f.bool("prefer_best_match", True),
             wrapup=f.float("wrapup", 10.0, minimum=0),
             ring_timeout=f.float("ring_timeout", 15.0, minimum=1),
@@ -395,6 +395,14 @@ def _queues(node: Located, skills: dict[str, str], schedules: dict[str, Schedule
         if action.kind == "queue" and action.target not in result:
             raise where.error(f"on_max_wait names unknown queue {action.target!r}")
     return result
+
+
+def _strategy(f: Fields) -> str:
+    node = f.get("strategy")
+    if node is not None and (why := strategies.APP_QUEUE_ONLY.get(node.as_str())) is not None:
+        raise node.error(f"{node.as_str()!r} is app_queue's strategy and not one of the engine's "
+                         f"({', '.join(strategies.NAMES)}): {why}")
+    return str(f.choice("strategy", strategies.NAMES, strategies.DEFAULT))
 
 
 def _titles(node: Located | None, name: str, languages: tuple[str, ...]) -> dict[str, str]:

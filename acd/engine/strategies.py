@@ -140,6 +140,15 @@ STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
 #: the names the config accepts
 NAMES: tuple[str, ...] = tuple(STRATEGIES)
 
+#: app_queue's strategies the engine has no counterpart for, and why (the config's error
+#: says so rather than only that the name is unknown)
+APP_QUEUE_ONLY: dict[str, str] = {
+    "ringall": "it rings every free agent at once; the engine offers a caller to one agent at a time",
+    "wrandom": "it weighs a random pick by the member's penalty; the engine has no penalties",
+    "rrordered": "it is round robin in member order; that is 'rrmemory' here",
+    "roundrobin": "it is app_queue's old name of 'rrmemory'",
+}
+
 
 def strategy_of(name: str) -> Strategy:
     """The strategy called ``name`` (the loader has refused any other name)."""
