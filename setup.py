@@ -21,6 +21,7 @@ COMPILED = [
     "acd/engine/engine.py",
     "acd/engine/lines.py",
     "acd/engine/selection.py",
+    "acd/engine/strategies.py",
     "acd/engine/timers.py",
     "acd/engine/runtime.py",
     "acd/engine/states.py",

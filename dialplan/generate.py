@@ -56,6 +56,7 @@ from acd.config.telephony import (
 )
 from acd.daemon.queue_log import member_name
 from acd.engine.lines import qualifies
+from acd.engine.strategies import strategy_of
 
 #: the agents' feature codes: login, logout, pause (+ the reason's number), unpause, and
 #: escalate the current (or just ended) call to the back office (+ a unit's number)
@@ -67,9 +68,6 @@ FALLBACK_QUEUE = "acd-fallback"
 #: seconds a caller handed over by a stopping daemon tries the FastAGI again (a standby,
 #: or the daemon restarting) before the fallback queue
 HANDOVER_RETRIES = 2
-#: app_queue's name for the engine's ``longest_idle`` (the other strategies keep
-#: app_queue's names and meaning, see acd.config.model.STRATEGIES)
-_APP_QUEUE_STRATEGY = {"longest_idle": "leastrecent"}
 FILES = ("extensions_generated.conf", "pjsip_generated.conf", "queues_generated.conf")
 _HOST = re.compile(r"^[A-Za-z0-9.:_-]+$")
 #: res_pjsip ``dtmf_mode`` of the citizens' trunk: RFC 4733 when negotiated, else in-band
@@ -434,7 +432,7 @@ def queues(config: Config) -> str:
         queue = line.queue
         parts += [f"\n; the 24/7 line {queue.name!r} (priority {queue.priority}, weight {queue.weight:g} in the engine): "
                   f"the agents with {_requirements(queue)}\n",
-                  f"[{line.name}]\nstrategy={_APP_QUEUE_STRATEGY.get(queue.strategy, queue.strategy)}\n"
+                  f"[{line.name}]\nstrategy={strategy_of(queue.strategy).app_queue}\n"
                   f"weight={line.weight}\ntimeout={queue.ring_timeout:g}\nretry=2\nwrapuptime={queue.wrapup:g}\n"
                   "ringinuse=no\nautofill=yes\njoinempty=yes\nleavewhenempty=no\n"
                   f"musicclass={queue.music_class}\nannounce-frequency=0\n",

@@ -13,6 +13,7 @@ from acd.config.model import Config
 from acd.engine import AgentState, CallState, Engine
 from acd.engine import decisions as d
 from acd.engine import events as e
+from acd.engine import strategies
 from tests.engine_helpers import make_config
 
 SKILLS = ("topic:a", "topic:b", "lang:el", "lang:en")
@@ -45,7 +46,8 @@ def configs(draw) -> Config:
         queues += f"q{q}:\n  requires: {{{topic}: {level}}}\n"
         queues += f"  priority: {draw(st.integers(0, 2))}\n  weight: {draw(st.sampled_from((1, 2)))}\n"
         queues += f"  wrapup: {draw(st.sampled_from((0, 5)))}\n"
-        queues += f"  strategy: {draw(st.sampled_from(('longest_idle', 'leastrecent', 'fewestcalls', 'random', 'rrmemory', 'linear')))}\n"
+        queues += f"  strategy: {draw(st.sampled_from(strategies.NAMES))}\n"
+        queues += f"  prefer_best_match: {str(draw(st.booleans())).lower()}\n"
         queues += "  announcements: {first_after: 10, every: 20}\n"
         if draw(st.booleans()):
             queues += "  widening: [{after: 15, min_level: 1}, {after: 40, drop: [lang:en]}]\n"
@@ -129,6 +131,8 @@ def check_invariants(config: Config, engine: Engine, out: list[d.Decision], poss
         left += isinstance(event, e.AgentReachability) and not event.reachable
         pool = len(idle) + ringing + left
         assert ringing <= max(1, int(config.routing.callback_share * pool)), "callback storm"
+    for line in engine._lines.values():   # what scarce_last ranks by
+        assert line.free_count == sum(1 for a in idle if a.id in line.eligible), f"{line} free count"
     held = callbacks_held(config, engine, possible)
     for call in engine.calls.values():
         if call.state is CallState.WAITING and not (call.callback is not None and held):

@@ -22,7 +22,6 @@ from acd.config.number_prompts import check_number_prompts, check_plain_prompt, 
 from acd.config.model import (
     EXIT_ACTIONS,
     MAX_LEVEL,
-    STRATEGIES,
     AgentConfig,
     Announcements,
     Config,
@@ -37,6 +36,7 @@ from acd.config.model import (
     TimeRange,
     WideningStep,
 )
+from acd.engine import strategies
 
 _SKILL = re.compile(r"^[a-z][a-z0-9_-]*(:[a-z0-9_-]+)?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -375,7 +375,7 @@ def _queues(node: Located, skills: dict[str, str], schedules: dict[str, Schedule
             requirements=requires,
             priority=f.int("priority", 0, minimum=-100, maximum=100),
             weight=f.float("weight", 1.0, minimum=0.01),
-            strategy=f.choice("strategy", STRATEGIES, "longest_idle"),
+            strategy=_strategy(f),
             prefer_best_match=f.bool("prefer_best_match", True),
             wrapup=f.float("wrapup", 10.0, minimum=0),
             ring_timeout=f.float("ring_timeout", 15.0, minimum=1),
@@ -396,6 +396,14 @@ def _queues(node: Located, skills: dict[str, str], schedules: dict[str, Schedule
         if action.kind == "queue" and action.target not in result:
             raise where.error(f"on_max_wait names unknown queue {action.target!r}")
     return result
+
+
+def _strategy(f: Fields) -> str:
+    node = f.get("strategy")
+    if node is not None and (why := strategies.APP_QUEUE_ONLY.get(node.as_str())) is not None:
+        raise node.error(f"{node.as_str()!r} is app_queue's strategy and not one of the engine's "
+                         f"({', '.join(strategies.NAMES)}): {why}")
+    return str(f.choice("strategy", strategies.NAMES, strategies.DEFAULT))
 
 
 def _titles(node: Located | None, name: str, languages: tuple[str, ...]) -> dict[str, str]:

@@ -13,13 +13,6 @@ from typing import Any
 
 from acd.metrics import ServiceLevelMode, service_level_definition
 
-#: Agent selection strategies. ``longest_idle`` is ours (idle since the last call of any
-#: queue); the others keep app_queue's meaning so engineers can carry their habits over:
-#: leastrecent = least recently finished a call *of this queue*, fewestcalls = fewest
-#: calls completed in this queue, random, rrmemory = round robin continuing after the
-#: last agent offered, linear = config order, first free wins.
-STRATEGIES: tuple[str, ...] = ("longest_idle", "leastrecent", "fewestcalls", "random", "rrmemory", "linear")
-
 #: What happens to a caller who waited the queue's max_wait.
 EXIT_ACTIONS: tuple[str, ...] = ("callback", "voicemail", "ticket", "queue", "goodbye")
 
@@ -87,6 +80,7 @@ class QueueConfig:
     requirements: Requirements
     priority: int = 0
     weight: float = 1.0
+    #: which free agent is offered a caller: a name of acd.engine.strategies.STRATEGIES
     strategy: str = "longest_idle"
     #: rank agents by match quality (levels on the required skills, then specialists
     #: before generalists) before applying ``strategy``

@@ -32,10 +32,12 @@ from acd.config.model import Config, QueueConfig
 from acd.engine import decisions as d
 from acd.engine import events as e
 from acd.engine.estimates import HandleTimes, estimated_wait
-from acd.engine.lines import STATIC_STRATEGIES, Line, LineKey
+from acd.engine.lines import Line, LineKey
 from acd.engine.runtime import Agent, Call
-from acd.engine.selection import AgentChooser, static_key
-from acd.engine.states import BUSY_STATES, AgentState, CallState, InvalidTransition, agent_next, call_next
+from acd.engine.selection import AgentChooser
+from acd.engine.strategies import strategy_of
+from acd.engine.states import (AFTER_CALL, BUSY_STATES, DEFERRED, MISSED, TAKES_BACK, AgentAction, AgentState,
+                               CallAction, CallState, InvalidTransition, agent_next, call_next)
 from acd.engine.timers import Timer, Timers
 
 _NO_STAGE = 1 << 30
@@ -47,7 +49,7 @@ _UNSTAFFED = frozenset({AgentState.LOGGED_OUT, AgentState.PAUSED})
 
 
 def _static_strategy(queue: QueueConfig) -> bool:
-    return queue.strategy in STATIC_STRATEGIES
+    return strategy_of(queue.strategy).static
 
 
 class Engine:
@@ -233,7 +235,7 @@ class Engine:
             if agent.id not in config.agents:
                 agent.skills = {}
                 if agent.state is not AgentState.LOGGED_OUT:
-                    self._request(e.AgentLoggedOut(self.now, agent.id), agent, "logout", None)
+                    self._request(e.AgentLoggedOut(self.now, agent.id), agent, AgentAction.LOGOUT, None)
         self._handle_times = HandleTimes(config.routing.handle_time_window, config.routing.default_handle_time)
         self._chooser = AgentChooser(config.routing.seed, len(self.agents))
         self._ranked = any(not _static_strategy(q) for q in config.queues.values())
@@ -265,6 +267,7 @@ class Engine:
         for agent in self.agents.values():
             for skill in agent.skills:
                 self._skill_holders.setdefault(skill, []).append(agent.id)
+        self._chooser.picking.agent_lines = self._agent_lines
 
     # ===================================================================== agents
     def _agent(self, event: e.Event, agent_id: str) -> Agent | None:
@@ -273,7 +276,7 @@ class Engine:
             self._ignore(event, f"unknown agent {agent_id!r}")
         return agent
 
-    def _transition(self, agent: Agent, action: str, reason: str | None = None) -> None:
+    def _transition(self, agent: Agent, action: AgentAction, reason: str | None = None) -> None:
         previous = agent.state
         agent.state = agent_next(previous, action)
         agent.token += 1
@@ -287,7 +290,7 @@ class Engine:
             change = 1 if is_staffed else -1
             for line in self._agent_lines[agent.id]:
                 line.staffed[line.eligible[agent.id]] += change
-        if agent.state is not previous or action == "pause":
+        if agent.state is not previous or action is AgentAction.PAUSE:
             # _value_ is the plain attribute behind the slow .value property: this is a hot path
             self._out.append(d.AgentStatus(self.now, agent.id, agent.state._value_, previous._value_, reason))
 
@@ -297,12 +300,16 @@ class Engine:
         if agent.state is AgentState.AVAILABLE and agent.reachable:
             if agent.id not in free:
                 free.add(agent.id)
+                for line in self._agent_lines[agent.id]:
+                    line.free_count += 1
                 if self._ranked:
                     for skill in agent.skills:
                         self._free_by_skill.setdefault(skill, set()).add(agent.id)
             self._dirty_agents.append(agent.id)
         elif agent.id in free:
             free.discard(agent.id)
+            for line in self._agent_lines[agent.id]:
+                line.free_count -= 1
             if self._ranked:
                 for skill in agent.skills:
                     self._free_by_skill[skill].discard(agent.id)
@@ -312,17 +319,18 @@ class Engine:
         if agent is None:
             return
         if agent.state is not AgentState.LOGGED_OUT:
-            agent.pending = None if agent.pending == "logout" else agent.pending
+            if agent.pending is TAKES_BACK[AgentAction.LOGIN]:
+                agent.pending = None
             self._ignore(event, "agent is already logged in")
             return
         agent.misses = 0
-        self._transition(agent, "login")
+        self._transition(agent, AgentAction.LOGIN)
 
     def _on_logout(self, event: e.AgentLoggedOut) -> None:
         agent = self._agent(event, event.agent_id)
         if agent is None:
             return
-        self._request(event, agent, "logout", None)
+        self._request(event, agent, AgentAction.LOGOUT, None)
 
     def _on_pause(self, event: e.AgentPaused) -> None:
         agent = self._agent(event, event.agent_id)
@@ -331,15 +339,16 @@ class Engine:
         if event.reason not in self.config.routing.pause_reasons and event.reason != AUTO_PAUSE_REASON:
             self._ignore(event, f"unknown pause reason {event.reason!r}")
             return
-        self._request(event, agent, "pause", event.reason)
+        self._request(event, agent, AgentAction.PAUSE, event.reason)
 
-    def _request(self, event: e.Event, agent: Agent, action: str, reason: str | None) -> None:
+    def _request(self, event: e.Event, agent: Agent, action: AgentAction, reason: str | None) -> None:
         """Pause or log out now, or after the call when the agent is ringing or talking."""
         if agent.state is AgentState.LOGGED_OUT:
             self._ignore(event, "agent is logged out")
         elif agent.state in BUSY_STATES:
-            if agent.pending != "logout":      # a logout is never downgraded to a pause
-                agent.pending, agent.pending_reason = action, reason
+            pending = DEFERRED[(agent.pending, action)]
+            if pending is action:
+                agent.pending, agent.pending_reason = pending, reason
         else:
             self._transition(agent, action, reason)
 
@@ -347,11 +356,11 @@ class Engine:
         agent = self._agent(event, event.agent_id)
         if agent is None:
             return
-        if agent.pending == "pause":
+        if agent.pending is TAKES_BACK[AgentAction.UNPAUSE]:
             agent.pending = agent.pending_reason = None
         elif agent.state is AgentState.PAUSED:
             agent.misses = 0
-            self._transition(agent, "unpause")
+            self._transition(agent, AgentAction.UNPAUSE)
         else:
             self._ignore(event, f"agent is {agent.state.value}, not paused")
 
@@ -373,14 +382,9 @@ class Engine:
 
     def _after_call(self, agent: Agent) -> None:
         """Wrap-up or rest is over: apply a pending logout or pause, else become available."""
-        pending, reason = agent.pending, agent.pending_reason
+        action, reason = AFTER_CALL[agent.pending], agent.pending_reason
         agent.pending = agent.pending_reason = None
-        if pending == "logout":
-            self._transition(agent, "logout")
-        elif pending == "pause":
-            self._transition(agent, "pause", reason)
-        else:
-            self._transition(agent, "ready")
+        self._transition(agent, action, reason)
 
     # ===================================================================== calls
     def _call(self, event: e.Event, call_id: str) -> Call | None:
@@ -403,12 +407,13 @@ class Engine:
                     if agent.state is not AgentState.LOGGED_OUT and agent.state is not AgentState.PAUSED:
                         line.staffed[line.eligible[agent.id]] += 1
             self._queue_lines.setdefault(queue.name, []).append(line)
+            line.free_count = sum(1 for agent_id in self._free if agent_id in line.eligible)
             if line.static:
                 for agent_id in self._free:
                     stage = line.eligible.get(agent_id)
                     if stage is not None:
-                        line.free[stage].append((static_key(line, self.agents[agent_id]), agent_id,
-                                                 self.agents[agent_id].token))
+                        agent = self.agents[agent_id]
+                        line.free[stage].append((self._chooser.rank(line, agent), agent_id, agent.token))
                 for heap in line.free:
                     heapify(heap)
             members = set(line.eligible)
@@ -451,6 +456,7 @@ class Engine:
         while call.stage < len(queue.widening) and queue.widening[call.stage].after <= waited:
             call.stage += 1
         self.calls[call.id] = call
+        line.arrivals += 1
         line.push(call)
         call.original_position = self.queue_position(call)
         self._out.append(d.CallQueued(self.now, call.id, queue.name, call.original_position,
@@ -477,7 +483,7 @@ class Engine:
         call = Call(event.call_id, queue, dict(queue.requirements), queue.priority,
                     min(event.enqueued_at, answered_at), self._seq)
         call.line = self._line_for(queue, call.requirements, call.priority)
-        call.state = call_next(call.state, "resume")
+        call.state = call_next(call.state, CallAction.RESUME)
         call.agent_id, call.answered_at = agent.id, answered_at
         self.calls[call.id] = call
         agent.call_id = call.id
@@ -485,7 +491,7 @@ class Engine:
         # call's record from its start (the queue_log writes neither again: it is told)
         self._out.append(d.CallQueued(self.now, call.id, queue.name, 1, call.requirements, call.priority,
                                       call.enqueued_at))
-        self._transition(agent, "resume")
+        self._transition(agent, AgentAction.RESUME)
         self._out.append(d.CallConnected(self.now, call.id, agent.id, queue.name,
                                          answered_at - call.enqueued_at, 0.0))
 
@@ -516,12 +522,12 @@ class Engine:
             return
         agent = self.agents[event.agent_id]
         self._callback_offer_ended(call)
-        call.state = call_next(call.state, "answer")
+        call.state = call_next(call.state, CallAction.ANSWER)
         call.answered_at = self.now
         call.token += 1   # widening, announcements and max wait end with the wait
         agent.misses = 0
         agent.calls_taken[call.queue.name] = agent.calls_taken.get(call.queue.name, 0) + 1
-        self._transition(agent, "answer")
+        self._transition(agent, AgentAction.ANSWER)
         self._out.append(d.CallConnected(self.now, call.id, agent.id, call.queue.name,
                                          self.now - call.enqueued_at, self.now - (call.offered_at or self.now)))
 
@@ -543,7 +549,7 @@ class Engine:
     def _fail_offer(self, call: Call, agent: Agent, reason: str) -> None:
         self._callback_offer_ended(call)
         ring_time = self.now - (call.offered_at or self.now)
-        call.state = call_next(call.state, "miss")
+        call.state = call_next(call.state, CallAction.MISS)
         call.agent_id = None
         agent.call_id = None
         self._out.append(d.OfferMissed(self.now, call.id, agent.id, call.queue.name, reason, ring_time))
@@ -562,11 +568,12 @@ class Engine:
             agent.reachable = False
         if reason == "no_answer":
             agent.misses += 1
-        if reason == "no_answer" and agent.misses >= routing.auto_pause_after and agent.pending != "logout":
+        action = MISSED[(reason == "no_answer" and agent.misses >= routing.auto_pause_after, agent.pending)]
+        if action is AgentAction.AUTO_PAUSE:
             agent.pending = agent.pending_reason = None
-            self._transition(agent, "auto_pause", AUTO_PAUSE_REASON)
+            self._transition(agent, action, AUTO_PAUSE_REASON)
             return
-        self._transition(agent, "miss")
+        self._transition(agent, action)
         if agent.pending is not None or routing.missed_offer_rest <= 0:
             self._after_call(agent)
         else:
@@ -584,17 +591,17 @@ class Engine:
             agent = self.agents[call.agent_id]  # type: ignore[index]
             position = 1
             self._callback_offer_ended(call)
-            call.state = call_next(call.state, "hangup")
+            call.state = call_next(call.state, CallAction.HANGUP)
             agent.call_id = None
             self._out.append(d.CancelOffer(self.now, call.id, agent.id))
-            self._transition(agent, "caller_gone")
+            self._transition(agent, AgentAction.CALLER_GONE)
             if agent.pending is not None:
                 self._after_call(agent)
             self._abandon(call, position)
         else:
             position = self.queue_position(call)
             call.line.discard(call)
-            call.state = call_next(call.state, "hangup")
+            call.state = call_next(call.state, CallAction.HANGUP)
             self._abandon(call, position)
 
     def _abandon(self, call: Call, position: int) -> None:
@@ -613,7 +620,7 @@ class Engine:
 
     def _end(self, call: Call, by: str) -> None:
         agent = self.agents[call.agent_id]  # type: ignore[index]
-        call.state = call_next(call.state, "hangup")
+        call.state = call_next(call.state, CallAction.HANGUP)
         talk = self.now - (call.answered_at or self.now)
         queue = call.queue
         agent.last_end[queue.name] = self.now
@@ -622,7 +629,7 @@ class Engine:
         self._out.append(d.CallEnded(self.now, call.id, agent.id, queue.name, by,
                                      (call.answered_at or self.now) - call.enqueued_at, talk))
         del self.calls[call.id]
-        self._transition(agent, "end")
+        self._transition(agent, AgentAction.END)
         if queue.wrapup > 0:
             self._timers.add(self.now + queue.wrapup, "wrapup", agent.id, agent.token)
         else:
@@ -652,15 +659,15 @@ class Engine:
             return
         agent = self.agents[event.agent_id]
         self._callback_offer_ended(call)
-        call.state = call_next(call.state, "withdrawn")
+        call.state = call_next(call.state, CallAction.WITHDRAWN)
         call.agent_id = None
         agent.call_id = None
         self._out.append(d.OfferWithdrawn(self.now, call.id, agent.id, call.queue.name, event.reason))
-        self._transition(agent, "withdrawn")
+        self._transition(agent, AgentAction.WITHDRAWN)
         if agent.pending is not None:
             self._after_call(agent)
         if event.leave and call.callback is not None:
-            call.state = call_next(call.state, "cancel")
+            call.state = call_next(call.state, CallAction.CANCEL)
             del self.calls[call.id]
             self._out.append(d.CallbackCancelled(self.now, call.id, call.queue.name, event.reason,
                                                  self.now - call.enqueued_at))
@@ -682,7 +689,7 @@ class Engine:
             self._ignore(event, f"call is {call.state.value}{'' if call.callback else ', not a callback'}")
             return
         call.line.discard(call)
-        call.state = call_next(call.state, "cancel")
+        call.state = call_next(call.state, CallAction.CANCEL)
         del self.calls[call.id]
         self._out.append(d.CallbackCancelled(self.now, call.id, call.queue.name, event.reason,
                                              self.now - call.enqueued_at))
@@ -714,7 +721,7 @@ class Engine:
     def _exit(self, call: Call) -> None:
         position = self.queue_position(call)
         call.line.discard(call)
-        call.state = call_next(call.state, "timeout")
+        call.state = call_next(call.state, CallAction.TIMEOUT)
         del self.calls[call.id]
         self._out.append(d.ExitCall(self.now, call.id, call.queue.name, call.queue.on_max_wait,
                                     self.now - call.enqueued_at, position))
@@ -797,7 +804,7 @@ class Engine:
         for line in self._agent_lines[agent_id]:
             if line.static:
                 heap = line.free[line.eligible[agent_id]]
-                heappush(heap, (static_key(line, agent), agent_id, token))
+                heappush(heap, (self._chooser.rank(line, agent), agent_id, token))
                 if len(heap) > limit:
                     self._compact(heap)
 
@@ -869,13 +876,13 @@ class Engine:
 
     def _offer(self, call: Call, agent: Agent) -> None:
         call.line.discard(call)
-        call.state = call_next(call.state, "offer")
+        call.state = call_next(call.state, CallAction.OFFER)
         call.agent_id = agent.id
         call.offered_at = self.now
         agent.call_id = call.id
         if call.callback is not None:
             self._callback_offers.add(call.id)
-        self._transition(agent, "offer")
+        self._transition(agent, AgentAction.OFFER)
         queue = call.queue
         # the agent's token changes with any outcome (answer, failure, hang-up): only an
         # offer still ringing when this comes due is withdrawn

@@ -17,10 +17,7 @@ from collections.abc import Iterable, Mapping
 
 from acd.config.model import QueueConfig
 from acd.engine.runtime import Agent, Call
-
-#: Strategies whose rank for an agent cannot change while the agent stays free, so each
-#: line can keep its free agents in a heap instead of ranking them on every call.
-STATIC_STRATEGIES = frozenset({"longest_idle", "leastrecent", "fewestcalls", "linear"})
+from acd.engine.strategies import strategy_of
 
 #: (queue, requirements, priority, callback): callbacks wait in lines of their own, so a
 #: callback held back (no AMI, the callback share used up) never blocks the callers on the
@@ -55,7 +52,7 @@ def qualifies(skills: Mapping[str, int], requirements: Mapping[str, int]) -> boo
 class Line:
     __slots__ = ("key", "queue", "priority", "requirements", "stages", "thresholds", "eligible",
                  "match", "_queue", "weight", "boost", "overlaps", "apart", "staffed", "score_class", "free",
-                 "static", "callback")
+                 "strategy", "static", "callback", "arrivals", "free_count")
 
     def __init__(self, key: LineKey, queue: QueueConfig, requirements: dict[str, int], priority: int,
                  priority_seconds: float, score_class: list[tuple[float, int, Call]]) -> None:
@@ -83,8 +80,14 @@ class Line:
         #: token); an entry whose agent is no longer free with that token is stale and is
         #: dropped when it reaches the top (used with static strategies only)
         self.free: list[list[tuple[tuple, str, int]]] = [[] for _ in self.stages]
-        self.static = queue.strategy in STATIC_STRATEGIES
+        self.strategy = strategy_of(queue.strategy)
+        #: the strategy's rank of a free agent cannot change while it stays free: heaps
+        self.static = self.strategy.static
         self.weight = queue.weight
+        #: callers who have joined this line so far, and the free agents who may serve it
+        #: (at any stage): how much it needs its agents (``scarce_last``)
+        self.arrivals = 0
+        self.free_count = 0
         #: priority ages with wait: a caller's score is weight x (wait + boost)
         self.boost = priority * priority_seconds
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from acd.config.model import AgentConfig, QueueConfig
-from acd.engine.states import AgentState, CallState
+from acd.engine.states import AgentAction, AgentState, CallState
 
 if TYPE_CHECKING:
     from acd.engine.lines import Line
@@ -36,7 +36,7 @@ class Agent:
         self.misses = 0                         # consecutive missed offers
         self.call_id: str | None = None
         self.token = 0                          # invalidates this agent's timers
-        self.pending: str | None = None         # "pause" or "logout" after the call
+        self.pending: AgentAction | None = None  # PAUSE or LOGOUT after the call (states.DEFERRED)
         self.pending_reason: str | None = None
         self.state_since = 0.0
 
