@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from acd.engine import events as e
-from bench.asterisk_side import endpoints
 from rig.asterisk import AsteriskSandbox
 from rig.ports import free_port
+from rig.sip_endpoints import agent_endpoint, citizens_trunk
 from rig.sipp import Phones
 from tests.waiting import eventually
 
@@ -126,8 +126,9 @@ async def daemon(asterisk: AsteriskSandbox, phones: Phones, tmp_path: Path) -> A
     listening = phones.agents(talk=None, name="listens")            # 12: until the caller hangs up
     silent = phones.agents(behaviour="never_answers", name="silent")   # 31: never picks up
     agi_port = free_port(14673)
-    asterisk.apply({"pjsip_generated.conf": endpoints({"agent-11": answering.port, "agent-12": listening.port,
-                                                       "agent-31": silent.port}),
+    pjsip = citizens_trunk() + "".join(agent_endpoint(agent, phone.port) for agent, phone in
+                                       (("11", answering), ("12", listening), ("31", silent)))
+    asterisk.apply({"pjsip_generated.conf": pjsip,
                     "extensions_generated.conf": dialplan(agi_port),
                     "queues_generated.conf": APP_QUEUE})
     agents = "\n".join(f"  '{agent}': {{name: {name}, pin: '{agent * 2}', skills: {{topic:a: 1}}}}"
