@@ -219,8 +219,8 @@ async def run(config_path: Path, workdir: Path, *, seconds: float, rate: float, 
     loop = asyncio.get_running_loop()
 
     def stop(signum: int) -> None:
-        """SIGTERM (and SIGINT when not left to asyncio.run) end the demo as Ctrl-C does:
-        the clean-up below runs and the report is printed."""
+        """SIGTERM ends the demo as Ctrl-C (asyncio.run's SIGINT handler) does: the task is
+        cancelled, the report printed and the clean-up below runs."""
         stopped_by.append(signum)
         main_task.cancel()
 
@@ -306,7 +306,7 @@ async def run(config_path: Path, workdir: Path, *, seconds: float, rate: float, 
 
 
 async def _clean_up(starting: set[asyncio.Future[Any]], phones: list[Any], daemon: Any, sandbox: Any) -> None:
-    """Stop what the demo started, each step even when a signal comes in the middle."""
+    """Stop what the demo started: the sipp phones, the daemon, then Asterisk."""
     if starting:
         await asyncio.wait(starting)
     for phone in phones:
@@ -348,12 +348,23 @@ def main(argv: list[str] | None = None) -> int:
                "patience": args.patience or None, "drain": args.drain}
     if args.keep:
         args.keep.mkdir(parents=True, exist_ok=True)
-        status = asyncio.run(run(args.config.resolve(), args.keep.resolve(), **options))
+        status = _run(args.config.resolve(), args.keep.resolve(), options)
         print(f"kept in {args.keep}: demo.yaml (the config it ran with), asterisk/etc (Asterisk's files), "
               "var (queue_log, call records, PINs)", flush=True)
         return status
     with tempfile.TemporaryDirectory(prefix="acd-demo-") as tmp:
-        return asyncio.run(run(args.config.resolve(), Path(tmp), **options))
+        return _run(args.config.resolve(), Path(tmp), options)
+
+
+def _run(config: Path, workdir: Path, options: dict[str, Any]) -> int:
+    """The demo's exit status, also when a signal ends it before anything was started
+    (nothing to clean up then) or Ctrl-C does (the clean-up ran first)."""
+    try:
+        return asyncio.run(run(config, workdir, **options))
+    except KeyboardInterrupt:
+        return 128 + signal.SIGINT
+    except asyncio.CancelledError:
+        return 128 + signal.SIGTERM
 
 
 if __name__ == "__main__":
