@@ -17,6 +17,7 @@ COMMANDS: tuple[str, ...] = (
     "sim.cli_lines",
     "sim.run_command",
     "sim.plan_command",
+    "sim.sweep_command",
 )
 
 

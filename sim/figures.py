@@ -60,6 +60,9 @@ class Figures:
     #: callers whose queue was closed (opening hours, holidays): they took the closed
     #: path (message, callback offer), never an agent
     closed: int = 0
+    #: of the ``closed``, those whose closed path offers a callback (the IVR's ``closed``
+    #: exit): they leave a number to be rung back when the queue opens
+    callbacks: int = 0
 
     def as_dict(self) -> dict[str, float | int | str]:
         return asdict(self)
@@ -122,6 +125,7 @@ def figures(calls: Sequence[CallAttempt], start: str, *, threshold: float, short
             lines_needed: float = math.nan) -> Figures:
     """Count and measure one group of calls (an interval's, or the day's)."""
     everyone = len(calls)
+    closed = [c for c in calls if c.outcome == "closed"]
     calls = [c for c in calls if c.outcome != "closed"]
     records = [r for r in (outcome(c, wrapup) for c in calls) if r is not None]
     agents = [AgentTime("all agents", staffed_seconds, min(busy_seconds, staffed_seconds))]
@@ -152,6 +156,7 @@ def figures(calls: Sequence[CallAttempt], start: str, *, threshold: float, short
         line_load=line_load,
         lines_needed=lines_needed,
         closed=everyone - len(calls),
+        callbacks=sum(1 for c in closed if c.exit_action == "callback"),
     )
 
 

@@ -21,11 +21,17 @@ from typing import Any
 
 from acd.config.model import Config
 from sim.cli_options import whole_number
+from sim.isa import isa
 from sim.plan import Plan, search
 from sim.opening import open_minutes, serving
 from sim.roster import by_team, on_duty
-from sim.run_command import (add_arguments, for_day, jobs, load, plural, simulated_date, summary, writable_out,
+from sim.run_command import (add_arguments, jobs, plural, prepare, summary,
                               write_outputs)
+
+
+#: ``--method`` -> the search; both take the same arguments and return a ``Plan``
+METHODS = {"offered-load": search, "isa": isa}
+DEFAULT_METHOD = "offered-load"
 
 
 def register(subparsers: Any) -> None:
@@ -33,6 +39,11 @@ def register(subparsers: Any) -> None:
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     parser.add_argument("--rounds", type=whole_number, default=12, help="at most this many simulate-and-correct rounds")
+    parser.add_argument("--method", choices=tuple(METHODS), default=DEFAULT_METHOD,
+                        help="offered-load: the stationary formula at the simulated offered load, corrected by "
+                             "simulation (default; docs/planning.md says why); isa: the iterative staffing "
+                             "algorithm of Feldman, Mandelbaum, Massey and Whitt (2008) on the simulated "
+                             "number in system")
     parser.set_defaults(handler=main, replications=3)
 
 
@@ -125,22 +136,23 @@ def describe(plan: Plan, interval_minutes: int, target_level: float, threshold: 
 
 
 def main(args: argparse.Namespace) -> int:
-    if not writable_out(args.out) or (loaded := load(args)) is None:
+    if (prepared := prepare(args)) is None:
         return 2
-    config, settings = loaded
-    if (day := simulated_date(args, config)) is None:
-        return 2
-    settings = for_day(args, config, settings, day)
+    config, settings, day = prepared
     counter = DayCounter(not args.quiet)
     try:
-        plan = search(config, settings, args.replications, max_rounds=args.rounds, day=day, jobs=jobs(args),
-                      on_round=lambda n, _staffing, days: counter.round(n, days), progress=counter)
+        plan = METHODS[args.method](config, settings, args.replications, max_rounds=args.rounds, day=day,
+                                    jobs=jobs(args), on_round=lambda n, _staffing, days: counter.round(n, days),
+                                    progress=counter)
+    except ValueError as error:
+        print(f"acd-sim: plan --method {args.method}: {error}", file=sys.stderr)
+        return 2
     finally:
         counter.close()
     written = write_outputs(plan.check, args.out, config, settings, not args.no_plots,
                             {"planned_staffing": list(plan.staffing), "rounds": plan.rounds, "replications_per_round": plan.replications,
                              "date": day.isoformat(), "weekday": day.strftime("%A"),
-                             "converged": plan.converged})
+                             "converged": plan.converged, "method": args.method})
     written += write_plan(plan, args.out, settings.interval, config, day)
     print(summary(plan.check, config.lines, settings.target.max_blocking))
     print(describe(plan, settings.interval, settings.target.service_level, settings.target.threshold))
