@@ -25,7 +25,7 @@ from acd.config.sim import settings_for
 from sim.opening import representative_date
 from sim.plan import Plan
 from sim.plan_command import METHODS, agent_hours, describe
-from sim.run_command import summary
+from sim.run_command import plural, summary
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "1555.yaml"
 
@@ -72,9 +72,11 @@ def run_case(name: str, config: Config, replications: int, methods: list[str]) -
         print(summary(plan.check, config.lines, settings.target.max_blocking))
         print()
         level = plan.check.day["service_level"]
-        compared.append(f"{method}: {plan.rounds} rounds, {agent_hours(plan.staffing, settings.interval):.1f} "
-                        f"agent-hours, agents {min(loaded)}-{max(loaded)}, day {level.mean:.1%} +- "
-                        f"{level.half_width:.1%} (target {settings.target.service_level:.0%}), {seconds:.0f} s")
+        rounds = f"{plan.rounds} {plural(plan.rounds, 'round')}"
+        hours = agent_hours(plan.staffing, settings.interval)
+        compared.append(f"{method}: {rounds}, {hours:.1f} agent-hours, agents {min(loaded)}-{max(loaded)}, "
+                        f"day {level.mean:.1%} +- {level.half_width:.1%} (target {settings.target.service_level:.0%}), "
+                        f"{seconds:.0f} s")
     print(f"compared on {name}:\n  " + "\n  ".join(compared))
     print()
 
