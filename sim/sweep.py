@@ -160,7 +160,8 @@ def write_heatmap(rows: Sequence[dict[str, float]], path: Path, target: float, t
     ahts = sorted({row["aht_factor"] for row in rows})
     staffs = sorted({row["staffing_factor"] for row in rows})
     volumes = sorted({row["volume_factor"] for row in rows})
-    fig, axes = plt.subplots(1, len(ahts), figsize=(4.2 * len(ahts) + 1.2, 0.5 * len(volumes) + 3), squeeze=False)
+    fig, axes = plt.subplots(1, len(ahts), figsize=(max(7.0, 4.2 * len(ahts) + 1.2), 0.5 * len(volumes) + 3.4),
+                             squeeze=False, layout="constrained")
     image: Any = None
     for ax, aht in zip(axes[0], ahts):
         cells = {(row["staffing_factor"], row["volume_factor"]): row["service_level_pct"]
@@ -175,11 +176,13 @@ def write_heatmap(rows: Sequence[dict[str, float]], path: Path, target: float, t
         ax.set_xticks(range(len(staffs)), [f"x{s:g}" for s in staffs])
         ax.set_yticks(range(len(volumes)), [f"x{v:g}" for v in volumes])
         ax.set_xlabel("staffing (factor of the plan)")
-        ax.set_ylabel("calls (factor of the day's volume)")
+        if ax is axes[0][0]:
+            ax.set_ylabel("calls (factor of the day's volume)")
         ax.set_title(f"AHT x{aht:g}")
     fig.colorbar(image, ax=axes[0].tolist(), label=f"service level, % within {threshold:g} s")
-    fig.suptitle(f"{title}: service level of the day, mean of {replications} simulated days "
-                 f"(* below the {target:.0%} target)", fontsize=10)
+    fig.suptitle(f"{title}: service level of the day, mean of {replications} simulated days\n"
+                 f"(* below the {target:.0%} target; staffing: sim.staffing, else Erlang C's, times the factor)",
+                 fontsize=10)
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
