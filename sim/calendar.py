@@ -1,8 +1,8 @@
 """A week or a month of simulated days: ``acd-sim run --days N --from DATE``.
 
 Each date is simulated as its own day: its day type (weekday, saturday, sunday,
-holiday by the config's calendars, ``sim.opening``), that type's volume
-(``sim.day_volumes``) and that date's opening hours, so a holiday Tuesday sends its
+holiday by the config's calendars, ``sim.opening``), that type's volume and arrival
+profile (``sim.day_volumes``, ``sim.day_profiles``) and that date's opening hours, so a holiday Tuesday sends its
 callers down the closed path as the live IVR would. Date k replays seeds
 ``seed + SEED_STRIDE * k ...``: the days differ from one another, and every run of the
 same command gives the same figures.
@@ -25,7 +25,7 @@ from acd.config.sim import SimSettings
 from sim.confidence import estimate
 from sim.figures import Figures
 from sim.needed import erlang_c_agents
-from sim.opening import calls_on, day_type, open_minutes
+from sim.opening import day_type, open_minutes, settings_on
 from sim.replications import Replicated, run_days
 
 #: seeds of consecutive dates lie this far apart (more than any replication count)
@@ -115,12 +115,11 @@ def simulate_days(config: Config, settings: SimSettings, first: date, count: int
                   calls_per_day: float | None = None, processes: int = 1,
                   progress: Callable[[float], None] | None = None) -> list[SimulatedDate]:
     """Simulate ``count`` dates from ``first`` (module doc); ``calls_per_day`` overrides
-    every day type's volume."""
+    every day type's volume. ``settings`` are the config's, not one date's."""
     days = []
     for k in range(count):
         when = first + timedelta(days=k)
-        volume = calls_per_day if calls_per_day is not None else calls_on(settings, config, when)
-        today = replace(settings, calls_per_day=volume, seed=settings.seed + SEED_STRIDE * k)
+        today = replace(settings_on(settings, config, when, calls_per_day), seed=settings.seed + SEED_STRIDE * k)
         needed = erlang_c_agents(config, today, opening=open_minutes(config, when))
         report = None if progress is None else (lambda f, k=k: progress((k + f) / count))
         result = run_days(config, today, replications, today.seed, needed=needed, progress=report,

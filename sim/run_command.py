@@ -24,7 +24,7 @@ from acd.config.sim import SimSettings, settings_for
 from sim.cli_options import positive_number, whole_number
 from sim.confidence import Estimate
 from sim.needed import erlang_c_agents
-from sim.opening import DAY_TYPES, calls_on, day_type, open_minutes, representative_date
+from sim.opening import DAY_TYPES, day_type, open_minutes, representative_date, settings_on
 from sim.output import write_csv, write_json, write_queue_csv
 from sim.plots import PlotContext, write_plots
 from sim.replications import Replicated, run_days
@@ -79,10 +79,8 @@ def load(args: argparse.Namespace) -> tuple[Config, SimSettings] | None:
 
 
 def for_day(args: argparse.Namespace, config: Config, settings: SimSettings, day: date) -> SimSettings:
-    """The settings of ``day``: its day type's volume, unless --calls-per-day says."""
-    if args.calls_per_day is not None:
-        return settings
-    return replace(settings, calls_per_day=calls_on(settings, config, day))
+    """The settings of ``day``: its day type's volume (unless --calls-per-day says) and profile."""
+    return settings_on(settings, config, day, args.calls_per_day)
 
 
 def simulated_date(args: argparse.Namespace, config: Config) -> date | None:
@@ -98,16 +96,17 @@ def simulated_date(args: argparse.Namespace, config: Config) -> date | None:
         return None
 
 
-def prepare(args: argparse.Namespace) -> tuple[Config, SimSettings, date] | None:
+def prepare(args: argparse.Namespace, *, one_day: bool = True) -> tuple[Config, SimSettings, date] | None:
     """What every simulating command starts from, checked before any simulating: the
     output directory writable, the config loaded with the command line's overrides,
-    the date and its day type's volume; None after saying what is wrong."""
+    the date, and (``one_day``) that date's volume and profile; None after saying what
+    is wrong."""
     if not writable_out(args.out) or (loaded := load(args)) is None:
         return None
     config, settings = loaded
     if (day := simulated_date(args, config)) is None:
         return None
-    return config, for_day(args, config, settings, day), day
+    return config, for_day(args, config, settings, day) if one_day else settings, day
 
 
 def writable_out(out: Path) -> bool:
@@ -264,7 +263,7 @@ def queue_lines(result: Replicated) -> list[str]:
 
 
 def main(args: argparse.Namespace) -> int:
-    if (prepared := prepare(args)) is None:
+    if (prepared := prepare(args, one_day=args.days == 1)) is None:
         return 2
     config, settings, day = prepared
     if args.days > 1:

@@ -55,14 +55,16 @@ def test_run_days_writes_each_day_and_the_total(tmp_path: Path, capsys):
     path = tmp_path / "volumes.yaml"
     path.write_text(VOLUMES, encoding="utf-8")
     out = tmp_path / "week"
-    assert main(["run", "--config", str(path), "--days", "3", "--from", "2027-01-05", "--replications", "2",
+    # from a Sunday: the weekdays after it keep the weekday volume, not the first day's
+    assert main(["run", "--config", str(path), "--days", "4", "--from", "2027-01-03", "--replications", "2",
                  "--out", str(out), "--quiet", "--no-plots"]) == 0
     with (out / "days.csv").open(encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    assert [(r["date"], r["day_type"]) for r in rows] == [
-        ("2027-01-05", "weekday"), ("2027-01-06", "holiday"), ("2027-01-07", "weekday"), ("total", "")]
-    assert "service_level_pct" in rows[0] and rows[3]["weekday"] == "3 days"
-    for day in ("2027-01-05", "2027-01-06", "2027-01-07"):
+    assert [(r["date"], r["day_type"], float(r["calls_per_day"])) for r in rows] == [
+        ("2027-01-03", "sunday", 200), ("2027-01-04", "weekday", 960), ("2027-01-05", "weekday", 960),
+        ("2027-01-06", "holiday", 100), ("total", "", 2220)]
+    assert "service_level_pct" in rows[0] and rows[4]["weekday"] == "4 days"
+    for day in ("2027-01-03", "2027-01-04", "2027-01-05", "2027-01-06"):
         assert (out / day / "figures.json").exists()
     printed = capsys.readouterr().out
     assert "2027-01-06  Wednesday  holiday" in printed and "total" in printed
@@ -82,3 +84,24 @@ def test_without_an_ivr_the_closed_path_says_goodbye(config):
     day = CallCentreDay(config, settings_for(config), 1, day=date(2027, 1, 6)).run()
     closed = [c for c in day.attempts if c.outcome == "closed"]
     assert closed and all(c.exit_action == "goodbye" for c in closed)
+
+
+def test_a_day_type_has_its_own_profile_and_the_other_days_keep_theirs(tmp_path: Path):
+    # Saturday's calls come 10-11 only; a week starting on Saturday keeps the weekdays' profile
+    text = VOLUMES + '  day_profiles: {saturday: {"10:00": 1, "11:00": 0}}\n'
+    config = load_config_text(text, "profiles.yaml")
+    settings = settings_for(config)
+    assert settings.day_profiles["saturday"][10] == 1.0 and sum(settings.day_profiles["saturday"]) == 1.0
+    days = simulate_days(config, settings, date(2027, 3, 27), 3, 1)     # Sat, Sun, Mon
+    saturday, sunday, monday = (d.result.days[0][0] for d in days)
+    assert sum(row.offered + row.closed for row in saturday[:10]) == 0
+    assert sum(row.offered + row.closed for row in sunday[8:10]) > 0
+    assert [d.settings.calls_per_day for d in days] == [240, 200, 960]
+    assert days[2].settings.profile == settings.profile
+
+
+def test_a_profile_for_an_unknown_day_type_is_refused():
+    from acd.config import ConfigError
+
+    with pytest.raises(ConfigError, match="friday"):
+        load_config_text(VOLUMES + '  day_profiles: {friday: {"10:00": 1}}\n', "bad.yaml")
