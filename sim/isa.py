@@ -26,6 +26,11 @@ replications; a planner runs five. Two things make five enough here:
   over the window's samples. A simulated hour that happened to bring 3 erlangs more
   than the profile stops asking for 3 more agents.
 
+And one the paper's proof (for Mt/M/st+M) does not need: from the third round on, the
+next staffing is the mean of the current one and the rule's answer, rounded up. With
+patient callers near 89 % occupancy the undamped map overshoots (staffed at 63, the
+queue of 63 agents makes 67 look needed, and back again) and never settles.
+
 Every round replays the same seeds (common random numbers), as ``sim.plan`` does.
 ``sim.plan`` (the default of ``acd-sim plan``) staffs from the stationary formula at the
 offered load instead; docs/planning.md compares the two.
@@ -71,16 +76,21 @@ def first_call_busy(day: DayResult, moments: Sequence[float]) -> list[int]:
     """X(t): first calls that would be in service at t if every caller were answered
     on joining (the infinite-server count whose mean ``first_call_load`` computes)."""
     ring = day.settings.answer_delay
-    return _count(day, moments, lambda call: call.enqueued + call.talk_needed + day.wrapup[call.queue] + ring,
+    return _count(day, moments, lambda call: _joined(call) + call.talk_needed + day.wrapup[call.queue] + ring,
                   first_only=True)
 
 
+def _joined(call: CallAttempt) -> float:
+    assert call.enqueued is not None   # _count passes only callers who joined a queue
+    return call.enqueued
+
+
 def _departure(day: DayResult, call: CallAttempt) -> float:
-    if call.outcome == "answered":
-        return call.enqueued + call.wait + call.talk + day.wrapup[call.queue]
     if call.wait is None:          # still in the system at midnight
         return math.inf
-    return call.enqueued + call.wait
+    if call.outcome == "answered":
+        return _joined(call) + call.wait + call.talk + day.wrapup[call.queue]
+    return _joined(call) + call.wait
 
 
 def _count(day: DayResult, moments: Sequence[float], leaves: Callable[[CallAttempt], float], *,
@@ -180,15 +190,16 @@ def isa(config: Config, settings: SimSettings, replications: int, *, max_rounds:
         following = []
         for i in range(count):
             needs = []
+            redials = sum(days[i] for days in redial_days) / len(redial_days)
             for w0 in range(i * minutes_per, (i + 1) * minutes_per, window):
                 span = np.arange(w0, min(w0 + window, (i + 1) * minutes_per))
                 lagged = [np.maximum(span - lag, 0) for lag in LAGS]
                 n = n_days[:, span].ravel()
                 x = np.stack([x_days[:, at].ravel() for at in lagged], axis=1)
                 ex = np.array([expected[at].mean() for at in lagged])
-                needs.append(rule(n, x, ex, sum(days[i] for days in redial_days) / len(redial_days)))
+                needs.append(rule(n, x, ex, redials))
             following.append(max(needs))
-            peaks[i] = float(expected[i * minutes_per:(i + 1) * minutes_per].max())
+            peaks[i] = float(expected[i * minutes_per:(i + 1) * minutes_per].max()) + redials
         new = tuple(following)
         if converged or (rounds > 1 and all(abs(a - b) <= TOLERANCE for a, b in zip(new, staffing))):
             # within the tolerance: the larger of the two rounds in each interval, so no
@@ -205,8 +216,9 @@ def isa(config: Config, settings: SimSettings, replications: int, *, max_rounds:
         staffing = new if rounds == 1 else tuple(math.ceil((a + b) / 2) for a, b in zip(new, staffing))
     assert check is not None
     checked = history[-1]
+    target = settings.target.service_level
     short = tuple(i for i, figures in enumerate(check.intervals)
-                  if figures["service_level"].replications and figures["service_level"].mean < settings.target.service_level
+                  if figures["service_level"].replications and figures["service_level"].mean < target
                   and checked[i] >= available)
     return Plan(checked, tuple(erlang), check, len(history), short, converged, replications, tuple(peaks),
                 tuple(history))

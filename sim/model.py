@@ -243,7 +243,7 @@ class CallCentreDay:
                 break
             now, _, _, event = heappop(queue)
             env._now = now
-            callbacks, event.callbacks = event.callbacks, None
+            callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
             for callback in callbacks:
                 callback(event)
             if not event._ok and not hasattr(event, "_defused"):
@@ -272,7 +272,8 @@ class CallCentreDay:
             if index < len(arrivals):
                 at = arrivals[index]
                 index += 1
-                heappush(queue, (env._now + max(at - env._now, 0.0), NORMAL, next(env._eid), _Wake(arrive)))
+                wake = (env._now + max(at - env._now, 0.0), NORMAL, next(env._eid), _Wake(arrive))
+                heappush(queue, wake)  # type: ignore[misc]
 
         arrive()
 
@@ -344,7 +345,7 @@ class CallCentreDay:
 
     def _after(self, delay: float, step: Callable[[CallAttempt], None], call: CallAttempt) -> None:
         env = self.env   # Environment.schedule inlined (simpy 4.1): one call fewer per step
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), _Step(step, call)))
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), _Step(step, call)))  # type: ignore[misc]
 
     def _maybe_redial(self, call: CallAttempt) -> None:
         redial = self.settings.redial
@@ -401,7 +402,8 @@ class CallCentreDay:
         # the ring from the decision's own time.
         env = self.env
         delay = offer.at + self.settings.answer_delay - env._now
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), _Answer(self, offer.call_id, offer.agent_id)))
+        answer = _Answer(self, offer.call_id, offer.agent_id)
+        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), answer))  # type: ignore[misc]
 
     def _answer(self, event: e.OfferAnswered) -> None:
         call = self._live.get(event.call_id)
