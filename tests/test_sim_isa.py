@@ -121,3 +121,15 @@ def test_plan_method_isa_writes_the_plan_and_says_its_method(tmp_path, capsys):
                        encoding="utf-8")
     assert main(["plan", "--config", str(abandon), "--method", "isa", "--out", str(out), "--quiet"]) == 2
     assert "--method offered-load" in capsys.readouterr().err
+
+
+def test_the_default_method_is_the_isa_unless_the_plan_needs_the_other(flat):
+    from sim.plan_command import chosen_method
+
+    _, settings = flat
+    assert chosen_method("auto", settings, 12)[0] == "isa"
+    assert chosen_method("offered-load", settings, 12) == ("offered-load", "asked for")
+    abandon = replace(settings, target=replace(settings.target, max_abandon=0.05))
+    method, why = chosen_method("auto", abandon, 12)
+    assert method == "offered-load" and "max_abandon" in why
+    assert chosen_method("auto", settings, 1)[0] == "offered-load"
