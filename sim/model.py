@@ -15,7 +15,6 @@ go). The engine's deadlines are honoured by waking it at ``next_deadline()``.
 from __future__ import annotations
 
 import random
-from heapq import heappop, heappush
 from datetime import date
 from collections.abc import Callable, Generator
 from dataclasses import dataclass
@@ -110,21 +109,6 @@ class _Step(_Wake):
 
     def _fire(self, _event: object) -> None:
         self.step(self.call)
-
-
-class _Answer(_Wake):
-    """The agent answers the ringing phone (simulated agents always do)."""
-
-    __slots__ = ("day", "call_id", "agent_id")
-
-    def __init__(self, day: "CallCentreDay", call_id: str, agent_id: str) -> None:
-        self.callbacks = [self._fire]
-        self._ok = True
-        self.day, self.call_id, self.agent_id = day, call_id, agent_id
-
-    def _fire(self, _event: object) -> None:
-        day = self.day
-        day._answer(e.OfferAnswered(day.env._now, self.call_id, self.agent_id))
 
 
 def _stream(seed: int, purpose: str) -> random.Random:
@@ -225,12 +209,8 @@ class CallCentreDay:
         next_report = self._interval_length
         inf = float("inf")
         deadline: float = inf
-        # Environment.peek and .step inlined (simpy 4.1, core.py; the same semantics,
-        # a failed event still crashes the run): two method calls fewer per event, the
-        # bulk of the loop's own cost at 80,000 events a day (bench.sim)
-        queue = env._queue
         while True:
-            upcoming = queue[0][0] if queue else inf
+            upcoming = env.peek()
             if self._engine_touched:
                 # the engine's next deadline only moves when it is fed
                 self._engine_touched = False
@@ -241,16 +221,10 @@ class CallCentreDay:
                 continue
             if upcoming >= DAY:
                 break
-            now, _, _, event = heappop(queue)
-            env._now = now
-            callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
-            for callback in callbacks:
-                callback(event)
-            if not event._ok and not hasattr(event, "_defused"):
-                raise event._value
-            if progress is not None and now >= next_report:
-                progress(min(now, DAY))
-                next_report = (now // self._interval_length + 1) * self._interval_length
+            env.step()
+            if progress is not None and env.now >= next_report:
+                progress(min(env.now, DAY))
+                next_report = (env.now // self._interval_length + 1) * self._interval_length
         if progress is not None:
             progress(DAY)
         self._close_agent_time(DAY)
@@ -262,7 +236,6 @@ class CallCentreDay:
         """First calls, at the times of the arrival profile: each arrival schedules the
         next one (a chain of timeouts: less SimPy work than a generator process)."""
         arrivals, env = self.arrivals, self.env
-        queue = env._queue   # Environment.schedule inlined, as in _after
         index = 0
 
         def arrive(_event: object = None) -> None:
@@ -272,8 +245,7 @@ class CallCentreDay:
             if index < len(arrivals):
                 at = arrivals[index]
                 index += 1
-                wake = (env._now + max(at - env._now, 0.0), NORMAL, next(env._eid), _Wake(arrive))
-                heappush(queue, wake)  # type: ignore[misc]
+                env.schedule(_Wake(arrive), NORMAL, max(at - env.now, 0.0))  # type: ignore[arg-type]
 
         arrive()
 
@@ -344,8 +316,7 @@ class CallCentreDay:
             self._maybe_redial(call)
 
     def _after(self, delay: float, step: Callable[[CallAttempt], None], call: CallAttempt) -> None:
-        env = self.env   # Environment.schedule inlined (simpy 4.1): one call fewer per step
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), _Step(step, call)))  # type: ignore[misc]
+        self.env.schedule(_Step(step, call), NORMAL, delay)  # type: ignore[arg-type]
 
     def _maybe_redial(self, call: CallAttempt) -> None:
         redial = self.settings.redial
@@ -400,10 +371,9 @@ class CallCentreDay:
         self._ringing_at_once = offer.call_id
         # Offers made at an engine deadline come before SimPy's clock reaches it: count
         # the ring from the decision's own time.
-        env = self.env
-        delay = offer.at + self.settings.answer_delay - env._now
-        answer = _Answer(self, offer.call_id, offer.agent_id)
-        heappush(env._queue, (env._now + delay, NORMAL, next(env._eid), answer))  # type: ignore[misc]
+        delay = offer.at + self.settings.answer_delay - self.env.now
+        wake = _Wake(lambda _event: self._answer(e.OfferAnswered(self.env.now, offer.call_id, offer.agent_id)))
+        self.env.schedule(wake, NORMAL, delay)  # type: ignore[arg-type]
 
     def _answer(self, event: e.OfferAnswered) -> None:
         call = self._live.get(event.call_id)
