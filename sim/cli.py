@@ -19,6 +19,7 @@ COMMANDS: tuple[str, ...] = (
     "sim.plan_command",
     "sim.compare",
     "sim.cli_replay",
+    "sim.sweep_command",
 )
 
 

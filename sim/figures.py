@@ -61,6 +61,10 @@ class Figures:
     #: callers whose queue was closed (opening hours, holidays): they took the closed
     #: path (message, callback offer), never an agent
     closed: float = 0
+    #: of the ``closed``, those whose closed path offers a callback (the IVR's ``closed``
+    #: exit): they leave a number to be rung back when the queue opens (NaN: not known,
+    #: as in a live day's report)
+    callbacks: float = 0
 
     def as_dict(self) -> dict[str, float | int | str]:
         return asdict(self)
@@ -123,20 +127,21 @@ def figures(calls: Sequence[CallAttempt], start: str, *, threshold: float, short
             lines_needed: float = math.nan, mode: ServiceLevelMode = "answered_plus_abandoned") -> Figures:
     """Count and measure one group of calls (an interval's, or the day's)."""
     everyone = len(calls)
+    closed = [c for c in calls if c.outcome == "closed"]
     calls = [c for c in calls if c.outcome != "closed"]
     records = [r for r in (outcome(c, wrapup) for c in calls) if r is not None]
     agents = [AgentTime("all agents", staffed_seconds, min(busy_seconds, staffed_seconds))]
     return figures_of(records, start, threshold=threshold, short_abandon=short_abandon, mode=mode, agents=agents,
                       unfinished=len(calls) - len(records), redials=sum(1 for c in calls if c.attempt > 1),
                       escalated=sum(1 for c in calls if c.escalated), closed=everyone - len(calls),
-                      staffed_agents=staffed_agents, needed_agents=needed_agents, line_load=line_load,
+                      callbacks=sum(1 for c in closed if c.exit_action == "callback"), staffed_agents=staffed_agents, needed_agents=needed_agents, line_load=line_load,
                       lines_needed=lines_needed)
 
 
 def figures_of(records: Sequence[CallOutcome], start: str, *, threshold: float, short_abandon: float,
                mode: ServiceLevelMode, agents: Sequence[AgentTime], unfinished: int, redials: float,
                escalated: float, closed: float, staffed_agents: float, needed_agents: float,
-               line_load: float = math.nan, lines_needed: float = math.nan) -> Figures:
+               line_load: float = math.nan, lines_needed: float = math.nan, callbacks: float = math.nan) -> Figures:
     """One row of figures from finished calls and agents' time, by ``acd.metrics``: the one
     place a row is made, for the simulated day (`figures`) and the live one
     (``acd.reports.day``), so ``acd report`` and ``acd-sim run`` write the same columns
@@ -168,6 +173,7 @@ def figures_of(records: Sequence[CallOutcome], start: str, *, threshold: float, 
         line_load=line_load,
         lines_needed=lines_needed,
         closed=closed,
+        callbacks=callbacks,
     )
 
 

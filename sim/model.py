@@ -168,6 +168,9 @@ class CallCentreDay:
         self._employer_random = first.random
         self._random = _stream(seed, "outcomes").random
         self._requirements_cache: dict[tuple[str, bool], dict[str, int]] = {}
+        #: queue -> what its closed path ends in (the IVR's ``closed`` exit: callback, goodbye, queue)
+        self._closed_exits: dict[str, str] = (
+            {name: config.ivr.closed_exit(name).exit for name in config.queues} if config.ivr is not None else {})
         self._interval_length = settings.interval_seconds
         intervals = settings.intervals
         self.attempts: list[CallAttempt] = []
@@ -277,8 +280,10 @@ class CallCentreDay:
         and holds on for as long as their patience lasts."""
         now = self.env.now
         if not is_open_at(self.open, call.queue, now):
-            # the closed path (hours message, callback offer): no agent, no redial
+            # the closed path (hours message, then the IVR's exit for the queue: a callback
+            # offer or goodbye): no agent today, no redial
             call.outcome = "closed"
+            call.exit_action = self._closed_exits.get(call.queue, "goodbye")
             self._lines_busy -= 1
             return
         call.enqueued = now

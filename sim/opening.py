@@ -10,6 +10,7 @@ Sunday, or the first public holiday on a weekday.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 
 from acd.config.model import Config
@@ -49,6 +50,14 @@ def day_type(config: Config, day: date) -> str:
 def calls_on(settings: SimSettings, config: Config, day: date) -> float:
     """The calls a day of ``day``'s type brings (``sim.day_volumes``, else ``calls_per_day``)."""
     return settings.day_volumes.get(day_type(config, day), settings.calls_per_day)
+
+
+def settings_on(settings: SimSettings, config: Config, day: date, calls_per_day: float | None = None) -> SimSettings:
+    """The settings of ``day``: its day type's volume (unless ``calls_per_day`` says)
+    and its day type's arrival profile (``sim.day_profiles``, else ``profile``)."""
+    kind = day_type(config, day)
+    return replace(settings, calls_per_day=calls_on(settings, config, day) if calls_per_day is None else calls_per_day,
+                   profile=settings.day_profiles.get(kind, settings.profile))
 
 
 def open_minutes(config: Config, day: date) -> dict[str, list[bool]]:

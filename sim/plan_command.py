@@ -20,12 +20,32 @@ from pathlib import Path
 from typing import Any
 
 from acd.config.model import Config
+from acd.config.sim import SimSettings
 from sim.cli_options import whole_number
+from sim.isa import isa
 from sim.plan import Plan, search
 from sim.opening import open_minutes, serving
 from sim.roster import by_team, on_duty
-from sim.run_command import (add_arguments, for_day, jobs, load, plural, simulated_date, summary, writable_out,
+from sim.run_command import (add_arguments, jobs, plural, prepare, summary,
                               write_outputs)
+
+
+#: ``--method`` -> the search; both take the same arguments and return a ``Plan``
+METHODS = {"offered-load": search, "isa": isa}
+#: ``--method auto`` (the default): the ISA, unless the plan asks what only the
+#: offered-load search can do (docs/planning.md, "Which one")
+AUTO = "auto"
+
+
+def chosen_method(requested: str, settings: SimSettings, rounds: int) -> tuple[str, str]:
+    """The method ``--method requested`` runs, and why (for the printout)."""
+    if requested != AUTO:
+        return requested, "asked for"
+    if settings.target.max_abandon is not None:
+        return "offered-load", "the default; the ISA has no abandonment target (max_abandon)"
+    if rounds < 2:
+        return "offered-load", "the default; the ISA needs 2 rounds (--rounds)"
+    return "isa", "the default: time-stable service at the same agent-hours (docs/planning.md)"
 
 
 def register(subparsers: Any) -> None:
@@ -33,6 +53,11 @@ def register(subparsers: Any) -> None:
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
     parser.add_argument("--rounds", type=whole_number, default=12, help="at most this many simulate-and-correct rounds")
+    parser.add_argument("--method", choices=(AUTO, *METHODS), default=AUTO,
+                        help="isa: the iterative staffing algorithm of Feldman, Mandelbaum, Massey and Whitt "
+                             "(2008) on the simulated number in system; offered-load: the stationary formula at "
+                             "the simulated offered load, corrected by simulation; auto (default): isa, or "
+                             "offered-load for a max_abandon target (docs/planning.md says why)")
     parser.set_defaults(handler=main, replications=3)
 
 
@@ -125,24 +150,27 @@ def describe(plan: Plan, interval_minutes: int, target_level: float, threshold: 
 
 
 def main(args: argparse.Namespace) -> int:
-    if not writable_out(args.out) or (loaded := load(args)) is None:
+    if (prepared := prepare(args)) is None:
         return 2
-    config, settings = loaded
-    if (day := simulated_date(args, config)) is None:
-        return 2
-    settings = for_day(args, config, settings, day)
+    config, settings, day = prepared
+    method, why = chosen_method(args.method, settings, args.rounds)
     counter = DayCounter(not args.quiet)
     try:
-        plan = search(config, settings, args.replications, max_rounds=args.rounds, day=day, jobs=jobs(args),
-                      on_round=lambda n, _staffing, days: counter.round(n, days), progress=counter)
+        plan = METHODS[method](config, settings, args.replications, max_rounds=args.rounds, day=day,
+                                    jobs=jobs(args), on_round=lambda n, _staffing, days: counter.round(n, days),
+                                    progress=counter)
+    except ValueError as error:
+        print(f"acd-sim: plan --method {method}: {error}", file=sys.stderr)
+        return 2
     finally:
         counter.close()
     written = write_outputs(plan.check, args.out, config, settings, not args.no_plots,
                             {"planned_staffing": list(plan.staffing), "rounds": plan.rounds, "replications_per_round": plan.replications,
                              "date": day.isoformat(), "weekday": day.strftime("%A"),
-                             "converged": plan.converged})
+                             "converged": plan.converged, "method": method})
     written += write_plan(plan, args.out, settings.interval, config, day)
     print(summary(plan.check, config.lines, settings.target.max_blocking, settings.target.definition))
+    print(f"method: {method} ({why})")
     print(describe(plan, settings.interval, settings.target.service_level, settings.target.threshold))
     if plan.short_of_agents:
         starts = ", ".join(plan.check.starts[i] for i in plan.short_of_agents)

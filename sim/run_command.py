@@ -24,7 +24,7 @@ from acd.config.sim import SimSettings, settings_for
 from sim.cli_options import positive_number, whole_number
 from sim.confidence import Estimate
 from sim.needed import erlang_c_agents
-from sim.opening import DAY_TYPES, calls_on, day_type, open_minutes, representative_date
+from sim.opening import DAY_TYPES, day_type, open_minutes, representative_date, settings_on
 from sim.output import write_csv, write_json, write_queue_csv
 from sim.plots import PlotContext, write_plots
 from sim.replications import Replicated, run_days
@@ -46,14 +46,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     when.add_argument("--day-type", choices=DAY_TYPES, default="weekday",
                       help="whose opening hours: a working weekday (default), saturday, sunday or a public "
                            "holiday; callers whose queue is closed take the closed path, not an agent")
-    when.add_argument("--date", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD",
-                      help="simulate this date's opening hours and holidays")
+    when.add_argument("--date", "--from", dest="date", type=date.fromisoformat, default=None, metavar="YYYY-MM-DD",
+                      help="simulate this date's opening hours and holidays (with --days: the first day)")
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("run", help="simulate a day with the config's routing and staffing",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
+    parser.add_argument("--days", type=whole_number, default=1, metavar="N",
+                        help="simulate N consecutive days from --from/--date (a week: 7), each with its own day "
+                             "type, volume and opening hours; figures per day in DIR/<date>/ and DIR/days.csv")
     parser.set_defaults(handler=main)
 
 
@@ -76,10 +79,8 @@ def load(args: argparse.Namespace) -> tuple[Config, SimSettings] | None:
 
 
 def for_day(args: argparse.Namespace, config: Config, settings: SimSettings, day: date) -> SimSettings:
-    """The settings of ``day``: its day type's volume, unless --calls-per-day says."""
-    if args.calls_per_day is not None:
-        return settings
-    return replace(settings, calls_per_day=calls_on(settings, config, day))
+    """The settings of ``day``: its day type's volume (unless --calls-per-day says) and profile."""
+    return settings_on(settings, config, day, args.calls_per_day)
 
 
 def simulated_date(args: argparse.Namespace, config: Config) -> date | None:
@@ -93,6 +94,19 @@ def simulated_date(args: argparse.Namespace, config: Config) -> date | None:
     except ValueError as error:
         print(f"acd-sim: {error}", file=sys.stderr)
         return None
+
+
+def prepare(args: argparse.Namespace, *, one_day: bool = True) -> tuple[Config, SimSettings, date] | None:
+    """What every simulating command starts from, checked before any simulating: the
+    output directory writable, the config loaded with the command line's overrides,
+    the date, and (``one_day``) that date's volume and profile; None after saying what
+    is wrong."""
+    if not writable_out(args.out) or (loaded := load(args)) is None:
+        return None
+    config, settings = loaded
+    if (day := simulated_date(args, config)) is None:
+        return None
+    return config, for_day(args, config, settings, day) if one_day else settings, day
 
 
 def writable_out(out: Path) -> bool:
@@ -201,7 +215,8 @@ def summary(result: Replicated, lines: int | None = None, max_blocking: float = 
         f"({show('blocking', 100, ' %')} got busy), "
         f"answered {show('answered', digits=0)}, abandoned {show('abandoned', digits=0)} "
         f"(+ {show('short_abandoned', digits=0)} short), exited {show('exited', digits=0)}"
-        + (f", closed (hours, holidays) {show('closed', digits=0)}" if day["closed"].mean > 0 else ""),
+        + (f", closed (hours, holidays) {show('closed', digits=0)}, of whom {show('callbacks', digits=0)} "
+           f"left a number for a callback" if day["closed"].mean > 0 else ""),
         f"  service level {show('service_level', 100, ' %')}, ASA {show('asa', unit=' s')}, "
         f"longest wait {show('longest_wait', unit=' s', digits=0)}"
         + (f"\n  (service level = {definition})" if definition else ""),
@@ -251,15 +266,48 @@ def queue_lines(result: Replicated) -> list[str]:
 
 
 def main(args: argparse.Namespace) -> int:
-    if not writable_out(args.out) or (loaded := load(args)) is None:
+    if (prepared := prepare(args, one_day=args.days == 1)) is None:
         return 2
-    config, settings = loaded
-    if (day := simulated_date(args, config)) is None:
-        return 2
-    settings = for_day(args, config, settings, day)
+    config, settings, day = prepared
+    if args.days > 1:
+        return run_calendar(args, config, settings, day)
     result = simulate(config, settings, args.replications, quiet=args.quiet, day=day, processes=jobs(args))
     written = write_outputs(result, args.out, config, settings, not args.no_plots,
                             {"date": day.isoformat(), "weekday": day.strftime("%A"), "day_type": day_type(config, day)})
     print(summary(result, config.lines, settings.target.max_blocking, settings.target.definition))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0
+
+
+def run_calendar(args: argparse.Namespace, config: Config, settings: SimSettings, first: date) -> int:
+    """``--days N``: N consecutive dates, each simulated as its own day (``sim.calendar``)."""
+    from sim.calendar import simulate_days, write_days
+
+    progress = Progress(not args.quiet, f"simulating {args.days} days")
+    try:
+        days = simulate_days(config, settings, first, args.days, args.replications,
+                             calls_per_day=args.calls_per_day, processes=jobs(args), progress=progress)
+    finally:
+        progress.close()
+    written = []
+    for simulated in days:
+        written += write_outputs(simulated.result, args.out / simulated.date.isoformat(), config, simulated.settings,
+                                 not args.no_plots, {"date": simulated.date.isoformat(),
+                                                     "weekday": simulated.date.strftime("%A"),
+                                                     "day_type": simulated.day_type})
+    written.append(write_days(days, args.out / "days.csv"))
+    print(describe_days(days))
+    print("wrote " + ", ".join(str(p) for p in written[-1:]) + f" and the figures of each day in {args.out}/<date>/")
+    return 0
+
+
+def describe_days(days: list[Any]) -> str:
+    from sim.calendar import total_row
+
+    header = f"{'date':<10}  {'day':<9}  {'type':<8}  offered  answered  abandoned  closed   SL %  ASA s  occupancy %"
+    rows = [header]
+    for row in [*(simulated.row() for simulated in days), total_row(days)]:
+        rows.append(f"{row['date']:<10}  {row['weekday']:<9}  {row['day_type']:<8}  {row['offered']:>7.0f}  "
+                    f"{row['answered']:>8.0f}  {row['abandoned']:>9.0f}  {row['closed']:>6.0f}  "
+                    f"{row['service_level_pct']:>5.1f}  {row['asa_s']:>5.1f}  {row['occupancy_pct']:>11.1f}")
+    return "\n".join(rows)

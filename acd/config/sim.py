@@ -91,6 +91,8 @@ class SimSettings:
     calls_per_day: float = 18_500.0
     #: day type -> its calls per day, where it differs from ``calls_per_day``
     day_volumes: Mapping[str, float] = field(default_factory=dict)
+    #: day type -> its own arrival profile, where its shape differs from ``profile``
+    day_profiles: Mapping[str, tuple[float, ...]] = field(default_factory=dict)
     #: minutes per interval of the profile, staffing and reports
     interval: int = 30
     #: share of the day's calls arriving in each interval (sums to 1)
@@ -139,7 +141,7 @@ def parse_sim(node: Located, partial: dict[str, Any]) -> SimSettings:
     return _settings(node, partial, written=True)
 
 
-_KEYS = ("calls_per_day", "day_volumes", "interval", "profile", "topics", "languages", "employers", "ivr_time",
+_KEYS = ("calls_per_day", "day_volumes", "day_profiles", "interval", "profile", "topics", "languages", "employers", "ivr_time",
          "talk_time", "handle_time", "patience", "answer_delay", "redial", "first_contact", "staffing", "target", "seed")
 
 
@@ -158,6 +160,7 @@ def _settings(node: Located, partial: Mapping[str, Any], *, written: bool) -> Si
         day_volumes=_day_volumes(f.get("day_volumes")),
         interval=interval,
         profile=_profile(f.get("profile"), interval),
+        day_profiles=_day_profiles(f.get("day_profiles"), interval),
         topics=_shares(topics, tuple(queues), "queue") if topics else _even(tuple(queues)),
         languages=_shares(langs, languages, "language") if langs else _default_languages(languages),
         employers=_employers(f.get("employers"), queues),
@@ -262,6 +265,12 @@ def _default_languages(languages: tuple[str, ...]) -> dict[str, float]:
         return {languages[0]: 1.0}
     rest = 0.05 / (len(languages) - 1)
     return {lang: (0.95 if n == 0 else rest) for n, lang in enumerate(languages)}
+
+
+def _day_profiles(node: Located | None, interval: int) -> dict[str, tuple[float, ...]]:
+    if node is None:
+        return {}
+    return {name: _profile(table, interval) for name, table in node.mapping(DAY_TYPES).items()}
 
 
 def _day_volumes(node: Located | None) -> dict[str, float]:
