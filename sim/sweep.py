@@ -122,10 +122,16 @@ def _on_pool(task: _Task, points: Sequence[Point], jobs: int) -> Iterator[tuple[
             yield futures[future], future.result()
 
 
+#: seconds to reach the Dask scheduler before the sweep gives up with a clear error
+CONNECT_TIMEOUT = 10
+
+
 def _on_dask(task: _Task, points: Sequence[Point], scheduler: str) -> Iterator[tuple[int, dict[str, float]]]:
     from distributed import Client, as_completed as dask_completed
 
-    with Client(scheduler) as client:
+    # a scheduler that is not there is a mistyped address far more often than a slow one:
+    # say so in seconds, not after distributed's default 30 s
+    with Client(scheduler, timeout=CONNECT_TIMEOUT) as client:
         # the task (config and settings) travels once, not once per point
         shared = client.scatter(task, broadcast=True)
         futures = [client.submit(_call, shared, point, pure=False) for point in points]
