@@ -20,6 +20,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from acd.call_contract import CALLER_TYPES, route_variables
 from acd.config.ivr import AGENT, BACK, REPEAT, Action, IvrConfig, Node
 from acd.config.model import Config
 from ivr.calendar import is_open, local_time
@@ -61,16 +62,8 @@ class Route:
 
     @property
     def variables(self) -> dict[str, str]:
-        values = {
-            "ACD_QUEUE": self.queue,
-            "ACD_SKILLS": ",".join(f"{skill}={level}" for skill, level in sorted(self.requirements.items())),
-            "ACD_PRIORITY": str(self.priority),
-            "ACD_LANG": self.language,
-            "ACD_CALLER_TYPE": self.caller_type,
-        }
-        if self.callback is not None:
-            values["ACD_CALLBACK"] = self.callback
-        return values
+        return route_variables(self.queue, self.requirements, self.priority, self.language, self.caller_type,
+                               self.callback)
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,7 +162,7 @@ class MenuWalk:
         if language not in self.config.languages:
             language = None
         self.choices = Choices(language=language, queue=queue,
-                               caller_type=caller_type if caller_type in ("citizen", "employer") else None)
+                               caller_type=caller_type if caller_type in CALLER_TYPES else None)
         return self._ask_callback(self.choices)
 
     def no_input(self) -> Step:

@@ -336,7 +336,7 @@ def test_reentry_after_an_exit_keeps_the_place_only_for_a_callback(config: Confi
 
 
 def test_a_caller_handed_over_by_a_stopping_daemon_tries_again_at_once_then_the_fallback(config: Config) -> None:
-    from acd.daemon.waiting_room import HANDED_OVER
+    from acd.call_contract import WAIT_HANDOVER as HANDED_OVER
 
     waiting = contexts(extensions(config, SANDBOX))["acd-waiting"]
     assert f'"${{ACD_WAIT_RESULT}}" = "{HANDED_OVER}"]?handover)' in waiting

@@ -30,6 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
 from typing import Any
 
+from acd import call_contract as c
 from acd.config.back_office import back_office_of
 from acd.config.model import AgentConfig, Config
 from acd.config.pins import pin_verifies
@@ -138,7 +139,7 @@ class AgentPhone:
     async def handle(self, session: Any) -> None:
         action, reason_text = _request(session)
         result = await self._run(session, action, reason_text)
-        await session.set_variable("ACD_AGENT_RESULT", result)
+        await session.set_variable(c.AGENT_RESULT, result)
 
     async def _run(self, session: Any, action: str, reason_text: str) -> str:
         if action not in ACTIONS:
@@ -199,7 +200,7 @@ class AgentPhone:
                                                   "reason": refused.reason})
             await session.stream_file(SOUNDS["refused"])
             return "refused"
-        await session.set_variable("ACD_TICKET", ticket.id)
+        await session.set_variable(c.TICKET, ticket.id)
         await session.stream_file(SOUNDS["done"])
         return "ok"
 

@@ -81,6 +81,7 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from acd import call_contract as c
 from acd.daemon.escalation import Escalations
 from acd.daemon.live_engine import LiveEngine
 from acd.daemon.registrations import Contact, Registrations
@@ -230,7 +231,7 @@ class AMIBridge:
         at = self.live.now()
         if not self.room.dial_answered(str(message.get("Uniqueid", "")), str(message.get("DestUniqueid", "")), at):
             return None
-        return self._stamp(str(message.get("Channel", "")), "ACD_CONNECTED_AT", f"{at:.3f}")
+        return self._stamp(str(message.get("Channel", "")), c.CONNECTED_AT, f"{at:.3f}")
 
     async def _stamp(self, channel: str, variable: str, value: str) -> None:
         try:
@@ -408,9 +409,9 @@ class AMIBridge:
         for message in candidates:
             channel = str(message.get("Channel", ""))
             try:
-                call_id = await self._getvar(channel, "ACD_CALLID")
-                queue = await self._getvar(channel, "ACD_QUEUE") if call_id else ""
-                times = [await self._getvar(channel, name) for name in ("ACD_ENQUEUED_AT", "ACD_CONNECTED_AT")
+                call_id = await self._getvar(channel, c.CALLID)
+                queue = await self._getvar(channel, c.QUEUE) if call_id else ""
+                times = [await self._getvar(channel, name) for name in (c.ENQUEUED_AT, c.CONNECTED_AT)
                          ] if queue else ["", ""]
             except Exception as error:
                 log.warning("call on an agent's phone not identified", extra={

@@ -20,6 +20,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from acd import call_contract as c
 from acd.config import ConfigError, load_config
 from acd.config.model import Config
 from acd.daemon.agents_phone import AgentPhone
@@ -129,7 +130,7 @@ class Daemon:
         """An agent's feature code; a standby daemon leaves it to the active one (the
         generated dialplan tries the other daemon on ``ACD_AGENT_RESULT=standby``)."""
         if self.room.standby:
-            await session.set_variable("ACD_AGENT_RESULT", "standby")
+            await session.set_variable(c.AGENT_RESULT, c.AGENT_STANDBY)
             return
         await self.phone.handle(session)
 

@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from acd import call_contract as c
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import decisions as d
 from acd.engine import events as e
@@ -122,7 +123,7 @@ class CallbackDialer:
                 "Originate", Channel=f"PJSIP/{agent.endpoint}", Context=CALLBACK_CONTEXT, Exten=offer.callback or "",
                 Priority="1", Timeout=str(int(offer.ring_timeout * 1000)), Async="true", ChannelId=channel_id,
                 CallerID=f"Callback <{offer.callback}>",
-                Variable=[f"ACD_CALLID={offer.call_id}", f"ACD_QUEUE={offer.queue}", f"ACD_AGENT={offer.agent_id}"])
+                Variable=[f"{c.CALLID}={offer.call_id}", f"{c.QUEUE}={offer.queue}", f"{c.AGENT}={offer.agent_id}"])
             if response.get("Response") != "Success":
                 raise AMIError(str(response.get("Message", "Originate refused")))
         except (ConnectionError, asyncio.TimeoutError, AMIError) as error:

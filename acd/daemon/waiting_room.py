@@ -64,6 +64,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from acd import call_contract as c
+from acd.call_contract import CallVariablesError, parse_skills
 from acd.config.model import ANNOUNCE_POSITION, ANNOUNCE_WAIT, Config
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import decisions as d
@@ -74,12 +76,10 @@ log = logging.getLogger(__name__)
 
 #: The channel variables read at entry, in the order of the one GET FULL VARIABLE request.
 CALL_VARIABLES: tuple[str, ...] = (
-    "ACD_CALLID", "ACD_QUEUE", "ACD_SKILLS", "ACD_PRIORITY", "ACD_LANG", "ACD_CALLER_TYPE",
-    "ACD_ENQUEUED_AT", "ACD_CALLBACK", "DIALSTATUS", "UNIQUEID", "CALLERID(num)", "ACD_QUEUED", "ACD_ARRIVED",
+    c.CALLID, c.QUEUE, c.SKILLS, c.PRIORITY, c.LANG, c.CALLER_TYPE,
+    c.ENQUEUED_AT, c.CALLBACK, "DIALSTATUS", "UNIQUEID", "CALLERID(num)", c.QUEUED, c.ARRIVED,
 )
 _SEPARATOR = "\x1f"  # a byte no variable value holds, so one round trip reads them all
-#: ``ACD_QUEUED`` of a caller whose wait ended by a max-wait exit: a return enters anew
-LEFT_QUEUE = "-"
 #: how many answered call ids the room remembers (a day of the 1555 line is ~18,500 calls)
 ANSWERED_MEMORY = 50_000
 
@@ -94,13 +94,6 @@ DIAL_FAILURES: Mapping[str, str] = {
     "INVALIDARGS": "failed",
     "CANCEL": "failed",
 }
-
-_SKILL_ITEM = re.compile(r"^\s*([a-z][a-z0-9_-]*(?::[a-z0-9_-]+)?)\s*=\s*([0-9]+)\s*$")
-
-
-class CallVariablesError(ValueError):
-    """The ACD_* variables on a channel cannot be routed (names the variable and value)."""
-
 
 class Session(Protocol):
     """What the waiting room uses of ``acd.protocol.AGISession``."""
@@ -133,57 +126,46 @@ class CallerAttributes:
     arrived_at: float | None = None
 
 
-def parse_skills(text: str) -> dict[str, int]:
-    """``ACD_SKILLS``: ``"lang:el=1,type:employer=1"`` -> ``{"lang:el": 1, "type:employer": 1}``."""
-    skills: dict[str, int] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        match = _SKILL_ITEM.match(item)
-        if not match:
-            raise CallVariablesError(f"ACD_SKILLS item {item!r} is not skill=level (in {text!r})")
-        skills[match.group(1)] = int(match.group(2))
-    return skills
-
-
 def caller_attributes(values: Mapping[str, str], *, default_call_id: str, default_queue: str | None,
                       config: Config) -> CallerAttributes:
     """Validate the ACD_* variables read from a channel (empty means unset)."""
-    queue = values.get("ACD_QUEUE") or default_queue
+    queue = values.get(c.QUEUE) or default_queue
     if not queue:
-        raise CallVariablesError("ACD_QUEUE is not set and the AGI request names no queue")
+        raise CallVariablesError(f"{c.QUEUE} is not set and the AGI request names no queue")
     if queue not in config.queues:
-        raise CallVariablesError(f"ACD_QUEUE {queue!r} is not a queue of {config.source}")
-    priority_text = values.get("ACD_PRIORITY", "")
-    enqueued_text = values.get("ACD_ENQUEUED_AT", "")
+        raise CallVariablesError(f"{c.QUEUE} {queue!r} is not a queue of {config.source}")
+    priority_text = values.get(c.PRIORITY, "")
+    enqueued_text = values.get(c.ENQUEUED_AT, "")
     try:
         priority = int(priority_text) if priority_text else None
     except ValueError:
-        raise CallVariablesError(f"ACD_PRIORITY {priority_text!r} is not an integer") from None
+        raise CallVariablesError(f"{c.PRIORITY} {priority_text!r} is not an integer") from None
     try:
         enqueued_at = float(enqueued_text) if enqueued_text else None
     except ValueError:
-        raise CallVariablesError(f"ACD_ENQUEUED_AT {enqueued_text!r} is not epoch seconds") from None
+        raise CallVariablesError(f"{c.ENQUEUED_AT} {enqueued_text!r} is not epoch seconds") from None
     if enqueued_at is not None and not math.isfinite(enqueued_at):
-        raise CallVariablesError(f"ACD_ENQUEUED_AT {enqueued_text!r} is not epoch seconds")
+        raise CallVariablesError(f"{c.ENQUEUED_AT} {enqueued_text!r} is not epoch seconds")
     if priority is not None and priority not in config_priorities(config, queue):
         # a channel variable is the client's word: only a priority the config can give counts
-        log.warning("ACD_PRIORITY not one the config gives; the queue's own applies",
+        log.warning(f"{c.PRIORITY} not one the config gives; the queue's own applies",
                     extra={"queue": queue, "priority": priority})
         priority = None
-    requirements = parse_skills(values.get("ACD_SKILLS", ""))
+    requirements = parse_skills(values.get(c.SKILLS, ""))
     unknown = sorted(set(requirements) - config.skills)
     if unknown:
-        raise CallVariablesError(f"ACD_SKILLS names unknown skills {unknown}")
+        raise CallVariablesError(f"{c.SKILLS} names unknown skills {unknown}")
     return CallerAttributes(
-        call_id=values.get("ACD_CALLID") or default_call_id,
+        call_id=values.get(c.CALLID) or default_call_id,
         queue=queue,
         requirements=requirements,
         priority=priority,
         enqueued_at=enqueued_at,
-        language=values.get("ACD_LANG") or None,
-        caller_type=values.get("ACD_CALLER_TYPE") or None,
-        callback=values.get("ACD_CALLBACK") or None,
+        language=values.get(c.LANG) or None,
+        caller_type=values.get(c.CALLER_TYPE) or None,
+        callback=values.get(c.CALLBACK) or None,
         caller_number=values.get("CALLERID(num)", ""),
-        arrived_at=epoch_seconds(values.get("ACD_ARRIVED", "")),
+        arrived_at=epoch_seconds(values.get(c.ARRIVED, "")),
     )
 
 
@@ -217,10 +199,6 @@ class _HandOver:
 
 
 HANDOVER = _HandOver()
-#: the ``ACD_WAIT_RESULT`` of a caller the stopping daemon let go: the dialplan tries
-#: the FastAGI again at once (a standby or a restarted daemon re-queues it at its
-#: place), then takes the fallback within seconds, with music meanwhile
-HANDED_OVER = "handover"
 
 
 #: Stops the sound a channel is playing now, given the channel's name (``agi_channel``);
@@ -327,20 +305,20 @@ class WaitingRoom:
         """The ``wait`` handler: from entry to the end of the caller's call with an agent."""
         caller: WaitingCaller | None = None
         if self.closing:     # the daemon is stopping: straight on to the next one
-            await session.set_variable("ACD_WAIT_RESULT", HANDED_OVER)
+            await session.set_variable(c.WAIT_RESULT, c.WAIT_HANDOVER)
             return
         if self.standby:     # not the active daemon: no result, the dialplan tries the other
-            await session.set_variable("ACD_WAIT_RESULT", "")
+            await session.set_variable(c.WAIT_RESULT, "")
             return
         try:
             values = await self._read_variables(session)
             if self.was_answered(values):
                 # answered by an agent while the daemon was away: the call is done, and
                 # if this daemon resumed it (ami_bridge), the agent hung up just now
-                call = self.live.engine.calls.get(values.get("ACD_CALLID") or "")
+                call = self.live.engine.calls.get(values.get(c.CALLID) or "")
                 if call is not None and call.state is CallState.CONNECTED:
                     self.live.feed(e.AgentHungUp(self.live.now(), call.id))
-                await session.set_variable("ACD_WAIT_RESULT", "answered")
+                await session.set_variable(c.WAIT_RESULT, c.WAIT_ANSWERED)
                 return
             try:
                 attributes = caller_attributes(
@@ -349,14 +327,14 @@ class WaitingRoom:
             except CallVariablesError as error:
                 log.error("caller cannot be queued", extra={"channel": _env(session, "agi_channel"),
                                                            "reason": str(error)})
-                await session.set_variable("ACD_WAIT_RESULT", "error")
+                await session.set_variable(c.WAIT_RESULT, c.WAIT_ERROR)
                 return
             # ENTERQUEUE was written for this very wait (a restart in between): not again
-            requeued = attributes.enqueued_at is not None and values.get("ACD_QUEUED") != LEFT_QUEUE
+            requeued = attributes.enqueued_at is not None and values.get(c.QUEUED) != c.LEFT_QUEUE
             caller = await self._enter(session, attributes, values.get("UNIQUEID") or _env(session, "agi_uniqueid"),
                                        requeued)
             if caller is None:
-                await session.set_variable("ACD_WAIT_RESULT", "error")
+                await session.set_variable(c.WAIT_RESULT, c.WAIT_ERROR)
                 return
             await self._serve(caller)
         except ConnectionError:  # AGIHangup is one: the channel or the connection is gone
@@ -373,7 +351,7 @@ class WaitingRoom:
         generated dialplan's retry loop checks the same variable when no daemon answers
         at all). This daemon also remembers the calls it saw answered, should a channel
         come back without it (a Dial of another application in between)."""
-        call_id = values.get("ACD_CALLID") or values.get("UNIQUEID") or ""
+        call_id = values.get(c.CALLID) or values.get("UNIQUEID") or ""
         return values.get("DIALSTATUS") == "ANSWER" or call_id in self._answered_calls
 
     async def _read_variables(self, session: Session) -> dict[str, str]:
@@ -433,13 +411,13 @@ class WaitingRoom:
         if attributes.callback:
             self._keep_callback(attributes, enqueued_at)
         if stamped:   # on the channel at once, before the answer: a restart keeps this place
-            await session.set_variable("ACD_CALLID", call_id)
-            await session.set_variable("ACD_QUEUE", attributes.queue)
-            await session.set_variable("ACD_ENQUEUED_AT", f"{enqueued_at:.3f}")
-        await session.set_variable("ACD_QUEUED", attributes.queue)
+            await session.set_variable(c.CALLID, call_id)
+            await session.set_variable(c.QUEUE, attributes.queue)
+            await session.set_variable(c.ENQUEUED_AT, f"{enqueued_at:.3f}")
+        await session.set_variable(c.QUEUED, attributes.queue)
         await session.answer()
-        await session.set_variable("ACD_WAIT_RESULT", "")
-        await session.set_variable("ACD_TRIES", "0")   # the dialplan's retry count: a daemon answered
+        await session.set_variable(c.WAIT_RESULT, "")
+        await session.set_variable(c.TRIES, "0")   # the dialplan's retry count: a daemon answered
         await session.command("SET MUSIC", "ON", queue.music_class)
         return caller
 
@@ -487,7 +465,7 @@ class WaitingRoom:
                 self._caller_left(caller)
                 return
             if item is HANDOVER:
-                await caller.session.set_variable("ACD_WAIT_RESULT", HANDED_OVER)
+                await caller.session.set_variable(c.WAIT_RESULT, c.WAIT_HANDOVER)
                 return
             if isinstance(item, d.OfferCall):
                 if await self._ring(caller, item):
@@ -496,10 +474,10 @@ class WaitingRoom:
                 await self._announce(caller, item)
             elif isinstance(item, d.ExitCall):
                 session = caller.session
-                await session.set_variable("ACD_QUEUED", LEFT_QUEUE)    # its wait in this queue is over
-                await session.set_variable("ACD_EXIT", item.action.kind)
-                await session.set_variable("ACD_EXIT_TARGET", item.action.target or "")
-                await session.set_variable("ACD_WAIT_RESULT", "exit")
+                await session.set_variable(c.QUEUED, c.LEFT_QUEUE)    # its wait in this queue is over
+                await session.set_variable(c.EXIT, item.action.kind)
+                await session.set_variable(c.EXIT_TARGET, item.action.target or "")
+                await session.set_variable(c.WAIT_RESULT, c.WAIT_EXIT)
                 return
 
     async def _ring(self, caller: WaitingCaller, offer: d.OfferCall) -> bool:
@@ -522,7 +500,7 @@ class WaitingRoom:
         if caller.answered:                       # with option g: the agent hung up first
             caller.offer = None
             self.live.feed(e.AgentHungUp(self.live.now(), caller.call_id))
-            await session.set_variable("ACD_WAIT_RESULT", "answered")
+            await session.set_variable(c.WAIT_RESULT, c.WAIT_ANSWERED)
             return True
         status = await session.get_variable("DIALSTATUS") or ""
         caller.offer = None
@@ -530,7 +508,7 @@ class WaitingRoom:
             talked = await session.get_variable("ANSWEREDTIME")
             self._answered(caller, offer, self.live.now() - _seconds(talked))
             self.live.feed(e.AgentHungUp(self.live.now(), caller.call_id))
-            await session.set_variable("ACD_WAIT_RESULT", "answered")
+            await session.set_variable(c.WAIT_RESULT, c.WAIT_ANSWERED)
             return True
         self.live.feed(e.OfferFailed(self.live.now(), caller.call_id, offer.agent_id,
                                      DIAL_FAILURES.get(status, "failed")))
@@ -598,7 +576,7 @@ class WaitingRoom:
             if caller.playing is not None:
                 self._cut_announcement(caller, caller.playing)
         deadline = asyncio.get_running_loop().time() + timeout
-        while any(self.callers.get(c.call_id) is c for c in leaving):
+        while any(self.callers.get(caller.call_id) is caller for caller in leaving):
             if asyncio.get_running_loop().time() > deadline:
                 break
             await asyncio.sleep(0.02)
