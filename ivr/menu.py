@@ -20,7 +20,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
-from acd.call_contract import CALLER_TYPES, route_variables
+from acd.call_contract import CALLER_TYPES, CITIZEN, caller_skills, route_variables
 from acd.config.ivr import AGENT, BACK, REPEAT, Action, IvrConfig, Node
 from acd.config.model import Config
 from ivr.calendar import is_open, local_time
@@ -247,13 +247,8 @@ class MenuWalk:
     def _route(self, choices: Choices, prompts: tuple[str, ...], callback: str | None = None) -> Route:
         assert choices.queue is not None
         language = choices.language or self.config.default_language
-        caller_type = choices.caller_type or "citizen"
-        requirements = dict(choices.skills)
-        skills = self.config.skills
-        if f"lang:{language}" in skills:
-            requirements.setdefault(f"lang:{language}", 1)
-        if caller_type == "employer" and "type:employer" in skills:
-            requirements.setdefault("type:employer", 1)
+        caller_type = choices.caller_type or CITIZEN
+        requirements = caller_skills(choices.skills, language, caller_type, self.config.skills)
         queue = self.config.queues[choices.queue]
         priority = queue.priority if choices.priority is None else choices.priority
         return Route(self._flush(*prompts), choices.queue, requirements, priority, language, caller_type, callback)

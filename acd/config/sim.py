@@ -20,6 +20,7 @@ from typing import Any
 
 import yaml
 
+from acd.call_contract import CITIZEN, EMPLOYER, caller_skills
 from acd.config.errors import ConfigError
 from acd.config.loader import register_section
 from acd.config.located import Fields, Located, parse_yaml
@@ -336,20 +337,21 @@ def _check_served(node: Located | None, settings: SimSettings, partial: Mapping[
 
     Such callers would wait until they give up, and the planner would read a staffing
     problem into what is a typo. The check uses each queue's widest requirements (after
-    every widening step), the language skill ``lang:<code>`` and ``type:employer`` when
-    the config declares those skills.
+    every widening step) with the skills the IVR gives a caller of each language and
+    caller type (``caller_skills``, the production IVR's rule).
     """
     queues, agents, skills = partial["queues"], partial["agents"], partial["skills"]
     for queue_name in settings.topics:
         queue = queues[queue_name]
         base = queue.stage_requirements(len(queue.widening))
+        caller_types = (CITIZEN, EMPLOYER) if settings.employers.get(queue_name, 0) > 0 else (CITIZEN,)
         for lang in settings.languages:
-            needs = dict(base)
-            if f"lang:{lang}" in skills:
-                needs[f"lang:{lang}"] = max(needs.get(f"lang:{lang}", 0), 1)
-            variants = [needs]
-            if settings.employers.get(queue_name, 0) > 0 and "type:employer" in skills:
-                variants.append({**needs, "type:employer": 1})
+            variants = []
+            for caller_type in caller_types:
+                reqs = dict(base)
+                for skill, level in caller_skills({}, lang, caller_type, skills).items():
+                    reqs[skill] = max(reqs.get(skill, 0), level)
+                variants.append(reqs)
             for reqs in variants:
                 if not any(all(a.skills.get(s, 0) >= lvl for s, lvl in reqs.items()) for a in agents.values()):
                     needs_text = ", ".join(f"{s}>={v}" for s, v in sorted(reqs.items()))
