@@ -95,9 +95,11 @@ class QueueConfig:
     always_open: bool = False
     line: int = 0
 
-    def stage_requirements(self, stage: int) -> dict[str, int]:
-        """The requirements in force at widening ``stage`` (0 = before any step)."""
-        reqs = dict(self.requirements)
+    def widened(self, requirements: Requirements, stage: int) -> dict[str, int]:
+        """A caller's ``requirements`` after ``stage`` of this queue's widening steps (0 =
+        before any step). The one widening rule: the engine's lines, the queue_log and the
+        simulator's config check all call it."""
+        reqs = dict(requirements)
         for step in self.widening[:stage]:
             for skill in step.drop:
                 reqs.pop(skill, None)

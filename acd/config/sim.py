@@ -336,22 +336,21 @@ def _check_served(node: Located | None, settings: SimSettings, partial: Mapping[
     """Refuse a mix that sends callers where no configured agent could ever take them.
 
     Such callers would wait until they give up, and the planner would read a staffing
-    problem into what is a typo. The check uses each queue's widest requirements (after
-    every widening step) with the skills the IVR gives a caller of each language and
-    caller type (``caller_skills``, the production IVR's rule).
+    problem into what is a typo. The check takes the requirements the engine would give
+    a caller of each language and caller type (the queue's, with the skills the
+    production IVR adds, ``caller_skills``) after every widening step, the widest.
     """
     queues, agents, skills = partial["queues"], partial["agents"], partial["skills"]
     for queue_name in settings.topics:
         queue = queues[queue_name]
-        base = queue.stage_requirements(len(queue.widening))
         caller_types = (CITIZEN, EMPLOYER) if settings.employers.get(queue_name, 0) > 0 else (CITIZEN,)
         for lang in settings.languages:
             variants = []
             for caller_type in caller_types:
-                reqs = dict(base)
+                reqs = dict(queue.requirements)
                 for skill, level in caller_skills({}, lang, caller_type, skills).items():
                     reqs[skill] = max(reqs.get(skill, 0), level)
-                variants.append(reqs)
+                variants.append(queue.widened(reqs, len(queue.widening)))
             for reqs in variants:
                 if not any(all(a.skills.get(s, 0) >= lvl for s, lvl in reqs.items()) for a in agents.values()):
                     needs_text = ", ".join(f"{s}>={v}" for s, v in sorted(reqs.items()))

@@ -29,14 +29,9 @@ LineKey = tuple[str, frozenset[tuple[str, int]], int, bool]
 
 
 def requirements_at(requirements: Mapping[str, int], queue: QueueConfig, stage: int) -> dict[str, int]:
-    """The requirements in force after ``stage`` widening steps of ``queue``."""
-    reqs = dict(requirements)
-    for step in queue.widening[:stage]:
-        for skill in step.drop:
-            reqs.pop(skill, None)
-        if step.min_level is not None:
-            reqs = {skill: min(level, step.min_level) for skill, level in reqs.items()}
-    return reqs
+    """The requirements in force after ``stage`` widening steps of ``queue`` (the queue's
+    rule, ``QueueConfig.widened``: written once, for the config's checks too)."""
+    return queue.widened(requirements, stage)
 
 
 def _remove(entries: list[tuple[float, int, Call]], call: Call) -> None:
