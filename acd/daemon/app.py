@@ -420,9 +420,6 @@ class Daemon:
                 loop.remove_signal_handler(sig)
             await self.stop()
 
-    def request_stop(self) -> None:
-        self._stopped.set()
-
     async def stop(self) -> None:
         self._stopped.set()
         if self._grace is not None:

@@ -117,16 +117,5 @@ class Line:
     def waiting(self) -> list[Call]:
         return [entry[2] for entry in self._queue]
 
-    def count_ahead(self, call: Call) -> int:
-        """Callers of this line ahead of ``call`` (whether or not ``call`` is in the line)."""
-        return bisect.bisect_left(self._queue, (call.enqueued_at, call.seq))
-
-    def count_before(self, enqueued_before: float) -> int:
-        """Callers of this line who entered before the given time."""
-        return bisect.bisect_left(self._queue, (enqueued_before,))
-
-    def score(self, call: Call, now: float) -> float:
-        return self.weight * (now - call.enqueued_at + self.boost)
-
     def __repr__(self) -> str:
         return f"<Line {self.queue.name} {dict(self.requirements)} p={self.priority} live={self.live}>"
