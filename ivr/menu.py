@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from acd.call_contract import CALLER_TYPES, CITIZEN, caller_skills, route_variables
 from acd.config.ivr import AGENT, BACK, REPEAT, Action, IvrConfig, Node
 from acd.config.model import Config
-from ivr.calendar import is_open, local_time
+from acd.config.calendar import is_open, local_time
 
 #: every key the phone has: all of them interrupt a prompt, so a wrong key is heard as
 #: wrong instead of being swallowed

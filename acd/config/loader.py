@@ -13,6 +13,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from acd.config.calendar import builtin_holidays
 from acd.config.errors import ConfigError
 from acd.config.limits import PAUSE_REASON, QUEUE_NAME, check_length
 from acd.config.pins import is_pin_hash, read_pins_file
@@ -254,8 +255,6 @@ def _check_not_dates(node: Located, name: str, builtin: str | None, dates: list[
     """A removed day must be one the builtin calendar computes, and not also added: else
     the line is a typo (the wrong year, the wrong day of a moved holiday) that would
     silently change nothing."""
-    from ivr.calendar import builtin_holidays   # the computation lives with the IVR's hours
-
     if builtin is None:
         raise node.error(f"'not_dates' removes computed holidays, but calendar {name!r} has no 'builtin'")
     for element in node.elements():
