@@ -26,9 +26,9 @@ import yaml
 
 from acd.config import ConfigError, load_config
 from acd.config.model import Config
-from acd.daemon.live_figures import LiveFigures
 from acd.engine import AgentState
 from acd.engine import events as e
+from acd.live_figures import LiveFigures
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "1555.yaml"
 #: rendered prompts outlive a demo's temporary directory: the next demo renders none

@@ -316,7 +316,7 @@ async def test_escalation_without_the_daemons_wiring_is_unavailable(api):
 
 
 async def test_agents_show_their_phones_registration_and_the_queues_count_logged_in_agents_without_one(tmp_path):
-    from acd.daemon.registrations import Registrations
+    from acd.registrations import Registrations
 
     clock = Clock()
     live = LiveEngine(make_config(QUEUE, AGENTS), now=clock)

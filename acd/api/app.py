@@ -2,7 +2,7 @@
 
 Read side: queues (waiting, longest wait, agents staffed and free, logged-in agents whose
 phone is not registered), agents (state, reason, since, and their phone's registration as
-AMI reported it, ``acd.daemon.registrations``), waiting calls (position, estimated wait),
+AMI reported it, ``acd.registrations``), waiting calls (position, estimated wait),
 ``/api/events``, a WebSocket that pushes a snapshot then deltas cut to the reader's role
 (``acd.api.feed``, docs/api.md), and ``/metrics`` for Prometheus. Write side:
 the agents' web panel (login, logout, pause with a reason, unpause, ready), each with the
@@ -43,13 +43,13 @@ from acd.config.access import AccessSettings
 from acd.config.back_office import back_office_of
 from acd.daemon.agents_phone import Attempt, PinGuard, pin_checked
 from acd.daemon.escalation import EscalationRefused, Escalations
-from acd.daemon.live_figures import LiveFigures
-from acd.daemon.registrations import Registrations
 from acd.engine import Engine
 from acd.engine import decisions as d
 from acd.engine import events as e
+from acd.live_figures import LiveFigures
 from acd.records.desk import TicketDesk
 from acd.records.ticket import STATUSES, TRANSITIONS, TicketRefused
+from acd.registrations import Registrations
 
 log = logging.getLogger(__name__)
 

@@ -17,10 +17,10 @@ from functools import lru_cache
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from acd.daemon.live_figures import LiveFigures
-from acd.daemon.registrations import PhoneRegistration, Registrations
 from acd.engine import AgentState, CallState, Engine
 from acd.engine import decisions as d
+from acd.live_figures import LiveFigures
+from acd.registrations import PhoneRegistration, Registrations
 
 #: seconds of the daemon's clock after which a view is rebuilt even if nothing happened
 REFRESH = 0.25

@@ -21,7 +21,7 @@ What the daemon learns from AMI, and why from AMI:
   res/res_pjsip/pjsip_options.c for every endpoint using the contact's AOR): an agent's
   phone registered (``NonQualified``), un-registered or expired (``Removed``), or its
   qualify changed (``Reachable`` / ``Unreachable``). Kept per agent in
-  ``acd.daemon.registrations`` (URI, user agent, status, since when). The event has no
+  ``acd.registrations`` (URI, user agent, status, since when). The event has no
   user agent: for a contact new to us, ``PJSIPShowEndpoint`` (one endpoint) is asked
   once, its ``ContactStatusDetail`` events carry ``UserAgent``
   (res/res_pjsip/pjsip_options.c ``ast_sip_format_contact_ami``).
@@ -84,11 +84,11 @@ from typing import Any, Protocol
 from acd import call_contract as c
 from acd.daemon.escalation import Escalations
 from acd.daemon.live_engine import LiveEngine
-from acd.daemon.registrations import Contact, Registrations
 from acd.daemon.waiting_room import WaitingRoom, epoch_seconds
 from acd.engine import events as e
 from acd.engine.decisions import Ignored
 from acd.protocol.errors import AMIActionError
+from acd.registrations import Contact, Registrations
 
 log = logging.getLogger(__name__)
 
