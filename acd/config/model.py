@@ -284,7 +284,7 @@ class DaemonSettings:
     pin_lockout: float = 300.0
     #: wrong PINs from one address (any agents) and against one agent (from any address
     #: but the agent's own phone) within ``pin_window`` before that address, or the
-    #: agent's web and hot-desk logins, are locked (acd.daemon.pin_guard)
+    #: agent's web and hot-desk logins, are locked (acd.pin_guard)
     pin_source_max_failures: int = 10
     pin_agent_max_failures: int = 10
 
