@@ -15,16 +15,39 @@ import asyncio
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 
+from typing import Protocol
+
 from acd.config.model import AgentConfig, Config
 from acd.config.pins import pin_verifies
 from acd.engine import events as e
 from acd.pin_guard import Attempt, PinGuard
+from acd.records.ticket import Ticket
 
-__all__ = ["ACTIONS", "ActionRefused", "action_event", "pause_reason", "pin_checked", "pin_matches"]
+__all__ = ["ACTIONS", "ActionRefused", "EscalationRefused", "Escalator", "action_event", "pause_reason",
+           "pin_checked", "pin_matches"]
 
 
 class ActionRefused(ValueError):
     """The action cannot be asked of the engine (the message says why)."""
+
+
+class EscalationRefused(Exception):
+    """Why a ticket was not opened; ``kind`` lets the API and the phone answer precisely:
+    ``no_call``, ``unknown_call``, ``not_your_call``, ``unknown_unit``, ``already``,
+    ``unavailable``."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+class Escalator(Protocol):
+    """Who opens a back-office ticket for a call an agent took (the daemon's
+    ``acd.daemon.escalation.Escalations``, which remembers who took what)."""
+
+    def escalate(self, agent_id: str, call_id: str | None = None, *, note: str | None = None,
+                 unit: str | None = None) -> Ticket: ...
 
 
 #: action -> the engine event it makes, given (at, agent id, pause reason)

@@ -31,7 +31,7 @@ from typing import Any, Protocol
 from aiohttp import WSCloseCode, WSMsgType, web
 from sqlalchemy.exc import SQLAlchemyError
 
-from acd.agent_desk import ACTIONS, ActionRefused, action_event, pin_checked
+from acd.agent_desk import ACTIONS, ActionRefused, EscalationRefused, Escalator, action_event, pin_checked
 from acd.api import access, prometheus
 from acd.api.access import ACCESS, AUDIT, AUTH, OPEN, RULES, audited, identity_of, needs, route
 from acd.api.bodies import json_object as _json_object
@@ -42,7 +42,6 @@ from acd.auth.roles import (AGENT_SELF, AGENTS_ACT, AGENTS_READ, AUDIT as AUDIT_
                             METRICS, TICKETS_ACT, TICKETS_READ, UNITS)
 from acd.config.access import AccessSettings
 from acd.config.back_office import back_office_of
-from acd.daemon.escalation import EscalationRefused, Escalations
 from acd.engine import Engine
 from acd.engine import decisions as d
 from acd.engine import events as e
@@ -72,7 +71,7 @@ class Live(Protocol):
 LIVE: web.AppKey[Live] = web.AppKey("live", Live)  # type: ignore[arg-type]
 GUARD: web.AppKey[PinGuard] = web.AppKey("guard", PinGuard)
 FEED: web.AppKey[Feed] = web.AppKey("feed", Feed)
-ESCALATIONS: web.AppKey[Escalations | None] = web.AppKey("escalations", object)  # type: ignore[arg-type]
+ESCALATIONS: web.AppKey[Escalator | None] = web.AppKey("escalations", object)  # type: ignore[arg-type]
 REGISTRATIONS: web.AppKey[Registrations] = web.AppKey("registrations", Registrations)
 DESK: web.AppKey[TicketDesk | None] = web.AppKey("desk", object)  # type: ignore[arg-type]
 TODAY: web.AppKey[LiveFigures] = web.AppKey("today", LiveFigures)
@@ -83,7 +82,7 @@ _REFUSED_STATUS = {"unknown_call": 404, "no_call": 404, "not_your_call": 403, "u
 _TICKET_REFUSED_STATUS = {"unknown_ticket": 404, "not_allowed": 409, "changed": 409}
 
 
-def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations | None = None,
+def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalator | None = None,
              registrations: Registrations | None = None, desk: TicketDesk | None = None, *,
              auth: AuthStore | None = None, settings: AccessSettings | None = None) -> web.Application:
     """``escalations``: the daemon's back-office escalation (None: that route answers 503).

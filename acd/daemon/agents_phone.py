@@ -28,10 +28,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from acd import call_contract as c
-from acd.agent_desk import ActionRefused, action_event, pin_checked
+from acd.agent_desk import ActionRefused, EscalationRefused, Escalator, action_event, pin_checked
 from acd.config.back_office import back_office_of
 from acd.config.model import AgentConfig, Config
-from acd.daemon.escalation import EscalationRefused, Escalations
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import decisions as d
 from acd.pin_guard import Attempt, PinGuard
@@ -72,7 +71,7 @@ class AgentPhone:
     """The handler, holding the PIN guard across calls."""
 
     def __init__(self, live: LiveEngine, guard: PinGuard | None = None,
-                 escalations: Escalations | None = None) -> None:
+                 escalations: Escalator | None = None) -> None:
         """``escalations``: where ``escalate`` opens tickets (None: the code is refused)."""
         self.live = live
         if guard is None:   # a given guard keeps its own limits (tests, a shared one)
@@ -130,8 +129,8 @@ class AgentPhone:
             return await self._escalate(session, agent.id, reason_text)
         try:
             event = action_event(self.config, action, self.live.now(), agent.id, reason_text)
-        except ActionRefused as refused:
-            log.info("agent request refused", extra={"agent_id": agent.id, "reason": str(refused)})
+        except ActionRefused as why:
+            log.info("agent request refused", extra={"agent_id": agent.id, "reason": str(why)})
             await session.stream_file(SOUNDS["refused"])
             return "refused"
         decisions = self.live.feed(event)
