@@ -96,6 +96,7 @@ class Daemon:
         self.callbacks = CallbackDialer(self.live, self.book)
         self.room = WaitingRoom(self.live, RoomSettings(recordings_dir=Path(settings.recordings_dir)),
                                 callbacks=self.callbacks, stop_playback=self.stop_playback)
+        self.live.commands = self.room          # the engine's commands on calls are the room's to carry out
         self.caller_numbers = CallerNumbers()
         self.escalations = Escalations(self.live, self.store_ticket, self.caller_numbers.number)
         self.live.subscribe(self.escalations)

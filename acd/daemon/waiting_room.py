@@ -269,7 +269,8 @@ def announcement_steps(announce: d.Announce, config: Config, language: str, prom
 
 
 class WaitingRoom:
-    """Holds the callers' sessions and carries out the engine's commands on them."""
+    """Holds the callers' sessions and carries out the engine's commands on them (whoever
+    builds the room makes it the live engine's ``commands``)."""
 
     def __init__(self, live: LiveEngine, settings: RoomSettings = RoomSettings(), callbacks: Any = None,
                  stop_playback: StopPlayback | None = None) -> None:
@@ -294,7 +295,6 @@ class WaitingRoom:
         self.closing = False
         #: a standby daemon (``acd.daemon.leader``) queues nobody
         self.standby = False
-        live.commands = self
 
     @property
     def config(self) -> Config:
