@@ -187,7 +187,7 @@ class EmergencyLine:
 
 def degraded_choice(config: Config) -> DegradedChoice | None:
     """The IVR's ``degraded`` settings (prompt, keys, timeout), if the config has them."""
-    choice = getattr(config.ivr, "degraded", None) if config.ivr is not None else None
+    choice = config.ivr.degraded if config.ivr is not None else None
     return choice if isinstance(choice, DegradedChoice) else None
 
 

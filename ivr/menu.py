@@ -106,7 +106,7 @@ def sound_file(reference: str, language: str, prompts_dir: str) -> str:
 
 def ivr_section(config: Config) -> IvrConfig:
     """The config's IVR, refusing a config that has none (no tree to walk)."""
-    if not isinstance(config.ivr, IvrConfig):
+    if config.ivr is None:
         raise ValueError(f"{config.source} has no 'ivr' section")
     return config.ivr
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:       # the sections' own modules register their parsers with the loader, which imports this one
+    from acd.config.access import AccessSettings, PrivacySettings
+    from acd.config.back_office import BackOffice
+    from acd.config.ivr import IvrConfig
+    from acd.config.sim import SimSettings
+    from acd.config.telephony import Phones, Trunks
 
 #: Agent selection strategies. ``longest_idle`` is ours (idle since the last call of any
 #: queue); the others keep app_queue's meaning so engineers can carry their habits over:
@@ -304,24 +311,24 @@ class Config:
     holidays: Mapping[str, HolidayCalendar]
     daemon: DaemonSettings
     #: the IVR section, parsed by ``acd.config.ivr`` (kept opaque to the engine)
-    ivr: Any = None
+    ivr: IvrConfig | None = None
     #: prompt id -> language -> text
     prompts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     #: trunk lines (simultaneous calls the line can carry; callers beyond get busy)
     lines: int = 100
     #: the simulator's section, parsed by ``acd.config.sim`` (the live daemon ignores it)
-    sim: Any = None
+    sim: SimSettings | None = None
     #: the back-office units tickets go to, parsed by ``acd.config.back_office``
-    back_office: Any = None
+    back_office: BackOffice | None = None
     #: page sessions and retention of personal data, parsed by ``acd.config.access``
-    access: Any = None
-    privacy: Any = None
+    access: AccessSettings | None = None
+    privacy: PrivacySettings | None = None
     #: prompts that say a number (waiting-room announcements): prompt id -> template
     number_prompts: Mapping[str, NumberPrompt] = field(default_factory=dict)
     #: the carriers' trunks and the agents' phones' DTMF and codecs, parsed by
     #: ``acd.config.telephony`` (None: the generator's defaults)
-    trunks: Any = None
-    phones: Any = None
+    trunks: Trunks | None = None
+    phones: Phones | None = None
     #: what is accepted but should change (clear-text PINs, a missing pins file);
     #: ``acd check`` prints them, the daemon logs them
     warnings: tuple[str, ...] = ()

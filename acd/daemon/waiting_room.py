@@ -173,7 +173,7 @@ def config_priorities(config: Config, queue: str) -> set[int]:
     """The priorities a caller of ``queue`` can carry: the queue's own and any the IVR's
     keys set (``ivr.nodes.*.options.*.priority``)."""
     result = {config.queues[queue].priority}
-    for node in getattr(config.ivr, "nodes", {}).values():
+    for node in (config.ivr.nodes if config.ivr is not None else {}).values():
         result.update(a.priority for a in node.options.values() if a.priority is not None)
     return result
 
@@ -559,7 +559,7 @@ class WaitingRoom:
     def _prompts_dir(self) -> str:
         if self.settings.prompts_dir is not None:
             return self.settings.prompts_dir
-        return str(getattr(self.config.ivr, "prompts_dir", None) or "acd")
+        return self.config.ivr.prompts_dir if self.config.ivr is not None else "acd"
 
     async def hand_over(self, timeout: float = 3.0) -> int:
         """The daemon is stopping: every caller waiting here (not one whose agent's phone
