@@ -20,7 +20,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from acd.config.loader import register_section
 from acd.config.located import Fields, Located
 
 
@@ -80,7 +79,3 @@ def parse_access(node: Located, partial: Mapping[str, Any]) -> AccessSettings:
 def parse_privacy(node: Located, partial: Mapping[str, Any]) -> PrivacySettings:
     f = Fields(node, ("retention_days",))
     return PrivacySettings(retention_days=f.int("retention_days", None, minimum=1, maximum=36500))
-
-
-register_section("access", parse_access)
-register_section("privacy", parse_privacy)

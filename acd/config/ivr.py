@@ -42,7 +42,6 @@ from typing import Any
 
 from acd.call_contract import CALLER_TYPES
 from acd.config.errors import ConfigError
-from acd.config.loader import register_section
 from acd.config.located import Fields, Located
 
 NODE_TYPES = ("menu", "info")
@@ -403,6 +402,3 @@ def _check_paths(config: IvrConfig, where: Located) -> None:
 
 def _error(where: Located, line: int, reason: str) -> ConfigError:
     return ConfigError(f"ivr.nodes: {reason}", where.file, line)
-
-
-register_section("ivr", parse_ivr)

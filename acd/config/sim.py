@@ -22,7 +22,6 @@ import yaml
 
 from acd.call_contract import CITIZEN, EMPLOYER, caller_skills
 from acd.config.errors import ConfigError
-from acd.config.loader import register_section
 from acd.config.located import Fields, Located, parse_yaml
 
 #: The kinds of day the simulator tells apart (their opening hours: sim/opening.py).
@@ -358,6 +357,3 @@ def _check_served(node: Located | None, settings: SimSettings, partial: Mapping[
                     if node is None:
                         raise ConfigError(f"sim (defaults): {reason}", partial.get("file"), queue.line or None)
                     raise node.error(reason)
-
-
-register_section("sim", parse_sim)
