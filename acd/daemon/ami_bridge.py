@@ -40,35 +40,16 @@ waiting callers whose channel no longer exists, and agents already on a call thi
 daemon does not know of (a restarted daemon, whose predecessor connected them): those
 are kept out of routing until their phone reports ``NOT_INUSE``, and the call each is
 on is identified for escalation (below); then each agent's endpoint with
-``PJSIPShowEndpoint``. (16.28 also has ``PJSIPShowContacts``, but it lists
-only the registrar's stored contacts, ``ast_sorcery_retrieve_by_fields(..., "contact",
-...)`` in pjsip_options.c ``get_all_contacts``, not the static ``contact=`` of an AOR,
-and it answers an Error when there are none; ``PJSIPShowEndpoint`` lists both kinds
-through ``ast_sip_for_each_contact``, with the user agent, and tells an endpoint
-Asterisk does not have, "Unable to retrieve endpoint", from one without contacts.)
+``PJSIPShowEndpoint`` (not ``PJSIPShowContacts``, which misses static contacts).
 
 Identifying a call an earlier daemon connected, so its agent can still escalate it
-(``acd.daemon.escalation``): the reliability contract keeps a call's identity on the
-caller's channel (``ACD_CALLID``, ``ACD_QUEUE``, set by the dialplan, the IVR and the
-waiting room), so the restarted daemon reads it there. Facts used (Asterisk 16.28):
-
-- each ``CoreShowChannel`` item (main/manager.c ``action_coreshowchannels``) carries the
-  channel snapshot fields of ``ast_manager_build_channel_state_string_prefix``
-  (main/manager_channels.c: ``Channel``, ``ChannelState``, ``ChannelStateDesc``,
-  ``CallerIDNum``, ``Uniqueid``, ``Linkedid``...) plus ``BridgeId``, empty when the
-  channel is in no bridge. The agent's answered leg and the caller's channel share the
-  BridgeId of the Dial's bridge, so the agent's peers are the other channels with its
-  BridgeId. Only an agent channel that is ``Up`` (``AST_STATE_UP``, 6) counts: a phone
-  still ringing has not taken the call. The caller's ``CallerIDNum`` is its number
-  (``<unknown>`` when it has none).
-- ``Getvar`` with ``Channel`` and ``Variable`` (main/manager.c ``action_getvar``, class
-  ``call``, which the daemon's AMI user may write) answers ``Response: Success`` with
-  ``Variable`` and ``Value`` (empty when unset) in the response itself, or ``Response:
-  Error`` (``No such channel``).
-- the variables are not inherited (no ``_`` prefix), so the agent's own leg of a normal
-  call has none; a callback's agent leg is the one that has them (``Originate``'s
-  ``Variable``, acd.daemon.callbacks) and its caller id is the citizen's number. So the
-  bridge peers are asked first, then the agent's own channel.
+(``acd.daemon.escalation``): the call contract keeps a call's identity on the caller's
+channel (``ACD_CALLID``, ``ACD_QUEUE``), which the reliability contract relies on
+(docs/reliability.md), so the restarted daemon reads it there: the agent's ``Up``
+channel from ``CoreShowChannels``, its bridge peers (same ``BridgeId``) asked with
+``Getvar`` first, then the agent's own channel (a callback's agent leg carries the
+variables). The Asterisk facts behind each step, with their sources:
+docs/architecture.md, "Asterisk facts the daemon relies on".
 
 A Getvar that fails (timeout, error, no link) is logged and the agent stays as before:
 out of routing until its phone is free, its call not escalatable here. An agent still

@@ -1,14 +1,15 @@
 """The daemon's wiring: config -> engine -> waiting room, agents' phones, AMI bridge,
 queue_log, one FastAGI server; signals for reload and stop.
 
-Start-up order matters for the reliability contract: the FastAGI server listens first
-(callers looping back into ``wait`` after a restart are re-queued at once, at their
-original place), then the AMI link comes up in the background and retries forever, so
-a PBX that is restarting does not stop the daemon from serving the sessions it has.
-But nobody is offered a call before AMI's resync has placed the agents restored from the
-saved roster (one may still be talking to a caller the last daemon connected): they are
-out of routing until then, re-queued callers wait at their place, and if AMI has not
-come within ``RESYNC_GRACE`` seconds they are released unchecked, with an error logged.
+Start-up order matters for the reliability contract (docs/reliability.md): the FastAGI
+server listens first (callers looping back into ``wait`` after a restart are re-queued
+at once, at their original place), then the AMI link comes up in the background and
+retries forever, so a PBX that is restarting does not stop the daemon from serving the
+sessions it has. But nobody is offered a call before AMI's resync has placed the agents
+restored from the saved roster (one may still be talking to a caller the last daemon
+connected): they are out of routing until then, re-queued callers wait at their place,
+and if AMI has not come within ``RESYNC_GRACE`` seconds they are released unchecked,
+with an error logged.
 """
 from __future__ import annotations
 

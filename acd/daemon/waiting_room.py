@@ -1,31 +1,17 @@
 """The waiting room: the ``wait`` FastAGI handler that holds each caller until an agent
 answers.
 
-Why each caller waits inside its own FastAGI session, and the agent is dialled from it
-(``EXEC Dial``) rather than redirected there over AMI:
+Each caller waits inside its own FastAGI session, and the agent is dialled from it
+(``EXEC Dial``) rather than redirected there over AMI: the coroutine that owns the
+channel is the only one that acts on it (no race between a decision and a hang-up),
+music on hold plays while it sleeps, and Dial's DIALSTATUS says how the offer ended.
+The moment of answer comes from AMI (``DialEnd``, ami_bridge.py), because Dial only
+returns when the conversation is over. The Asterisk facts behind this, with their
+sources: docs/architecture.md, "Asterisk facts the daemon relies on".
 
-- app_queue itself works this way (the caller's channel stays in the application and
-  Dials the member), and so avoids the race an AMI ``Redirect`` has: a caller who hangs
-  up, or whose channel moves, between the engine's decision and the Redirect leaves the
-  agent reserved for a channel that no longer exists, or pulls a channel out of another
-  application. Here the coroutine that owns the channel is the only one that acts on it.
-- res_agi.c (``run_agi``) keeps an idle FastAGI channel serviced: it reads the
-  channel's frames while it waits for our next command, so ``SET MUSIC ON`` plays music
-  on hold without a command in flight, and when the channel hangs up it writes
-  ``HANGUP`` to the socket. The coroutine can thus sleep on an asyncio queue until the
-  engine offers it an agent, at no cost to Asterisk and with no polling.
-- app_dial.c: with option ``g`` Dial returns 0 when the *agent* hangs up and the
-  caller is still there (``DIALSTATUS=ANSWER``), and -1 when the *caller* hangs up, so
-  who ended the call is known without guessing; ``m(class)`` keeps the music on while
-  the agent's phone rings; the ring timeout is Dial's own timeout, so ring-no-answer
-  (``NOANSWER``), busy (``BUSY``) and unreachable (``CHANUNAVAIL``) come back as
-  DIALSTATUS and go back to the engine with the caller's place kept.
-- The moment of answer comes from AMI (``DialEnd`` with ``DialStatus: ANSWER``, see
-  ami_bridge.py), because Dial only returns when the conversation is over.
-
-Restarts: the routing attributes live on the channel (ACD_* variables, see the
-contract). The handler stamps ``ACD_ENQUEUED_AT`` once; if the daemon dies, the socket
-closes, AGI returns with ``ACD_WAIT_RESULT`` still empty, and the generated dialplan loops
+Restarts: the routing attributes live on the channel (ACD_* variables, the call
+contract: acd/call_contract.py, docs/architecture.md). The handler stamps
+``ACD_ENQUEUED_AT`` once; if the daemon dies, the socket closes, AGI returns with ``ACD_WAIT_RESULT`` still empty, and the generated dialplan loops
 back into ``wait`` (retrying while no daemon listens, ``ACD_TRIES``, reset here): the restarted daemon reads the same variables and re-queues the
 caller at the original place (``CallArrived(enqueued_at=...)``). A caller whose Dial was
 answered is recognised by ``DIALSTATUS=ANSWER`` and never queued again, by the daemon
@@ -36,17 +22,10 @@ exactly when the mark matters (an outage); a Setvar would be lost with the link.
 
 An offer cuts the sentence playing at once, not between sentences: each sentence is one
 STREAM FILE of 1.5 to 3 s, and while it finishes the reserved agent sits idle and the
-caller waits for nothing. Asterisk's own means (Asterisk 16): the AMI action
-``ControlPlayback`` with ``Control: stop`` (apps/app_controlplayback.c,
-``controlplayback_manager``, write class ``call``) queues ``AST_CONTROL_STREAM_STOP`` on
-the channel; ``waitstream_core`` (main/file.c), which res_agi's ``handle_streamfile``
-waits in, returns on that frame, and STREAM FILE answers ``200 result=0
-endpos=<samples played>``. The room does not speak AMI itself: the daemon injects
-``stop_playback`` (a coroutine taking the channel's name). A stop that fails, or reaches
-the channel when no file plays, costs only the old behaviour (the sentence finishes); a
-stop frame nobody played for is harmless: res_agi's ``run_agi`` reads and drops the
-channel's frames between commands, and Dial's ``wait_for_answer`` (app_dial.c) skips
-control frames it does not know.
+caller waits for nothing. The room does not speak AMI itself: the daemon injects
+``stop_playback`` (AMI ``ControlPlayback``, ``Control: stop``). A stop that fails, or
+reaches the channel when no file plays, costs only the old behaviour (the sentence
+finishes).
 
 On the way out the handler always sets ``ACD_WAIT_RESULT`` (``answered``, ``exit``,
 ``error``, ``handover`` when the daemon stops: ``hand_over``) and for an exit ``ACD_EXIT`` / ``ACD_EXIT_TARGET`` (the queue's on_max_wait
