@@ -421,7 +421,7 @@ class AMIBridge:
             own = self._own_channel(agent_id, candidates)
             self.resume(agent_id, call_id, queue, str(message.get("Uniqueid") or ""), enqueued_text, connected_text,
                         talking_for=_duration(own), agent_uniqueid=str(own.get("Uniqueid") or "") if own else "")
-            book = getattr(self.room.callbacks, "book", None)
+            book = self.room.callbacks.book if self.room.callbacks is not None else None
             if book is not None and call_id in self.resumed_calls:
                 # a callback's try under way: the citizen answered if the leg is bridged
                 # (Dial bridges only an answered callee; CoreShowChannel's BridgeId)

@@ -30,13 +30,16 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from acd import call_contract as c
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import decisions as d
 from acd.engine import events as e
 from acd.protocol.errors import AMIError
+
+if TYPE_CHECKING:       # the book needs SQLAlchemy; a daemon without one passes none
+    from acd.daemon.callback_book import CallbackBook
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +60,7 @@ class _Placed:
 
 
 class CallbackDialer:
-    def __init__(self, live: LiveEngine, book: Any = None) -> None:
+    def __init__(self, live: LiveEngine, book: CallbackBook | None = None) -> None:
         """``book``: told each try's outcome (``tried(call_id, answered)``); callbacks
         cannot be dialled until an AMI link is installed and up."""
         self.live = live

@@ -41,7 +41,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from acd import call_contract as c
 from acd.call_contract import CallVariablesError, parse_skills
@@ -50,6 +50,9 @@ from acd.daemon.live_engine import LiveEngine
 from acd.engine import decisions as d
 from acd.engine import events as e
 from acd.engine.states import CallState
+
+if TYPE_CHECKING:
+    from acd.daemon.callbacks import CallbackDialer
 
 log = logging.getLogger(__name__)
 
@@ -251,7 +254,7 @@ class WaitingRoom:
     """Holds the callers' sessions and carries out the engine's commands on them (whoever
     builds the room makes it the live engine's ``commands``)."""
 
-    def __init__(self, live: LiveEngine, settings: RoomSettings = RoomSettings(), callbacks: Any = None,
+    def __init__(self, live: LiveEngine, settings: RoomSettings = RoomSettings(), callbacks: CallbackDialer | None = None,
                  stop_playback: StopPlayback | None = None) -> None:
         """``callbacks`` places offers of calls whose caller left asking to be called back
         (``acd.daemon.callbacks.CallbackDialer``); ``stop_playback`` cuts the sentence a
@@ -403,11 +406,12 @@ class WaitingRoom:
     def _keep_callback(self, attributes: CallerAttributes, enqueued_at: float) -> None:
         """A callback number that came on the channel (not through the IVR, which stores
         it before confirming) goes to the callback book too, so no restart forgets it."""
-        book = getattr(self.callbacks, "book", None)
-        if book is None or attributes.call_id in book.pending:
+        book = self.callbacks.book if self.callbacks is not None else None
+        number = attributes.callback
+        if book is None or not number or attributes.call_id in book.pending:
             return
         task = asyncio.get_running_loop().create_task(book.promise(
-            attributes.call_id, attributes.queue, attributes.callback, requirements=attributes.requirements,
+            attributes.call_id, attributes.queue, number, requirements=attributes.requirements,
             priority=attributes.priority, language=attributes.language, caller_type=attributes.caller_type,
             enqueued_at=enqueued_at))
         self._stopping.add(task)
@@ -680,7 +684,7 @@ class WaitingRoom:
         while len(self._answered_calls) > ANSWERED_MEMORY:
             self._answered_calls.popitem(last=False)
         self.live.feed(e.OfferAnswered(at, caller.call_id, offer.agent_id))
-        book = getattr(self.callbacks, "book", None)
+        book = self.callbacks.book if self.callbacks is not None else None
         if offer.callback and book is not None:
             # the caller was still on the line when the agent answered: the promise is kept
             book.tried(caller.call_id, answered=True)
