@@ -37,10 +37,10 @@ import yaml
 
 from acd.config import ConfigError, load_config
 from acd.config.model import Config
-from acd.daemon.live_figures import LiveFigures
 from acd.engine import AgentState, CallState
 from acd.engine import events as e
 from acd.engine.lines import qualifies
+from acd.live_figures import LiveFigures
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "examples" / "1555.yaml"
 #: the demo's default load: more than the agents logged in can take (about 32 erlangs on

@@ -28,9 +28,9 @@ from typing import Any, cast
 import redis.asyncio as aioredis
 
 from acd.batch_writer import BatchWriter
-from acd.daemon.registrations import PhoneRegistration
 from acd.engine import decisions as d
 from acd.engine.serialize import decision_dict
+from acd.registrations import PhoneRegistration
 
 log = logging.getLogger(__name__)
 

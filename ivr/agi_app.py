@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
-from acd.call_contract import CALLID, ENQUEUED_AT
+from acd.call_contract import CALLER_TYPE, CALLID, ENQUEUED_AT, IVR_GOODBYE, IVR_QUEUE, IVR_RESULT, LANG, QUEUE, SATISFACTION
 from acd.config.model import Config
 from ivr.menu import ALL_KEYS, AskNumber, Goodbye, Listen, MenuWalk, Route, Step, ivr_section, sound_file
 from ivr.survey import Answered, SurveyQuestion
@@ -74,7 +74,7 @@ class IvrApp:
         env = session.env
         walk = MenuWalk(self.config, self.now, caller_number=_digits_only(env.get("agi_callerid", "")))
         await session.answer()
-        await session.set_variable("ACD_IVR_RESULT", "")
+        await session.set_variable(IVR_RESULT, "")
         step = await self._first_step(session, walk)
         while True:
             if isinstance(step, Listen):
@@ -88,7 +88,7 @@ class IvrApp:
             else:
                 assert isinstance(step, Goodbye)
                 log.info("IVR goodbye", extra={"channel": env.get("agi_channel"), "node": walk.node.id})
-                await session.set_variable("ACD_IVR_RESULT", "goodbye")
+                await session.set_variable(IVR_RESULT, IVR_GOODBYE)
                 await self._play(session, step.prompts, walk.language)
                 return
 
@@ -97,10 +97,10 @@ class IvrApp:
         the callback question for the queue the caller was in."""
         args = getattr(session.env, "args", ())
         if "callback" in args or getattr(session.env, "query", {}).get("step") == "callback":
-            queue = await session.get_variable("ACD_QUEUE") or ""
+            queue = await session.get_variable(QUEUE) or ""
             if queue in self.config.queues:
-                return walk.request_callback(queue, await session.get_variable("ACD_LANG"),
-                                             await session.get_variable("ACD_CALLER_TYPE"))
+                return walk.request_callback(queue, await session.get_variable(LANG),
+                                             await session.get_variable(CALLER_TYPE))
             log.error("callback asked for an unknown queue", extra={"queue": queue})
         return walk.start()
 
@@ -108,8 +108,8 @@ class IvrApp:
         """The ``survey`` handler: one question after the agent hung up."""
         if self.ivr.survey is None:
             return
-        call_id = await session.get_variable("ACD_CALLID") or session.env.get("agi_uniqueid", "")
-        language = await session.get_variable("ACD_LANG") or self.config.default_language
+        call_id = await session.get_variable(CALLID) or session.env.get("agi_uniqueid", "")
+        language = await session.get_variable(LANG) or self.config.default_language
         if language not in self.config.languages:
             language = self.config.default_language
         question = SurveyQuestion(self.ivr.survey, invalid=self.ivr.sounds["invalid"], timeout=self.ivr.timeout,
@@ -119,7 +119,7 @@ class IvrApp:
             key = await self._listen(session, step, language)
             step = question.press(key) if key else question.no_input()
         if step.score is not None:
-            await session.set_variable("ACD_SATISFACTION", str(step.score))
+            await session.set_variable(SATISFACTION, str(step.score))
             log.info("satisfaction", extra={"call_id": call_id, "score": step.score})
             if self.on_satisfaction is not None:
                 self.on_satisfaction(call_id, step.score)
@@ -160,7 +160,7 @@ class IvrApp:
             route = await self._keep_callback(session, call_id, route)
         for name, value in route.variables.items():
             await session.set_variable(name, value)
-        await session.set_variable("ACD_IVR_RESULT", "queue")
+        await session.set_variable(IVR_RESULT, IVR_QUEUE)
         log.info("IVR route", extra={"channel": session.env.get("agi_channel"), **route.variables})
         await self._play(session, route.prompts, route.language)
 

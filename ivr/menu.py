@@ -20,9 +20,10 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
+from acd.call_contract import CALLER_TYPES, CITIZEN, caller_skills, route_variables
 from acd.config.ivr import AGENT, BACK, REPEAT, Action, IvrConfig, Node
 from acd.config.model import Config
-from ivr.calendar import is_open, local_time
+from acd.config.calendar import is_open, local_time
 
 #: every key the phone has: all of them interrupt a prompt, so a wrong key is heard as
 #: wrong instead of being swallowed
@@ -61,16 +62,8 @@ class Route:
 
     @property
     def variables(self) -> dict[str, str]:
-        values = {
-            "ACD_QUEUE": self.queue,
-            "ACD_SKILLS": ",".join(f"{skill}={level}" for skill, level in sorted(self.requirements.items())),
-            "ACD_PRIORITY": str(self.priority),
-            "ACD_LANG": self.language,
-            "ACD_CALLER_TYPE": self.caller_type,
-        }
-        if self.callback is not None:
-            values["ACD_CALLBACK"] = self.callback
-        return values
+        return route_variables(self.queue, self.requirements, self.priority, self.language, self.caller_type,
+                               self.callback)
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +106,7 @@ def sound_file(reference: str, language: str, prompts_dir: str) -> str:
 
 def ivr_section(config: Config) -> IvrConfig:
     """The config's IVR, refusing a config that has none (no tree to walk)."""
-    if not isinstance(config.ivr, IvrConfig):
+    if config.ivr is None:
         raise ValueError(f"{config.source} has no 'ivr' section")
     return config.ivr
 
@@ -169,7 +162,7 @@ class MenuWalk:
         if language not in self.config.languages:
             language = None
         self.choices = Choices(language=language, queue=queue,
-                               caller_type=caller_type if caller_type in ("citizen", "employer") else None)
+                               caller_type=caller_type if caller_type in CALLER_TYPES else None)
         return self._ask_callback(self.choices)
 
     def no_input(self) -> Step:
@@ -254,13 +247,8 @@ class MenuWalk:
     def _route(self, choices: Choices, prompts: tuple[str, ...], callback: str | None = None) -> Route:
         assert choices.queue is not None
         language = choices.language or self.config.default_language
-        caller_type = choices.caller_type or "citizen"
-        requirements = dict(choices.skills)
-        skills = self.config.skills
-        if f"lang:{language}" in skills:
-            requirements.setdefault(f"lang:{language}", 1)
-        if caller_type == "employer" and "type:employer" in skills:
-            requirements.setdefault("type:employer", 1)
+        caller_type = choices.caller_type or CITIZEN
+        requirements = caller_skills(choices.skills, language, caller_type, self.config.skills)
         queue = self.config.queues[choices.queue]
         priority = queue.priority if choices.priority is None else choices.priority
         return Route(self._flush(*prompts), choices.queue, requirements, priority, language, caller_type, callback)

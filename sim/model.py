@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import simpy
 from simpy.events import NORMAL
 
+from acd.call_contract import CITIZEN, EMPLOYER, caller_skills
 from acd.config.model import Config
 from acd.config.sim import SimSettings
 from acd.engine import AgentState, Engine
@@ -61,6 +62,11 @@ class CallAttempt:
     patience: float | None = None
     exit_action: str | None = None
     escalated: bool = False
+
+    @property
+    def caller_type(self) -> str:
+        """The caller type the IVR would have set (``ACD_CALLER_TYPE``)."""
+        return EMPLOYER if self.employer else CITIZEN
 
 
 @dataclass(slots=True)
@@ -290,7 +296,7 @@ class CallCentreDay:
         self._live[call.id] = call
         self._ringing_at_once = None
         self._feed(e.CallArrived(now, call.id, call.queue, self._requirements(call),
-                                 language=call.language, caller_type="employer" if call.employer else "citizen"))
+                                 language=call.language, caller_type=call.caller_type))
         if call.patience is not None and call.outcome == "unfinished":
             patience = call.patience
             # an offered caller is connected answer_delay later (simulated agents always
@@ -326,17 +332,13 @@ class CallCentreDay:
         self._start_call(self._new_attempt(previous.attempt + 1, previous))
 
     def _requirements(self, call: CallAttempt) -> dict[str, int]:
-        """What the IVR adds to the queue's requirements (ACD_SKILLS): the caller's
-        language, and ``type:employer`` for employers, when the config declares them."""
+        """What the IVR adds to the queue's requirements (``ACD_SKILLS``), by the
+        production IVR's own rule (``caller_skills``): a simulated caller chose no
+        key-level skills, only a language and a caller type."""
         key = (call.language, call.employer)
         cached = self._requirements_cache.get(key)
         if cached is None:
-            skills = self.config.skills
-            cached = {}
-            if f"lang:{call.language}" in skills:
-                cached[f"lang:{call.language}"] = 1
-            if call.employer and "type:employer" in skills:
-                cached["type:employer"] = 1
+            cached = caller_skills({}, call.language, call.caller_type, self.config.skills)
             self._requirements_cache[key] = cached
         return cached
 

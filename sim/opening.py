@@ -1,5 +1,5 @@
 """Which queues are open at each minute of the simulated day: the config's schedules,
-weekdays, weekends and holidays, as the IVR applies them (``ivr.calendar.is_open``).
+weekdays, weekends and holidays, as the IVR applies them (``acd.config.calendar.is_open``).
 
 A caller whose queue is closed when the IVR is done takes the closed path (the hours
 message, the callback offer): no agent is needed for them, so the plan staffs none.
@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta, timezone
 from acd.config.model import Config
 from acd.config.sim import DAY_TYPES, SimSettings
 from acd.engine.lines import qualifies
-from ivr.calendar import holiday_name, is_open
+from acd.config.calendar import holiday_name, is_open
 
 _WEEKDAY = {"weekday": 2, "saturday": 5, "sunday": 6}
 #: the year representative dates are taken from

@@ -172,6 +172,7 @@ class Room:
         self.stops: list[str] = []
         self.stop_error: Exception | None = None
         self.room = WaitingRoom(self.live, settings, stop_playback=self.stop_playback if stops else None)
+        self.live.commands = self.room
         self.tasks: list[asyncio.Task] = []
 
     async def stop_playback(self, channel: str) -> None:

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from acd.api import make_app
 from acd.config import load_config_text
 from acd.config.back_office import back_office_of
-from acd.daemon.agents_phone import PinGuard
+from acd.pin_guard import PinGuard
 from acd.daemon.escalation import Escalations
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import events as e

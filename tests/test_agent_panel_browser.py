@@ -16,7 +16,7 @@ from selenium.webdriver.support.ui import Select
 from acd.api import make_app
 from acd.config import load_config_text
 from acd.config.back_office import back_office_of
-from acd.daemon.agents_phone import PinGuard
+from acd.pin_guard import PinGuard
 from acd.daemon.escalation import Escalations
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import events as e

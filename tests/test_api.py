@@ -9,10 +9,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from acd.api import make_app
 from acd.api.access import AUTH
 from acd.config import load_config_text
-from acd.daemon.agents_phone import PinGuard
 from acd.daemon.escalation import Escalations
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import events as e
+from acd.pin_guard import PinGuard
 from tests.auth_helpers import PLAIN_HTTP, log_in, people
 from tests.engine_helpers import make_config
 
@@ -50,6 +50,20 @@ async def test_agent_logs_in_from_the_web_panel_and_takes_a_call(api):
     assert agents["11"]["state"] == "ringing" and agents["11"]["call"] == "c1"
     r = await client.post("/api/agents/11/pause", json={"pin": "1234", "reason": "nap"})
     assert r.status == 409 and "unknown pause reason" in (await r.json())["reason"]
+
+
+async def test_the_panel_finds_a_pause_reason_by_the_phone_s_rule(api):
+    """One rule for both ways in (acd.agent_desk.pause_reason): a reason's 1-based number
+    as a phone types it, and none given is the config's first (it was "break" here, a
+    name the config need not have)."""
+    client, live, _ = api
+    reasons = list(live.engine.config.routing.pause_reasons)
+    await client.post("/api/agents/11/login", json={"pin": "1234"})
+    r = await client.post("/api/agents/11/pause", json={"pin": "1234", "reason": "2"})
+    assert r.status == 200 and live.engine.agents["11"].reason == reasons[1]
+    await client.post("/api/agents/11/unpause", json={"pin": "1234"})
+    r = await client.post("/api/agents/11/pause", json={"pin": "1234"})
+    assert r.status == 200 and live.engine.agents["11"].reason == reasons[0]
 
 
 async def test_wrong_pins_are_refused_then_locked(api):
@@ -318,7 +332,7 @@ async def test_escalation_without_the_daemons_wiring_is_unavailable(api):
 
 
 async def test_agents_show_their_phones_registration_and_the_queues_count_logged_in_agents_without_one(tmp_path):
-    from acd.daemon.registrations import Registrations
+    from acd.registrations import Registrations
 
     clock = Clock()
     live = LiveEngine(make_config(QUEUE, AGENTS), now=clock)

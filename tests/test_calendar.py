@@ -1,4 +1,4 @@
-"""Greek public holidays and opening hours (ivr.calendar)."""
+"""Greek public holidays and opening hours (acd.config.calendar)."""
 from __future__ import annotations
 
 from datetime import date, datetime, time
@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from acd.config.model import HolidayCalendar, Schedule, TimeRange
-from ivr.calendar import greek_holidays, holiday_name, is_open, labour_day, local_time, orthodox_easter
+from acd.config.calendar import greek_holidays, holiday_name, is_open, labour_day, local_time, orthodox_easter
 
 ATHENS = ZoneInfo("Europe/Athens")
 

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 import pytest
 
 from acd.config import load_config_text
-from acd.daemon.agents_phone import AgentPhone, PinGuard, endpoint_of, pause_reason, unit_choice
+from acd.agent_desk import pause_reason
+from acd.daemon.agents_phone import AgentPhone, endpoint_of, unit_choice
+from acd.pin_guard import PinGuard
 from acd.daemon.escalation import Escalations
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import AgentState
@@ -92,7 +94,7 @@ async def test_three_wrong_pins_lock_the_agent_even_for_the_right_pin_until_the_
     locked = await dial(phone, "login", typed=["1234"])
     assert locked.vars["ACD_AGENT_RESULT"] == "locked"
     assert "agent-pass" not in locked.heard              # not even asked: nothing to guess against
-    # a hot desk is another source with budgets of its own (acd.daemon.pin_guard)
+    # a hot desk is another source with budgets of its own (acd.pin_guard)
     for _ in range(3):
         await dial(phone, "login", typed=["11", "0000"], channel="PJSIP/desk-7-00000001")
     from_another_phone = await dial(phone, "login", typed=["11", "1234"], channel="PJSIP/desk-7-00000001")

@@ -5,12 +5,13 @@ import asyncio
 
 import pytest
 
+from acd.agent_desk import EscalationRefused
 from acd.daemon.ami_bridge import AMIBridge
-from acd.daemon.escalation import EscalationRefused, Escalations
-from acd.protocol.errors import AMIActionError
+from acd.daemon.escalation import Escalations
 from acd.engine import AgentState
 from acd.engine import decisions as d
 from acd.engine import events as e
+from acd.protocol.errors import AMIActionError
 from tests.daemon_fakes import Room, ringing, settle
 
 

@@ -77,6 +77,7 @@ async def test_missing_announcement_file_leaves_the_real_call_waiting(ami: tuple
                     "trim", "0", "0.2"], check=True)
     live = LiveEngine(config_with(PROMPTS))
     room = WaitingRoom(live, RoomSettings(prompts_dir=str(sounds)))
+    live.commands = room
     server = FastAGIServer({"wait": room.handle}, port=port)
     await server.start()
     done: asyncio.Queue[AMIMessage] = asyncio.Queue()

@@ -11,7 +11,7 @@ import pytest
 
 from acd.cli import main
 from acd.daemon.app import Daemon
-from acd.daemon.pin_guard import Attempt
+from acd.pin_guard import Attempt
 from acd.engine import AgentState
 from acd.engine import events as e
 

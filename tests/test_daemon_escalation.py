@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from acd.agent_desk import EscalationRefused
 from acd.config import load_config_text
 from acd.daemon.app import Daemon
 from acd.daemon.caller_numbers import CallerNumbers
-from acd.daemon.escalation import EscalationRefused, Escalations
+from acd.daemon.escalation import Escalations
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import events as e
 from acd.records.ticket import Ticket

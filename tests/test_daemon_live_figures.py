@@ -1,7 +1,7 @@
 """Live figures follow acd.metrics' definitions over the engine's real decisions."""
 from __future__ import annotations
 
-from acd.daemon.live_figures import LiveFigures
+from acd.live_figures import LiveFigures
 from acd.engine import Engine
 from acd.engine import events as e
 from tests.engine_helpers import make_config

@@ -336,7 +336,7 @@ def test_reentry_after_an_exit_keeps_the_place_only_for_a_callback(config: Confi
 
 
 def test_a_caller_handed_over_by_a_stopping_daemon_tries_again_at_once_then_the_fallback(config: Config) -> None:
-    from acd.daemon.waiting_room import HANDED_OVER
+    from acd.call_contract import WAIT_HANDOVER as HANDED_OVER
 
     waiting = contexts(extensions(config, SANDBOX))["acd-waiting"]
     assert f'"${{ACD_WAIT_RESULT}}" = "{HANDED_OVER}"]?handover)' in waiting
@@ -365,7 +365,7 @@ def test_with_two_daemons_a_caller_and_an_agents_code_try_the_second_fastagi(con
 
 
 def test_fallback_members_are_named_as_the_queue_log_names_the_agents(config: Config) -> None:
-    from acd.daemon.queue_log import member_name
+    from acd.config.model import member_name
 
     names = {line.split(",")[2] for line in queues(config).splitlines() if line.startswith("member =>")}
     assert names == {member_name(agent) for agent in config.agents.values()}

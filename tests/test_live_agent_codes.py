@@ -26,7 +26,8 @@ from typing import Any
 import pytest
 
 from acd.config import load_config
-from acd.daemon.agents_phone import SOUNDS, PinGuard
+from acd.daemon.agents_phone import SOUNDS
+from acd.pin_guard import PinGuard
 from acd.engine import AgentState, CallState
 from dialplan.generate import FEATURE_CODES, Options, generate
 from rig.agi_trace import AgiSession, AgiTrace

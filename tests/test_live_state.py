@@ -52,7 +52,7 @@ async def test_many_writers_wait_for_a_connection_instead_of_failing(redis_url):
 
 
 async def test_phone_registrations_are_mirrored_in_redis(redis_url):
-    from acd.daemon.registrations import Registrations
+    from acd.registrations import Registrations
 
     state = LiveState(redis_url, prefix=f"test-{uuid.uuid4().hex[:8]}:", interval=0.01)
     await state.start()

@@ -8,7 +8,7 @@ import asyncio
 from aiohttp.test_utils import TestServer
 
 from acd.api import make_app
-from acd.daemon.agents_phone import PinGuard
+from acd.pin_guard import PinGuard
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import events as e
 from tests.auth_helpers import PASSWORD, PLAIN_HTTP, people

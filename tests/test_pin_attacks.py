@@ -27,7 +27,8 @@ from acd.api.app import make_app
 from acd.config.access import AccessSettings
 from acd.auth import AuthStore
 from acd.config.pins import hash_pin
-from acd.daemon.agents_phone import AgentPhone, PinGuard
+from acd.daemon.agents_phone import AgentPhone
+from acd.pin_guard import PinGuard
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import AgentState
 from tests.auth_helpers import FAST, PASSWORD

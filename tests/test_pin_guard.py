@@ -2,8 +2,8 @@
 tests/test_pin_attacks.py)."""
 from __future__ import annotations
 
-from acd.daemon import pin_guard
-from acd.daemon.pin_guard import Attempt, PinGuard
+from acd import pin_guard
+from acd.pin_guard import Attempt, PinGuard
 
 
 class Clock:

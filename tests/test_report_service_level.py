@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from acd.config import ConfigError
-from acd.daemon.live_figures import LiveFigures
+from acd.live_figures import LiveFigures
 from acd.engine import Engine
 from acd.engine import events as e
 from acd.metrics import SERVICE_LEVEL_MODES, service_level_definition

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from acd.daemon.live_figures import LiveFigures
+from acd.live_figures import LiveFigures
 from acd.metrics import CallOutcome, RunningFigures, queue_figures
 
 DAY = 86_400.0

@@ -143,6 +143,19 @@ def test_english_callers_of_a_queue_without_english_agents_are_refused():
     assert info.value.line == text.splitlines().index("sim:") + 2
 
 
+def test_callers_that_a_widening_step_lets_any_agent_take_are_not_refused():
+    """The check widens the caller's whole requirements, as the engine does: a queue whose
+    widening drops ``lang:en`` serves English callers after that step, English agents or
+    none (the check used to widen the queue's own requirements only, and refused)."""
+    text = BASE.replace("lang:en: 3, ", "").replace(
+        "qb: {requires: {topic:b: 1}}", "qb: {requires: {topic:b: 1}, widening: [{after: 60, drop: [lang:en]}]}")
+    mix = "sim:\n  topics: {qb: 1}\n  languages: {el: 1, en: 1}\n"
+    config = load_config_text(text + mix, "plan.yaml")
+    assert config.queues["qb"].widened({"topic:b": 1, "lang:en": 1}, 1) == {"topic:b": 1}
+    with pytest.raises(ConfigError, match="no agent can take 'en' callers of queue 'qb'"):
+        load_config_text(text.replace(", widening: [{after: 60, drop: [lang:en]}]", "") + mix, "plan.yaml")
+
+
 def test_defaults_that_no_agent_can_serve_name_the_queue():
     text = BASE.replace("lang:en: 3, ", "")
     config = load_config_text(text, "plain.yaml")

@@ -16,10 +16,10 @@ from acd.api import make_app
 from acd.api.floor import QueueStaff, agents_by_queue, queue_members, queues_body, wait_alarm
 from acd.api.supervise import AMI_LINK, SPY_OPTIONS, originate_fields
 from acd.config import load_config
-from acd.daemon.agents_phone import PinGuard
+from acd.pin_guard import PinGuard
 from acd.daemon.live_engine import LiveEngine
-from acd.daemon.live_figures import LiveFigures
-from acd.daemon.registrations import Registrations
+from acd.live_figures import LiveFigures
+from acd.registrations import Registrations
 from acd.engine import AgentState, Engine
 from acd.engine import events as e
 from acd.metrics import CallOutcome, is_short_abandon, pooled_figures, queue_figures

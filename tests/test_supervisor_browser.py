@@ -20,7 +20,7 @@ from acd.api import make_app
 from acd.api.app import TODAY
 from acd.api.floor import local_midnight, queue_members
 from acd.config import load_config
-from acd.daemon.agents_phone import PinGuard
+from acd.pin_guard import PinGuard
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import AgentState
 from acd.engine import events as e

@@ -2,7 +2,7 @@
 
 Read side: queues (waiting, longest wait, agents staffed and free, logged-in agents whose
 phone is not registered), agents (state, reason, since, and their phone's registration as
-AMI reported it, ``acd.daemon.registrations``), waiting calls (position, estimated wait),
+AMI reported it, ``acd.registrations``), waiting calls (position, estimated wait),
 ``/api/events``, a WebSocket that pushes a snapshot then deltas cut to the reader's role
 (``acd.api.feed``, docs/api.md), and ``/metrics`` for Prometheus. Write side:
 the agents' web panel (login, logout, pause with a reason, unpause, ready), each with the
@@ -31,6 +31,7 @@ from typing import Any, Protocol
 from aiohttp import WSCloseCode, WSMsgType, web
 from sqlalchemy.exc import SQLAlchemyError
 
+from acd.agent_desk import ACTIONS, ActionRefused, EscalationRefused, Escalator, action_event, pin_checked
 from acd.api import access, agent_desk, openapi, prometheus, supervise
 from acd.api.access import ACCESS, AUDIT, AUTH, OPEN, RULES, audited, identity_of, needs, route
 from acd.api.bodies import json_object as _json_object
@@ -41,15 +42,14 @@ from acd.auth.roles import (AGENT_SELF, AGENTS_ACT, AGENTS_READ, AUDIT as AUDIT_
                             METRICS, TICKETS_ACT, TICKETS_READ, UNITS)
 from acd.config.access import AccessSettings
 from acd.config.back_office import back_office_of
-from acd.daemon.agents_phone import Attempt, PinGuard, pin_checked
-from acd.daemon.escalation import EscalationRefused, Escalations
-from acd.daemon.live_figures import LiveFigures
-from acd.daemon.registrations import Registrations
 from acd.engine import Engine
 from acd.engine import decisions as d
 from acd.engine import events as e
+from acd.live_figures import LiveFigures
+from acd.pin_guard import Attempt, PinGuard
 from acd.records.desk import TicketDesk
 from acd.records.ticket import STATUSES, TRANSITIONS, TicketRefused
+from acd.registrations import Registrations
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ class Live(Protocol):
 LIVE: web.AppKey[Live] = web.AppKey("live", Live)  # type: ignore[arg-type]
 GUARD: web.AppKey[PinGuard] = web.AppKey("guard", PinGuard)
 FEED: web.AppKey[Feed] = web.AppKey("feed", Feed)
-ESCALATIONS: web.AppKey[Escalations | None] = web.AppKey("escalations", object)  # type: ignore[arg-type]
+ESCALATIONS: web.AppKey[Escalator | None] = web.AppKey("escalations", object)  # type: ignore[arg-type]
 REGISTRATIONS: web.AppKey[Registrations] = web.AppKey("registrations", Registrations)
 DESK: web.AppKey[TicketDesk | None] = web.AppKey("desk", object)  # type: ignore[arg-type]
 TODAY: web.AppKey[LiveFigures] = web.AppKey("today", LiveFigures)
@@ -81,16 +81,8 @@ _REFUSED_STATUS = {"unknown_call": 404, "no_call": 404, "not_your_call": 403, "u
 #: HTTP status of each refusal of a ticket's move
 _TICKET_REFUSED_STATUS = {"unknown_ticket": 404, "not_allowed": 409, "changed": 409}
 
-_ACTIONS: dict[str, Callable[[float, str, dict[str, Any]], e.Event]] = {
-    "login": lambda at, agent, body: e.AgentLoggedIn(at, agent),
-    "logout": lambda at, agent, body: e.AgentLoggedOut(at, agent),
-    "pause": lambda at, agent, body: e.AgentPaused(at, agent, str(body.get("reason", "break"))),
-    "unpause": lambda at, agent, body: e.AgentUnpaused(at, agent),
-    "ready": lambda at, agent, body: e.AgentReady(at, agent),
-}
 
-
-def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalations | None = None,
+def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalator | None = None,
              registrations: Registrations | None = None, desk: TicketDesk | None = None, *,
              auth: AuthStore | None = None, settings: AccessSettings | None = None,
              caller_numbers: Callable[[str], str | None] | None = None) -> web.Application:
@@ -215,7 +207,7 @@ async def calls(request: web.Request) -> web.Response:
 
 
 async def _check_pin(request: web.Request, agent_id: str, pin: object) -> None:
-    """The agent's PIN, under the guard's limits for this address (acd.daemon.pin_guard):
+    """The agent's PIN, under the guard's limits for this address (acd.pin_guard):
     web failures never lock the agent's own phone."""
     config = request.app[LIVE].engine.config
     agent = config.agents.get(agent_id)
@@ -248,15 +240,19 @@ async def agent_action(request: web.Request) -> web.Response:
     live = request.app[LIVE]
     agent_id = request.match_info["agent_id"]
     action = request.match_info["action"]
-    if action not in _ACTIONS:
-        raise web.HTTPNotFound(text=f"unknown action {action!r}; use one of {', '.join(_ACTIONS)}")
+    if action not in ACTIONS:
+        raise web.HTTPNotFound(text=f"unknown action {action!r}; use one of {', '.join(ACTIONS)}")
     body = await _json_object(request, '{"pin": "1234"[, "reason": "break"]}')
-    reason = body.get("reason", "break")
+    reason = body.get("reason", "")
     if action == "pause" and not isinstance(reason, str):
         raise web.HTTPBadRequest(text='"reason" must be a string')
     await _authorise_agent(request, agent_id, body.get("pin"))
+    try:
+        event = action_event(live.engine.config, action, live.now(), agent_id, reason)
+    except ActionRefused as refused:
+        return web.json_response({"ok": False, "reason": str(refused)}, status=409)
     before = live.engine.agents[agent_id].state.value
-    out = live.feed(_ACTIONS[action](live.now(), agent_id, body))
+    out = live.feed(event)
     ignored = [x.reason for x in out if isinstance(x, d.Ignored)]
     if ignored:
         return web.json_response({"ok": False, "reason": ignored[0]}, status=409)

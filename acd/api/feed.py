@@ -33,9 +33,9 @@ from aiohttp import web
 from acd.api.floor import QueuesView
 from acd.auth import Identity
 from acd.auth.roles import AGENT_SELF, AGENTS_READ, FIGURES
-from acd.daemon.registrations import Registrations
 from acd.engine import Engine
 from acd.engine import decisions as d
+from acd.registrations import Registrations
 
 log = logging.getLogger(__name__)
 

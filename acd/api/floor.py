@@ -18,13 +18,13 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from acd.config.model import Config, QueueConfig
-from acd.daemon.live_figures import LiveFigures
-from acd.daemon.registrations import PhoneRegistration, Registrations
 from acd.engine import AgentState, CallState, Engine
 from acd.engine import decisions as d
 from acd.engine.lines import qualifies
 from acd.engine.runtime import Agent
+from acd.live_figures import LiveFigures
 from acd.metrics import QueueFigures, pooled_figures
+from acd.registrations import PhoneRegistration, Registrations
 
 #: seconds of the daemon's clock after which a view is rebuilt even if nothing happened
 REFRESH = 0.25

@@ -14,6 +14,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+# user names are checked where the config names them too (access.supervisor_phones)
+from acd.config.access import USER_NAME, check_user_name  # noqa: F401
+
 #: queue figures without personal data: waiting, talking, today's service level (the wallboard)
 FIGURES = "figures"
 #: the agents' states and names
@@ -61,13 +64,6 @@ ROLES: Mapping[str, frozenset[str]] = {
 }
 
 #: a user name: it signs ticket moves as ``person:<name>`` (an owner id, acd.config.back_office)
-USER_NAME = re.compile(r"^[a-z0-9][a-z0-9_.@-]{0,63}$")
-
-
-def check_user_name(name: str) -> str:
-    if not USER_NAME.match(name):
-        raise ValueError(f"a user name is 1 to 64 of a-z 0-9 _ . @ - (starting with a letter or digit), got {name!r}")
-    return name
 
 
 def check_scopes(role: str, scopes: tuple[str, ...] | list[str]) -> frozenset[str]:

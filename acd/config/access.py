@@ -23,7 +23,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from acd.config.loader import register_section
 from acd.config.located import Fields, Located
 
 
@@ -72,9 +71,17 @@ def privacy_of(config: Any) -> PrivacySettings:
 _PHONE = re.compile(r"^[A-Za-z0-9]+/[A-Za-z0-9_.@+-]{1,80}$")
 
 
-def _supervisor_phones(node: Located | None) -> dict[str, str]:
-    from acd.auth.roles import check_user_name
+#: a person's user name (``acd users add``, and where the config names a user)
+USER_NAME = re.compile(r"^[a-z0-9][a-z0-9_.@-]{0,63}$")
 
+
+def check_user_name(name: str) -> str:
+    if not USER_NAME.match(name):
+        raise ValueError(f"a user name is 1 to 64 of a-z 0-9 _ . @ - (starting with a letter or digit), got {name!r}")
+    return name
+
+
+def _supervisor_phones(node: Located | None) -> dict[str, str]:
     if node is None:
         return {}
     if not node.is_mapping():
@@ -113,7 +120,3 @@ def parse_access(node: Located, partial: Mapping[str, Any]) -> AccessSettings:
 def parse_privacy(node: Located, partial: Mapping[str, Any]) -> PrivacySettings:
     f = Fields(node, ("retention_days",))
     return PrivacySettings(retention_days=f.int("retention_days", None, minimum=1, maximum=36500))
-
-
-register_section("access", parse_access)
-register_section("privacy", parse_privacy)

@@ -32,7 +32,6 @@ from typing import Any
 
 from acd.config.errors import ConfigError
 from acd.config.limits import OWNER_ID, UNIT_NAME, check_length
-from acd.config.loader import register_section
 from acd.config.located import Fields, Located
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -161,6 +160,3 @@ def _check_ticket_exits(node: Located, office: BackOffice, queues: Mapping[str, 
         if getattr(action, "kind", None) == "ticket" and office.unit_for(name) is None:
             raise ConfigError(f"back_office: queue {name!r} exits to 'ticket' after max_wait but no unit "
                               "lists it and there is no 'default' unit", node.file, queue.line or node.line)
-
-
-register_section("back_office", parse_back_office)

@@ -40,13 +40,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from acd.call_contract import CALLER_TYPES
 from acd.config.errors import ConfigError
-from acd.config.loader import register_section
 from acd.config.located import Fields, Located
 
 NODE_TYPES = ("menu", "info")
 FAILURE_EXITS = ("agent", "goodbye")
-CALLER_TYPES = ("citizen", "employer")
 KEYS = "0123456789*#"
 #: the keys every node understands unless an option takes them: back, agent, repeat
 BACK, AGENT, REPEAT = "*", "0", "#"
@@ -403,6 +402,3 @@ def _check_paths(config: IvrConfig, where: Located) -> None:
 
 def _error(where: Located, line: int, reason: str) -> ConfigError:
     return ConfigError(f"ivr.nodes: {reason}", where.file, line)
-
-
-register_section("ivr", parse_ivr)

@@ -8,13 +8,16 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from acd.config.access import parse_access, parse_privacy
+from acd.config.back_office import parse_back_office
+from acd.config.calendar import builtin_holidays
 from acd.config.errors import ConfigError
-from acd.metrics import SERVICE_LEVEL_MODES
+from acd.config.ivr import parse_ivr
 from acd.config.limits import PAUSE_REASON, QUEUE_NAME, check_length
 from acd.config.pins import is_pin_hash, read_pins_file
 from acd.config.located import Fields, Located, parse_yaml, read_yaml
@@ -36,7 +39,10 @@ from acd.config.model import (
     TimeRange,
     WideningStep,
 )
-from acd.engine import strategies
+from acd.config.sim import parse_sim
+from acd.config.telephony import check_callback_dial, parse_phones, parse_trunks
+import acd.engine.strategies as strategies
+from acd.metrics import SERVICE_LEVEL_MODES
 
 _SKILL = re.compile(r"^[a-z][a-z0-9_-]*(:[a-z0-9_-]+)?$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
@@ -45,15 +51,13 @@ _PIN = re.compile(r"^[0-9]{4,8}$")
 _DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _BUILTIN_CALENDARS = ("greece",)
 
-#: Sections parsed after the core ones; ``acd.config.ivr`` registers the ``ivr`` parser.
+#: Sections parsed after the core ones, each by its own module, given the core parts
+#: parsed so far (languages, skills, queues, agents, schedules, holidays, prompts).
 SectionParser = Callable[[Located, dict[str, Any]], Any]
-_EXTRA_SECTIONS: dict[str, SectionParser] = {}
-
-
-def register_section(name: str, parser: SectionParser) -> None:
-    """Let a feature package (the IVR) own the parsing of its section of the same file."""
-    _EXTRA_SECTIONS[name] = parser
-
+_SECTIONS: Mapping[str, SectionParser] = {
+    "ivr": parse_ivr, "sim": parse_sim, "back_office": parse_back_office, "access": parse_access,
+    "privacy": parse_privacy, "trunks": parse_trunks, "phones": parse_phones,
+}
 
 def load_config(path: str | Path) -> Config:
     """Read and validate a config file; raises ConfigError naming file, line and reason."""
@@ -82,7 +86,6 @@ _TOP = ("service", "skills", "routing", "holidays", "schedules", "queues", "agen
 
 
 def _build(root: Located) -> Config:
-    _import_feature_sections()
     top = Fields(root, _TOP)
     service = Fields(top.require("service"), ("name", "languages", "lines", "timezone"))
     languages = _languages(service.require("languages"))
@@ -101,9 +104,8 @@ def _build(root: Located) -> Config:
         "languages": languages, "skills": skills, "queues": queues, "agents": agents,
         "schedules": schedules, "holidays": holidays, "prompts": prompts,
     }
-    extras = {name: parser(node, partial) for name, parser in _EXTRA_SECTIONS.items() if (node := top.get(name)) is not None}
+    extras = {name: parser(node, partial) for name, parser in _SECTIONS.items() if (node := top.get(name)) is not None}
     if "trunks" in extras:
-        from acd.config.telephony import check_callback_dial
         check_callback_dial(top.get("ivr"))
     return Config(
         source=root.file,
@@ -128,17 +130,6 @@ def _build(root: Located) -> Config:
         number_prompts=number_prompts,
         warnings=warnings,
     )
-
-
-def _import_feature_sections() -> None:
-    """Import the packages that own extra sections, so their parsers are registered."""
-    for module in ("acd.config.ivr", "acd.config.sim", "acd.config.back_office", "acd.config.access",
-                   "acd.config.telephony"):
-        try:
-            __import__(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
 
 
 # -- service and skills ------------------------------------------------------------------
@@ -255,8 +246,6 @@ def _check_not_dates(node: Located, name: str, builtin: str | None, dates: list[
     """A removed day must be one the builtin calendar computes, and not also added: else
     the line is a typo (the wrong year, the wrong day of a moved holiday) that would
     silently change nothing."""
-    from ivr.calendar import builtin_holidays   # the computation lives with the IVR's hours
-
     if builtin is None:
         raise node.error(f"'not_dates' removes computed holidays, but calendar {name!r} has no 'builtin'")
     for element in node.elements():

@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:       # the sections' own modules register their parsers with the loader, which imports this one
+    from acd.config.access import AccessSettings, PrivacySettings
+    from acd.config.back_office import BackOffice
+    from acd.config.ivr import IvrConfig
+    from acd.config.sim import SimSettings
+    from acd.config.telephony import Phones, Trunks
 
 from acd.metrics import ServiceLevelMode, service_level_definition
 
@@ -99,9 +106,11 @@ class QueueConfig:
     always_open: bool = False
     line: int = 0
 
-    def stage_requirements(self, stage: int) -> dict[str, int]:
-        """The requirements in force at widening ``stage`` (0 = before any step)."""
-        reqs = dict(self.requirements)
+    def widened(self, requirements: Requirements, stage: int) -> dict[str, int]:
+        """A caller's ``requirements`` after ``stage`` of this queue's widening steps (0 =
+        before any step). The one widening rule: the engine's lines, the queue_log and the
+        simulator's config check all call it."""
+        reqs = dict(requirements)
         for step in self.widening[:stage]:
             for skill in step.drop:
                 reqs.pop(skill, None)
@@ -286,7 +295,7 @@ class DaemonSettings:
     pin_lockout: float = 300.0
     #: wrong PINs from one address (any agents) and against one agent (from any address
     #: but the agent's own phone) within ``pin_window`` before that address, or the
-    #: agent's web and hot-desk logins, are locked (acd.daemon.pin_guard)
+    #: agent's web and hot-desk logins, are locked (acd.pin_guard)
     pin_source_max_failures: int = 10
     pin_agent_max_failures: int = 10
 
@@ -306,24 +315,24 @@ class Config:
     holidays: Mapping[str, HolidayCalendar]
     daemon: DaemonSettings
     #: the IVR section, parsed by ``acd.config.ivr`` (kept opaque to the engine)
-    ivr: Any = None
+    ivr: IvrConfig | None = None
     #: prompt id -> language -> text
     prompts: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
     #: trunk lines (simultaneous calls the line can carry; callers beyond get busy)
     lines: int = 100
     #: the simulator's section, parsed by ``acd.config.sim`` (the live daemon ignores it)
-    sim: Any = None
+    sim: SimSettings | None = None
     #: the back-office units tickets go to, parsed by ``acd.config.back_office``
-    back_office: Any = None
+    back_office: BackOffice | None = None
     #: page sessions and retention of personal data, parsed by ``acd.config.access``
-    access: Any = None
-    privacy: Any = None
+    access: AccessSettings | None = None
+    privacy: PrivacySettings | None = None
     #: prompts that say a number (waiting-room announcements): prompt id -> template
     number_prompts: Mapping[str, NumberPrompt] = field(default_factory=dict)
     #: the carriers' trunks and the agents' phones' DTMF and codecs, parsed by
     #: ``acd.config.telephony`` (None: the generator's defaults)
-    trunks: Any = None
-    phones: Any = None
+    trunks: Trunks | None = None
+    phones: Phones | None = None
     #: what is accepted but should change (clear-text PINs, a missing pins file);
     #: ``acd check`` prints them, the daemon logs them
     warnings: tuple[str, ...] = ()
@@ -331,3 +340,10 @@ class Config:
     @property
     def default_language(self) -> str:
         return self.languages[0]
+
+
+def member_name(agent: AgentConfig) -> str:
+    """The agent field of its queue_log lines: the member name app_queue logs for it
+    (``log_membername_as_agent``), which the generated fallback queues give it too, so
+    both paths name one person one way (``acd.daemon.queue_log``, ``dialplan.generate``)."""
+    return agent.name

@@ -12,7 +12,7 @@ Transition: an agent's ``pin:`` in the config may still be clear digits (accepte
 warning, ``acd check`` prints it) or an argon2 hash; a team's shared ``pin:`` is refused.
 
 Hashing: argon2id at OWASP's minimum for interactive logins (19 MiB, 2 passes, 1 lane),
-a few tens of ms per check. Checks run in a worker thread (``acd.daemon.pin_guard``), so
+a few tens of ms per check. Checks run in a worker thread (``acd.agent_desk.pin_checked``), so
 the daemon's event loop keeps routing while one runs; the guard refuses a locked source
 before hashing anything.
 """

@@ -20,8 +20,8 @@ from typing import Any
 
 import yaml
 
+from acd.call_contract import CITIZEN, EMPLOYER, caller_skills
 from acd.config.errors import ConfigError
-from acd.config.loader import register_section
 from acd.config.located import Fields, Located, parse_yaml
 from acd.metrics import SERVICE_LEVEL_MODES, ServiceLevelMode, service_level_definition
 
@@ -353,21 +353,21 @@ def _check_served(node: Located | None, settings: SimSettings, partial: Mapping[
     """Refuse a mix that sends callers where no configured agent could ever take them.
 
     Such callers would wait until they give up, and the planner would read a staffing
-    problem into what is a typo. The check uses each queue's widest requirements (after
-    every widening step), the language skill ``lang:<code>`` and ``type:employer`` when
-    the config declares those skills.
+    problem into what is a typo. The check takes the requirements the engine would give
+    a caller of each language and caller type (the queue's, with the skills the
+    production IVR adds, ``caller_skills``) after every widening step, the widest.
     """
     queues, agents, skills = partial["queues"], partial["agents"], partial["skills"]
     for queue_name in settings.topics:
         queue = queues[queue_name]
-        base = queue.stage_requirements(len(queue.widening))
+        caller_types = (CITIZEN, EMPLOYER) if settings.employers.get(queue_name, 0) > 0 else (CITIZEN,)
         for lang in settings.languages:
-            needs = dict(base)
-            if f"lang:{lang}" in skills:
-                needs[f"lang:{lang}"] = max(needs.get(f"lang:{lang}", 0), 1)
-            variants = [needs]
-            if settings.employers.get(queue_name, 0) > 0 and "type:employer" in skills:
-                variants.append({**needs, "type:employer": 1})
+            variants = []
+            for caller_type in caller_types:
+                reqs = dict(queue.requirements)
+                for skill, level in caller_skills({}, lang, caller_type, skills).items():
+                    reqs[skill] = max(reqs.get(skill, 0), level)
+                variants.append(queue.widened(reqs, len(queue.widening)))
             for reqs in variants:
                 if not any(all(a.skills.get(s, 0) >= lvl for s, lvl in reqs.items()) for a in agents.values()):
                     needs_text = ", ".join(f"{s}>={v}" for s, v in sorted(reqs.items()))
@@ -375,6 +375,3 @@ def _check_served(node: Located | None, settings: SimSettings, partial: Mapping[
                     if node is None:
                         raise ConfigError(f"sim (defaults): {reason}", partial.get("file"), queue.line or None)
                     raise node.error(reason)
-
-
-register_section("sim", parse_sim)

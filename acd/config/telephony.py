@@ -33,7 +33,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from acd.config.loader import register_section
 from acd.config.located import Fields, Located
 
 #: res_pjsip's ``dtmf_mode`` values (Asterisk 16: ast_sip_str_to_dtmf, res/res_pjsip.c)
@@ -231,7 +230,3 @@ def check_callback_dial(ivr: Located | None) -> None:
     if dial is not None and not dial.is_null():
         raise dial.error("with a 'trunks' section callbacks dial out through a trunk "
                          "(its 'callbacks: true'); remove ivr.callback.dial")
-
-
-register_section("trunks", parse_trunks)
-register_section("phones", parse_phones)

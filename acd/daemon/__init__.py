@@ -9,6 +9,9 @@
 - ``ami_bridge``: AMI events in (answer, hang-ups, phones' reachability) and resync.
 - ``callbacks``: callbacks placed over AMI Originate, agent first.
 - ``clock``: the engine's timers on the event loop; ``roster``: agents' logins kept
-  across restarts; ``queue_log``: Asterisk's queue_log format; ``live_figures``: live
-  report figures by acd.metrics.
+  across restarts; ``queue_log``: Asterisk's queue_log format.
+
+What the daemon feeds and the API reads lives below both: ``acd.live_figures`` (live
+report figures by acd.metrics) and ``acd.registrations`` (the agents' phones as the
+registrar sees them).
 """

@@ -12,37 +12,32 @@ PJSIP endpoint placed the call; a phone that belongs to no agent is asked for th
 agent number (hot desking). Every action asks for the PIN: a phone on a desk is not an
 identity.
 
-A wrong PIN is refused and counted by ``acd.daemon.pin_guard``: the agent's own phone
-has a budget of its own that web failures never touch, any other phone counts as a
-source like a web address; a locked attempt is refused without even checking, so a PIN
-cannot be walked from a phone. The PIN is checked against its argon2 hash in a worker
-thread (``acd.config.pins``), so routing goes on meanwhile. The outcome is
-left in ``ACD_AGENT_RESULT`` (``ok``, ``bad_pin``, ``locked``, ``unknown_agent``,
+The PIN check and the action's event are the desk's (``acd.agent_desk``), shared with
+the web panel. A wrong PIN is refused and counted by ``acd.pin_guard``: the agent's own
+phone has a budget of its own that web failures never touch, any other phone counts as
+a source like a web address; a locked attempt is refused without even checking, so a
+PIN cannot be walked from a phone. The outcome is left in ``ACD_AGENT_RESULT`` (``ok``, ``bad_pin``, ``locked``, ``unknown_agent``,
 ``refused``) for the dialplan and for tests; an escalation also leaves the ticket's id
 in ``ACD_TICKET``.
 """
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Mapping
 from typing import Any
 
+from acd import call_contract as c
+from acd.agent_desk import ActionRefused, EscalationRefused, Escalator, action_event, pin_checked
 from acd.config.back_office import back_office_of
 from acd.config.model import AgentConfig, Config
-from acd.config.pins import pin_verifies
-from acd.daemon.escalation import EscalationRefused, Escalations
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import decisions as d
-from acd.engine import events as e
-from acd.daemon.pin_guard import Attempt, PinGuard
-
-__all__ = ["AgentPhone", "Attempt", "PinGuard", "pin_matches", "pin_checked"]
+from acd.pin_guard import Attempt, PinGuard
 
 log = logging.getLogger(__name__)
 
+#: what the feature codes ask (``*11`` to ``*15``): the desk's actions but ``ready``, and escalate
 ACTIONS = ("login", "logout", "pause", "unpause", "escalate")
 
 #: Asterisk's own sound files (core sounds, en) for each step
@@ -53,50 +48,10 @@ SOUNDS: Mapping[str, str] = {
 }
 
 
-def pin_matches(agent: AgentConfig | None, typed: str) -> bool:
-    """The agent's PIN (argon2 hash, or clear digits from an old config); an unknown agent
-    costs the same hash check, so the time to refuse says nothing either way."""
-    return pin_verifies(agent.pin if agent is not None else "", typed)
-
-
-#: PIN hashes run here, two at a time: a flood of requests queues behind these threads
-#: (19 MiB each) instead of taking the daemon's memory or its default executor
-_PIN_CHECKS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="pin-check")
-
-
-async def pin_checked(guard: PinGuard, attempt: Attempt, agent: AgentConfig | None, typed: str) -> bool | None:
-    """One attempt under the guard: None when locked (nothing is checked), else whether
-    the PIN matched, counted as a failure or a success. The hash runs in a worker thread."""
-    if guard.locked(attempt):
-        return None
-    guard.started(attempt)
-    try:
-        matched = await asyncio.get_running_loop().run_in_executor(_PIN_CHECKS, pin_matches, agent, typed)
-    finally:
-        guard.ended(attempt)
-    if not matched:
-        guard.failed(attempt)
-        return False
-    guard.succeeded(attempt)
-    return True
-
-
 def endpoint_of(channel: str) -> str:
     """``PJSIP/agent-2001-0000002a`` -> ``agent-2001`` (a channel name ends in a sequence)."""
     match = re.match(r"^[A-Za-z]+/(.+)-[0-9a-fA-F]+$", channel)
     return match.group(1) if match else ""
-
-
-def pause_reason(config: Config, given: str) -> str | None:
-    """A reason code by name, or by its 1-based number in the config (what a phone can type)."""
-    reasons = list(config.routing.pause_reasons)
-    if given in config.routing.pause_reasons:
-        return given
-    if given.isdigit() and 1 <= int(given) <= len(reasons):
-        return reasons[int(given) - 1]
-    if not given and reasons:
-        return reasons[0]
-    return None
 
 
 def unit_choice(config: Config, given: str) -> str | None:
@@ -116,7 +71,7 @@ class AgentPhone:
     """The handler, holding the PIN guard across calls."""
 
     def __init__(self, live: LiveEngine, guard: PinGuard | None = None,
-                 escalations: Escalations | None = None) -> None:
+                 escalations: Escalator | None = None) -> None:
         """``escalations``: where ``escalate`` opens tickets (None: the code is refused)."""
         self.live = live
         if guard is None:   # a given guard keeps its own limits (tests, a shared one)
@@ -138,7 +93,7 @@ class AgentPhone:
     async def handle(self, session: Any) -> None:
         action, reason_text = _request(session)
         result = await self._run(session, action, reason_text)
-        await session.set_variable("ACD_AGENT_RESULT", result)
+        await session.set_variable(c.AGENT_RESULT, result)
 
     async def _run(self, session: Any, action: str, reason_text: str) -> str:
         if action not in ACTIONS:
@@ -172,8 +127,10 @@ class AgentPhone:
             return "bad_pin"
         if action == "escalate":
             return await self._escalate(session, agent.id, reason_text)
-        event = self._event(action, agent.id, reason_text)
-        if event is None:
+        try:
+            event = action_event(self.config, action, self.live.now(), agent.id, reason_text)
+        except ActionRefused as why:
+            log.info("agent request refused", extra={"agent_id": agent.id, "reason": str(why)})
             await session.stream_file(SOUNDS["refused"])
             return "refused"
         decisions = self.live.feed(event)
@@ -199,20 +156,10 @@ class AgentPhone:
                                                   "reason": refused.reason})
             await session.stream_file(SOUNDS["refused"])
             return "refused"
-        await session.set_variable("ACD_TICKET", ticket.id)
+        await session.set_variable(c.TICKET, ticket.id)
         await session.stream_file(SOUNDS["done"])
         return "ok"
 
-    def _event(self, action: str, agent_id: str, reason_text: str) -> e.Event | None:
-        now = self.live.now()
-        if action == "login":
-            return e.AgentLoggedIn(now, agent_id)
-        if action == "logout":
-            return e.AgentLoggedOut(now, agent_id)
-        if action == "unpause":
-            return e.AgentUnpaused(now, agent_id)
-        reason = pause_reason(self.config, reason_text)
-        return None if reason is None else e.AgentPaused(now, agent_id, reason)
 
 
 def _request(session: Any) -> tuple[str, str]:

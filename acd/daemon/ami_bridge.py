@@ -21,7 +21,7 @@ What the daemon learns from AMI, and why from AMI:
   res/res_pjsip/pjsip_options.c for every endpoint using the contact's AOR): an agent's
   phone registered (``NonQualified``), un-registered or expired (``Removed``), or its
   qualify changed (``Reachable`` / ``Unreachable``). Kept per agent in
-  ``acd.daemon.registrations`` (URI, user agent, status, since when). The event has no
+  ``acd.registrations`` (URI, user agent, status, since when). The event has no
   user agent: for a contact new to us, ``PJSIPShowEndpoint`` (one endpoint) is asked
   once, its ``ContactStatusDetail`` events carry ``UserAgent``
   (res/res_pjsip/pjsip_options.c ``ast_sip_format_contact_ami``).
@@ -40,35 +40,16 @@ waiting callers whose channel no longer exists, and agents already on a call thi
 daemon does not know of (a restarted daemon, whose predecessor connected them): those
 are kept out of routing until their phone reports ``NOT_INUSE``, and the call each is
 on is identified for escalation (below); then each agent's endpoint with
-``PJSIPShowEndpoint``. (16.28 also has ``PJSIPShowContacts``, but it lists
-only the registrar's stored contacts, ``ast_sorcery_retrieve_by_fields(..., "contact",
-...)`` in pjsip_options.c ``get_all_contacts``, not the static ``contact=`` of an AOR,
-and it answers an Error when there are none; ``PJSIPShowEndpoint`` lists both kinds
-through ``ast_sip_for_each_contact``, with the user agent, and tells an endpoint
-Asterisk does not have, "Unable to retrieve endpoint", from one without contacts.)
+``PJSIPShowEndpoint`` (not ``PJSIPShowContacts``, which misses static contacts).
 
 Identifying a call an earlier daemon connected, so its agent can still escalate it
-(``acd.daemon.escalation``): the reliability contract keeps a call's identity on the
-caller's channel (``ACD_CALLID``, ``ACD_QUEUE``, set by the dialplan, the IVR and the
-waiting room), so the restarted daemon reads it there. Facts used (Asterisk 16.28):
-
-- each ``CoreShowChannel`` item (main/manager.c ``action_coreshowchannels``) carries the
-  channel snapshot fields of ``ast_manager_build_channel_state_string_prefix``
-  (main/manager_channels.c: ``Channel``, ``ChannelState``, ``ChannelStateDesc``,
-  ``CallerIDNum``, ``Uniqueid``, ``Linkedid``...) plus ``BridgeId``, empty when the
-  channel is in no bridge. The agent's answered leg and the caller's channel share the
-  BridgeId of the Dial's bridge, so the agent's peers are the other channels with its
-  BridgeId. Only an agent channel that is ``Up`` (``AST_STATE_UP``, 6) counts: a phone
-  still ringing has not taken the call. The caller's ``CallerIDNum`` is its number
-  (``<unknown>`` when it has none).
-- ``Getvar`` with ``Channel`` and ``Variable`` (main/manager.c ``action_getvar``, class
-  ``call``, which the daemon's AMI user may write) answers ``Response: Success`` with
-  ``Variable`` and ``Value`` (empty when unset) in the response itself, or ``Response:
-  Error`` (``No such channel``).
-- the variables are not inherited (no ``_`` prefix), so the agent's own leg of a normal
-  call has none; a callback's agent leg is the one that has them (``Originate``'s
-  ``Variable``, acd.daemon.callbacks) and its caller id is the citizen's number. So the
-  bridge peers are asked first, then the agent's own channel.
+(``acd.daemon.escalation``): the call contract keeps a call's identity on the caller's
+channel (``ACD_CALLID``, ``ACD_QUEUE``), which the reliability contract relies on
+(docs/reliability.md), so the restarted daemon reads it there: the agent's ``Up``
+channel from ``CoreShowChannels``, its bridge peers (same ``BridgeId``) asked with
+``Getvar`` first, then the agent's own channel (a callback's agent leg carries the
+variables). The Asterisk facts behind each step, with their sources:
+docs/architecture.md, "Asterisk facts the daemon relies on".
 
 A Getvar that fails (timeout, error, no link) is logged and the agent stays as before:
 out of routing until its phone is free, its call not escalatable here. An agent still
@@ -81,15 +62,16 @@ import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
 
+from acd import call_contract as c
 from acd.config.model import Config
 from acd.daemon.escalation import Escalations
 from acd.daemon.live_engine import LiveEngine
 from acd.daemon.queue_log import transfer_from_ami
-from acd.daemon.registrations import Contact, Registrations
 from acd.daemon.waiting_room import WaitingRoom, epoch_seconds
 from acd.engine import events as e
 from acd.engine.decisions import Ignored
 from acd.protocol.errors import AMIActionError
+from acd.registrations import Contact, Registrations
 
 log = logging.getLogger(__name__)
 #: The AMI event classes the daemon reads (its Login's ``Events`` mask): ``call`` for
@@ -265,7 +247,7 @@ class AMIBridge:
         at = self.live.now()
         if not self.room.dial_answered(str(message.get("Uniqueid", "")), str(message.get("DestUniqueid", "")), at):
             return None
-        return self._stamp(str(message.get("Channel", "")), "ACD_CONNECTED_AT", f"{at:.3f}")
+        return self._stamp(str(message.get("Channel", "")), c.CONNECTED_AT, f"{at:.3f}")
 
     async def _stamp(self, channel: str, variable: str, value: str) -> None:
         try:
@@ -443,9 +425,9 @@ class AMIBridge:
         for message in candidates:
             channel = str(message.get("Channel", ""))
             try:
-                call_id = await self._getvar(channel, "ACD_CALLID")
-                queue = await self._getvar(channel, "ACD_QUEUE") if call_id else ""
-                times = [await self._getvar(channel, name) for name in ("ACD_ENQUEUED_AT", "ACD_CONNECTED_AT")
+                call_id = await self._getvar(channel, c.CALLID)
+                queue = await self._getvar(channel, c.QUEUE) if call_id else ""
+                times = [await self._getvar(channel, name) for name in (c.ENQUEUED_AT, c.CONNECTED_AT)
                          ] if queue else ["", ""]
             except Exception as error:
                 log.warning("call on an agent's phone not identified", extra={
@@ -474,7 +456,7 @@ class AMIBridge:
             own = self._own_channel(agent_id, candidates)
             self.resume(agent_id, call_id, queue, str(message.get("Uniqueid") or ""), enqueued_text, connected_text,
                         talking_for=_duration(own), agent_uniqueid=str(own.get("Uniqueid") or "") if own else "")
-            book = getattr(self.room.callbacks, "book", None)
+            book = self.room.callbacks.book if self.room.callbacks is not None else None
             if book is not None and call_id in self.resumed_calls:
                 # a callback's try under way: the citizen answered if the leg is bridged
                 # (Dial bridges only an answered callee; CoreShowChannel's BridgeId)

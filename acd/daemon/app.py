@@ -1,14 +1,15 @@
 """The daemon's wiring: config -> engine -> waiting room, agents' phones, AMI bridge,
 queue_log, one FastAGI server; signals for reload and stop.
 
-Start-up order matters for the reliability contract: the FastAGI server listens first
-(callers looping back into ``wait`` after a restart are re-queued at once, at their
-original place), then the AMI link comes up in the background and retries forever, so
-a PBX that is restarting does not stop the daemon from serving the sessions it has.
-But nobody is offered a call before AMI's resync has placed the agents restored from the
-saved roster (one may still be talking to a caller the last daemon connected): they are
-out of routing until then, re-queued callers wait at their place, and if AMI has not
-come within ``RESYNC_GRACE`` seconds they are released unchecked, with an error logged.
+Start-up order matters for the reliability contract (docs/reliability.md): the FastAGI
+server listens first (callers looping back into ``wait`` after a restart are re-queued
+at once, at their original place), then the AMI link comes up in the background and
+retries forever, so a PBX that is restarting does not stop the daemon from serving the
+sessions it has. But nobody is offered a call before AMI's resync has placed the agents
+restored from the saved roster (one may still be talking to a caller the last daemon
+connected): they are out of routing until then, re-queued callers wait at their place,
+and if AMI has not come within ``RESYNC_GRACE`` seconds they are released unchecked,
+with an error logged.
 """
 from __future__ import annotations
 
@@ -18,8 +19,9 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from acd import call_contract as c
 from acd.config import ConfigError, load_config
 from acd.config.model import Config
 from acd.daemon.agents_phone import AgentPhone
@@ -38,9 +40,29 @@ from acd.daemon.roster import AgentRoster
 from acd.daemon.waiting_room import RoomSettings, WaitingRoom
 from acd.engine.events import AgentLoggedIn
 
+if TYPE_CHECKING:       # imported when the extras start: redis and SQLAlchemy only then
+    from acd.live_state import LiveState
+    from acd.records.writer import CallRecords
+
 log = logging.getLogger(__name__)
 
 Handler = Callable[[Any], Awaitable[None]]
+
+
+class Closes(Protocol):
+    """What ``stop`` closes after the sessions: the records, the live state, the purge."""
+
+    async def close(self) -> None: ...
+
+
+class Writer(Closes, Protocol):
+    """A decision subscriber that writes somewhere and starts before it subscribes."""
+
+    async def start(self) -> None: ...
+    def __call__(self, decisions: Any) -> None: ...
+
+
+W = TypeVar("W", bound=Writer)
 
 
 def _redis(url: str | None) -> Any:
@@ -95,6 +117,7 @@ class Daemon:
         self.callbacks = CallbackDialer(self.live, self.book)
         self.room = WaitingRoom(self.live, RoomSettings(recordings_dir=Path(settings.recordings_dir)),
                                 callbacks=self.callbacks, stop_playback=self.stop_playback)
+        self.live.commands = self.room          # the engine's commands on calls are the room's to carry out
         self.caller_numbers = CallerNumbers()
         self.escalations = Escalations(self.live, self.store_ticket, self.caller_numbers.number)
         self.live.subscribe(self.escalations)
@@ -109,7 +132,10 @@ class Daemon:
         self._prepare_task: asyncio.Task[None] | None = None
         self._book_task: asyncio.Task[None] | None = None
         self.extras = extras
-        self._writers: list[Any] = []
+        #: started with the extras (None: not configured, or failed to start)
+        self.records: CallRecords | None = None
+        self.live_state: LiveState | None = None
+        self._closes: list[Closes] = []
         self._api_runner: Any = None
         self.resync_grace = RESYNC_GRACE
         self._grace: asyncio.TimerHandle | None = None
@@ -129,7 +155,7 @@ class Daemon:
         """An agent's feature code; a standby daemon leaves it to the active one (the
         generated dialplan tries the other daemon on ``ACD_AGENT_RESULT=standby``)."""
         if self.room.standby:
-            await session.set_variable("ACD_AGENT_RESULT", "standby")
+            await session.set_variable(c.AGENT_RESULT, c.AGENT_STANDBY)
             return
         await self.phone.handle(session)
 
@@ -162,19 +188,17 @@ class Daemon:
     def store_satisfaction(self, call_id: str, score: int) -> None:
         """The survey's answer goes to the call records (started later, with the extras);
         without them it is only logged, so a survey never fails for lack of a database."""
-        stores = [w for w in self._writers if hasattr(w, "set_satisfaction")]
-        for store in stores:
-            store.set_satisfaction(call_id, score)
-        if not stores:
+        if self.records is not None:
+            self.records.set_satisfaction(call_id, score)
+        else:
             log.info("satisfaction answer not stored: no call records", extra={"call_id": call_id, "score": score})
 
     def store_ticket(self, ticket: Any) -> None:
         """An agent's escalation goes to the call records like the survey's answer; without
         them the whole ticket is logged, so the back office can still find it."""
-        stores = [w for w in self._writers if hasattr(w, "open_ticket")]
-        for store in stores:
-            store.open_ticket(ticket)
-        if not stores:
+        if self.records is not None:
+            self.records.open_ticket(ticket)
+        else:
             log.warning("ticket not stored: no call records", extra=ticket.row())
 
     async def start(self) -> None:
@@ -232,17 +256,15 @@ class Daemon:
 
     async def _close_calls_ended_away(self) -> None:
         """After the first resync since the agents were restored (``acd.daemon.ended_away``)."""
-        live_state = next((w for w in self._writers if hasattr(w, "connected_calls")), None)
-        if self._away_calls_pending and live_state is not None:
+        if self._away_calls_pending and self.live_state is not None:
             self._away_calls_pending = False
-            await record_calls_ended_away(self.live, self.bridge, live_state, self.room.queue_log_formatter())
+            await record_calls_ended_away(self.live, self.bridge, self.live_state, self.room.queue_log_formatter())
 
     async def _became_active(self, token: int) -> None:
         """The lease is ours: the agents as the last active daemon left them in Redis (else
         the roster file), a resync if AMI is already up, then callers are queued here."""
-        live_state = next((w for w in self._writers if hasattr(w, "agents_now")), None)
         try:
-            agents = await live_state.agents() if live_state is not None else None
+            agents = await self.live_state.agents() if self.live_state is not None else None
         except Exception as error:
             log.warning("agents not read from the live state; the roster file instead", extra={"reason": repr(error)})
             agents = None
@@ -284,23 +306,15 @@ class Daemon:
         def live_state(url: str) -> LiveState:
             return LiveState(url, prefix=settings.redis_prefix)
 
-        writers: list[tuple[str, Callable[[str], Any], str | None]] = [
-            ("call records", call_records, settings.database_url), ("live state", live_state, settings.redis_url)]
-        for what, make, url in writers:
-            if not url:
-                continue
-            try:
-                writer = make(url)
-                await writer.start()
-            except Exception:
-                log.exception(f"{what} not started", extra={"url": url})
-                continue
-            self.live.subscribe(writer)
-            self._writers.append(writer)
-            if hasattr(writer, "phone_changed"):     # the live state also mirrors the phones' registrations
-                self.bridge.registrations.subscribe(writer.phone_changed)
-            if hasattr(writer, "agents_now") and not self.room.standby:   # and the agents restored before it
-                writer.agents_now(self.live.engine.agents.values(), self.live.now())
+        if settings.database_url:
+            self.records = await self._started("call records", call_records, settings.database_url)
+        if settings.redis_url:
+            self.live_state = await self._started("live state", live_state, settings.redis_url)
+        if self.live_state is not None:
+            # the live state also mirrors the phones' registrations, and the agents restored before it
+            self.bridge.registrations.subscribe(self.live_state.phone_changed)
+            if not self.room.standby:
+                self.live_state.agents_now(self.live.engine.agents.values(), self.live.now())
         try:
             from aiohttp import web
 
@@ -310,7 +324,7 @@ class Daemon:
             from acd.records.desk import TicketDesk
 
             # the back office works tickets in the call records' database, through their pool
-            records = next((w for w in self._writers if hasattr(w, "open_ticket")), None)
+            records = self.records
             desk = TicketDesk(records.db, now=self.live.now) if records is not None else None
             auth = await self._start_access(records)
             app = make_app(self.live, self.phone.guard, self.escalations, self.bridge.registrations, desk,
@@ -326,7 +340,20 @@ class Daemon:
         except Exception:
             log.exception("API not started", extra={"port": settings.api_port})
 
-    async def _start_access(self, records: Any) -> Any:
+    async def _started(self, what: str, make: Callable[[str], W], url: str) -> W | None:
+        """A writer made, started and subscribed to decisions; None when it failed to
+        start (logged: routing goes on without it)."""
+        try:
+            writer = make(url)
+            await writer.start()
+        except Exception:
+            log.exception(f"{what} not started", extra={"url": url})
+            return None
+        self.live.subscribe(writer)
+        self._closes.append(writer)
+        return writer
+
+    async def _start_access(self, records: CallRecords | None) -> Any:
         """The API's users, sessions and audit log, in the call records' database, and the
         daily erasure of old personal data there (``privacy.retention_days``). Without the
         records (no database) nobody can log in: the API serves health and login only."""
@@ -346,7 +373,7 @@ class Daemon:
                                                      name="auth-prepare")
         purge = DailyPurge(records.db, lambda: self.config, now=self.live.now)
         purge.start()
-        self._writers.append(purge)      # closed with the writers at stop
+        self._closes.append(purge)      # closed with the writers at stop
         return auth
 
     async def _open_book(self) -> None:
@@ -423,9 +450,6 @@ class Daemon:
                 loop.remove_signal_handler(sig)
             await self.stop()
 
-    def request_stop(self) -> None:
-        self._stopped.set()
-
     async def stop(self) -> None:
         self._stopped.set()
         if self._grace is not None:
@@ -445,10 +469,10 @@ class Daemon:
             await self._api_runner.cleanup()
         if self.book is not None:
             await self.book.close()
-        for writer in self._writers:
+        for closing in self._closes:
             try:
-                await writer.close()
+                await closing.close()
             except Exception:
-                log.exception("writer did not close cleanly", extra={"writer": getattr(writer, "name", "?")})
+                log.exception("writer did not close cleanly", extra={"writer": repr(closing)})
         self.live.clock.cancel()
         self.queue_log.close()

@@ -39,6 +39,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from acd.config.calendar import is_open, local_time
 from acd.config.model import Config
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import events as e
@@ -78,8 +79,6 @@ class Callback:
 def next_open(config: Config, queue: str, at: float) -> float:
     """When ``queue`` next takes calls from ``at`` on (``at`` itself when open now), to
     the minute; a queue closed for longer than the look-ahead counts from ``at``."""
-    from ivr.calendar import is_open, local_time
-
     settings = config.queues[queue]
     if settings.always_open:
         return at

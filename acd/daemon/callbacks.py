@@ -30,12 +30,16 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from acd import call_contract as c
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import decisions as d
 from acd.engine import events as e
 from acd.protocol.errors import AMIError
+
+if TYPE_CHECKING:       # the book needs SQLAlchemy; a daemon without one passes none
+    from acd.daemon.callback_book import CallbackBook
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +60,7 @@ class _Placed:
 
 
 class CallbackDialer:
-    def __init__(self, live: LiveEngine, book: Any = None) -> None:
+    def __init__(self, live: LiveEngine, book: CallbackBook | None = None) -> None:
         """``book``: told each try's outcome (``tried(call_id, answered)``); callbacks
         cannot be dialled until an AMI link is installed and up."""
         self.live = live
@@ -122,7 +126,7 @@ class CallbackDialer:
                 "Originate", Channel=f"PJSIP/{agent.endpoint}", Context=CALLBACK_CONTEXT, Exten=offer.callback or "",
                 Priority="1", Timeout=str(int(offer.ring_timeout * 1000)), Async="true", ChannelId=channel_id,
                 CallerID=f"Callback <{offer.callback}>",
-                Variable=[f"ACD_CALLID={offer.call_id}", f"ACD_QUEUE={offer.queue}", f"ACD_AGENT={offer.agent_id}"])
+                Variable=[f"{c.CALLID}={offer.call_id}", f"{c.QUEUE}={offer.queue}", f"{c.AGENT}={offer.agent_id}"])
             if response.get("Response") != "Success":
                 raise AMIError(str(response.get("Message", "Originate refused")))
         except (ConnectionError, asyncio.TimeoutError, AMIError) as error:

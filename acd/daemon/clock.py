@@ -46,10 +46,6 @@ class EngineClock:
         self._handle = None
         self._armed_for = None
 
-    @property
-    def armed_for(self) -> float | None:
-        return self._armed_for
-
     def _fire(self) -> None:
         # The loop's monotonic clock and the wall clock drift apart by microseconds; the
         # deadline has come, so never report a time before it (that would re-arm forever).

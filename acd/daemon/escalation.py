@@ -32,6 +32,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from acd.agent_desk import EscalationRefused
 from acd.config.back_office import back_office_of
 from acd.config.model import Config
 from acd.engine import AgentState, Engine
@@ -47,16 +48,6 @@ class Live(Protocol):
     config: Config
     engine: Engine
     now: Callable[[], float]
-
-
-class EscalationRefused(Exception):
-    """Why a ticket was not opened; ``kind`` lets the API and the phone answer precisely:
-    ``no_call``, ``unknown_call``, ``not_your_call``, ``unknown_unit``, ``already``."""
-
-    def __init__(self, kind: str, reason: str) -> None:
-        super().__init__(reason)
-        self.kind = kind
-        self.reason = reason
 
 
 @dataclass(slots=True)

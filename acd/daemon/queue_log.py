@@ -56,7 +56,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from acd.config.model import AgentConfig, Config
+from acd.config.model import Config, member_name
 from acd.engine import decisions as d
 from acd.engine.engine import AUTO_PAUSE_REASON
 from acd.engine.lines import qualifies, requirements_at
@@ -71,12 +71,6 @@ MANAGER = "MANAGER"
 
 #: the engine's pause reasons app_queue has its own word for (``rna()`` pauses with "Auto-Pause")
 APP_QUEUE_REASONS: Mapping[str, str] = {AUTO_PAUSE_REASON: "Auto-Pause"}
-
-
-def member_name(agent: AgentConfig) -> str:
-    """The agent field of the agent's lines: the member name app_queue logs for it, the
-    same the generated fallback queues give it (``dialplan.generate``)."""
-    return agent.name
 
 
 def transfer_from_ami(message: Any) -> tuple[str, str, tuple[str, ...]] | None:

@@ -1,31 +1,17 @@
 """The waiting room: the ``wait`` FastAGI handler that holds each caller until an agent
 answers.
 
-Why each caller waits inside its own FastAGI session, and the agent is dialled from it
-(``EXEC Dial``) rather than redirected there over AMI:
+Each caller waits inside its own FastAGI session, and the agent is dialled from it
+(``EXEC Dial``) rather than redirected there over AMI: the coroutine that owns the
+channel is the only one that acts on it (no race between a decision and a hang-up),
+music on hold plays while it sleeps, and Dial's DIALSTATUS says how the offer ended.
+The moment of answer comes from AMI (``DialEnd``, ami_bridge.py), because Dial only
+returns when the conversation is over. The Asterisk facts behind this, with their
+sources: docs/architecture.md, "Asterisk facts the daemon relies on".
 
-- app_queue itself works this way (the caller's channel stays in the application and
-  Dials the member), and so avoids the race an AMI ``Redirect`` has: a caller who hangs
-  up, or whose channel moves, between the engine's decision and the Redirect leaves the
-  agent reserved for a channel that no longer exists, or pulls a channel out of another
-  application. Here the coroutine that owns the channel is the only one that acts on it.
-- res_agi.c (``run_agi``) keeps an idle FastAGI channel serviced: it reads the
-  channel's frames while it waits for our next command, so ``SET MUSIC ON`` plays music
-  on hold without a command in flight, and when the channel hangs up it writes
-  ``HANGUP`` to the socket. The coroutine can thus sleep on an asyncio queue until the
-  engine offers it an agent, at no cost to Asterisk and with no polling.
-- app_dial.c: with option ``g`` Dial returns 0 when the *agent* hangs up and the
-  caller is still there (``DIALSTATUS=ANSWER``), and -1 when the *caller* hangs up, so
-  who ended the call is known without guessing; ``m(class)`` keeps the music on while
-  the agent's phone rings; the ring timeout is Dial's own timeout, so ring-no-answer
-  (``NOANSWER``), busy (``BUSY``) and unreachable (``CHANUNAVAIL``) come back as
-  DIALSTATUS and go back to the engine with the caller's place kept.
-- The moment of answer comes from AMI (``DialEnd`` with ``DialStatus: ANSWER``, see
-  ami_bridge.py), because Dial only returns when the conversation is over.
-
-Restarts: the routing attributes live on the channel (ACD_* variables, see the
-contract). The handler stamps ``ACD_ENQUEUED_AT`` once; if the daemon dies, the socket
-closes, AGI returns with ``ACD_WAIT_RESULT`` still empty, and the generated dialplan loops
+Restarts: the routing attributes live on the channel (ACD_* variables, the call
+contract: acd/call_contract.py, docs/architecture.md). The handler stamps
+``ACD_ENQUEUED_AT`` once; if the daemon dies, the socket closes, AGI returns with ``ACD_WAIT_RESULT`` still empty, and the generated dialplan loops
 back into ``wait`` (retrying while no daemon listens, ``ACD_TRIES``, reset here): the restarted daemon reads the same variables and re-queues the
 caller at the original place (``CallArrived(enqueued_at=...)``). A caller whose Dial was
 answered is recognised by ``DIALSTATUS=ANSWER`` and never queued again, by the daemon
@@ -36,17 +22,10 @@ exactly when the mark matters (an outage); a Setvar would be lost with the link.
 
 An offer cuts the sentence playing at once, not between sentences: each sentence is one
 STREAM FILE of 1.5 to 3 s, and while it finishes the reserved agent sits idle and the
-caller waits for nothing. Asterisk's own means (Asterisk 16): the AMI action
-``ControlPlayback`` with ``Control: stop`` (apps/app_controlplayback.c,
-``controlplayback_manager``, write class ``call``) queues ``AST_CONTROL_STREAM_STOP`` on
-the channel; ``waitstream_core`` (main/file.c), which res_agi's ``handle_streamfile``
-waits in, returns on that frame, and STREAM FILE answers ``200 result=0
-endpos=<samples played>``. The room does not speak AMI itself: the daemon injects
-``stop_playback`` (a coroutine taking the channel's name). A stop that fails, or reaches
-the channel when no file plays, costs only the old behaviour (the sentence finishes); a
-stop frame nobody played for is harmless: res_agi's ``run_agi`` reads and drops the
-channel's frames between commands, and Dial's ``wait_for_answer`` (app_dial.c) skips
-control frames it does not know.
+caller waits for nothing. The room does not speak AMI itself: the daemon injects
+``stop_playback`` (AMI ``ControlPlayback``, ``Control: stop``). A stop that fails, or
+reaches the channel when no file plays, costs only the old behaviour (the sentence
+finishes).
 
 On the way out the handler always sets ``ACD_WAIT_RESULT`` (``answered``, ``exit``,
 ``error``, ``handover`` when the daemon stops: ``hand_over``) and for an exit ``ACD_EXIT`` / ``ACD_EXIT_TARGET`` (the queue's on_max_wait
@@ -62,24 +41,27 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
+from acd import call_contract as c
+from acd.call_contract import CallVariablesError, parse_skills
 from acd.config.model import ANNOUNCE_POSITION, ANNOUNCE_WAIT, Config
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import decisions as d
 from acd.engine import events as e
 from acd.engine.states import CallState
 
+if TYPE_CHECKING:
+    from acd.daemon.callbacks import CallbackDialer
+
 log = logging.getLogger(__name__)
 
 #: The channel variables read at entry, in the order of the one GET FULL VARIABLE request.
 CALL_VARIABLES: tuple[str, ...] = (
-    "ACD_CALLID", "ACD_QUEUE", "ACD_SKILLS", "ACD_PRIORITY", "ACD_LANG", "ACD_CALLER_TYPE",
-    "ACD_ENQUEUED_AT", "ACD_CALLBACK", "DIALSTATUS", "UNIQUEID", "CALLERID(num)", "ACD_QUEUED", "ACD_ARRIVED",
+    c.CALLID, c.QUEUE, c.SKILLS, c.PRIORITY, c.LANG, c.CALLER_TYPE,
+    c.ENQUEUED_AT, c.CALLBACK, "DIALSTATUS", "UNIQUEID", "CALLERID(num)", c.QUEUED, c.ARRIVED,
 )
 _SEPARATOR = "\x1f"  # a byte no variable value holds, so one round trip reads them all
-#: ``ACD_QUEUED`` of a caller whose wait ended by a max-wait exit: a return enters anew
-LEFT_QUEUE = "-"
 #: how many answered call ids the room remembers (a day of the 1555 line is ~18,500 calls)
 ANSWERED_MEMORY = 50_000
 
@@ -94,13 +76,6 @@ DIAL_FAILURES: Mapping[str, str] = {
     "INVALIDARGS": "failed",
     "CANCEL": "failed",
 }
-
-_SKILL_ITEM = re.compile(r"^\s*([a-z][a-z0-9_-]*(?::[a-z0-9_-]+)?)\s*=\s*([0-9]+)\s*$")
-
-
-class CallVariablesError(ValueError):
-    """The ACD_* variables on a channel cannot be routed (names the variable and value)."""
-
 
 class Session(Protocol):
     """What the waiting room uses of ``acd.protocol.AGISession``."""
@@ -133,57 +108,46 @@ class CallerAttributes:
     arrived_at: float | None = None
 
 
-def parse_skills(text: str) -> dict[str, int]:
-    """``ACD_SKILLS``: ``"lang:el=1,type:employer=1"`` -> ``{"lang:el": 1, "type:employer": 1}``."""
-    skills: dict[str, int] = {}
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        match = _SKILL_ITEM.match(item)
-        if not match:
-            raise CallVariablesError(f"ACD_SKILLS item {item!r} is not skill=level (in {text!r})")
-        skills[match.group(1)] = int(match.group(2))
-    return skills
-
-
 def caller_attributes(values: Mapping[str, str], *, default_call_id: str, default_queue: str | None,
                       config: Config) -> CallerAttributes:
     """Validate the ACD_* variables read from a channel (empty means unset)."""
-    queue = values.get("ACD_QUEUE") or default_queue
+    queue = values.get(c.QUEUE) or default_queue
     if not queue:
-        raise CallVariablesError("ACD_QUEUE is not set and the AGI request names no queue")
+        raise CallVariablesError(f"{c.QUEUE} is not set and the AGI request names no queue")
     if queue not in config.queues:
-        raise CallVariablesError(f"ACD_QUEUE {queue!r} is not a queue of {config.source}")
-    priority_text = values.get("ACD_PRIORITY", "")
-    enqueued_text = values.get("ACD_ENQUEUED_AT", "")
+        raise CallVariablesError(f"{c.QUEUE} {queue!r} is not a queue of {config.source}")
+    priority_text = values.get(c.PRIORITY, "")
+    enqueued_text = values.get(c.ENQUEUED_AT, "")
     try:
         priority = int(priority_text) if priority_text else None
     except ValueError:
-        raise CallVariablesError(f"ACD_PRIORITY {priority_text!r} is not an integer") from None
+        raise CallVariablesError(f"{c.PRIORITY} {priority_text!r} is not an integer") from None
     try:
         enqueued_at = float(enqueued_text) if enqueued_text else None
     except ValueError:
-        raise CallVariablesError(f"ACD_ENQUEUED_AT {enqueued_text!r} is not epoch seconds") from None
+        raise CallVariablesError(f"{c.ENQUEUED_AT} {enqueued_text!r} is not epoch seconds") from None
     if enqueued_at is not None and not math.isfinite(enqueued_at):
-        raise CallVariablesError(f"ACD_ENQUEUED_AT {enqueued_text!r} is not epoch seconds")
+        raise CallVariablesError(f"{c.ENQUEUED_AT} {enqueued_text!r} is not epoch seconds")
     if priority is not None and priority not in config_priorities(config, queue):
         # a channel variable is the client's word: only a priority the config can give counts
-        log.warning("ACD_PRIORITY not one the config gives; the queue's own applies",
+        log.warning(f"{c.PRIORITY} not one the config gives; the queue's own applies",
                     extra={"queue": queue, "priority": priority})
         priority = None
-    requirements = parse_skills(values.get("ACD_SKILLS", ""))
+    requirements = parse_skills(values.get(c.SKILLS, ""))
     unknown = sorted(set(requirements) - config.skills)
     if unknown:
-        raise CallVariablesError(f"ACD_SKILLS names unknown skills {unknown}")
+        raise CallVariablesError(f"{c.SKILLS} names unknown skills {unknown}")
     return CallerAttributes(
-        call_id=values.get("ACD_CALLID") or default_call_id,
+        call_id=values.get(c.CALLID) or default_call_id,
         queue=queue,
         requirements=requirements,
         priority=priority,
         enqueued_at=enqueued_at,
-        language=values.get("ACD_LANG") or None,
-        caller_type=values.get("ACD_CALLER_TYPE") or None,
-        callback=values.get("ACD_CALLBACK") or None,
+        language=values.get(c.LANG) or None,
+        caller_type=values.get(c.CALLER_TYPE) or None,
+        callback=values.get(c.CALLBACK) or None,
         caller_number=values.get("CALLERID(num)", ""),
-        arrived_at=epoch_seconds(values.get("ACD_ARRIVED", "")),
+        arrived_at=epoch_seconds(values.get(c.ARRIVED, "")),
     )
 
 
@@ -191,7 +155,7 @@ def config_priorities(config: Config, queue: str) -> set[int]:
     """The priorities a caller of ``queue`` can carry: the queue's own and any the IVR's
     keys set (``ivr.nodes.*.options.*.priority``)."""
     result = {config.queues[queue].priority}
-    for node in getattr(config.ivr, "nodes", {}).values():
+    for node in (config.ivr.nodes if config.ivr is not None else {}).values():
         result.update(a.priority for a in node.options.values() if a.priority is not None)
     return result
 
@@ -237,10 +201,6 @@ class _HandOver:
 
 
 HANDOVER = _HandOver()
-#: the ``ACD_WAIT_RESULT`` of a caller the stopping daemon let go: the dialplan tries
-#: the FastAGI again at once (a standby or a restarted daemon re-queues it at its
-#: place), then takes the fallback within seconds, with music meanwhile
-HANDED_OVER = "handover"
 
 
 #: Stops the sound a channel is playing now, given the channel's name (``agi_channel``);
@@ -311,9 +271,10 @@ def announcement_steps(announce: d.Announce, config: Config, language: str, prom
 
 
 class WaitingRoom:
-    """Holds the callers' sessions and carries out the engine's commands on them."""
+    """Holds the callers' sessions and carries out the engine's commands on them (whoever
+    builds the room makes it the live engine's ``commands``)."""
 
-    def __init__(self, live: LiveEngine, settings: RoomSettings = RoomSettings(), callbacks: Any = None,
+    def __init__(self, live: LiveEngine, settings: RoomSettings = RoomSettings(), callbacks: CallbackDialer | None = None,
                  stop_playback: StopPlayback | None = None) -> None:
         """``callbacks`` places offers of calls whose caller left asking to be called back
         (``acd.daemon.callbacks.CallbackDialer``); ``stop_playback`` cuts the sentence a
@@ -336,7 +297,6 @@ class WaitingRoom:
         self.closing = False
         #: a standby daemon (``acd.daemon.leader``) queues nobody
         self.standby = False
-        live.commands = self
 
     @property
     def config(self) -> Config:
@@ -347,20 +307,20 @@ class WaitingRoom:
         """The ``wait`` handler: from entry to the end of the caller's call with an agent."""
         caller: WaitingCaller | None = None
         if self.closing:     # the daemon is stopping: straight on to the next one
-            await session.set_variable("ACD_WAIT_RESULT", HANDED_OVER)
+            await session.set_variable(c.WAIT_RESULT, c.WAIT_HANDOVER)
             return
         if self.standby:     # not the active daemon: no result, the dialplan tries the other
-            await session.set_variable("ACD_WAIT_RESULT", "")
+            await session.set_variable(c.WAIT_RESULT, "")
             return
         try:
             values = await self._read_variables(session)
             if self.was_answered(values):
                 # answered by an agent while the daemon was away: the call is done, and
                 # if this daemon resumed it (ami_bridge), the agent hung up just now
-                call = self.live.engine.calls.get(values.get("ACD_CALLID") or "")
+                call = self.live.engine.calls.get(values.get(c.CALLID) or "")
                 if call is not None and call.state is CallState.CONNECTED:
                     self.live.feed(e.AgentHungUp(self.live.now(), call.id))
-                await session.set_variable("ACD_WAIT_RESULT", "answered")
+                await session.set_variable(c.WAIT_RESULT, c.WAIT_ANSWERED)
                 return
             try:
                 attributes = caller_attributes(
@@ -369,14 +329,14 @@ class WaitingRoom:
             except CallVariablesError as error:
                 log.error("caller cannot be queued", extra={"channel": _env(session, "agi_channel"),
                                                            "reason": str(error)})
-                await session.set_variable("ACD_WAIT_RESULT", "error")
+                await session.set_variable(c.WAIT_RESULT, c.WAIT_ERROR)
                 return
             # ENTERQUEUE was written for this very wait (a restart in between): not again
-            requeued = attributes.enqueued_at is not None and values.get("ACD_QUEUED") != LEFT_QUEUE
+            requeued = attributes.enqueued_at is not None and values.get(c.QUEUED) != c.LEFT_QUEUE
             caller = await self._enter(session, attributes, values.get("UNIQUEID") or _env(session, "agi_uniqueid"),
                                        requeued)
             if caller is None:
-                await session.set_variable("ACD_WAIT_RESULT", "error")
+                await session.set_variable(c.WAIT_RESULT, c.WAIT_ERROR)
                 return
             await self._serve(caller)
         except ConnectionError:  # AGIHangup is one: the channel or the connection is gone
@@ -393,7 +353,7 @@ class WaitingRoom:
         generated dialplan's retry loop checks the same variable when no daemon answers
         at all). This daemon also remembers the calls it saw answered, should a channel
         come back without it (a Dial of another application in between)."""
-        call_id = values.get("ACD_CALLID") or values.get("UNIQUEID") or ""
+        call_id = values.get(c.CALLID) or values.get("UNIQUEID") or ""
         return values.get("DIALSTATUS") == "ANSWER" or call_id in self._answered_calls
 
     async def _read_variables(self, session: Session) -> dict[str, str]:
@@ -454,10 +414,9 @@ class WaitingRoom:
             self._keep_callback(attributes, enqueued_at)
         marks = {}
         if stamped:   # on the channel at once, before the answer: a restart keeps this place
-            marks = {"ACD_CALLID": call_id, "ACD_QUEUE": attributes.queue, "ACD_ENQUEUED_AT": f"{enqueued_at:.3f}"}
-        # ACD_TRIES: the dialplan's retry count; a daemon answered
-        await set_variables(session, {**marks, "ACD_QUEUED": attributes.queue, "ACD_WAIT_RESULT": "",
-                                      "ACD_TRIES": "0"})
+            marks = {c.CALLID: call_id, c.QUEUE: attributes.queue, c.ENQUEUED_AT: f"{enqueued_at:.3f}"}
+        # TRIES: the dialplan's retry count; a daemon answered
+        await set_variables(session, {**marks, c.QUEUED: attributes.queue, c.WAIT_RESULT: "", c.TRIES: "0"})
         await session.answer()
         await session.command("SET MUSIC", "ON", queue.music_class)
         return caller
@@ -465,11 +424,12 @@ class WaitingRoom:
     def _keep_callback(self, attributes: CallerAttributes, enqueued_at: float) -> None:
         """A callback number that came on the channel (not through the IVR, which stores
         it before confirming) goes to the callback book too, so no restart forgets it."""
-        book = getattr(self.callbacks, "book", None)
-        if book is None or attributes.call_id in book.pending:
+        book = self.callbacks.book if self.callbacks is not None else None
+        number = attributes.callback
+        if book is None or not number or attributes.call_id in book.pending:
             return
         task = asyncio.get_running_loop().create_task(book.promise(
-            attributes.call_id, attributes.queue, attributes.callback, requirements=attributes.requirements,
+            attributes.call_id, attributes.queue, number, requirements=attributes.requirements,
             priority=attributes.priority, language=attributes.language, caller_type=attributes.caller_type,
             enqueued_at=enqueued_at))
         self._stopping.add(task)
@@ -506,7 +466,7 @@ class WaitingRoom:
                 self._caller_left(caller)
                 return
             if item is HANDOVER:
-                await caller.session.set_variable("ACD_WAIT_RESULT", HANDED_OVER)
+                await caller.session.set_variable(c.WAIT_RESULT, c.WAIT_HANDOVER)
                 return
             if isinstance(item, d.OfferCall):
                 if await self._ring(caller, item):
@@ -515,10 +475,10 @@ class WaitingRoom:
                 await self._announce(caller, item)
             elif isinstance(item, d.ExitCall):
                 session = caller.session
-                await session.set_variable("ACD_QUEUED", LEFT_QUEUE)    # its wait in this queue is over
-                await session.set_variable("ACD_EXIT", item.action.kind)
-                await session.set_variable("ACD_EXIT_TARGET", item.action.target or "")
-                await session.set_variable("ACD_WAIT_RESULT", "exit")
+                await session.set_variable(c.QUEUED, c.LEFT_QUEUE)    # its wait in this queue is over
+                await session.set_variable(c.EXIT, item.action.kind)
+                await session.set_variable(c.EXIT_TARGET, item.action.target or "")
+                await session.set_variable(c.WAIT_RESULT, c.WAIT_EXIT)
                 return
 
     async def _ring(self, caller: WaitingCaller, offer: d.OfferCall) -> bool:
@@ -541,7 +501,7 @@ class WaitingRoom:
         if caller.answered:                       # with option g: the agent hung up first
             caller.offer = None
             self.live.feed(e.AgentHungUp(self.live.now(), caller.call_id))
-            await session.set_variable("ACD_WAIT_RESULT", "answered")
+            await session.set_variable(c.WAIT_RESULT, c.WAIT_ANSWERED)
             return True
         status = await session.get_variable("DIALSTATUS") or ""
         caller.offer = None
@@ -549,7 +509,7 @@ class WaitingRoom:
             talked = await session.get_variable("ANSWEREDTIME")
             self._answered(caller, offer, self.live.now() - _seconds(talked))
             self.live.feed(e.AgentHungUp(self.live.now(), caller.call_id))
-            await session.set_variable("ACD_WAIT_RESULT", "answered")
+            await session.set_variable(c.WAIT_RESULT, c.WAIT_ANSWERED)
             return True
         self.live.feed(e.OfferFailed(self.live.now(), caller.call_id, offer.agent_id,
                                      DIAL_FAILURES.get(status, "failed")))
@@ -600,7 +560,7 @@ class WaitingRoom:
     def _prompts_dir(self) -> str:
         if self.settings.prompts_dir is not None:
             return self.settings.prompts_dir
-        return str(getattr(self.config.ivr, "prompts_dir", None) or "acd")
+        return self.config.ivr.prompts_dir if self.config.ivr is not None else "acd"
 
     async def hand_over(self, timeout: float = 3.0) -> int:
         """The daemon is stopping: every caller waiting here (not one whose agent's phone
@@ -617,7 +577,7 @@ class WaitingRoom:
             if caller.playing is not None:
                 self._cut_announcement(caller, caller.playing)
         deadline = asyncio.get_running_loop().time() + timeout
-        while any(self.callers.get(c.call_id) is c for c in leaving):
+        while any(self.callers.get(caller.call_id) is caller for caller in leaving):
             if asyncio.get_running_loop().time() > deadline:
                 break
             await asyncio.sleep(0.02)
@@ -746,7 +706,7 @@ class WaitingRoom:
         while len(self._answered_calls) > ANSWERED_MEMORY:
             self._answered_calls.popitem(last=False)
         self.live.feed(e.OfferAnswered(at, caller.call_id, offer.agent_id))
-        book = getattr(self.callbacks, "book", None)
+        book = self.callbacks.book if self.callbacks is not None else None
         if offer.callback and book is not None:
             # the caller was still on the line when the agent answered: the promise is kept
             book.tried(caller.call_id, answered=True)

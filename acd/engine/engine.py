@@ -150,13 +150,6 @@ class Engine:
         calls.sort(key=lambda c: (c.enqueued_at, c.seq))
         return calls
 
-    def free_agents(self) -> list[Agent]:
-        return [self.agents[a] for a in sorted(self._free)]
-
-    def can_serve(self, agent: Agent, call: Call) -> bool:
-        """Whether ``agent`` has ``call``'s requirements at the call's current stage."""
-        return call.line.eligible.get(agent.id, _NO_STAGE) <= call.stage
-
     def position(self, call: Call) -> int:
         """1 + the waiting callers who would be served before ``call`` by an agent who can
         take both: callers of lines sharing an agent with this line whose score is higher.
@@ -894,10 +887,3 @@ class Engine:
     # ===================================================================== misc
     def _ignore(self, event: object, reason: str) -> None:
         self._out.append(d.Ignored(self.now, event, reason))
-
-    def restore(self, events: Iterable[e.Event]) -> list[d.Decision]:
-        """Feed a batch (a restarted daemon's rebuild); returns all decisions in order."""
-        out: list[d.Decision] = []
-        for event in events:
-            out.extend(self.handle(event))
-        return out

@@ -26,14 +26,9 @@ LineKey = tuple[str, frozenset[tuple[str, int]], int, bool]
 
 
 def requirements_at(requirements: Mapping[str, int], queue: QueueConfig, stage: int) -> dict[str, int]:
-    """The requirements in force after ``stage`` widening steps of ``queue``."""
-    reqs = dict(requirements)
-    for step in queue.widening[:stage]:
-        for skill in step.drop:
-            reqs.pop(skill, None)
-        if step.min_level is not None:
-            reqs = {skill: min(level, step.min_level) for skill, level in reqs.items()}
-    return reqs
+    """The requirements in force after ``stage`` widening steps of ``queue`` (the queue's
+    rule, ``QueueConfig.widened``: written once, for the config's checks too)."""
+    return queue.widened(requirements, stage)
 
 
 def _remove(entries: list[tuple[float, int, Call]], call: Call) -> None:
@@ -124,17 +119,6 @@ class Line:
 
     def waiting(self) -> list[Call]:
         return [entry[2] for entry in self._queue]
-
-    def count_ahead(self, call: Call) -> int:
-        """Callers of this line ahead of ``call`` (whether or not ``call`` is in the line)."""
-        return bisect.bisect_left(self._queue, (call.enqueued_at, call.seq))
-
-    def count_before(self, enqueued_before: float) -> int:
-        """Callers of this line who entered before the given time."""
-        return bisect.bisect_left(self._queue, (enqueued_before,))
-
-    def score(self, call: Call, now: float) -> float:
-        return self.weight * (now - call.enqueued_at + self.boost)
 
     def __repr__(self) -> str:
         return f"<Line {self.queue.name} {dict(self.requirements)} p={self.priority} live={self.live}>"

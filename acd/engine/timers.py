@@ -29,9 +29,6 @@ class Timers:
         self._seq += 1
         heapq.heappush(self._heap, Timer(due, self._seq, kind, target, token))
 
-    def next_due(self) -> float | None:
-        return self._heap[0].due if self._heap else None
-
     def peek(self) -> Timer | None:
         return self._heap[0] if self._heap else None
 
