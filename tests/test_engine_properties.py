@@ -88,6 +88,11 @@ def check_invariants(config: Config, engine: Engine, out: list[d.Decision], poss
             assert call.agent_id not in holders, f"agent {call.agent_id} holds two calls"
             holders[call.agent_id] = call.id
             assert engine.agents[call.agent_id].call_id == call.id
+    offered: dict[str, set[str]] = {}
+    for call in engine.calls.values():
+        if call.state is CallState.OFFERED:
+            offered.setdefault(call.queue.name, set()).add(call.id)
+    assert {q: ids for q, ids in engine._offered_in.items() if ids} == offered, "the offered-calls index drifted"
     for agent in engine.agents.values():
         if agent.state in (AgentState.RINGING, AgentState.ON_CALL):
             assert holders.get(agent.id) == agent.call_id

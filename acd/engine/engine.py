@@ -73,6 +73,10 @@ class Engine:
         self._callbacks_possible = True
         #: callback calls offered now (their agents ring): the callback share counts them
         self._callback_offers: set[str] = set()
+        #: per queue, the calls offered now (their agents ring): app_queue still counts
+        #: them in the queue, so positions do (``queue_position``), without a walk of
+        #: every agent for each arrival
+        self._offered_in: dict[str, set[str]] = {}
         self._out: list[d.Decision] = []
         self._dirty_agents: list[str] = []
         self._dirty_calls: list[str] = []
@@ -176,16 +180,23 @@ class Engine:
         app_queue keeps a caller whose agent rings in its queue until the bridge, so the
         same queue's offered callers who came before (by score) count too."""
         line = call.line
-        my_score = line.weight * (self.now - call.enqueued_at + line.boost)
+        mine = (line.weight * (self.now - call.enqueued_at + line.boost), -call.seq)
         ringing = 0
-        for agent in self.agents.values():
-            other = self.calls.get(agent.call_id) if agent.call_id is not None else None
-            if (other is not None and other is not call and other.state is CallState.OFFERED
-                    and other.queue.name == call.queue.name
-                    and (other.line.weight * (self.now - other.enqueued_at + other.line.boost), -other.seq)
-                    > (my_score, -call.seq)):
+        for other_id in self._offered_in.get(call.queue.name, ()):
+            other = self.calls[other_id]
+            if other is not call and (other.line.weight * (self.now - other.enqueued_at + other.line.boost),
+                                      -other.seq) > mine:
                 ringing += 1
         return self._count_ahead(call, self._queue_lines[call.queue.name]) + ringing
+
+    def _move_call(self, call: Call, action: CallAction) -> None:
+        """The one way a call changes state (``call_next``), keeping ``_offered_in``."""
+        before = call.state
+        call.state = call_next(before, action)
+        if before is CallState.OFFERED and call.state is not CallState.OFFERED:
+            self._offered_in[call.queue.name].discard(call.id)
+        elif call.state is CallState.OFFERED and before is not CallState.OFFERED:
+            self._offered_in.setdefault(call.queue.name, set()).add(call.id)
 
     def _count_ahead(self, call: Call, lines: list[Line]) -> int:
         line = call.line
@@ -476,7 +487,7 @@ class Engine:
         call = Call(event.call_id, queue, dict(queue.requirements), queue.priority,
                     min(event.enqueued_at, answered_at), self._seq)
         call.line = self._line_for(queue, call.requirements, call.priority)
-        call.state = call_next(call.state, CallAction.RESUME)
+        self._move_call(call, CallAction.RESUME)
         call.agent_id, call.answered_at = agent.id, answered_at
         self.calls[call.id] = call
         agent.call_id = call.id
@@ -515,7 +526,7 @@ class Engine:
             return
         agent = self.agents[event.agent_id]
         self._callback_offer_ended(call)
-        call.state = call_next(call.state, CallAction.ANSWER)
+        self._move_call(call, CallAction.ANSWER)
         call.answered_at = self.now
         call.token += 1   # widening, announcements and max wait end with the wait
         agent.misses = 0
@@ -542,7 +553,7 @@ class Engine:
     def _fail_offer(self, call: Call, agent: Agent, reason: str) -> None:
         self._callback_offer_ended(call)
         ring_time = self.now - (call.offered_at or self.now)
-        call.state = call_next(call.state, CallAction.MISS)
+        self._move_call(call, CallAction.MISS)
         call.agent_id = None
         agent.call_id = None
         self._out.append(d.OfferMissed(self.now, call.id, agent.id, call.queue.name, reason, ring_time))
@@ -584,7 +595,7 @@ class Engine:
             agent = self.agents[call.agent_id]  # type: ignore[index]
             position = 1
             self._callback_offer_ended(call)
-            call.state = call_next(call.state, CallAction.HANGUP)
+            self._move_call(call, CallAction.HANGUP)
             agent.call_id = None
             self._out.append(d.CancelOffer(self.now, call.id, agent.id))
             self._transition(agent, AgentAction.CALLER_GONE)
@@ -594,7 +605,7 @@ class Engine:
         else:
             position = self.queue_position(call)
             call.line.discard(call)
-            call.state = call_next(call.state, CallAction.HANGUP)
+            self._move_call(call, CallAction.HANGUP)
             self._abandon(call, position)
 
     def _abandon(self, call: Call, position: int) -> None:
@@ -613,7 +624,7 @@ class Engine:
 
     def _end(self, call: Call, by: str) -> None:
         agent = self.agents[call.agent_id]  # type: ignore[index]
-        call.state = call_next(call.state, CallAction.HANGUP)
+        self._move_call(call, CallAction.HANGUP)
         talk = self.now - (call.answered_at or self.now)
         queue = call.queue
         agent.last_end[queue.name] = self.now
@@ -652,7 +663,7 @@ class Engine:
             return
         agent = self.agents[event.agent_id]
         self._callback_offer_ended(call)
-        call.state = call_next(call.state, CallAction.WITHDRAWN)
+        self._move_call(call, CallAction.WITHDRAWN)
         call.agent_id = None
         agent.call_id = None
         self._out.append(d.OfferWithdrawn(self.now, call.id, agent.id, call.queue.name, event.reason))
@@ -660,7 +671,7 @@ class Engine:
         if agent.pending is not None:
             self._after_call(agent)
         if event.leave and call.callback is not None:
-            call.state = call_next(call.state, CallAction.CANCEL)
+            self._move_call(call, CallAction.CANCEL)
             del self.calls[call.id]
             self._out.append(d.CallbackCancelled(self.now, call.id, call.queue.name, event.reason,
                                                  self.now - call.enqueued_at))
@@ -682,7 +693,7 @@ class Engine:
             self._ignore(event, f"call is {call.state.value}{'' if call.callback else ', not a callback'}")
             return
         call.line.discard(call)
-        call.state = call_next(call.state, CallAction.CANCEL)
+        self._move_call(call, CallAction.CANCEL)
         del self.calls[call.id]
         self._out.append(d.CallbackCancelled(self.now, call.id, call.queue.name, event.reason,
                                              self.now - call.enqueued_at))
@@ -714,7 +725,7 @@ class Engine:
     def _exit(self, call: Call) -> None:
         position = self.queue_position(call)
         call.line.discard(call)
-        call.state = call_next(call.state, CallAction.TIMEOUT)
+        self._move_call(call, CallAction.TIMEOUT)
         del self.calls[call.id]
         self._out.append(d.ExitCall(self.now, call.id, call.queue.name, call.queue.on_max_wait,
                                     self.now - call.enqueued_at, position))
@@ -869,7 +880,7 @@ class Engine:
 
     def _offer(self, call: Call, agent: Agent) -> None:
         call.line.discard(call)
-        call.state = call_next(call.state, CallAction.OFFER)
+        self._move_call(call, CallAction.OFFER)
         call.agent_id = agent.id
         call.offered_at = self.now
         agent.call_id = call.id
