@@ -21,7 +21,7 @@ from typing import Any
 
 from acd.config import ConfigError, load_config
 from acd.config.sim import settings_for
-from acd.reports.command import report_date
+from acd.reports.command import add_day_arguments
 from acd.reports.day_figures import day_figures
 from acd.reports.queue_log_file import read_queue_log
 from acd.reports.real_day import RealDay, ReportError, from_records
@@ -40,9 +40,7 @@ NOT_CLOSE = 3
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("replay", help="run a real day's callers and staffing through the simulator",
                                    description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True, help="the ACD config (queues, agents, routing, sim:)")
-    parser.add_argument("--date", required=True, type=report_date, metavar="YYYY-MM-DD",
-                        help="the day, in the service's time zone (daemon.timezone)")
+    add_day_arguments(parser, "the ACD config (queues, agents, routing, sim:)")
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--queue-log", type=Path, metavar="FILE", help="a queue_log in app_queue's format")
     source.add_argument("--records", nargs="?", const="", metavar="URL",

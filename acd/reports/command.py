@@ -42,12 +42,18 @@ def report_date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"{text!r} is not a date: use YYYY-MM-DD, e.g. 2026-12-03") from None
 
 
+def add_day_arguments(parser: argparse.ArgumentParser, config_help: str) -> None:
+    """``--config`` and ``--date``: the one way a command names a real day (``acd report``,
+    ``acd-sim replay``), so both read the date alike and explain it alike."""
+    parser.add_argument("--config", required=True, help=config_help)
+    parser.add_argument("--date", required=True, type=report_date, metavar="YYYY-MM-DD",
+                        help="the day, in the service's time zone (daemon.timezone)")
+
+
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser("report", help="a live day per interval and per queue from the call records",
                             description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", required=True, help="the daemon's config (daemon.database_url, timezone)")
-    parser.add_argument("--date", required=True, type=report_date, metavar="YYYY-MM-DD",
-                        help="the day, in the service's time zone (daemon.timezone)")
+    add_day_arguments(parser, "the daemon's config (daemon.database_url, timezone)")
     parser.add_argument("--interval", type=int, default=None, metavar="MINUTES",
                         help="interval length in minutes (default: sim.interval, 30)")
     parser.add_argument("--format", choices=FORMATS, default="table", help="what to print (default table)")
