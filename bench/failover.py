@@ -4,7 +4,7 @@ One sandboxed Asterisk loaded with the generated dialplan (both daemons' FastAGI
 ``--standby-agi``), one sipp process playing every agent phone (rings 200 ms, answers,
 talks ``--talk`` seconds, hangs up), two ``acd run`` processes with ``daemon.lease``
 sharing a Redis, each with its own SQLite call records. Citizens call at ``--rate``;
-``--callbacks`` of them dial ``cb-bench`` instead (the bench's own extension: what the
+``--callbacks`` of them dial ``cb-bench`` instead (``rig.pbx_files``: what the
 IVR's callback node leaves on the channel, ``ACD_CALLBACK`` = the caller's number),
 wait 2 s and hang up; a second sipp process answers their callbacks (the callback leg's
 dial string points at it) and talks until the agent hangs up;
@@ -50,6 +50,7 @@ from acd.config import load_config
 from dialplan.generate import Options, generate
 from rig.asterisk import AsteriskSandbox
 from rig.daemon_process import DaemonProcess
+from rig.pbx_files import callback_numbers
 from rig.ports import free_port
 from rig.services import redis_url
 from rig.sipp import agent_phones, citizens
@@ -75,16 +76,12 @@ DIAL_OUT = "PJSIP/${EXTEN}@citizens"
 
 
 def bench_dialplan(extensions: str, citizen_port: int) -> str:
-    """The generated dialplan plus ``cb-bench`` (a caller asking to be called back, as
-    the IVR's callback node would leave it) and the callback leg pointed at the sipp
-    process playing the callback citizens."""
-    if DIAL_OUT not in extensions or "[acd-inbound]\n" not in extensions:
+    """The generated dialplan plus ``cb-bench`` (``rig.pbx_files.callback_numbers``: a
+    caller asking to be called back, as the IVR's callback node would leave it) and the
+    callback leg pointed at the sipp process playing the callback citizens."""
+    if DIAL_OUT not in extensions:
         raise RuntimeError("the generated dialplan changed: update bench.failover.bench_dialplan")
-    callback = ("exten => cb-bench,1,Set(ACD_CALLID=${UNIQUEID})\n same => n,Set(ACD_QUEUE=bench)\n"
-                " same => n,Set(ACD_LANG=el)\n same => n,Set(ACD_CALLBACK=${CALLERID(num)})\n"
-                " same => n,Goto(acd-waiting,s,1)\n")
-    return (extensions.replace("[acd-inbound]\n", "[acd-inbound]\n" + callback, 1)
-            .replace(DIAL_OUT, f"PJSIP/citizens/sip:${{EXTEN}}@127.0.0.1:{citizen_port}"))
+    return (extensions + callback_numbers()).replace(DIAL_OUT, f"PJSIP/citizens/sip:${{EXTEN}}@127.0.0.1:{citizen_port}")
 
 
 @dataclass(frozen=True)
@@ -243,6 +240,7 @@ async def run(load: Load, workdir: Path) -> Figures:
         active.terminate()
         statuses = callback_statuses(*databases)
         made = sum(1 for status in statuses.values() if status == "answered")
+        called_back.stop(2.0)                        # sipp's log is whole once it has exited
         reached_back = Counter(ev.phone for ev in called_back.events() if ev.event == "answer")
         print(f"callbacks: {len(statuses)} stored {dict(Counter(statuses.values()))}, the citizens' phone "
               f"answered {len(reached_back)} numbers ({sum(reached_back.values())} calls)", flush=True)
