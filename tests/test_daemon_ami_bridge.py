@@ -105,22 +105,22 @@ async def test_dial_end_answer_connects_the_call_at_that_moment(tmp_path):
     assert "|7.7|" in r.queue_log.path.read_text()
 
 
-async def test_blind_transfer_of_a_connected_caller_ends_it_as_blindtransfer_in_the_queue_log(tmp_path):
+async def test_attended_transfer_of_a_connected_caller_ends_it_as_attendedtransfer_in_the_queue_log(tmp_path):
     r = Room(tmp_path)
     r.login("11")
     bridge, ami = bridge_for(r)
     session = await r.arrive("1.1")
     await ringing(session)
     ami.handlers["DialEnd"]({"Uniqueid": "1.1", "DestUniqueid": "7.7", "DialStatus": "ANSWER"})
-    # main/stasis_bridges.c blind_transfer_to_ami: the agent (transferer) sends the caller on
-    ami.handlers["BlindTransfer"]({"Event": "BlindTransfer", "Result": "Success", "TransfererUniqueid": "7.7",
-                                   "TransfereeUniqueid": "1.1", "Extension": "2000", "Context": "backoffice"})
     # a transfer of a channel the room does not hold changes nothing
     ami.handlers["AttendedTransfer"]({"Event": "AttendedTransfer", "Result": "Success", "DestType": "App",
                                       "TransfereeUniqueid": "9.9", "DestApp": "Queue"})
+    # main/stasis_bridges.c attended_transfer_to_ami: the agent (transferer) joins the caller to a bridge
+    ami.handlers["AttendedTransfer"]({"Event": "AttendedTransfer", "Result": "Success", "DestType": "Bridge",
+                                      "TransfereeUniqueid": "1.1", "DestBridgeUniqueid": "b-9"})
     r.live.feed(e.AgentHungUp(r.clock.now + 30, "1.1"))
-    assert [x for x in r.queue_log_events() if x != "ADDMEMBER"][-1] == "BLINDTRANSFER"
-    assert r.queue_log.path.read_text().splitlines()[-1].split("|")[5:7] == ["2000", "backoffice"]
+    assert [x for x in r.queue_log_events() if x != "ADDMEMBER"][-1] == "ATTENDEDTRANSFER"
+    assert r.queue_log.path.read_text().splitlines()[-1].split("|")[5:7] == ["BRIDGE", "b-9"]
 
 
 async def test_hangup_request_of_an_idle_waiting_caller_is_an_abandon_and_the_later_hangup_changes_nothing(tmp_path):

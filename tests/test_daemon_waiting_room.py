@@ -49,6 +49,53 @@ async def test_caller_is_connected_to_the_agent_the_engine_picks_and_agent_hang_
         "ENTERQUEUE", "CONNECT", "COMPLETEAGENT"]
 
 
+async def answered_call(r: Room, **variables: str):
+    """A caller connected to agent 11: its session and the Dial's outcome to resolve."""
+    r.login("11")
+    session = await r.arrive("1.1", **variables)
+    _, outcome = await ringing(session)
+    r.room.dial_answered("1.1", "9.9", r.clock.now)
+    return session, outcome
+
+
+async def test_blind_transfer_by_the_agent_is_read_from_the_callers_channel_when_its_dial_returns(tmp_path):
+    # measured on Asterisk 16 (tests/test_queue_log_parity.py): the Dial's AGI answer comes
+    # before AMI's BlindTransfer event; the channel already says it all (main/bridge.c
+    # set_transfer_variables_all, then main/pbx.c ast_async_goto sets context and exten)
+    r = Room(tmp_path)
+    session, outcome = await answered_call(r)
+    r.clock.now += 30
+    session.vars.update(BLINDTRANSFER="PJSIP/agent-11-00000003", CONTEXT="backoffice", EXTEN="2000")
+    outcome.set_result(("ANSWER", 0))
+    await asyncio.wait_for(r.tasks[0], 1)
+    assert r.live.engine.agents["11"].state is AgentState.WRAP_UP
+    assert r.queue_log.path.read_text().splitlines()[-1].split("|")[4:] == [
+        "BLINDTRANSFER", "2000", "backoffice", "0", "30", "1"]
+
+
+async def test_a_caller_transferred_into_the_queue_ends_as_complete_when_its_agent_does_not_transfer(tmp_path):
+    # a receptionist's blind transfer brought the caller here: BLINDTRANSFER is on its channel already
+    r = Room(tmp_path)
+    session, outcome = await answered_call(r, BLINDTRANSFER="PJSIP/reception-00000001")
+    session.vars.update(CONTEXT="acd-inbound", EXTEN="q-q")
+    outcome.set_result(("ANSWER", 0))
+    await asyncio.wait_for(r.tasks[0], 1)
+    assert r.queue_log_events()[-1] == "COMPLETEAGENT"
+
+
+async def test_a_session_closed_before_the_transfer_is_read_still_ends_the_call_as_the_agents(tmp_path):
+    r = Room(tmp_path)
+    session, outcome = await answered_call(r)
+
+    async def closed(expression: str) -> str:
+        raise ConnectionError("FastAGI connection closed")
+
+    session.get_full_variable = closed
+    outcome.set_result(("ANSWER", 0))
+    await asyncio.wait_for(r.tasks[0], 1)
+    assert [x.by for x in r.of(d.CallEnded)] == ["agent"]
+
+
 async def test_caller_keeps_place_when_agent_does_not_answer(tmp_path):
     r = Room(tmp_path, routing="missed_offer_rest: 30\n")
     first = await r.arrive("1.1")

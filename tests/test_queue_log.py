@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from acd.daemon.queue_log import QueueLogFormatter, QueueLogWriter, serving_queues, transfer_from_ami
+from acd.daemon.queue_log import (QueueLogFormatter, QueueLogWriter, attended_transfer_from_ami,
+                                  serving_queues)
 from acd.engine import Engine
 from acd.engine import events as e
 from tests.engine_helpers import make_config
@@ -234,24 +235,24 @@ def test_blind_transfer_replaces_the_complete_line_with_app_queues_fields():
     h(e.AgentLoggedIn(1000, "11"))
     h(e.CallArrived(1000, "c1", "q"))
     h(e.OfferAnswered(1004, "c1", "11"))
-    transfer = transfer_from_ami({"Event": "BlindTransfer", "Result": "Success", "TransfereeUniqueid": "c1",
-                                  "TransfererUniqueid": "a1", "Extension": "2000", "Context": "backoffice"})
-    assert transfer == ("c1", "BLINDTRANSFER", ("2000", "backoffice"))
-    h.formatter.note_transfer("c1", transfer[1], transfer[2])
+    h.formatter.note_transfer("c1", "BLINDTRANSFER", ("2000", "backoffice"))
     # exten|context|holdtime|calltime|origposition (app_queue.c handle_blind_transfer)
     assert h(e.AgentHungUp(1034, "c1")) == [f"1034|c1|q|{ANNA}|BLINDTRANSFER|2000|backoffice|4|30|1"]
 
 
 def test_attended_transfers_are_written_by_their_destination_as_app_queue_does():
     base = {"Event": "AttendedTransfer", "Result": "Success", "TransfereeUniqueid": "c1"}
-    assert transfer_from_ami({**base, "DestType": "Bridge", "DestBridgeUniqueid": "b-9"}) == (
+    assert attended_transfer_from_ami({**base, "DestType": "Bridge", "DestBridgeUniqueid": "b-9"}) == (
         "c1", "ATTENDEDTRANSFER", ("BRIDGE", "b-9"))
-    assert transfer_from_ami({**base, "DestType": "App", "DestApp": "Queue"})[2] == ("APP", "Queue")
-    assert transfer_from_ami({**base, "DestType": "Link", "LocalOneChannel": "Local/1@x-0;1",
+    assert attended_transfer_from_ami({**base, "DestType": "App", "DestApp": "Queue"})[2] == ("APP", "Queue")
+    assert attended_transfer_from_ami({**base, "DestType": "Link", "LocalOneChannel": "Local/1@x-0;1",
                               "LocalTwoChannel": "Local/1@x-0;2"})[2] == ("LINK", "Local/1@x-0;1", "Local/1@x-0;2")
     # app_queue logs neither a three-way call nor a failed transfer; a call stays COMPLETE*
-    assert transfer_from_ami({**base, "DestType": "Threeway", "DestBridgeUniqueid": "b"}) is None
-    assert transfer_from_ami({**base, "DestType": "Bridge", "Result": "Fail"}) is None
+    assert attended_transfer_from_ami({**base, "DestType": "Threeway", "DestBridgeUniqueid": "b"}) is None
+    assert attended_transfer_from_ami({**base, "DestType": "Bridge", "Result": "Fail"}) is None
+    # blind transfers come from the caller's channel, which says them before AMI does
+    assert attended_transfer_from_ami({"Event": "BlindTransfer", "Result": "Success", "TransfereeUniqueid": "c1",
+                                       "Extension": "2000", "Context": "backoffice"}) is None
     h = Harness()
     h(e.AgentLoggedIn(1000, "11"))
     h(e.CallArrived(1000, "c1", "q"))

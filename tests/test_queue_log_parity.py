@@ -2,8 +2,8 @@
 
 The same scripted calls (answered and ended by either side, abandoned, timed out,
 rung without an answer and auto-paused, left while ringing, a second caller while
-the first one's agent rings) and the same agents' log-ins, pauses and
-log-outs go once through a plain app_queue queue and once through the daemon; both
+the first one's agent rings, blind-transferred by the agent) and the same agents'
+log-ins, pauses and log-outs go once through a plain app_queue queue and once through the daemon; both
 write into the one file, Asterisk's queue_log (docs/records.md, "The queue_log"), and the two runs'
 lines are compared event by event with app_queue as the oracle. Excepted: times of
 day, uniqueids (the callid and CONNECT's peer), ring-no-answer and ring-cancelled
@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import textwrap
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,8 @@ QUEUE = "pq"
 AGENTS = {"11": "Anna Pappa", "12": "Nikos K", "31": "Eleni S"}
 MAX_WAIT = 8
 RING_TIMEOUT = 3
+#: where agents transfer callers to: an extension that talks half a second and hangs up
+TRANSFER_CONTEXT, TRANSFER_EXTEN, TRANSFER_TALK = "backoffice", "2000", 0.5
 CONFIG = """\
 service: {{name: parity, languages: [el]}}
 skills: {{topic:a: A}}
@@ -86,6 +89,10 @@ def dialplan(agi_port: int) -> str:
          same => n,Queue(${{EXTEN:3}},,,,{MAX_WAIT})
          same => n,Hangup()
 
+        [{TRANSFER_CONTEXT}]
+        exten => {TRANSFER_EXTEN},1,Wait({TRANSFER_TALK})
+         same => n,Hangup()
+
         [acd-agents]
         """)
 
@@ -116,6 +123,8 @@ class Path_:
     logout: Callable[[str], Awaitable[None]]
     pause: Callable[[str, str], Awaitable[None]]
     unpause: Callable[[str], Awaitable[None]]
+    #: the agent's phone blind-transfers its answered call to an extension (the same on both paths)
+    blind_transfer: Callable[[str, str, str], Awaitable[None]]
 
 
 @pytest.fixture
@@ -147,6 +156,30 @@ async def daemon(asterisk: AsteriskSandbox, phones: Phones, tmp_path: Path) -> A
         await running.stop()
 
 
+def blind_transfer(daemon) -> Callable[[str, str, str], Awaitable[None]]:
+    """What an agent's phone or an operator does: AMI ``BlindTransfer`` on the agent's
+    answered channel (main/manager.c ``action_blind_transfer``, Asterisk 16: the bridge's
+    ``ast_bridge_transfer_blind`` with the agent as transferer, as a SIP REFER does)."""
+    async def transfer(agent: str, exten: str, context: str) -> None:
+        channels: list[str] = []
+
+        async def answered() -> bool:
+            channels[:] = [str(item.get("Channel")) for item in await daemon.ami.action_list("CoreShowChannels")
+                           if str(item.get("Channel", "")).startswith(f"PJSIP/agent-{agent}-")
+                           and item.get("ChannelStateDesc") == "Up" and item.get("BridgeId")]
+            return bool(channels)
+
+        deadline = asyncio.get_running_loop().time() + 10.0
+        while not await answered():
+            assert asyncio.get_running_loop().time() < deadline, f"agent {agent}'s phone never answered"
+            await asyncio.sleep(0.1)
+        response = await daemon.ami.action("BlindTransfer", timeout=5.0, Channel=channels[0], Exten=exten,
+                                           Context=context)
+        assert str(response.get("Response")) == "Success", dict(response.headers)
+
+    return transfer
+
+
 def app_queue_path(daemon) -> Path_:
     """app_queue's own members: AMI QueueAdd/QueuePause/QueueRemove (the lines app_queue
     writes for them: MANAGER/NONE callid, the member name with log_membername_as_agent)."""
@@ -158,7 +191,8 @@ def app_queue_path(daemon) -> Path_:
                  lambda a: act("QueueAdd", Queue=QUEUE, Interface=f"PJSIP/agent-{a}", MemberName=AGENTS[a]),
                  lambda a: act("QueueRemove", Queue=QUEUE, Interface=f"PJSIP/agent-{a}"),
                  lambda a, reason: act("QueuePause", Interface=f"PJSIP/agent-{a}", Paused="true", Reason=reason),
-                 lambda a: act("QueuePause", Interface=f"PJSIP/agent-{a}", Paused="false"))
+                 lambda a: act("QueuePause", Interface=f"PJSIP/agent-{a}", Paused="false"),
+                 blind_transfer(daemon))
 
 
 def daemon_path(daemon) -> Path_:
@@ -170,7 +204,8 @@ def daemon_path(daemon) -> Path_:
                  lambda a: feed(e.AgentLoggedIn(now(), a)),
                  lambda a: feed(e.AgentLoggedOut(now(), a)),
                  lambda a, reason: feed(e.AgentPaused(now(), a, reason)),
-                 lambda a: feed(e.AgentUnpaused(now(), a)))
+                 lambda a: feed(e.AgentUnpaused(now(), a)),
+                 blind_transfer(daemon))
 
 
 async def call(phones: Phones, path: Path_, name: str, hold: float | None) -> None:
@@ -223,6 +258,20 @@ async def second_caller_while_the_first_rings(path: Path_, phones: Phones, name:
     await path.logout("31")
 
 
+async def answered_then_blind_transferred(path: Path_, phones: Phones, name: str) -> None:
+    # the agent sends the caller on once answered; the caller talks there until it hangs up
+    await path.login("12")
+    citizen = phones.citizens(path.number, caller_prefix="2105553", hold=None, name=name)
+    await path.blind_transfer("12", TRANSFER_EXTEN, TRANSFER_CONTEXT)
+    transferred = time.time()
+    result = await asyncio.to_thread(citizen.wait, 30.0)
+    assert result.all_successful, citizen.diagnostics()
+    # the caller reached the target, not a hang-up: its BYE came after the target's talk
+    byes = [event.at for event in citizen.events() if event.event == "bye"]
+    assert byes and byes[0] - transferred > TRANSFER_TALK - 0.3, (byes, transferred)
+    await path.logout("12")
+
+
 async def pause_and_unpause(path: Path_, phones: Phones, name: str) -> None:
     await path.login("12")
     await path.pause("12", "backoffice")
@@ -233,7 +282,7 @@ async def pause_and_unpause(path: Path_, phones: Phones, name: str) -> None:
 
 SCENARIOS = (answered_agent_hangs_up, answered_caller_hangs_up, abandoned, timeout_exit,
              ring_no_answer_then_auto_pause, caller_leaves_while_ringing, second_caller_while_the_first_rings,
-             pause_and_unpause)
+             answered_then_blind_transferred, pause_and_unpause)
 
 
 async def lines_of(log: Path, scenario: Callable[..., Awaitable[None]], path: Path_, phones: Phones,

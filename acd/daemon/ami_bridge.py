@@ -66,7 +66,7 @@ from acd import call_contract as c
 from acd.config.model import Config
 from acd.daemon.escalation import Escalations
 from acd.daemon.live_engine import LiveEngine
-from acd.daemon.queue_log import transfer_from_ami
+from acd.daemon.queue_log import attended_transfer_from_ami
 from acd.daemon.waiting_room import WaitingRoom, epoch_seconds
 from acd.engine import events as e
 from acd.engine.decisions import Ignored
@@ -160,8 +160,7 @@ class AMIBridge:
         self.room.hangup_dial = self.hangup_dial
         ami.on_event("DeviceStateChange", self.on_device_state)
         ami.on_event("ContactStatus", self.on_contact_status)
-        ami.on_event("BlindTransfer", self.on_transfer)
-        ami.on_event("AttendedTransfer", self.on_transfer)
+        ami.on_event("AttendedTransfer", self.on_attended_transfer)
         ami.on_connect(self.resync)
 
     def _agents_by_device(self) -> Mapping[str, str]:
@@ -209,10 +208,11 @@ class AMIBridge:
                 self.live.feed(e.CallerHungUp(self.live.now(), call_id) if side == "caller"
                                else e.AgentHungUp(self.live.now(), call_id))
 
-    def on_transfer(self, message: Message) -> None:
-        """``BlindTransfer``/``AttendedTransfer`` of a caller this room connected: the
-        call's end goes to the queue_log as that transfer (``queue_log.transfer_from_ami``)."""
-        transfer = transfer_from_ami(message)
+    def on_attended_transfer(self, message: Message) -> None:
+        """``AttendedTransfer`` of a caller this room connected: the call's end goes to the
+        queue_log as that transfer (``queue_log.attended_transfer_from_ami``). Blind
+        transfers are read from the caller's channel (``WaitingRoom._note_blind_transfer``)."""
+        transfer = attended_transfer_from_ami(message)
         formatter = self.room.queue_log_formatter()
         call_id = self.room.call_of_channel(transfer[0]) if transfer is not None else None
         if transfer is not None and call_id is not None and formatter is not None:

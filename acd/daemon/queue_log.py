@@ -44,8 +44,9 @@ Not written, because the daemon never does what they report: EXITEMPTY (app_queu
 ``leavewhenempty``: the engine keeps a caller until ``max_wait`` whoever is logged in),
 EXITWITHKEY (a waiting caller here has no key to leave by) and AGENTDUMP (app_queue's
 agent hanging up during its announcement before the bridge: the daemon bridges at
-answer). A transfer is known from AMI (``BlindTransfer``/``AttendedTransfer``,
-``transfer_from_ami``) and replaces the COMPLETE line, as in app_queue.
+answer). A transfer replaces the COMPLETE line, as in app_queue: a blind one is read from
+the caller's channel when its Dial returns (``WaitingRoom._note_blind_transfer``), an
+attended one comes from AMI (``attended_transfer_from_ami``).
 """
 from __future__ import annotations
 
@@ -73,19 +74,17 @@ MANAGER = "MANAGER"
 APP_QUEUE_REASONS: Mapping[str, str] = {AUTO_PAUSE_REASON: "Auto-Pause"}
 
 
-def transfer_from_ami(message: Any) -> tuple[str, str, tuple[str, ...]] | None:
-    """A successful AMI ``BlindTransfer`` or ``AttendedTransfer`` (main/stasis_bridges.c,
-    Asterisk 16.28) as (the transferred caller's uniqueid, the queue_log event, the fields
-    app_queue writes before holdtime|calltime|origposition); None for anything else,
-    and for the attended kinds app_queue does not log (Threeway, Fail)."""
+def attended_transfer_from_ami(message: Any) -> tuple[str, str, tuple[str, ...]] | None:
+    """A successful AMI ``AttendedTransfer`` (main/stasis_bridges.c, Asterisk 16.28) as
+    (the transferred caller's uniqueid, ``ATTENDEDTRANSFER``, the fields app_queue writes
+    before holdtime|calltime|origposition); None for anything else, and for the kinds
+    app_queue does not log (Threeway, Fail). A blind transfer is not taken from AMI's
+    ``BlindTransfer``: the caller's channel says it before that event arrives
+    (``WaitingRoom._note_blind_transfer``)."""
     def get(key: str) -> str:
         return str(message.get(key, "") or "")
 
-    if get("Result") != "Success" or not get("TransfereeUniqueid"):
-        return None
-    if get("Event") == "BlindTransfer":
-        return get("TransfereeUniqueid"), "BLINDTRANSFER", (get("Extension"), get("Context"))
-    if get("Event") != "AttendedTransfer":
+    if get("Event") != "AttendedTransfer" or get("Result") != "Success" or not get("TransfereeUniqueid"):
         return None
     dest = {"Bridge": ("BRIDGE", get("DestBridgeUniqueid")), "App": ("APP", get("DestApp")),
             "Link": ("LINK", get("LocalOneChannel"), get("LocalTwoChannel"))}.get(get("DestType"))
@@ -158,7 +157,7 @@ class QueueLogFormatter:
         self._peer[call_id] = peer_uniqueid
 
     def note_transfer(self, call_id: str, event: str, fields: tuple[str, ...]) -> None:
-        """The agent transferred the call (``transfer_from_ami``): its end is written as
+        """The agent transferred the call (blind or attended): its end is written as
         that transfer instead of COMPLETECALLER/COMPLETEAGENT, as app_queue does."""
         self._transferred[call_id] = (event, fields)
 

@@ -60,7 +60,14 @@ log = logging.getLogger(__name__)
 CALL_VARIABLES: tuple[str, ...] = (
     c.CALLID, c.QUEUE, c.SKILLS, c.PRIORITY, c.LANG, c.CALLER_TYPE,
     c.ENQUEUED_AT, c.CALLBACK, "DIALSTATUS", "UNIQUEID", "CALLERID(num)", c.QUEUED, c.ARRIVED,
+    "BLINDTRANSFER",
 )
+#: What the caller's channel says when an answered Dial returns, in one GET FULL VARIABLE:
+#: who blind-transferred it (main/bridge.c ``set_transfer_variables_all`` sets
+#: ``BLINDTRANSFER`` on every channel of the bridge, then the transferee's
+#: ``ast_async_goto`` in main/pbx.c sets its context and exten to the target before
+#: kicking it out of the bridge, which is what ends the Dial).
+AFTER_DIAL_VARIABLES: tuple[str, ...] = ("BLINDTRANSFER", "CONTEXT", "EXTEN")
 _SEPARATOR = "\x1f"  # a byte no variable value holds, so one round trip reads them all
 #: how many answered call ids the room remembers (a day of the 1555 line is ~18,500 calls)
 ANSWERED_MEMORY = 50_000
@@ -222,6 +229,8 @@ class WaitingCaller:
     channel: str = ""
     #: the announcement file being streamed now (its STREAM FILE awaits Asterisk's reply)
     playing: str | None = None
+    #: ``BLINDTRANSFER`` as the channel came (a receptionist transferred the caller here)
+    transferred_in: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,6 +347,7 @@ class WaitingRoom:
             if caller is None:
                 await session.set_variable(c.WAIT_RESULT, c.WAIT_ERROR)
                 return
+            caller.transferred_in = values.get("BLINDTRANSFER", "")
             await self._serve(caller)
         except ConnectionError:  # AGIHangup is one: the channel or the connection is gone
             if caller is not None:
@@ -500,6 +510,7 @@ class WaitingRoom:
             return True
         if caller.answered:                       # with option g: the agent hung up first
             caller.offer = None
+            await self._note_blind_transfer(caller)
             self.live.feed(e.AgentHungUp(self.live.now(), caller.call_id))
             await session.set_variable(c.WAIT_RESULT, c.WAIT_ANSWERED)
             return True
@@ -508,6 +519,7 @@ class WaitingRoom:
         if status == "ANSWER":                    # answered, and AMI's DialEnd not seen yet
             talked = await session.get_variable("ANSWEREDTIME")
             self._answered(caller, offer, self.live.now() - _seconds(talked))
+            await self._note_blind_transfer(caller)
             self.live.feed(e.AgentHungUp(self.live.now(), caller.call_id))
             await session.set_variable(c.WAIT_RESULT, c.WAIT_ANSWERED)
             return True
@@ -516,6 +528,28 @@ class WaitingRoom:
         if caller.call_id in self.live.engine.calls:
             await session.command("SET MUSIC", "ON", caller.music_class)
         return False
+
+    async def _note_blind_transfer(self, caller: WaitingCaller) -> None:
+        """Before an answered call's end is fed: if the agent blind-transferred the caller
+        (AMI ``BlindTransfer`` or a phone's SIP REFER), the queue_log writes
+        BLINDTRANSFER exten|context instead of COMPLETEAGENT, as app_queue does. Read from
+        the caller's channel, not from AMI's BlindTransfer event: measured on Asterisk 16
+        (tests/test_queue_log_parity.py), the Dial's AGI answer arrives before that event.
+        One AGI round trip, only when a queue_log is written (GET FULL VARIABLE is answered on
+        a hung-up channel too); a session already closed leaves the end as it was."""
+        formatter = self.queue_log_formatter()
+        if formatter is None:
+            return
+        try:
+            raw = await caller.session.get_full_variable(_SEPARATOR.join("${%s}" % v for v in AFTER_DIAL_VARIABLES))
+        except ConnectionError:      # the agent's hang-up still ends the call, as before
+            return
+        parts = (raw or "").split(_SEPARATOR)
+        if len(parts) != len(AFTER_DIAL_VARIABLES):
+            return
+        transferer, context, exten = parts
+        if transferer and transferer != caller.transferred_in:
+            formatter.note_transfer(caller.call_id, "BLINDTRANSFER", (exten, context))
 
     def recording_options(self, call_id: str) -> str:
         """MixMonitor's argument: the file named by call id; ``b`` records only while
