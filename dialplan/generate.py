@@ -77,7 +77,7 @@ FEATURE_CODES: Mapping[str, str] = {"login": "*11", "logout": "*12", "pause": "*
 #: the codes that take a trailing digit: the pause reason's, the back-office unit's number
 _WITH_NUMBER = ("pause", "escalate")
 #: context of each agent's hint (the member's state in every degraded-path queue)
-STATES_CONTEXT = "acd-fallback-states"
+STATES_CONTEXT = "acd-agent-states"
 #: penalties of a topic queue's members: who qualifies, who does not, and the 24/7
 #: lines' reserved agents, rung last (app_queue rings a higher penalty only when no
 #: lower one is free: ``calc_metric`` in apps/app_queue.c)
@@ -383,7 +383,7 @@ def _agent_code_on_standby(options: Options, *args: str) -> list[str]:
 
 def _degraded_path(config: Config, options: Options) -> list[str]:
     """The ``acd-fallback`` context, one ``acd-fallback-<queue>`` per 24/7 queue, and
-    the agents' hints (``acd-fallback-states``).
+    the agents' hints (``acd-agent-states``).
 
     The question is Background() then WaitExten() (apps in main/pbx_builtins.c, Asterisk
     16): a key pressed during the prompt that is an extension of the context jumps
@@ -447,7 +447,7 @@ def fallback_device(agent: AgentConfig) -> str:
     degraded path's queues now carry the config's names, so the queue_log would count
     each pause twice, the daemon's line and app_queue's. A device state writes no line.
 
-    How: every member's state interface is the hint ``hint:<endpoint>@acd-fallback-states``,
+    How: every member's state interface is the hint ``hint:<endpoint>@acd-agent-states``,
     ``PJSIP/<endpoint>&Custom:acd-<endpoint>``. A hint's state is the aggregate of its
     devices (``ast_devstate_aggregate_add`` in main/devicestate.c ranks BUSY above every
     state but RINGINUSE, and INVALID below all), so BUSY makes the member busy whatever

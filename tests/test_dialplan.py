@@ -420,9 +420,9 @@ def test_each_topic_queue_rings_its_qualified_agents_first_and_the_247_team_last
 
 
 def test_every_member_takes_its_state_from_the_agents_hint_not_a_pause_flag(config: Config) -> None:
-    states = contexts(extensions(config, SANDBOX))["acd-fallback-states"]
+    states = contexts(extensions(config, SANDBOX))["acd-agent-states"]
     member_lines = [line for line in queues(config).splitlines() if line.startswith("member =>")]
-    assert all(line.endswith(f"hint:{line.split('/')[1].split(',')[0]}@acd-fallback-states") for line in member_lines)
+    assert all(line.endswith(f"hint:{line.split('/')[1].split(',')[0]}@acd-agent-states") for line in member_lines)
     for agent in config.agents.values():
         assert f"exten => {agent.endpoint},hint,PJSIP/{agent.endpoint}&Custom:acd-{agent.endpoint}" in states
 

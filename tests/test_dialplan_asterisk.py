@@ -47,8 +47,8 @@ def test_generated_files_load_into_asterisk(asterisk: AsteriskSandbox) -> None:
     # and watches in each of the agent's queues: acd-fallback and the six topics', plus violence for 2901
     hints = asterisk.cli("core show hints")
     assert f"- {len(config.agents)} hints registered" in hints
-    assert re.search(r"^agent-2001@acd-fallb.*Watchers  7$", hints, flags=re.M), hints
-    assert re.search(r"^agent-2901@acd-fallb.*Watchers  8$", hints, flags=re.M), hints
+    assert re.search(r"^agent-2001@acd-agent.*Watchers  7$", hints, flags=re.M), hints
+    assert re.search(r"^agent-2901@acd-agent.*Watchers  8$", hints, flags=re.M), hints
     endpoints = asterisk.cli("pjsip show endpoints")
     assert "agent-2001" in endpoints and "agent-2910" in endpoints
 

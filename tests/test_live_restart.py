@@ -151,7 +151,7 @@ async def test_the_degraded_queue_rings_only_agents_who_were_logged_in(rig_facto
 
     def member_busy(agent: str, queue: str = "q") -> bool:
         lines = rig.asterisk.cli(f"queue show {queue}").splitlines()
-        # a member line: "12 (PJSIP/agent-12 from hint:agent-12@acd-fallback-states) ... (Busy) ..."
+        # a member line: "12 (PJSIP/agent-12 from hint:agent-12@acd-agent-states) ... (Busy) ..."
         return any(f"(PJSIP/agent-{agent} from hint:" in line and "(Busy)" in line for line in lines)
 
     # the daemon makes the agent's Custom device busy (fallback_device), in every queue at once
