@@ -25,6 +25,17 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 
+# -- the degraded path's app_queue names -------------------------------------------------
+#: app_queue queue (and dialplan context) of a caller whose topic nobody knows: the IVR
+#: itself failed and the degraded question got no 24/7 key. Every other degraded-path
+#: queue is named as the config's queue, so the queue_log names it as the daemon does.
+FALLBACK_QUEUE = "acd-fallback"
+#: names a config's queue may not take: app_queue names queues case-insensitively
+#: (``strcasecmp`` in apps/app_queue.c), ``general`` is queues.conf's own section, and
+#: ``acd-fallback`` is the queue of callers of unknown topic
+RESERVED_QUEUE_NAMES = frozenset({FALLBACK_QUEUE, "general"})
+
+
 # -- the channel variables ----------------------------------------------------------------
 #: the call's id for its whole life (the first channel's ``${UNIQUEID}``)
 CALLID = "ACD_CALLID"

@@ -22,15 +22,26 @@ The call's path, and the fallbacks that keep "no caller is left in silence" true
   ticket (the daemon's call records open the ticket from the engine's exit decision;
   the caller hears that it is recorded), goodbye (voicemail plays the goodbye:
   app_voicemail is not loaded).
-- ``acd-fallback``: the degraded path. Asterisk itself asks one question (the IVR's
-  ``degraded`` settings: a prompt, then a few seconds for a key), and a caller who
-  presses a 24/7 line's key (the emergency line: queues with ``always_open``), or who
-  had chosen that line in the IVR already, goes to ``acd-fallback-<queue>``: an
-  app_queue queue of only the agents who qualify for that queue (the engine's own
-  ``qualifies``), weighted above the rest. Everyone else, on no key or a wrong one, goes
-  to app_queue queue ``acd-fallback`` with every agent's phone as a static member:
-  skills are lost, callers are still answered. No step looks at the clock, so the 24/7
-  line is open on this path at night and on holidays too.
+- ``acd-fallback``: the degraded path. Its app_queue queues are named as the config's
+  queues wherever the caller's topic is known, so the queue_log (one file, app_queue's
+  lines beside the daemon's: docs/records.md) names the queue the same whichever path
+  took the call:
+
+  - a caller who presses a 24/7 line's key (the emergency line: queues with
+    ``always_open``) in the one question Asterisk itself asks (the IVR's ``degraded``
+    settings), or who had chosen that line in the IVR already, goes through context
+    ``acd-fallback-<queue>`` to app_queue queue ``<queue>``: only the agents who qualify
+    for it (the engine's own ``qualifies``), weighted above the rest;
+  - a caller whose topic is known already (``ACD_QUEUE``: the IVR ran, then the daemon
+    went away) goes to app_queue queue ``<queue>``: every agent, the qualified ones
+    first (penalties, ``queues``), so callers are still answered;
+  - a caller of unknown topic (the IVR itself failed, and no 24/7 key was pressed) goes
+    to app_queue queue ``acd-fallback``, every agent's phone: here nobody knows the
+    topic, so no config queue's name would be true, and the queue_log says so.
+
+  No step looks at the clock, so the 24/7 line is open on this path at night and on
+  holidays too. Who is working (logged in, not paused) reaches app_queue as a device
+  state, never as app_queue's pause flag: ``fallback_device``.
 - ``acd-agents``: the agents' feature codes (``agent`` handler), escalation to the
   back office among them; ``acd-callback``: the
   leg to the citizen when a callback is placed (``acd.daemon.callbacks``).
@@ -44,7 +55,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from acd import call_contract as c
-from acd.call_contract import reentry_resets
+from acd.call_contract import FALLBACK_QUEUE, reentry_resets
 from acd.config.ivr import DegradedChoice
 from acd.config.model import AgentConfig, Config, QueueConfig
 from acd.config.telephony import (
@@ -65,7 +76,12 @@ FEATURE_CODES: Mapping[str, str] = {"login": "*11", "logout": "*12", "pause": "*
                                     "escalate": "*15"}
 #: the codes that take a trailing digit: the pause reason's, the back-office unit's number
 _WITH_NUMBER = ("pause", "escalate")
-FALLBACK_QUEUE = "acd-fallback"
+#: context of each agent's hint (the member's state in every degraded-path queue)
+STATES_CONTEXT = "acd-agent-states"
+#: penalties of a topic queue's members: who qualifies, who does not, and the 24/7
+#: lines' reserved agents, rung last (app_queue rings a higher penalty only when no
+#: lower one is free: ``calc_metric`` in apps/app_queue.c)
+QUALIFIED, UNQUALIFIED, RESERVED = 0, 1, 2
 #: seconds a caller handed over by a stopping daemon tries the FastAGI again (a standby,
 #: or the daemon restarting) before the fallback queue
 HANDOVER_RETRIES = 2
@@ -171,11 +187,12 @@ def _sound(config: Config, options: Options, prompt: str, fallback: str) -> str:
 @dataclass(frozen=True, slots=True)
 class EmergencyLine:
     """A 24/7 queue (``always_open``: the emergency line) on the degraded path: its own
-    app_queue queue and dialplan context, holding only the agents who qualify for it."""
+    dialplan context and its own app_queue queue, named as the queue and holding only
+    the agents who qualify for it."""
 
     queue: QueueConfig
-    #: the app_queue queue and the dialplan context: ``acd-fallback-<queue>``
-    name: str
+    #: the dialplan context: ``acd-fallback-<queue>``
+    context: str
     members: tuple[AgentConfig, ...]
     #: app_queue ``weight``: above the all-agents queue's 0, ordered among the 24/7 lines
     #: as the engine orders their callers
@@ -365,64 +382,107 @@ def _agent_code_on_standby(options: Options, *args: str) -> list[str]:
 
 
 def _degraded_path(config: Config, options: Options) -> list[str]:
-    """The ``acd-fallback`` context and one ``acd-fallback-<queue>`` per 24/7 queue.
+    """The ``acd-fallback`` context, one ``acd-fallback-<queue>`` per 24/7 queue, and
+    the agents' hints (``acd-agent-states``).
 
     The question is Background() then WaitExten() (apps in main/pbx_builtins.c, Asterisk
     16): a key pressed during the prompt that is an extension of the context jumps
-    there at once; WaitExten() runs out into the next priority (the all-agents queue)
-    when no key comes; any other key is no extension, so the PBX sends it to ``i``,
-    which goes to the all-agents queue too. A missing prompt file only logs a warning
-    and the wait for the key still runs."""
+    there at once; WaitExten() runs out into the next priority (the unknown topic's
+    queue) when no key comes; any other key is no extension, so the PBX sends it to
+    ``i``, which goes there too. A missing prompt file only logs a warning and the wait
+    for the key still runs. A caller whose ``ACD_QUEUE`` names a config queue is never
+    asked: its topic is known, and so is the app_queue queue of that name."""
     lines_247 = emergency_lines(config)
     choice = degraded_choice(config)
     asks = choice is not None and any(line.key is not None for line in lines_247)
+    emergency = {line.queue.name for line in lines_247}
     out = ["", f"[{FALLBACK_QUEUE}]",
-           "; No daemon: every agent's phone in one app_queue queue (skills lost, callers served);",
-           "; a caller of a 24/7 line (chosen in the IVR, or by its key here) reaches that line's own team.",
+           "; No daemon: a caller of known topic to the app_queue queue named as the config's queue;",
+           f"; a caller of unknown topic (the IVR failed, no 24/7 key) to {FALLBACK_QUEUE}, every agent.",
            "exten => s,1,Answer()"]
     for line in lines_247:
-        out.append(f' same => n,GotoIf($["${{{c.QUEUE}}}" = "{line.queue.name}"]?{line.name},s,1)')
+        out.append(f' same => n,GotoIf($["${{{c.QUEUE}}}" = "{line.queue.name}"]?{line.context},s,1)')
+    for name in config.queues:
+        if name not in emergency:
+            out.append(f' same => n,GotoIf($["${{{c.QUEUE}}}" = "{name}"]?topic)')
     if asks:
         assert choice is not None
-        # a caller who chose a topic already (the IVR, a daemon that stopped) is not asked
+        # a caller who chose a topic already that is no queue now (a reload removed it) is not asked
         out += [f' same => n,GotoIf($["${{{c.QUEUE}}}" != ""]?general)',
                 f" same => n,Background({_prompt_files(config, options, choice.prompt)})",
                 f" same => n,WaitExten({choice.timeout:g})"]
     out += [f" same => n(general),Log(WARNING,ACD degraded path: ${{CHANNEL}} to app_queue {FALLBACK_QUEUE})",
             f" same => n,Queue({FALLBACK_QUEUE})",
+            " same => n,Hangup()",
+            # reached only when ACD_QUEUE equals a config queue's name (the GotoIfs above)
+            f" same => n(topic),Log(WARNING,ACD degraded path: ${{CHANNEL}} to app_queue ${{{c.QUEUE}}})",
+            f" same => n,Queue(${{{c.QUEUE}}})",
             " same => n,Hangup()"]
     if asks:
-        out += [f"exten => {line.key},1,Goto({line.name},s,1)" for line in lines_247 if line.key is not None]
+        out += [f"exten => {line.key},1,Goto({line.context},s,1)" for line in lines_247 if line.key is not None]
         out.append("exten => i,1,Goto(s,general)")
     for line in lines_247:
-        out += ["", f"[{line.name}]",
+        out += ["", f"[{line.context}]",
                 f"; The 24/7 line {line.queue.name!r} without a daemon: only its own agents, any hour.",
-                f"exten => s,1,Log(WARNING,ACD degraded path: ${{CHANNEL}} to app_queue {line.name})",
+                f"exten => s,1,Log(WARNING,ACD degraded path: ${{CHANNEL}} to app_queue {line.queue.name})",
                 " same => n,Answer()",
                 f" same => n,Set({c.QUEUE}={line.queue.name})",
-                f" same => n,Queue({line.name})",
+                f" same => n,Queue({line.queue.name})",
                 " same => n,Hangup()"]
+    out += ["", f"[{STATES_CONTEXT}]",
+            "; Each agent's state in the degraded-path queues: the phone's, unless the daemon set the",
+            "; agent's Custom device BUSY (logged out or paused in the ACD). See fallback_device.",
+            *(f"exten => {agent.endpoint},hint,PJSIP/{agent.endpoint}&{fallback_device(agent)}"
+              for agent in config.agents.values())]
     return out
+
+
+def fallback_device(agent: AgentConfig) -> str:
+    """The Custom device through which the daemon tells the degraded path whether the
+    agent works: ``BUSY`` when logged out or paused in the ACD, ``INVALID`` otherwise.
+
+    Why not app_queue's pause flag (AMI QueuePause): every pause and unpause makes
+    app_queue write a PAUSE/UNPAUSE line for the queue (``set_queue_member_pause`` in
+    apps/app_queue.c, Asterisk 16; without a queue, a PAUSEALL line more), and the
+    degraded path's queues now carry the config's names, so the queue_log would count
+    each pause twice, the daemon's line and app_queue's. A device state writes no line.
+
+    How: every member's state interface is the hint ``hint:<endpoint>@acd-agent-states``,
+    ``PJSIP/<endpoint>&Custom:acd-<endpoint>``. A hint's state is the aggregate of its
+    devices (``ast_devstate_aggregate_add`` in main/devicestate.c ranks BUSY above every
+    state but RINGINUSE, and INVALID below all), so BUSY makes the member busy whatever
+    the phone does, and INVALID leaves the phone's own state (free, in use, unreachable);
+    app_queue with ``ringinuse=no`` rings only a member whose state is free
+    (``can_ring_entry``). A Custom device never set is UNKNOWN, below the phone's states
+    too, so the queues ring every phone when no daemon ever ran. func_devstate keeps the
+    state in astdb: it survives the daemon, a reload and an Asterisk restart."""
+    return f"Custom:acd-{agent.endpoint}"
 
 
 def queues(config: Config) -> str:
     """``queues_generated.conf``: the degraded path's queues.
 
-    ``acd-fallback`` holds every agent (so it works when no daemon ever ran); a running
-    daemon pauses in it the agents who are logged out or on a pause
-    (``acd.daemon.fallback_members``), so a caller on this path rings only those who
-    were working. ``ringinuse=no`` keeps a queue from ringing
-    agents busy with the daemon's callers or another queue's; ``autofill`` rings every
-    free member for the waiting callers at once.
+    ``acd-fallback`` holds every agent (so it works when no daemon ever ran), for
+    callers of unknown topic. Every member of every queue takes its state from the
+    agent's hint (``fallback_device``): a running daemon makes the agents who are logged
+    out or on a pause busy there, so a caller on this path rings only those who were
+    working. ``ringinuse=no`` keeps a queue from ringing agents busy with the daemon's
+    callers or another queue's; ``autofill`` rings every free member for the waiting
+    callers at once.
 
-    Each 24/7 queue gets ``acd-fallback-<queue>`` with only the agents who qualify for
-    it (see ``emergency_lines``), its ring timeout, wrap-up, strategy and music, and a
-    ``weight`` above ``acd-fallback``'s, so those agents take its callers first. In
-    ``acd-fallback`` the same agents are members with penalty 1: app_queue rings the
-    free member with the lowest metric and a penalty adds 1,000,000 per step to it
-    (``calc_metric`` in apps/app_queue.c; ``penaltymemberslimit`` is 0), so they take
-    the general callers only when no one else can, and stay free for the 24/7 line
-    while others can."""
+    Each 24/7 queue gets an app_queue queue of its own name with only the agents who
+    qualify for it (see ``emergency_lines``), its ring timeout, wrap-up, strategy and
+    music, and a ``weight`` above the others' 0, so those agents take its callers
+    first. Each other queue gets an app_queue queue of its own name, with the same
+    settings of its own, for callers whose topic is known: every agent is a member, so
+    its callers are still answered when its qualified agents are busy, at penalty 0 if
+    they qualify (the engine's ``qualifies``), 1 if not, and 2 for the 24/7 lines'
+    agents. app_queue rings the free member with the lowest metric and a penalty adds
+    1,000,000 per step to it (``calc_metric`` in apps/app_queue.c; ``penaltymemberslimit``
+    is 0), so a topic's callers ring its own agents first, then the others, and the
+    24/7 lines' agents only when no one else is free, which keeps them free for their
+    line while others can take the call. In ``acd-fallback`` those 24/7 agents have
+    penalty 1 for the same reason."""
     lines_247 = emergency_lines(config)
     reserved = {agent.id for line in lines_247 for agent in line.members}
     parts = [f"; Generated by `python -m dialplan` from {config.source}.\n",
@@ -433,23 +493,45 @@ def queues(config: Config) -> str:
         queue = line.queue
         parts += [f"\n; the 24/7 line {queue.name!r} (priority {queue.priority}, weight {queue.weight:g} in the engine): "
                   f"the agents with {_requirements(queue)}\n",
-                  f"[{line.name}]\nstrategy={strategy_of(queue.strategy).app_queue}\n"
-                  f"weight={line.weight}\ntimeout={queue.ring_timeout:g}\nretry=2\nwrapuptime={queue.wrapup:g}\n"
-                  "ringinuse=no\nautofill=yes\njoinempty=yes\nleavewhenempty=no\n"
-                  f"musicclass={queue.music_class}\nannounce-frequency=0\n",
-                  *(_member(agent, 0) for agent in line.members)]
+                  _queue_section(queue, line.weight),
+                  *(_member(agent, QUALIFIED) for agent in line.members)]
+    emergency = {line.queue.name for line in lines_247}
+    for queue in config.queues.values():
+        if queue.name in emergency:
+            continue
+        parts += [f"\n; {queue.name!r} for callers whose topic is known: every agent, those with "
+                  f"{_requirements(queue)} first, the 24/7 lines' last\n",
+                  _queue_section(queue, 0),
+                  *(_member(agent, topic_penalty(agent, queue, reserved)) for agent in config.agents.values())]
     return "".join(parts)
+
+
+def topic_penalty(agent: AgentConfig, queue: QueueConfig, reserved: set[str]) -> int:
+    """The agent's penalty in a topic queue's app_queue queue (see ``queues``)."""
+    if agent.id in reserved:
+        return RESERVED
+    return QUALIFIED if qualifies(agent.skills, queue.requirements) else UNQUALIFIED
+
+
+def _queue_section(queue: QueueConfig, weight: int) -> str:
+    """A config queue's own app_queue section: its strategy, ring timeout, wrap-up and music."""
+    return (f"[{queue.name}]\nstrategy={strategy_of(queue.strategy).app_queue}\n"
+            + (f"weight={weight}\n" if weight else "")
+            + f"timeout={queue.ring_timeout:g}\nretry=2\nwrapuptime={queue.wrapup:g}\n"
+            "ringinuse=no\nautofill=yes\njoinempty=yes\nleavewhenempty=no\n"
+            f"musicclass={queue.music_class}\nannounce-frequency=0\n")
 
 
 def _member(agent: AgentConfig, penalty: int) -> str:
     """A static member named as the daemon's queue_log names the agent (``member_name``):
     app_queue writes that name in its lines (``log_membername_as_agent``), so one person
-    has one name whichever path took the call."""
+    has one name whichever path took the call. Its state is the agent's hint
+    (``fallback_device``)."""
     name = member_name(agent)
     if any(c in name for c in ",|;\n"):
         raise GenerateError(f"agent {agent.id}'s name {name!r} has one of , | ; or a line break: app_queue's "
                             "member line and the queue_log cannot carry it")
-    return f"member => PJSIP/{agent.endpoint},{penalty},{name},PJSIP/{agent.endpoint}\n"
+    return f"member => PJSIP/{agent.endpoint},{penalty},{name},hint:{agent.endpoint}@{STATES_CONTEXT}\n"
 
 
 def pjsip(config: Config, options: Options = Options()) -> str:

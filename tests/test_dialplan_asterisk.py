@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 
 from acd.config import load_config
+from acd.config.model import member_name
+from acd.engine.lines import qualifies
 from acd.protocol import FastAGIServer
 from dialplan.generate import Options, generate
 from rig.asterisk import AsteriskSandbox
@@ -36,9 +38,17 @@ def test_generated_files_load_into_asterisk(asterisk: AsteriskSandbox) -> None:
     assert "'1555'" in inbound and "'q-violence'" in inbound
     assert "agi://127.0.0.1:4573/ivr" in inbound
     fallback = asterisk.cli("queue show acd-fallback")
-    assert fallback.count("PJSIP/agent-") == len(config.agents)
-    violence = asterisk.cli("queue show acd-fallback-violence")
-    assert violence.count("PJSIP/agent-29") == violence.count("PJSIP/agent-") == 10
+    assert fallback.count("(PJSIP/agent-") == len(config.agents)
+    violence = asterisk.cli("queue show violence")        # the 24/7 line's, named as the daemon names it
+    assert violence.count("(PJSIP/agent-29") == violence.count("(PJSIP/agent-") == 10
+    pensions = asterisk.cli("queue show pensions")        # a topic's: every agent, the qualified first
+    assert pensions.count("(PJSIP/agent-") == len(config.agents)
+    # every member's state is its hint (phone and Custom device), which Asterisk loaded
+    # and watches in each of the agent's queues: acd-fallback and the six topics', plus violence for 2901
+    hints = asterisk.cli("core show hints")
+    assert f"- {len(config.agents)} hints registered" in hints
+    assert re.search(r"^agent-2001@acd-agent.*Watchers  7$", hints, flags=re.M), hints
+    assert re.search(r"^agent-2901@acd-agent.*Watchers  8$", hints, flags=re.M), hints
     endpoints = asterisk.cli("pjsip show endpoints")
     assert "agent-2001" in endpoints and "agent-2910" in endpoints
 
@@ -77,6 +87,35 @@ async def test_direct_queue_line_without_daemon_retries_then_falls_back(
     result = await asyncio.to_thread(citizen.wait, 40)
     assert result.all_successful, citizen.diagnostics()
     assert "invite" in [e.event for e in agents.events()]
+
+
+async def test_no_daemon_a_caller_of_known_topic_is_logged_under_the_daemons_queue_name(
+        asterisk: AsteriskSandbox, phones: Phones) -> None:
+    """Issue 12: app_queue writes the one queue_log the daemon writes; a caller whose
+    topic is known (pensions, the 24/7 line violence) is logged there under the
+    config's queue name, and answered by an agent who qualifies for it first."""
+    config = load_config(EXAMPLE)
+    log = asterisk.log_dir / "queue_log"
+    start = log.stat().st_size if log.exists() else 0
+    agent_port = free_port(16500, socket.SOCK_DGRAM)
+    asterisk.apply(generate(config, Options(agi_port=closed_tcp_port(), wait_retries=1,
+                                            agents_at=f"127.0.0.1:{agent_port}")))
+    phones.agents(port=agent_port, ring=0.2, talk=1.0)
+    pensions = phones.citizens("q-pensions", caller_prefix="pensions-")
+    violence = phones.citizens("q-violence", caller_prefix="violence-")
+    results = await asyncio.gather(asyncio.to_thread(pensions.wait, 40), asyncio.to_thread(violence.wait, 40))
+    assert results[0].all_successful, pensions.diagnostics()
+    assert results[1].all_successful, violence.diagnostics()
+    with open(log, encoding="utf-8") as file:
+        file.seek(start)
+        lines = [line.split("|") for line in file.read().splitlines()]
+    entered = {line[2] for line in lines if line[4] == "ENTERQUEUE"}
+    assert entered == {"pensions", "violence"}, lines
+    connected = {line[2]: line[3] for line in lines if line[4] == "CONNECT"}
+    names = {queue: {member_name(agent) for agent in config.agents.values()
+                     if qualifies(agent.skills, config.queues[queue].requirements)} for queue in connected}
+    assert set(connected) == {"pensions", "violence"}, lines
+    assert all(agent in names[queue] for queue, agent in connected.items()), connected
 
 
 async def test_dialplan_reload_keeps_a_waiting_call_up(asterisk: AsteriskSandbox, phones: Phones) -> None:

@@ -157,10 +157,12 @@ def test_an_app_queue_strategy_the_engine_lacks_is_refused_saying_why(name, word
     assert "longest_idle" in str(info.value)
 
 
+@pytest.mark.parametrize("always_open", [True, False])
 @pytest.mark.parametrize("name", strategies.NAMES)
-def test_the_fallback_queue_of_a_247_line_gets_the_app_queue_name(name):
-    config = make_config(PENSIONS + f"  strategy: {name}\n  always_open: true\n", DESK)
+def test_the_degraded_path_queue_of_a_queue_gets_the_app_queue_name(name, always_open):
+    # a 24/7 line's and a topic's app_queue queue alike are named as the queue
+    config = make_config(PENSIONS + f"  strategy: {name}\n  always_open: {str(always_open).lower()}\n", DESK)
     text = queues_conf(config)
-    section = text[text.index("[acd-fallback-pensions]"):]
+    section = text[text.index("[pensions]"):]
     assert re.search(r"^strategy=(\w+)$", section, flags=re.M)[1] == strategies.strategy_of(name).app_queue
 

@@ -83,6 +83,9 @@ def rig_factory(asterisk: AsteriskSandbox, phones: Phones, tmp_path: Path):
     yield make
     for rig in made:
         rig.daemon.stop()
+        # the agents' Custom devices outlive the daemon (astdb): leave the shared Asterisk neutral
+        for agent_id in rig.agent_ids:
+            asterisk.cli(f"devstate change Custom:acd-agent-{agent_id} INVALID")
 
 
 async def test_a_call_answered_before_a_crash_is_not_put_through_to_a_second_agent(rig_factory) -> None:
@@ -137,18 +140,27 @@ async def test_no_offer_after_a_restart_before_the_ami_resync_has_placed_the_age
 
 async def test_the_degraded_queue_rings_only_agents_who_were_logged_in(rig_factory) -> None:
     """Issue 9, item 9: with no daemon, callers go to the generated app_queue queue of
-    every agent's phone; agent 12 never logged in, so its phone must not ring. (Both
-    callers wait for agent 11, the only one working: ringinuse=no.)"""
+    every agent's phone (``q``, named as the config's: issue 12); agent 12 never logged
+    in, so its phone must not ring. (Both callers wait for agent 11, the only one
+    working: ringinuse=no.)"""
     rig = rig_factory(agents=2, talk=2.0, logged_in=("11",))
+    asterisk_log = rig.asterisk.log_dir / "queue_log"
+    start = asterisk_log.stat().st_size if asterisk_log.exists() else 0
     rig.daemon.start()
     rig.daemon.wait_logged("AMI connected")
 
-    def member_paused(agent: str) -> bool:
-        lines = rig.asterisk.cli("queue show acd-fallback").splitlines()
-        return any(f"(PJSIP/agent-{agent})" in line and "(paused" in line for line in lines)
+    def member_busy(agent: str, queue: str = "q") -> bool:
+        lines = rig.asterisk.cli(f"queue show {queue}").splitlines()
+        # a member line: "12 (PJSIP/agent-12 from hint:agent-12@acd-agent-states) ... (Busy) ..."
+        return any(f"(PJSIP/agent-{agent} from hint:" in line and "(Busy)" in line for line in lines)
 
-    await eventually(lambda: member_paused("12"), timeout=10, what="agent 12 paused in acd-fallback")
-    assert not member_paused("11")
+    # the daemon makes the agent's Custom device busy (fallback_device), in every queue at once
+    await eventually(lambda: member_busy("12") and member_busy("12", "acd-fallback"), timeout=10,
+                     what="agent 12 busy in the degraded-path queues")
+    assert not member_busy("11") and not member_busy("11", "acd-fallback")
+    # and app_queue wrote no PAUSE line of its own beside the daemon's (issue 12)
+    app_queue_lines = asterisk_log.read_bytes()[start:].decode().splitlines() if asterisk_log.exists() else []
+    assert not [line for line in app_queue_lines if "|PAUSE" in line or "|UNPAUSE" in line]
     rig.daemon.kill()
     citizens = rig.phones.citizens("q-q", calls=2, rate=10, caller_prefix="degraded-", hold=None)
     result = await asyncio.to_thread(citizens.wait, 60)

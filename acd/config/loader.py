@@ -13,6 +13,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
+from acd.call_contract import RESERVED_QUEUE_NAMES
 from acd.config.access import parse_access, parse_privacy
 from acd.config.back_office import parse_back_office
 from acd.config.calendar import builtin_holidays
@@ -336,6 +337,20 @@ _QUEUE_KEYS = ("title", "requires", "priority", "weight", "strategy", "prefer_be
                "record", "schedule", "music_class", "always_open")
 
 
+def _check_app_queue_name(key: Located, name: str, earlier: Mapping[str, QueueConfig]) -> None:
+    """The degraded path names its app_queue queues as the config's queues (so the
+    queue_log names a call's queue the same whichever path took it): a name app_queue
+    would read as another queue, or as its ``[general]`` section, is refused here."""
+    if name.lower() in RESERVED_QUEUE_NAMES:
+        taken = ("queues.conf's own [general] section" if name.lower() == "general"
+                 else "app_queue's queue for callers of unknown topic when no daemon runs")
+        raise key.error(f"queue name {name!r} is reserved: {taken} has it")
+    same = [other for other in earlier if other.lower() == name.lower()]
+    if same:
+        raise key.error(f"queue name {name!r} differs from queue {same[0]!r} only in case: app_queue, which "
+                        "takes the callers when no daemon runs, would see one queue")
+
+
 def _queues(node: Located, skills: dict[str, str], schedules: dict[str, Schedule],
             languages: tuple[str, ...]) -> dict[str, QueueConfig]:
     result: dict[str, QueueConfig] = {}
@@ -344,6 +359,7 @@ def _queues(node: Located, skills: dict[str, str], schedules: dict[str, Schedule
         if not _NAME.match(name):
             raise value.error(f"queue name {name!r} must be letters, digits, '-' or '_'")
         check_length(value, "queue name", name, QUEUE_NAME)
+        _check_app_queue_name(node.key(name), name, result)
         f = Fields(value, _QUEUE_KEYS)
         title = _titles(f.get("title"), name, languages)
         requires = _levels(f.require("requires"), skills)

@@ -151,6 +151,10 @@ class Located:
                     raise Located(self._key_node(key), self.file, self.path).error(f"unknown key {key!r}{more}")
         return result
 
+    def key(self, key: str) -> Located:
+        """A key of this mapping as a node of its own: errors about the name point at it."""
+        return Located(self._key_node(key), self.file, self.path)
+
     def _key_node(self, key: str) -> yaml.Node:
         for key_node, _ in self.node.value:
             if key_node.value == key:

@@ -1,31 +1,32 @@
 """The degraded path's app_queue queues ring only agents who are logged in and not paused.
 
 The generated ``queues_generated.conf`` lists every agent's phone as a static member of
-``acd-fallback`` (and of each 24/7 line's queue), so the queues work when no daemon has
-ever run. But once the ACD knows who works, a caller sent to the fallback (no daemon
-for a while) must not ring the phone of an agent who never logged in or is on a break.
-So the daemon mirrors each agent's state into app_queue's pause flag (Asterisk 16,
-apps/app_queue.c):
+each degraded-path queue (``acd-fallback``, and the app_queue queues named as the
+config's queues), so the queues work when no daemon has ever run. But once the ACD
+knows who works, a caller sent to the fallback (no daemon for a while) must not ring
+the phone of an agent who never logged in or is on a break.
 
-- AMI ``QueuePause`` with ``Interface``, ``Paused`` and ``Queue`` pauses that interface
-  in that queue (``manager_pause_queue_member`` -> ``set_member_paused``); its class is
-  ``agent``, which the daemon's AMI user may write. One action per fallback queue the
-  agent is a static member of (``acd-fallback``, and each 24/7 line's it qualifies for),
-  never one without ``Queue``: that one also writes a ``PAUSEALL``/``UNPAUSEALL`` line
-  (queue ``NONE``) into the queue_log the daemon shares with Asterisk, which reporting
-  tools would apply to the agent's real queues beside the daemon's own PAUSEALL. A
-  per-queue pause writes only that fallback queue's ``PAUSE``/``UNPAUSE`` line. An
-  interface not in the queue answers Error "Interface not found" (a config out of step
-  with the generated file): logged, no harm.
-- the pause survives ``module reload app_queue`` (``reload_single_member`` creates the
-  static member again with ``cur->paused``), and Asterisk keeps it when the daemon dies,
-  which is the point: the fallback then rings the agents who were working.
-- paused: logged out or paused in the ACD. Every other state (available, ringing, on a
-  call, wrap-up) is unpaused; ``ringinuse=no`` already keeps app_queue from ringing a
-  phone that is busy with the ACD's call.
+So the daemon sets one Custom device per agent (``dialplan.generate.fallback_device``):
+``BUSY`` while the agent is logged out or paused in the ACD, ``INVALID`` otherwise. Each
+member's state is the agent's hint, the phone and that device together, so a BUSY
+device makes the member busy in every degraded-path queue at once and app_queue
+(``ringinuse=no``) does not ring it; INVALID leaves the phone's own state. It is sent as
+AMI ``Setvar`` of ``DEVICE_STATE(Custom:...)`` without a channel (``action_setvar`` in
+main/manager.c calls the function's write, ``devstate_write`` in funcs/func_devstate.c;
+class ``call``, which the daemon's AMI user may write).
 
-Dynamic members (``QueueAdd``/``QueueRemove``) were the other way, but with them a
-queue is empty until a daemon has run, and the fallback is for when none does.
+Why not app_queue's pause flag (AMI ``QueuePause``), as before: ``set_queue_member_pause``
+in apps/app_queue.c (Asterisk 16) writes a PAUSE/UNPAUSE line into the queue_log for
+the queue at every call, and one without ``Queue`` a PAUSEALL line more. The degraded
+path's queues now carry the config's names, so those lines would stand beside the
+daemon's own PAUSE lines for the same queue and every report would count the pause
+twice (and a log-out as a pause). A device state writes no queue_log line.
+
+The state survives the daemon (which is the point: the fallback then rings the agents
+who were working), ``module reload app_queue`` and an Asterisk restart (func_devstate
+keeps it in astdb). Paused: logged out or paused in the ACD; every other state
+(available, ringing, on a call, wrap-up) is not, and ``ringinuse=no`` already keeps
+app_queue from ringing a phone that is busy with the ACD's call.
 
 Sent when an agent's paused-ness changes, and for every agent after each AMI login
 (changes made while the link was down are lost), a few at a time.
@@ -39,41 +40,30 @@ from typing import Any
 
 from acd.config.model import Config
 from acd.engine import decisions as d
-from dialplan.generate import FALLBACK_QUEUE, GenerateError, emergency_lines
+from dialplan.generate import fallback_device
 
 log = logging.getLogger(__name__)
 
 #: the engine's agent states in which the fallback queues must not ring the agent
 PAUSED_STATES = frozenset({"logged_out", "paused"})
-#: QueuePause actions in flight at once when all agents are synced
+#: Setvar actions in flight at once when all agents are synced
 SYNC_CONCURRENCY = 8
-
-
-def fallback_queues(config: Config) -> dict[str, list[str]]:
-    """Agent id -> the generated app_queue queues it is a static member of."""
-    result = {agent_id: [FALLBACK_QUEUE] for agent_id in config.agents}
-    try:
-        lines = emergency_lines(config)
-    except GenerateError:       # no dialplan can be generated from it: only acd-fallback is sure
-        return result
-    for line in lines:
-        for agent in line.members:
-            result[agent.id].append(line.name)
-    return result
+#: the Custom device's state for an agent who must not be rung, and for one who may
+#: (INVALID ranks below every phone state in a hint's aggregate: the phone decides)
+BUSY, FREE = "BUSY", "INVALID"
 
 
 class FallbackMembers:
-    """A decision subscriber that keeps app_queue's pause flags in step with the ACD."""
+    """A decision subscriber that keeps the degraded path's agent states in step with the ACD."""
 
     def __init__(self, config: Config, agents: Callable[[], Mapping[str, Any]]) -> None:
         """``agents``: the engine's agents now (id -> object with ``state``), read at sync."""
         self.config = config
-        self._queues = fallback_queues(config)
         self.agents = agents
         self.ami: Any = None
         self._sent: dict[str, bool] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        #: False on a standby daemon, whose engine knows no logins: the active one owns the flags
+        #: False on a standby daemon, whose engine knows no logins: the active one owns the states
         self.enabled = True
 
     def install(self, ami: Any) -> None:
@@ -82,7 +72,6 @@ class FallbackMembers:
 
     def reconfigure(self, config: Config) -> None:
         self.config = config
-        self._queues = fallback_queues(config)
 
     def __call__(self, decisions: Sequence[d.Decision]) -> None:
         if not self.enabled:
@@ -94,7 +83,7 @@ class FallbackMembers:
                     self._spawn(self._pause(decision.agent_id, paused))
 
     async def sync(self, *_: Any) -> None:
-        """Every agent's flag, as the engine holds it now (after an AMI login)."""
+        """Every agent's state, as the engine holds it now (after an AMI login)."""
         if not self.enabled:
             return
         self._sent.clear()
@@ -112,18 +101,17 @@ class FallbackMembers:
         if agent is None or self.ami is None or not self.ami.connected:
             return
         self._sent[agent_id] = paused
-        for queue in self._queues.get(agent_id, [FALLBACK_QUEUE]):
-            try:
-                response = await self.ami.action("QueuePause", timeout=5.0, Queue=queue,
-                                                 Interface=f"PJSIP/{agent.endpoint}",
-                                                 Paused="true" if paused else "false", Reason="acd")
-            except Exception as error:   # the next AMI login syncs every agent again
-                self._sent.pop(agent_id, None)
-                log.warning("fallback queue pause not sent", extra={"agent_id": agent_id, "reason": repr(error)})
-                return
-            if str(response.get("Response", "")).lower() != "success":
-                log.info("fallback queue pause refused", extra={"agent_id": agent_id, "queue": queue,
-                                                                "reason": response.get("Message")})
+        device = fallback_device(agent)
+        try:
+            response = await self.ami.action("Setvar", timeout=5.0, Variable=f"DEVICE_STATE({device})",
+                                             Value=BUSY if paused else FREE)
+        except Exception as error:   # the next AMI login syncs every agent again
+            self._sent.pop(agent_id, None)
+            log.warning("fallback agent state not sent", extra={"agent_id": agent_id, "reason": repr(error)})
+            return
+        if str(response.get("Response", "")).lower() != "success":
+            log.info("fallback agent state refused", extra={"agent_id": agent_id, "device": device,
+                                                            "reason": response.get("Message")})
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)

@@ -32,9 +32,9 @@ The member is app_queue's *member name*, not its interface: with ``log_membernam
 (asterisk-config/queues.conf) app_queue writes ``mem->membername`` in every line above,
 and the generated fallback queues name each member by ``member_name`` (the agent's
 ``name``), so a report joins both paths on one name per person. The engine's automatic
-pause is written with app_queue's reason ``Auto-Pause``. Not the same yet: the queue of a
-call the degraded path took is app_queue's queue there (``acd-fallback``,
-``acd-fallback-<queue>``), not the config's (docs/records.md says why, and the way out).
+pause is written with app_queue's reason ``Auto-Pause``. The degraded path's app_queue
+queues are named as the config's wherever the caller's topic is known; only a caller of
+unknown topic is logged under ``acd-fallback`` (docs/records.md).
 
 Agents are not members of one queue here but hold skills; a log-in, log-out or pause is
 written once per queue the agent can ever serve (as app_queue writes one line per queue
