@@ -43,12 +43,19 @@ Last line:
 
 with ``--media``, the media phase's figures and ``(without media ...)`` in the brackets.
 
-Run: ``python -m bench.live [--calls 150] [--agents 50] [--rate 50] [--talk 5] [--media]``.
+With ``--profile DIR`` py-spy (the ``profile`` extra, bench/pyspy.py) samples this
+process, the daemon's, through each ACD phase into ``DIR/<phase>.txt``, and the bench
+prints each thread's share of a core and the top functions, beside the round trips each
+call cost: AGI commands by name and AMI actions sent, AMI events received.
+
+Run: ``python -m bench.live [--calls 150] [--agents 50] [--rate 50] [--talk 5] [--media] [--profile DIR]``.
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
+import contextlib
 import logging
 import os
 import resource
@@ -59,7 +66,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from bench import pyspy
 from bench.phone_figures import answered_callers, call_intervals, peak_concurrency, percentile, routing_latencies
 from acd.config import load_config
 from rig.asterisk import AsteriskSandbox
@@ -94,6 +103,7 @@ class Load:
     talk: float = 5.0           # seconds each agent talks before hanging up
     first_agent: int = 3001
     media: bool = False         # the phases of MEDIA_PHASES instead of PHASES
+    profile: Path | None = None  # py-spy records each ACD phase here
 
     @property
     def agent_ids(self) -> list[str]:
@@ -160,6 +170,22 @@ def rig_cpu(agents: SippProcess) -> dict[str, float]:
             "agents' sipp": cpu_seconds(agents.pid)}
 
 
+def round_trips(daemon: Any) -> collections.Counter[str]:
+    """What the daemon exchanged with Asterisk so far: AGI sessions and commands (by
+    name), AMI actions sent and events received (all, and by name)."""
+    counts: collections.Counter[str] = collections.Counter({"AGI sessions": daemon.agi.sessions})
+    counts.update({f"AGI {name}": n for name, n in daemon.agi.commands.items()})
+    counts.update({f"AMI action {name}": n for name, n in daemon.ami.sent.items()})
+    counts["AMI events"] = sum(daemon.ami.received.values())
+    counts.update({f"AMI event {name}": n for name, n in daemon.ami.received.items()})
+    return counts
+
+
+def per_call(counts: collections.Counter[str], calls: int) -> list[str]:
+    """``round_trips``'s growth over a phase, per call, the busiest first."""
+    return [f"{n / calls:7.2f}  {name}" for name, n in counts.most_common() if n > 0]
+
+
 def media_legs(channelstats: str) -> tuple[int, int, set[str]]:
     """From ``pjsip show channelstats`` (channels/pjsip/cli_commands.c's columns: bridge,
     channel, up time, codec, then count, lost, pct and jitter received, the same sent, and
@@ -222,6 +248,7 @@ async def run(load: Load, workdir: Path) -> tuple[PhaseResult, PhaseResult]:
     daemon = Daemon(config, extras=False)
     daemon_started = False
     callers = None
+    recording: pyspy.Recording | None = None
     citizen_events: dict[str, list] = {}
     cpu: dict[str, float] = {}
     try:
@@ -247,6 +274,9 @@ async def run(load: Load, workdir: Path) -> tuple[PhaseResult, PhaseResult]:
             callers = citizens(workdir, sandbox.sip_port, phase.number, calls=load.calls, rate=load.rate,
                                caller_prefix=phase.prefix, name=phase.name.replace("+", "-"), alaw=load.media,
                                play=SIPP_ALAW_PCAP if phase.media else None)
+            if load.profile is not None and phase.number == "q-bench":
+                recording = await asyncio.to_thread(pyspy.record, os.getpid(), load.profile / f"{phase.name}.txt")
+            trips_before = round_trips(daemon)
             await asyncio.to_thread(callers.start)
             rig_before = rig_cpu(agents)
             if phase.media:
@@ -268,6 +298,14 @@ async def run(load: Load, workdir: Path) -> tuple[PhaseResult, PhaseResult]:
                 print(f"{phase.name}: calls still up after {budget:.0f} s were ended", flush=True)
             cpu[phase.name] = cpu_seconds(sandbox.pid) - cpu_before
             rig = {who: after - rig_before[who] for who, after in rig_cpu(agents).items()}
+            if recording is not None:
+                out = await asyncio.to_thread(recording.stop)
+                print(f"{phase.name}: py-spy profile of the daemon in {out} "
+                      f"(speedscope or flamegraph.pl read it), {recording.seconds:.1f} s:", flush=True)
+                print("\n".join(pyspy.hot_spots(out.read_text()).lines(recording.seconds)), flush=True)
+                print(f"{phase.name}: round trips per call:", flush=True)
+                print("\n".join(per_call(round_trips(daemon) - trips_before, load.calls)), flush=True)
+                recording = None
             citizen_events[phase.name] = callers.events()
             print(f"{phase.name}: citizens done in {time.monotonic() - started:.1f} s "
                   f"({result.successful} successful, {result.failed} failed), asterisk cpu {cpu[phase.name]:.1f} s; "
@@ -275,6 +313,9 @@ async def run(load: Load, workdir: Path) -> tuple[PhaseResult, PhaseResult]:
             await asyncio.sleep(0.5)
     finally:
         agi_hold.close()
+        if recording is not None:
+            with contextlib.suppress(RuntimeError):   # an error is on its way already
+                await asyncio.to_thread(recording.stop)
         if callers is not None and callers.running:
             await asyncio.to_thread(callers.stop, 5.0)
         if agents.running:
@@ -297,11 +338,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--media", action="store_true",
                         help="the ACD without and then with audio both ways (citizens play g711a.pcap, agents echo)")
     parser.add_argument("--keep", help="keep the sandbox, phone logs and queue_log in this directory")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="py-spy records the daemon through each ACD phase into DIR/<phase>.txt "
+                             "(needs the profile extra)")
     args = parser.parse_args(argv)
     if args.calls < 1 or args.agents < 1 or args.rate <= 0 or args.talk <= 0:
         parser.error("calls, agents, rate and talk must be positive")
     logging.basicConfig(level=logging.ERROR)
-    load = Load(calls=args.calls, agents=args.agents, rate=args.rate, talk=args.talk, media=args.media)
+    if args.profile is not None:
+        try:
+            pyspy.py_spy()
+        except pyspy.ProfilerMissing as error:
+            parser.error(str(error))
+    load = Load(calls=args.calls, agents=args.agents, rate=args.rate, talk=args.talk, media=args.media,
+                profile=args.profile.resolve() if args.profile is not None else None)
     if args.keep:
         workdir = Path(args.keep)
         workdir.mkdir(parents=True, exist_ok=True)

@@ -89,6 +89,7 @@ class FakeSession:
 
     async def set_variable(self, name: str, value: str) -> Response:
         self._check()
+        self.commands.append(("SET VARIABLE", name, value))
         self.vars[name] = value
         return Response(1)
 

@@ -138,6 +138,20 @@ async def test_helpers_write_the_commands_res_agi_expects(server: FastAGIServer,
     assert (outcomes["typed"], outcomes["dial"], outcomes["pressed"]) == ("0123", 0, None)
 
 
+async def test_the_server_counts_sessions_and_commands_by_verb_and_application(server: FastAGIServer) -> None:
+    # what bench.live reports as each call's round trips
+    peer = await FakeAsterisk.dial(server)
+    await peer.send(environment("helpers"))
+    for reply in ["200 result=0", "200 result=1", "200 result=0123 (timeout)", "200 result=0", "200 result=0",
+                  "200 result=1", "200 result=1"]:
+        await peer.command()
+        await peer.send(f"{reply}\n".encode())
+    assert await peer.closed()
+    assert server.sessions == 1
+    assert server.commands == {"ANSWER": 1, "SET VARIABLE": 1, "GET DATA": 1, "EXEC Dial": 1, "WAIT FOR DIGIT": 1,
+                               "VERBOSE": 1, "HANGUP": 1}
+
+
 async def test_greek_reply_split_inside_a_character_arrives_intact(server: FastAGIServer,
                                                                     outcomes: dict[str, object]) -> None:
     peer = await FakeAsterisk.dial(server)

@@ -141,6 +141,13 @@ async def test_action_returns_the_response_with_its_action_id(client: AMIClient,
     assert {pong.action_id, other.action_id} == {a["ActionID"] for a in manager.actions[1:]}
 
 
+async def test_actions_sent_are_counted_by_name(client: AMIClient) -> None:
+    await client.action("Ping")
+    await client.action_list("CoreShowChannels")
+    await client.action("Ping")
+    assert client.sent == {"Ping": 2, "CoreShowChannels": 1}
+
+
 async def test_action_fields_and_repeated_variables_reach_asterisk(client: AMIClient, manager: FakeManager) -> None:
     with pytest.raises(asyncio.TimeoutError):
         await client.action("Slow", timeout=0.1, Channel="Local/100@test", Variable="A=Γ")

@@ -27,6 +27,24 @@ async def test_caller_is_queued_from_its_channel_variables_and_the_enqueue_time_
     assert ("SET MUSIC", "ON", "default") in session.commands
 
 
+async def test_a_new_caller_is_marked_answered_and_given_music_in_three_agi_commands(tmp_path):
+    """Every AGI command wakes the channel's AGI thread in Asterisk (docs/demo.md, the
+    call path at scale): after the one read of its variables, one MSet marks the caller,
+    and an ACD_WAIT_RESULT the channel does not hold is not cleared."""
+    r = Room(tmp_path)
+    session = await r.arrive("1.1")
+    assert [c[:2] for c in session.commands] == [("EXEC", "MSet"), ("ANSWER",), ("SET MUSIC", "ON")]
+    assert session.vars.get("ACD_WAIT_RESULT", "") == ""
+
+
+async def test_a_result_the_caller_came_with_is_cleared_while_it_waits(tmp_path):
+    # the standby path hands a stopping daemon's "handover" on to the other daemon's wait;
+    # while the caller waits the result must read empty, the dialplan's "daemon gone"
+    r = Room(tmp_path)
+    session = await r.arrive("1.1", ACD_WAIT_RESULT="handover")
+    assert session.vars["ACD_WAIT_RESULT"] == "" and "1.1" in r.live.engine.calls
+
+
 async def test_caller_is_connected_to_the_agent_the_engine_picks_and_agent_hang_up_leads_to_wrap_up(tmp_path):
     r = Room(tmp_path)
     r.login("12")

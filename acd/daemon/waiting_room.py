@@ -59,7 +59,7 @@ log = logging.getLogger(__name__)
 #: The channel variables read at entry, in the order of the one GET FULL VARIABLE request.
 CALL_VARIABLES: tuple[str, ...] = (
     c.CALLID, c.QUEUE, c.SKILLS, c.PRIORITY, c.LANG, c.CALLER_TYPE,
-    c.ENQUEUED_AT, c.CALLBACK, "DIALSTATUS", "UNIQUEID", "CALLERID(num)", c.QUEUED, c.ARRIVED,
+    c.ENQUEUED_AT, c.CALLBACK, "DIALSTATUS", "UNIQUEID", "CALLERID(num)", c.QUEUED, c.ARRIVED, c.WAIT_RESULT,
     "BLINDTRANSFER",
 )
 #: What the caller's channel says when an answered Dial returns, in one GET FULL VARIABLE:
@@ -343,7 +343,7 @@ class WaitingRoom:
             # ENTERQUEUE was written for this very wait (a restart in between): not again
             requeued = attributes.enqueued_at is not None and values.get(c.QUEUED) != c.LEFT_QUEUE
             caller = await self._enter(session, attributes, values.get("UNIQUEID") or _env(session, "agi_uniqueid"),
-                                       requeued)
+                                       requeued, stale_result=bool(values.get(c.WAIT_RESULT)))
             if caller is None:
                 await session.set_variable(c.WAIT_RESULT, c.WAIT_ERROR)
                 return
@@ -375,7 +375,7 @@ class WaitingRoom:
         return dict(zip(CALL_VARIABLES, parts))
 
     async def _enter(self, session: Session, attributes: CallerAttributes, uniqueid: str,
-                     requeued: bool = False) -> WaitingCaller | None:
+                     requeued: bool = False, stale_result: bool = True) -> WaitingCaller | None:
         """Queue the caller first, then answer and start the music: the place in line is
         taken at arrival, not after the answer's round trips (Asterisk's ANSWER can wait
         up to 500 ms for media, ``__ast_answer`` in main/channel.c).
@@ -385,7 +385,12 @@ class WaitingRoom:
         before: ``requeued`` (a daemon restarted) writes no ENTERQUEUE again, even if the
         daemon died before ``ACD_QUEUED`` (the queue of this wait) reached the channel.
         An exit sets ``ACD_QUEUED`` to ``LEFT_QUEUE``, so a caller who comes back after a
-        max-wait exit (a callback) enters anew."""
+        max-wait exit (a callback) enters anew.
+
+        While the caller waits its ``ACD_WAIT_RESULT`` reads empty (the dialplan's "no
+        daemon": a crash loops it back here); ``stale_result``: the channel holds one (a
+        ``handover`` the standby path passed on), cleared then. A caller with none, almost
+        every one, pays no round trip for it."""
         queue = self.config.queues[attributes.queue]
         call_id = attributes.call_id
         old = self.callers.get(call_id)
@@ -425,8 +430,10 @@ class WaitingRoom:
         marks = {}
         if stamped:   # on the channel at once, before the answer: a restart keeps this place
             marks = {c.CALLID: call_id, c.QUEUE: attributes.queue, c.ENQUEUED_AT: f"{enqueued_at:.3f}"}
+        if stale_result:
+            marks[c.WAIT_RESULT] = ""
         # TRIES: the dialplan's retry count; a daemon answered
-        await set_variables(session, {**marks, c.QUEUED: attributes.queue, c.WAIT_RESULT: "", c.TRIES: "0"})
+        await set_variables(session, {**marks, c.QUEUED: attributes.queue, c.TRIES: "0"})
         await session.answer()
         await session.command("SET MUSIC", "ON", queue.music_class)
         return caller

@@ -20,6 +20,7 @@ the shape wazo-agid keeps its entry points in. A hang-up reaches a handler as
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import ipaddress
 import logging
@@ -56,8 +57,12 @@ class AGISession:
     """
 
     def __init__(self, env: AGIEnvironment, reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
-                 parser: AGIParser, pending: list[AGIResponse | HangupNotice] | None = None) -> None:
+                 parser: AGIParser, pending: list[AGIResponse | HangupNotice] | None = None,
+                 tally: collections.Counter[str] | None = None) -> None:
+        """``tally``: counts each command sent, by ``command_name`` (the server's
+        ``commands``: the round trips a call costs, which bench.live reports)."""
         self.env = env
+        self._tally = tally
         self._reader = reader
         self._writer = writer
         self._parser = parser
@@ -106,6 +111,8 @@ class AGISession:
         connection, ``AGICommandError`` on 510 (unknown command) and 520 (bad usage)."""
         line = encode_command(*words)
         shown = line.decode(errors="replace").strip()
+        if self._tally is not None:
+            self._tally[command_name(words)] += 1
         async with self._lock:
             stale = 0
             while not self._replies.empty():  # a reply nobody asked for would shift later ones
@@ -237,6 +244,13 @@ class AGISession:
             await self._reading
 
 
+def command_name(words: tuple[str | int, ...]) -> str:
+    """What a command is counted as: its verb, and for ``EXEC`` the application too
+    (``EXEC Dial`` and ``EXEC MSet`` are different costs)."""
+    verb = str(words[0])
+    return f"{verb} {words[1]}" if verb == "EXEC" and len(words) > 1 else verb
+
+
 def _digit(result: int | None) -> str | None:
     return chr(result) if result is not None and result > 0 else None
 
@@ -257,6 +271,10 @@ class FastAGIServer:
         if allowed is not None:
             self.allow(allowed)
         self.handlers = dict(handlers)
+        #: AGI commands sent, over all sessions, by ``command_name``; and the sessions
+        #: served (each one a FastAGI connection Asterisk opened)
+        self.commands: collections.Counter[str] = collections.Counter()
+        self.sessions = 0
         self.host = host
         self._requested_port = port
         self.header_timeout = header_timeout
@@ -352,7 +370,8 @@ class FastAGIServer:
                 writer.write(b"FAILURE\n")
                 await writer.drain()
             return
-        session = AGISession(env, reader, writer, parser, rest)
+        session = AGISession(env, reader, writer, parser, rest, tally=self.commands)
+        self.sessions += 1
         try:
             await handler(session)
         except AGIHangup:

@@ -93,6 +93,8 @@ class AMIClient:
         self._handled: set[str] = set()
         #: events received by name (list items apart): what the link carries
         self.received: collections.Counter[str] = collections.Counter()
+        #: actions sent through ``action`` and ``action_list``, by name (the daemon's round trips)
+        self.sent: collections.Counter[str] = collections.Counter()
         self.banner: str | None = None
         self._ids = itertools.count(1)
         self._prefix = f"acd-{random.getrandbits(32):08x}-"
@@ -145,6 +147,7 @@ class AMIClient:
         future: asyncio.Future[AMIMessage] = asyncio.get_running_loop().create_future()
         self._pending[action_id] = future
         try:
+            self.sent[name] += 1
             await self._send(encode_action(name, action_id, fields))
             return await asyncio.wait_for(future, timeout or self.action_timeout)
         except asyncio.TimeoutError:
@@ -166,6 +169,7 @@ class AMIClient:
         self._lists[action_id] = collector
         limit = timeout or self.action_timeout
         try:
+            self.sent[name] += 1
             await self._send(encode_action(name, action_id, fields))
             async with asyncio.timeout(limit):
                 answer = await response
