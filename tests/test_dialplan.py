@@ -377,3 +377,15 @@ def test_an_agent_name_app_queue_cannot_carry_is_refused_with_the_agent() -> Non
     bad = make_config("q: {requires: {topic:a: 1}}\n", "'11': {name: 'Pappa, Anna', pin: '1234', skills: {topic:a: 1}}\n")
     with pytest.raises(GenerateError, match="agent 11's name 'Pappa, Anna'"):
         queues(bad)
+
+
+def test_the_callback_leg_notes_the_citizens_answer_in_astdb_at_the_answer(config: Config) -> None:
+    """A callback made twice after a failover: the citizen answered while no daemon
+    listened, and the outcome died with the channel. Dial's U() runs on the answer, on
+    the citizen's channel, before the bridge (apps/app_dial.c), and AstDB outlives
+    channels and daemons: the next daemon asks it before a try."""
+    found = contexts(extensions(config, SANDBOX))
+    dial = found["acd-callback"]
+    assert ",60,U(acd-callback-answered^${ACD_CALLID}))" in dial
+    note = found["acd-callback-answered"]
+    assert "exten => s,1,Set(DB(acd-callback/${ARG1})=answered)" in note and "Return()" in note
