@@ -65,6 +65,11 @@ AGENT = "ACD_AGENT"
 #: epoch seconds when the caller was connected to an agent (AMI ``Setvar``)
 CONNECTED_AT = "ACD_CONNECTED_AT"
 AGENT_RESULT = "ACD_AGENT_RESULT"
+#: the AstDB family (key: the call id) where the generated ``acd-callback`` context notes
+#: the citizen's answer to a callback's try the moment it happens (``CALLBACK_ANSWERED``),
+#: with no daemon involved: the one record of a try that ends while no daemon listens
+CALLBACK_DB = "acd-callback"
+CALLBACK_ANSWERED = "answered"
 TICKET = "ACD_TICKET"
 
 # -- their result values ------------------------------------------------------------------

@@ -44,7 +44,8 @@ The call's path, and the fallbacks that keep "no caller is left in silence" true
   state, never as app_queue's pause flag: ``fallback_device``.
 - ``acd-agents``: the agents' feature codes (``agent`` handler), escalation to the
   back office among them; ``acd-callback``: the
-  leg to the citizen when a callback is placed (``acd.daemon.callbacks``).
+  leg to the citizen when a callback is placed (``acd.daemon.callbacks``), whose answer
+  ``acd-callback-answered`` notes in AstDB.
 """
 from __future__ import annotations
 
@@ -344,9 +345,24 @@ def extensions(config: Config, options: Options = Options()) -> str:
                   *_agent_code_on_standby(options, action, digit)]
     dial = callback_dial(config)
     lines += ["", "[acd-callback]", "; The agent answered a callback (AMI Originate): now ring the citizen.",
-              "exten => _X.,1,Dial(" + dial.replace("{number}", "${EXTEN}") + ",60)",
-              " same => n,Hangup()", ""]
+              "exten => _X.,1,Dial(" + dial.replace("{number}", "${EXTEN}") + f",60,U({CALLBACK_NOTE}^${{{c.CALLID}}}))",
+              " same => n,Hangup()", *_callback_answer_note(), ""]
     return "\n".join(lines)
+
+
+#: the subroutine Dial's U() runs on the citizen's channel when it answers a callback
+CALLBACK_NOTE = "acd-callback-answered"
+
+
+def _callback_answer_note() -> list[str]:
+    """The citizen answered a callback's try: noted in AstDB (``call_contract.CALLBACK_DB``)
+    at the answer, before the bridge (app_dial.c runs U()'s Gosub on the called channel
+    then), so the note is there whoever hangs up first and whether or not a daemon
+    listens; a daemon that did not see the try asks it before trying again
+    (``acd.daemon.callbacks``). ``ARG1`` is the call id, expanded on the agent's leg."""
+    return ["", f"[{CALLBACK_NOTE}]",
+            f"exten => s,1,Set(DB({c.CALLBACK_DB}/${{ARG1}})={c.CALLBACK_ANSWERED})",
+            " same => n,Return()"]
 
 
 def _dids(config: Config, options: Options) -> list[str]:

@@ -7,6 +7,7 @@ from acd.daemon.callbacks import CALLBACK_CONTEXT, CallbackDialer
 from acd.engine import AgentState
 from acd.engine import decisions as d
 from acd.engine import events as e
+from acd.protocol.errors import AMIActionError
 from tests.daemon_fakes import Room, ringing, settle
 
 
@@ -20,6 +21,9 @@ class FakeAMI:
         self.handlers: dict[str, object] = {}
         self.ups: list = []
         self.downs: list = []
+        #: AstDB: (family, key) -> value, and the keys DBGet asked for
+        self.astdb: dict[tuple[str, str], str] = {}
+        self.asked: list[str] = []
 
     def on_event(self, name, callback) -> None:
         self.handlers[name] = callback
@@ -42,7 +46,24 @@ class FakeAMI:
 
     async def action(self, name: str, **fields) -> dict:
         self.actions.append((name, fields))
+        if name == "DBDel":      # main/db.c manager_dbdel
+            found = self.astdb.pop((fields["Family"], fields["Key"]), None) is not None
+            return {"Response": "Success" if found else "Error"}
         return {"Response": self.answer, "Message": "Originate successfully queued"}
+
+    async def action_list(self, name: str, **fields) -> list[dict]:
+        """DBGet as main/db.c manager_dbget answers it: Error when the key is absent, else
+        one DBGetResponse event."""
+        assert name == "DBGet"
+        self.asked.append(fields["Key"])
+        value = self.astdb.get((fields["Family"], fields["Key"]))
+        if value is None:
+            raise AMIActionError("DBGet", "Database entry not found")
+        return [{"Event": "DBGetResponse", "Family": fields["Family"], "Key": fields["Key"], "Val": value}]
+
+    @property
+    def originated(self) -> list[dict]:
+        return [fields for name, fields in self.actions if name == "Originate"]
 
 
 class Book:
@@ -59,11 +80,13 @@ class Book:
         self.tries.append((call_id, answered))
 
 
-async def callback_waiting(tmp_path, answer: str = "Success", connected: bool = True, routing: str = ""):
+async def callback_waiting(tmp_path, answer: str = "Success", connected: bool = True, routing: str = "",
+                           astdb: dict | None = None):
     r = Room(tmp_path, routing=routing)
     r.book = Book()
     dialer = CallbackDialer(r.live, r.book)
     ami = FakeAMI(answer, connected)
+    ami.astdb.update(astdb or {})
     dialer.install(ami)
     r.room.callbacks = dialer
     session = await r.arrive("1.1", ACD_CALLBACK="2101234567")
@@ -77,8 +100,8 @@ async def callback_waiting(tmp_path, answer: str = "Success", connected: bool = 
 
 async def test_callback_rings_the_agent_first_into_the_callback_context(tmp_path):
     r, ami = await callback_waiting(tmp_path)
-    [(name, fields)] = ami.actions
-    assert name == "Originate" and fields["Channel"] == "PJSIP/agent-11"
+    [fields] = ami.originated
+    assert ami.asked == ["1.1"] and fields["Channel"] == "PJSIP/agent-11"
     assert (fields["Context"], fields["Exten"], fields["Async"]) == (CALLBACK_CONTEXT, "2101234567", "true")
     assert fields["Timeout"] == "15000" and "ACD_CALLID=1.1" in fields["Variable"]
 
@@ -287,3 +310,67 @@ async def test_a_daemon_that_lost_the_lease_never_rings_a_citizen_back(tmp_path)
     assert "1.1" in r.live.engine.calls and r.of(d.OfferMissed) == []
     assert r.live.engine.agents["11"].misses == 0 and r.book.tries == []
     assert not dialer.active
+
+
+async def test_a_try_answered_while_no_daemon_listened_is_never_made_again(tmp_path):
+    """bench.failover: callback 1796321222.49 was made twice. The killed daemon's try was
+    answered; the standby's resync could not read the gone channel, so its book still had
+    the callback pending. The dialplan noted the answer in AstDB: asked right before the
+    Originate, it counts as the answered try; nobody is rung and the agent is free."""
+    r, ami = await callback_waiting(tmp_path, astdb={("acd-callback", "1.1"): "answered"})
+    assert ami.originated == [] and r.book.tries == [("1.1", True)]
+    assert "1.1" not in r.live.engine.calls and r.live.engine.agents["11"].state is AgentState.AVAILABLE
+    assert r.of(d.OfferMissed) == [] and r.live.engine.agents["11"].misses == 0
+    assert "EXITWITHTIMEOUT" not in r.queue_log_events()     # the earlier daemon's queue_log has the call
+
+
+async def test_the_answer_note_is_deleted_once_the_outcome_is_written(tmp_path):
+    r, ami = await callback_waiting(tmp_path, astdb={("acd-callback", "1.1"): "answered"})
+    await r.room.callbacks.forget_answer("1.1")
+    assert ami.astdb == {} and ("DBDel", {"Family": "acd-callback", "Key": "1.1"}) in ami.actions
+
+
+async def test_an_answer_note_not_deleted_while_the_link_is_down_is_deleted_at_its_return(tmp_path):
+    r, ami = await callback_waiting(tmp_path, astdb={("acd-callback", "1.1"): "answered"})
+    ami.down()
+    await r.room.callbacks.forget_answer("1.1")
+    assert ami.astdb != {}
+    ami.up()
+    await settle()
+    assert ami.astdb == {}
+
+
+async def test_a_daemon_restarted_as_the_standby_offers_its_unmirrored_promises(tmp_path, redis_url):
+    """bench.failover: the killed daemon came back as the standby, which opens no book, so
+    the promise on its disk only waited for ever. Starting, the standby offers it."""
+    import json
+    import uuid
+
+    import redis.asyncio as aioredis
+
+    from acd.daemon.app import Daemon
+    from acd.daemon.callback_book import Callback
+    from rig.ports import free_port
+    from tests.waiting import eventually
+
+    prefix = f"test-{uuid.uuid4().hex[:8]}:"
+    redis = aioredis.Redis.from_url(redis_url, decode_responses=True)
+    await redis.set(f"{prefix}leader", "the other daemon", px=60_000)      # the active one holds the lease
+    (tmp_path / "var").mkdir()
+    config = tmp_path / "acd.yaml"
+    config.write_text(RESTART_CONFIG.format(var=tmp_path / "var", agi=free_port(15875), ami=free_port(15876))
+                      .replace("daemon: {", f"daemon: {{redis_url: '{redis_url}', redis_prefix: '{prefix}', "
+                                            "lease: true, "))
+    standby = Daemon(config, extras=False, book=True)
+    kept = Callback("cb-disk", "q", "2101234567", 1_700_000_000.0, 1_700_000_000.0, standby.live.now() + 3600)
+    await standby.book.offer()                   # creates the table: the killed daemon's own database
+    await standby.book._store(kept)
+    await standby.start()
+    try:
+        await eventually(lambda: standby._offer_task.done())
+        assert json.loads(await redis.hget(f"{prefix}callbacks", "cb-disk"))["status"] == "pending"
+        assert standby.room.standby and "cb-disk" not in standby.live.engine.calls     # not made here
+    finally:
+        await standby.stop()
+        await redis.delete(f"{prefix}callbacks", f"{prefix}leader")
+        await redis.aclose()

@@ -437,3 +437,15 @@ def test_a_queue_name_app_queue_would_confuse_is_refused_with_its_line(name: str
     with pytest.raises(ConfigError, match=r"1555\.yaml:\d+: .*" + re.escape(reason)) as info:
         example({"\n  unemployment:\n": f"\n  {name}:\n"})
     assert info.value.line == EXAMPLE.read_text(encoding="utf-8").splitlines().index("  unemployment:") + 1
+
+
+def test_the_callback_leg_notes_the_citizens_answer_in_astdb_at_the_answer(config: Config) -> None:
+    """A callback made twice after a failover: the citizen answered while no daemon
+    listened, and the outcome died with the channel. Dial's U() runs on the answer, on
+    the citizen's channel, before the bridge (apps/app_dial.c), and AstDB outlives
+    channels and daemons: the next daemon asks it before a try."""
+    found = contexts(extensions(config, SANDBOX))
+    dial = found["acd-callback"]
+    assert ",60,U(acd-callback-answered^${ACD_CALLID}))" in dial
+    note = found["acd-callback-answered"]
+    assert "exten => s,1,Set(DB(acd-callback/${ARG1})=answered)" in note and "Return()" in note

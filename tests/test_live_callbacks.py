@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, text
 
 from acd.config import load_config
 from acd.engine import events as e
+from acd.protocol.errors import AMIActionError
 from dialplan.generate import Options, generate
 from ivr.prompts import build, config_texts
 from rig.asterisk import AsteriskSandbox
@@ -118,6 +119,15 @@ async def test_a_callback_left_after_the_max_wait_is_kept_and_made(daemon: Any, 
     with database.connect() as conn:
         assert conn.execute(text("SELECT status, number FROM callbacks")).all() == [("pending", CALLER)]
 
+    notes: list[list[str]] = []
+    forget = daemon.book.finished
+
+    async def read_then_forget(done: str) -> None:       # the AstDB note, as the next daemon would ask it
+        found = await daemon.ami.action_list("DBGet", Family="acd-callback", Key=done)
+        notes.append([str(item.get("Val")) for item in found])
+        await forget(done)
+
+    daemon.book.finished = read_then_forget
     live.feed(e.AgentLoggedIn(live.now(), AGENT))
     await eventually(lambda: any(ev.event == "answer" and ev.phone == CALLER
                                  for ev in daemon.citizen_phone.events()), timeout=20,
@@ -128,6 +138,10 @@ async def test_a_callback_left_after_the_max_wait_is_kept_and_made(daemon: Any, 
             return conn.execute(text("SELECT status, attempts FROM callbacks")).all()
     await eventually(lambda: outcome() == [("answered", 1)], timeout=20, what="the callback recorded answered")
     assert call_id not in live.engine.calls
+    # the dialplan noted the answer in AstDB (Dial's U()); deleted once the outcome was written
+    await eventually(lambda: notes == [["answered"]], timeout=5, what="the answer note read")
+    with pytest.raises(AMIActionError, match="Database entry not found"):
+        await daemon.ami.action_list("DBGet", Family="acd-callback", Key=call_id)
 
 
 async def test_ami_blackholed_pauses_callbacks_without_burning_agents_then_they_are_made(

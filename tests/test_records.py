@@ -190,3 +190,19 @@ async def test_a_callback_that_runs_out_gets_its_row(tmp_path):
     async with records.db.connect() as conn:
         (row,) = (await conn.execute(select(calls))).all()
     assert (row.call_id, row.outcome, row.exit_action, row.waited) == ("cb", "exited", "callback_expired", 49)
+
+
+async def test_a_callback_an_earlier_daemon_made_writes_no_exit_over_its_row(tmp_path):
+    """The dialer learnt from AstDB that an earlier daemon's try was answered: that
+    daemon's records have the call (in a shared database, the same row, by call id),
+    so this one writes nothing, rather than an exit over an answered call."""
+    from acd.engine.decisions import CALLBACK_MADE_BEFORE
+
+    records = CallRecords(f"sqlite+aiosqlite:///{tmp_path / 'acd.sqlite3'}", interval=0.05)
+    await records.start()
+    engine = Engine(make_config(QUEUE, AGENTS))
+    records(engine.handle(e.CallArrived(1, "cb", "q", callback="6900000000")))
+    records(engine.handle(e.CallbackCancelled(50, "cb", CALLBACK_MADE_BEFORE)))
+    await records.close()
+    async with records.db.connect() as conn:
+        assert (await conn.execute(select(calls))).all() == []

@@ -115,6 +115,8 @@ class Daemon:
                         "and a restart forgets them")
         self.live.subscribe(DecisionLog(self.live.engine))     # agents' actions and routing's reasons
         self.callbacks = CallbackDialer(self.live, self.book)
+        if self.book is not None:       # a written outcome's AstDB answer note goes
+            self.book.finished = self.callbacks.forget_answer
         self.room = WaitingRoom(self.live, RoomSettings(recordings_dir=Path(settings.recordings_dir)),
                                 callbacks=self.callbacks, stop_playback=self.stop_playback)
         self.live.commands = self.room          # the engine's commands on calls are the room's to carry out
@@ -131,6 +133,7 @@ class Daemon:
         self._ami_task: asyncio.Task[None] | None = None
         self._prepare_task: asyncio.Task[None] | None = None
         self._book_task: asyncio.Task[None] | None = None
+        self._offer_task: asyncio.Task[None] | None = None
         self.extras = extras
         #: started with the extras (None: not configured, or failed to start)
         self.records: CallRecords | None = None
@@ -232,6 +235,10 @@ class Daemon:
         if self.book is not None and not settings.lease:
             # after the records: one SQLite file takes one schema change at a time
             self._book_task = asyncio.create_task(self._open_book())
+        elif self.book is not None:
+            # a standby too: a promise this daemon stored but died before mirroring is
+            # on its disk only; offered to the mirror, the active daemon makes it
+            self._offer_task = asyncio.create_task(self._keep_trying("callback offer", self.book.offer))
         if settings.lease and settings.redis_url:
             from acd.daemon.leader import LeaderLease
 
@@ -379,6 +386,8 @@ class Daemon:
     async def _open_book(self) -> None:
         """Pending callbacks back in line at their places; a database not up yet is
         retried (the callbacks wait on disk meanwhile)."""
+        if self._offer_task is not None:        # one schema change at a time on SQLite
+            await asyncio.wait([self._offer_task])
         if self.book is not None:
             await self._keep_trying("callback book", self.book.start)
 
@@ -457,7 +466,7 @@ class Daemon:
         if self._lease_task is not None:        # the standby takes over at its next try
             self._lease_task.cancel()
             await self.lease.close()
-        for task in (self._ami_task, self._prepare_task, self._book_task):
+        for task in (self._ami_task, self._prepare_task, self._book_task, self._offer_task):
             if task is not None:
                 task.cancel()
         await self.room.hand_over()      # before the sessions close: no caller waits on a crash path

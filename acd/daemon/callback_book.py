@@ -24,6 +24,23 @@ back", and must come back after any restart. So:
   from the moment its queue is next open: an after-hours callback waits for the
   morning) has passed, and puts back the ones whose retry delay is over.
 
+The Redis mirror (``<prefix>callbacks``: call id -> the row as JSON) is what two daemons
+with a database each share, so it must hold every promise and every outcome:
+
+- a daemon killed between writing a promise and mirroring it has it on its own disk
+  only. Every daemon starting, the standby too, ``offer``s its pending rows to the
+  mirror with ``HSETNX``: never over what is there, which is as new or newer. The active
+  daemon's sweep ``adopt``s, every few seconds, pending entries it does not know
+  (written to its own database first, as ``start`` does).
+- a finished callback stays in the mirror as a tombstone (its final status), not
+  deleted, so a stale pending copy (the other daemon's database) can neither be offered
+  over it (HSETNX) nor be restored: ``offer`` gives a stale copy the tombstone's outcome.
+  Tombstones go (``prune``) once past both the callback's window and
+  ``routing.callback_window`` after their outcome; a copy past its window is not offered.
+- the outcome reaches the mirror after the database: in between, the entry is still
+  ``pending``; ``adopt`` skips a callback whose outcome this book is writing or whose
+  row is final, and puts the tombstone there itself for a final row.
+
 Placing the call (agent first, then the citizen) is ``acd.daemon.callbacks``; the rules
 of who is offered a callback when are the engine's.
 """
@@ -32,7 +49,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -52,6 +69,15 @@ PENDING, ANSWERED, FAILED, EXPIRED = "pending", "answered", "failed", "expired"
 #: how far ahead the next opening of a closed queue is looked for (a week and a holiday)
 _LOOKAHEAD = 9 * 24 * 3600
 _STEP = 60.0
+#: seconds between the active book's looks for mirrored callbacks it does not know
+ADOPT_EVERY = 3.0
+#: seconds between prunings of old tombstones in the mirror
+PRUNE_EVERY = 300.0
+#: HDEL a tombstone only if it is still the one read (never a callback pending again)
+_PRUNE = """
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +135,12 @@ class CallbackBook:
         self._writers: dict[str, asyncio.Task[None]] = {}
         #: tries an earlier daemon began, found before ``start`` read the book (``resumed``)
         self._resumed_early: dict[str, bool] = {}
+        #: told each call id whose final outcome is written (the dialer deletes its AstDB note)
+        self.finished: Callable[[str], Awaitable[None]] | None = None
+        #: mirror entries ``adopt`` found final, so it does not read them again
+        self._settled: set[str] = set()
+        self._adopted_at = self._pruned_at = float("-inf")
+        self._mirror_kept = True
 
     @property
     def config(self) -> Config:
@@ -118,7 +150,8 @@ class CallbackBook:
     async def start(self) -> int:
         """Create the table if needed, load the pending callbacks and put them in line at
         their places; the number restored. Raises when the database cannot be read."""
-        mirrored = await self._mirrored()
+        await self.offer()
+        mirrored = [callback for callback in (await self._mirrored()).values() if callback.status == PENDING]
         async with self.db.begin() as conn:
             await conn.run_sync(create_or_upgrade)
             for callback in mirrored:      # another daemon's promise, not in our database
@@ -128,13 +161,14 @@ class CallbackBook:
             rows = (await conn.execute(select(callbacks).where(callbacks.c.status == PENDING))).mappings().all()
         restored = 0
         for row in sorted(rows, key=lambda r: r["enqueued_at"]):
-            callback = Callback(**{k: row[k] for k in Callback.__dataclass_fields__})
+            callback = _callback(row)
             if callback.queue not in self.config.queues:
                 log.error("pending callback for a queue no longer configured",
                           extra={"call_id": callback.call_id, "queue": callback.queue})
                 continue
             self.pending[callback.call_id] = callback
-            restored += self._enqueue(callback)
+            if callback.expires_at > self.live.now():      # else the first sweep expires it
+                restored += self._enqueue(callback)
         early, self._resumed_early = self._resumed_early, {}
         for call_id, answered in early.items():
             self.resumed(call_id, answered)
@@ -210,6 +244,119 @@ class CallbackBook:
         elif self._sweeper is None:
             self._resumed_early[call_id] = answered
 
+    # -------------------------------------------------------------- the mirror
+    async def offer(self) -> int:
+        """Every start, the standby's too: this database's pending callbacks go to the
+        mirror where it has none of them (``HSETNX``: what is there is as new or newer),
+        so the active daemon adopts a promise whose daemon died before mirroring it; a
+        copy the mirror has a tombstone for takes its outcome. The number offered.
+        Raises when the database cannot be read; Redis down: none offered."""
+        if self.redis is None:
+            return 0
+        async with self.db.begin() as conn:
+            await conn.run_sync(create_or_upgrade)
+            rows = (await conn.execute(select(callbacks).where(callbacks.c.status == PENDING))).mappings().all()
+        now, offered = self.live.now(), 0
+        try:
+            for row in rows:
+                callback = _callback(row)
+                if callback.expires_at > now and await self.redis.hsetnx(
+                        self.redis_key, callback.call_id, json.dumps(callback.row(now))):
+                    offered += 1
+                    continue
+                there = _parsed(callback.call_id, await self.redis.hget(self.redis_key, callback.call_id))
+                if there is not None and there.status != PENDING:
+                    await self._store(there, now)       # our stale copy: the outcome is known
+                    log.info("stale callback copy settled from the mirror",
+                             extra={"call_id": callback.call_id, "status": there.status})
+        except Exception as error:
+            log.warning("callbacks not offered to Redis", extra={"reason": repr(error)})
+        if offered:
+            log.warning("pending callbacks the mirror lacked offered to it", extra={"count": offered})
+        return offered
+
+    async def adopt(self) -> int:
+        """The active book's sweep, every few seconds: pending callbacks in the mirror it
+        does not know (offered by a restarted daemon) are written to its database, then
+        put in line at their places; the number adopted. One whose outcome this book is
+        writing, or whose row here is final, is not brought back (a final row puts its
+        tombstone in the mirror)."""
+        if self.redis is None:
+            return 0
+        keys = set(await self.redis.hkeys(self.redis_key))
+        self._settled &= keys
+        unknown = sorted(keys - self.pending.keys() - self._writers.keys() - self._settled)
+        if not unknown:
+            return 0
+        found = [_parsed(call_id, raw) for call_id, raw in zip(unknown, await self.redis.hmget(self.redis_key, unknown))]
+        candidates = []
+        for callback in filter(None, found):
+            if callback.status != PENDING:
+                self._settled.add(callback.call_id)
+            elif callback.queue in self.config.queues:
+                candidates.append(callback)
+        if not candidates:
+            return 0
+        now, fresh, final = self.live.now(), [], []
+        async with self.db.begin() as conn:
+            for callback in candidates:
+                row = (await conn.execute(select(callbacks).where(callbacks.c.call_id == callback.call_id))
+                       ).mappings().first()
+                if row is None:
+                    await conn.execute(callbacks.insert().values(callback.row(now)))
+                    fresh.append(callback)
+                elif row["status"] == PENDING:
+                    fresh.append(_callback(row))
+                else:
+                    final.append(_callback(row))
+        for callback in final:
+            if callback.call_id not in self._writers:
+                await self._mirror(callback)
+        adopted = 0
+        for callback in fresh:
+            if callback.call_id in self.pending or callback.call_id in self._writers:
+                continue        # promised or finished here meanwhile
+            self.pending[callback.call_id] = callback
+            self._enqueue(callback)
+            adopted += 1
+            log.warning("callback adopted from the mirror", extra={"call_id": callback.call_id,
+                                                                  "queue": callback.queue})
+        return adopted
+
+    async def prune(self) -> int:
+        """Tombstones past both their callback's window and ``routing.callback_window``
+        after their outcome go from the mirror: no copy that old is offered any more."""
+        if self.redis is None:
+            return 0
+        now, window, pruned = self.live.now(), self.config.routing.callback_window, 0
+        for call_id, raw in (await self.redis.hgetall(self.redis_key)).items():
+            try:
+                row = json.loads(raw)
+                old = (row["status"] != PENDING and now >= float(row["expires_at"])
+                       and now >= float(row.get("updated_at") or 0) + window)
+            except (ValueError, TypeError, KeyError):
+                continue
+            if old:
+                pruned += int(await self.redis.eval(_PRUNE, 1, self.redis_key, call_id, raw))
+        return pruned
+
+    async def _keep_mirror(self) -> None:
+        """The sweep's share of the mirror: adopt, and now and then prune."""
+        now = self.live.now()
+        try:
+            if now - self._adopted_at >= ADOPT_EVERY:
+                self._adopted_at = now
+                await self.adopt()
+            if now - self._pruned_at >= PRUNE_EVERY:
+                self._pruned_at = now
+                await self.prune()
+        except Exception as error:      # Redis or the database down: the next sweep tries again
+            if self._mirror_kept:
+                log.warning("callback mirror not checked", extra={"reason": repr(error)})
+            self._mirror_kept = False
+        else:
+            self._mirror_kept = True
+
     def sweep(self) -> None:
         """Expire callbacks past their window; put back those whose retry delay is over."""
         now = self.live.now()
@@ -262,6 +409,8 @@ class CallbackBook:
                     try:
                         await self._store(callback, now)
                         await self._mirror(callback)
+                        if callback.status != PENDING and call_id not in self._newest:
+                            await self._tell_finished(call_id)
                         break
                     except Exception as error:
                         log.warning("callback outcome not written yet; retrying",
@@ -280,35 +429,35 @@ class CallbackBook:
             if found.rowcount == 0:
                 await conn.execute(callbacks.insert().values(row))
 
-    async def _mirrored(self) -> list[Callback]:
-        """The pending callbacks in the live state: a standby taking over from a daemon
-        that died may not share its database (one SQLite file per host), but shares the
-        Redis. Redis down: none (the database's own rows still come back)."""
+    async def _tell_finished(self, call_id: str) -> None:
+        if self.finished is None:
+            return
+        try:
+            await self.finished(call_id)
+        except Exception:
+            log.exception("callback's end not told", extra={"call_id": call_id})
+
+    async def _mirrored(self) -> dict[str, Callback]:
+        """The callbacks in the live state, pending and finished: a standby taking over
+        from a daemon that died may not share its database (one SQLite file per host),
+        but shares the Redis. Redis down: none (the database's own rows still come back)."""
         if self.redis is None:
-            return []
+            return {}
         try:
             entries = await self.redis.hgetall(self.redis_key)
         except Exception as error:
             log.warning("callbacks in Redis not read", extra={"reason": repr(error)})
-            return []
-        found = []
-        for call_id, raw in entries.items():
-            try:
-                row = json.loads(raw)
-                found.append(Callback(**{k: row[k] for k in Callback.__dataclass_fields__ if k in row}))
-            except (ValueError, TypeError) as error:
-                log.error("unreadable callback in Redis", extra={"call_id": call_id, "reason": repr(error)})
-        return [callback for callback in found if callback.status == PENDING]
+            return {}
+        found = (_parsed(call_id, raw) for call_id, raw in entries.items())
+        return {callback.call_id: callback for callback in found if callback is not None}
 
     async def _mirror(self, callback: Callback) -> None:
-        """The live state's copy (wallboards, a standby daemon); Redis down costs only it."""
+        """The live state's copy (wallboards, a standby daemon), a finished one kept as
+        its tombstone; Redis down costs only it."""
         if self.redis is None:
             return
         try:
-            if callback.status == PENDING:
-                await self.redis.hset(self.redis_key, callback.call_id, json.dumps(callback.row(self.live.now())))
-            else:
-                await self.redis.hdel(self.redis_key, callback.call_id)
+            await self.redis.hset(self.redis_key, callback.call_id, json.dumps(callback.row(self.live.now())))
         except Exception as error:
             log.warning("callback not mirrored to Redis", extra={"call_id": callback.call_id, "reason": repr(error)})
 
@@ -317,6 +466,23 @@ class CallbackBook:
             await asyncio.sleep(self.sweep_every)
             try:
                 self.sweep()
+                await self._keep_mirror()
             except Exception:
                 log.exception("callback sweep failed")
+
+
+def _callback(row: Mapping[Any, Any]) -> Callback:
+    """A stored row (database or mirror) as a Callback; other keys are left out."""
+    return Callback(**{k: row[k] for k in Callback.__dataclass_fields__ if k in row})
+
+
+def _parsed(call_id: str, raw: str | None) -> Callback | None:
+    """A mirror entry, or None when absent or unreadable (logged)."""
+    if raw is None:
+        return None
+    try:
+        return _callback(json.loads(raw))
+    except (ValueError, TypeError) as error:
+        log.error("unreadable callback in Redis", extra={"call_id": call_id, "reason": repr(error)})
+        return None
 

@@ -17,6 +17,18 @@ The agent's channel then runs ``Dial`` to the citizen: its ``DialEnd`` (main/dia
 the dialling channel's ``Uniqueid`` and ``DialStatus``) says whether the citizen
 answered, which the callback book records as the try's outcome.
 
+A try that ends while no daemon listens (the daemon that placed it killed, the next one
+not yet up, or its resync too late to read the gone channel) would leave the book
+believing the callback still pending, and the citizen would be called twice. Its
+outcome is kept where no daemon is needed: the generated ``acd-callback`` context notes
+the citizen's answer in AstDB at the answer (``call_contract.CALLBACK_DB``, key the call
+id), and the dialer asks it (AMI ``DBGet``: main/db.c answers ``Error``, "Database entry
+not found", or a ``DBGetResponse`` event with ``Val``) right before every try: one round
+trip per try. Noted answered: the try counts as answered, the offer is withdrawn and
+nothing rings. The book has the note deleted (``DBDel``) once the callback's final
+outcome is written, so AstDB does not grow; a deletion that finds no link is made at
+the link's return.
+
 Only the agent's own phone counts against the agent: an Originate that never rang
 anything (no AMI link, the action refused or unanswered) is ``OfferWithdrawn``, never
 a RINGNOANSWER and never a rest. While the AMI link is down the engine is told that
@@ -36,7 +48,7 @@ from acd import call_contract as c
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import decisions as d
 from acd.engine import events as e
-from acd.protocol.errors import AMIError
+from acd.protocol.errors import AMIActionError, AMIError
 
 if TYPE_CHECKING:       # the book needs SQLAlchemy; a daemon without one passes none
     from acd.daemon.callback_book import CallbackBook
@@ -44,6 +56,8 @@ if TYPE_CHECKING:       # the book needs SQLAlchemy; a daemon without one passes
 log = logging.getLogger(__name__)
 
 CALLBACK_CONTEXT = "acd-callback"
+#: DBGet's Error message for a key AstDB does not hold (main/db.c manager_dbget)
+NOT_FOUND = "Database entry not found"
 
 #: OriginateResponse Reason (AST_CONTROL_* of the agent's leg) -> OfferFailed.reason
 ORIGINATE_FAILURES: Mapping[str, str] = {"3": "no_answer", "5": "busy", "8": "failed", "1": "unreachable",
@@ -76,6 +90,8 @@ class CallbackDialer:
         #: asked right before each Originate with two daemons (``LeaderLease.holds``): a
         #: daemon that lost the lease since its last renewal never rings a citizen
         self.fence: Callable[[], Awaitable[bool]] | None = None
+        #: answer notes to delete from AstDB once the link is back
+        self._to_forget: set[str] = set()
         self._set_dialing(False)
 
     def install(self, ami: Any) -> None:
@@ -84,9 +100,16 @@ class CallbackDialer:
         ami.on_event("Hangup", self.on_hangup)
         ami.on_event("DialEnd", self.on_dial_end)
         if hasattr(ami, "on_connect"):
-            ami.on_connect(lambda _client: self._set_dialing(True))
+            ami.on_connect(self._on_connect)
             ami.on_disconnect(lambda _reason: self._set_dialing(False))
         self._set_dialing(bool(getattr(ami, "connected", True)))
+
+    def _on_connect(self, _client: Any) -> None:
+        self._set_dialing(True)
+        if self._to_forget:
+            task = asyncio.get_running_loop().create_task(self._forget_left())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def set_active(self, active: bool) -> None:
         """The leader lease changed hands: a standby daemon never originates a callback,
@@ -122,6 +145,15 @@ class CallbackDialer:
                 self.set_active(False)
                 self.live.feed(e.OfferWithdrawn(self.live.now(), offer.call_id, offer.agent_id, "failed", leave=False))
                 return
+            if await self.answered_before(offer.call_id):
+                self._placed.pop(channel_id, None)
+                log.warning("callback not placed: AstDB says an earlier try was answered",
+                            extra={"call_id": offer.call_id, "agent_id": offer.agent_id})
+                self.live.feed(e.OfferWithdrawn(self.live.now(), offer.call_id, offer.agent_id,
+                                                d.CALLBACK_MADE_BEFORE, leave=True))
+                if self.book is not None:
+                    self.book.tried(offer.call_id, answered=True)
+                return
             response = await self.ami.action(
                 "Originate", Channel=f"PJSIP/{agent.endpoint}", Context=CALLBACK_CONTEXT, Exten=offer.callback or "",
                 Priority="1", Timeout=str(int(offer.ring_timeout * 1000)), Async="true", ChannelId=channel_id,
@@ -147,6 +179,37 @@ class CallbackDialer:
                                             leave=not link_trouble))
             if not link_trouble and self.book is not None:
                 self.book.tried(offer.call_id, answered=False)
+
+    async def answered_before(self, call_id: str) -> bool:
+        """Whether AstDB holds the dialplan's note that the citizen answered a try of
+        this callback. Raises ConnectionError / TimeoutError like the Originate would (the
+        link's trouble); any other refusal is logged and counts as no note: a callback
+        made at least once beats one never made."""
+        try:
+            found = await self.ami.action_list("DBGet", Family=c.CALLBACK_DB, Key=call_id)
+        except AMIActionError as error:
+            if NOT_FOUND not in error.message:
+                log.error("AstDB not asked whether the callback was answered; placing it",
+                          extra={"call_id": call_id, "reason": repr(error)})
+            return False
+        return any(str(item.get("Val", "")) == c.CALLBACK_ANSWERED for item in found)
+
+    async def forget_answer(self, call_id: str) -> None:
+        """The callback's final outcome is written: its answer note, if any, goes from
+        AstDB (``DBDel``; an Error answer is a key never written). No link: at its return."""
+        if self.ami is None or not getattr(self.ami, "connected", True):
+            self._to_forget.add(call_id)
+            return
+        try:
+            await self.ami.action("DBDel", Family=c.CALLBACK_DB, Key=call_id)
+            self._to_forget.discard(call_id)
+        except (ConnectionError, asyncio.TimeoutError, AMIError) as error:
+            log.info("callback answer note not deleted yet", extra={"call_id": call_id, "reason": repr(error)})
+            self._to_forget.add(call_id)
+
+    async def _forget_left(self) -> None:
+        for call_id in sorted(self._to_forget):
+            await self.forget_answer(call_id)
 
     def _resume_if_linked(self) -> None:
         if self.ami is not None and getattr(self.ami, "connected", False):

@@ -210,6 +210,9 @@ class QueueLogFormatter:
                 self._forget(decision.call_id)
                 return [self._line(at, decision.call_id, decision.queue, NONE, "EXITWITHTIMEOUT",
                                    decision.position, original, _seconds(decision.at, decision.waited))]
+            case d.CallbackCancelled() if decision.made_before:
+                self._forget(decision.call_id)          # the earlier daemon's queue_log has it
+                return []
             case d.CallbackCancelled():
                 # a callback given up (its window passed): it left the queue by timeout
                 original = self._original_position.get(decision.call_id, 1)

@@ -11,6 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+#: ``CallbackCancelled.reason`` (from ``events.OfferWithdrawn``) of a callback an earlier
+#: daemon made: the daemon's dialer learnt it from AstDB (``acd.daemon.callbacks``)
+CALLBACK_MADE_BEFORE = "answered"
+
 from acd.config.model import ExitAction
 
 
@@ -139,12 +143,19 @@ class OfferWithdrawn(Decision):
 
 @dataclass(slots=True)
 class CallbackCancelled(Decision):
-    """A waiting callback left the line without being made (``reason``: expired)."""
+    """A waiting callback left the line without being made here (``reason``: expired;
+    ``answered``: an earlier daemon's try of it was answered, ``made_before``)."""
 
     call_id: str
     queue: str
     reason: str
     waited: float
+
+    @property
+    def made_before(self) -> bool:
+        """The callback was made, by an earlier daemon whose queue_log and records have
+        the call: this daemon writes no exit for it, only takes it out of line."""
+        return self.reason == CALLBACK_MADE_BEFORE
 
 
 @dataclass(slots=True)

@@ -192,6 +192,8 @@ class CallRecords(BatchWriter):
                 caller = self.caller_number(decision.call_id) if self.caller_number else None
                 self.open_ticket(new_ticket(self.back_office, call_id=decision.call_id, queue=decision.queue,
                                             at=decision.at, source="max_wait", caller=caller))
+        elif isinstance(decision, d.CallbackCancelled) and decision.made_before:
+            self._open.pop(decision.call_id, None)      # the earlier daemon's records have it
         elif isinstance(decision, d.CallbackCancelled):
             # the promise ran out (its window, or its tries): the call's row says so
             self._finish(decision.call_id, outcome="exited", ended_at=decision.at, waited=decision.waited,
