@@ -99,7 +99,7 @@ async def test_dial_end_answer_connects_the_call_at_that_moment(tmp_path):
     session = await r.arrive("1.1")
     await ringing(session)
     r.clock.now += 4
-    ami.handlers["DialEnd"]({"Uniqueid": "1.1", "DestUniqueid": "7.7", "DialStatus": "ANSWER"})
+    await ami.handlers["DialEnd"]({"Uniqueid": "1.1", "DestUniqueid": "7.7", "DialStatus": "ANSWER"})
     assert r.live.engine.agents["11"].state is AgentState.ON_CALL
     assert [c.ring_time for c in r.of(d.CallConnected)] == [4]
     assert "|7.7|" in r.queue_log.path.read_text()
@@ -111,7 +111,7 @@ async def test_attended_transfer_of_a_connected_caller_ends_it_as_attendedtransf
     bridge, ami = bridge_for(r)
     session = await r.arrive("1.1")
     await ringing(session)
-    ami.handlers["DialEnd"]({"Uniqueid": "1.1", "DestUniqueid": "7.7", "DialStatus": "ANSWER"})
+    await ami.handlers["DialEnd"]({"Uniqueid": "1.1", "DestUniqueid": "7.7", "DialStatus": "ANSWER"})
     # a transfer of a channel the room does not hold changes nothing
     ami.handlers["AttendedTransfer"]({"Event": "AttendedTransfer", "Result": "Success", "DestType": "App",
                                       "TransfereeUniqueid": "9.9", "DestApp": "Queue"})

@@ -74,8 +74,8 @@ class FallbackMembers:
         self.config = config
 
     def __call__(self, decisions: Sequence[d.Decision]) -> None:
-        if not self.enabled:
-            return
+        if not self.enabled or self.ami is None or not self.ami.connected:
+            return          # nothing to send to: the sync after the next AMI login sends all
         for decision in decisions:
             if isinstance(decision, d.AgentStatus):
                 paused = decision.state in PAUSED_STATES
