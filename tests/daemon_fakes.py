@@ -172,7 +172,8 @@ class Room:
         self.sessions: dict[str, FakeSession] = {}      # by channel name
         self.stops: list[str] = []
         self.stop_error: Exception | None = None
-        self.room = WaitingRoom(self.live, settings, stop_playback=self.stop_playback if stops else None)
+        self.room = WaitingRoom(self.live, settings, stop_playback=self.stop_playback if stops else None,
+                                queue_log=self.queue_log.formatter)
         self.live.commands = self.room
         self.tasks: list[asyncio.Task] = []
 

@@ -118,7 +118,8 @@ class Daemon:
         if self.book is not None:       # a written outcome's AstDB answer note goes
             self.book.finished = self.callbacks.forget_answer
         self.room = WaitingRoom(self.live, RoomSettings(recordings_dir=Path(settings.recordings_dir)),
-                                callbacks=self.callbacks, stop_playback=self.stop_playback)
+                                callbacks=self.callbacks, stop_playback=self.stop_playback,
+                                queue_log=self.queue_log.formatter)
         self.live.commands = self.room          # the engine's commands on calls are the room's to carry out
         self.caller_numbers = CallerNumbers()
         self.escalations = Escalations(self.live, self.store_ticket, self.caller_numbers.number)

@@ -52,6 +52,7 @@ from acd.engine import events as e
 from acd.engine.states import CallState
 
 if TYPE_CHECKING:
+    from acd.daemon.queue_log import QueueLogFormatter
     from acd.daemon.callbacks import CallbackDialer
 
 log = logging.getLogger(__name__)
@@ -284,11 +285,15 @@ class WaitingRoom:
     builds the room makes it the live engine's ``commands``)."""
 
     def __init__(self, live: LiveEngine, settings: RoomSettings = RoomSettings(), callbacks: CallbackDialer | None = None,
-                 stop_playback: StopPlayback | None = None) -> None:
+                 stop_playback: StopPlayback | None = None, queue_log: QueueLogFormatter | None = None) -> None:
         """``callbacks`` places offers of calls whose caller left asking to be called back
         (``acd.daemon.callbacks.CallbackDialer``); ``stop_playback`` cuts the sentence a
-        caller is hearing when an agent is offered (None: it finishes first)."""
+        caller is hearing when an agent is offered (None: it finishes first); ``queue_log``
+        is told the facts of a call only the channel knows (the caller's number, a transfer,
+        the agent's uniqueid), which its lines carry and the engine has no use for (None:
+        no queue_log is written)."""
         self.live = live
+        self.queue_log = queue_log
         self.settings = settings
         self.callbacks = callbacks
         self.stop_playback = stop_playback
@@ -763,14 +768,9 @@ class WaitingRoom:
             del self.callers[caller.call_id]
             self._by_channel.pop(caller.channel_uniqueid, None)
 
-    def queue_log_formatter(self) -> Any:
-        """The queue_log's formatter among the subscribers (None without one)."""
-        for subscriber in self.live.subscribers:
-            formatter = getattr(subscriber, "formatter", None)
-            if formatter is not None:
-                return formatter
-        return None
-
+    def queue_log_formatter(self) -> QueueLogFormatter | None:
+        """The queue_log's formatter the room was built with (None without a queue_log)."""
+        return self.queue_log
 
 def _env(session: Session, key: str) -> str:
     env = session.env
