@@ -85,6 +85,13 @@ LEFT_QUEUE = "-"
 #: ``ACD_AGENT_RESULT`` of a standby daemon: the dialplan tries the other one
 AGENT_STANDBY = "standby"
 
+# -- where a waiting caller is in the generated dialplan ----------------------------------
+#: the context whose loop holds a waiting caller (``dialplan.generate``): a restarted
+#: daemon finds in it, over AMI, the callers whose retry loop will bring them back
+WAITING_CONTEXT = "acd-waiting"
+#: the FastAGI handler that loop calls (``agi://host:port/wait``)
+WAIT_HANDLER = "wait"
+
 #: exit kind -> the variables emptied before the caller goes back into ``wait``
 REENTRY_RESETS: Mapping[str, tuple[str, ...]] = {"queue": (ENQUEUED_AT,), "callback": ()}
 

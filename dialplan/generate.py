@@ -264,28 +264,28 @@ def extensions(config: Config, options: Options = Options()) -> str:
               f" same => n,Set({c.LANG}={config.default_language})"]
     if config.ivr is not None:
         lines += [f" same => n,{_agi(config, options, 'ivr')}",
-                  f' same => n,GotoIf($["${{{c.IVR_RESULT}}}" = "{c.IVR_QUEUE}"]?acd-waiting,s,1)',
+                  f' same => n,GotoIf($["${{{c.IVR_RESULT}}}" = "{c.IVR_QUEUE}"]?{c.WAITING_CONTEXT},s,1)',
                   f' same => n,GotoIf($["${{{c.IVR_RESULT}}}" = "{c.IVR_GOODBYE}"]?bye)',
                   ' same => n,Log(WARNING,ACD IVR did not finish for ${CHANNEL} (AGISTATUS=${AGISTATUS}))',
                   f" same => n,Goto({FALLBACK_QUEUE},s,1)",
                   " same => n(bye),Hangup()"]
     else:
         first = next(iter(config.queues))
-        lines += [f" same => n,Set({c.QUEUE}={first})", " same => n,Goto(acd-waiting,s,1)"]
+        lines += [f" same => n,Set({c.QUEUE}={first})", f" same => n,Goto({c.WAITING_CONTEXT},s,1)"]
     lines += _dids(config, options)
     for name in config.queues:
         lines += [f"exten => q-{name},1,Set({c.CALLID}=${{UNIQUEID}})", f" same => n,Set({c.QUEUE}={name})",
-                  f" same => n,Set({c.LANG}={config.default_language})", " same => n,Goto(acd-waiting,s,1)"]
+                  f" same => n,Set({c.LANG}={config.default_language})", f" same => n,Goto({c.WAITING_CONTEXT},s,1)"]
     handover_tries = max(0, options.wait_retries - HANDOVER_RETRIES)
     second = []
     if options.standby_agi:     # the other daemon, when this one queued nobody (a result is final)
         second = [f' same => n,GotoIf($["${{{c.WAIT_RESULT}}}" != "" & "${{{c.WAIT_RESULT}}}" != "{c.WAIT_HANDOVER}"]?result)',
                   ' same => n,GotoIf($["${DIALSTATUS}" = "ANSWER"]?answered)',
-                  f" same => n,AGI(agi://{options.standby_agi}/wait)"]
-    lines += ["", "[acd-waiting]", f"exten => s,1,Set({c.TRIES}=0)",
+                  f" same => n,AGI(agi://{options.standby_agi}/{c.WAIT_HANDLER})"]
+    lines += ["", f"[{c.WAITING_CONTEXT}]", f"exten => s,1,Set({c.TRIES}=0)",
               # the caller's place in line if no daemon answers at once (ms, main/stdtime %q)
               f" same => n,Set({c.ARRIVED}=${{STRFTIME(,,%s.%q)}})",
-              f" same => n(wait),{_agi(config, options, 'wait')}",
+              f" same => n(wait),{_agi(config, options, c.WAIT_HANDLER)}",
               *second,
               f' same => n(result),GotoIf($["${{{c.WAIT_RESULT}}}" = "{c.WAIT_ANSWERED}"]?answered)',
               f' same => n,GotoIf($["${{{c.WAIT_RESULT}}}" = "{c.WAIT_EXIT}"]?exit)',
@@ -322,13 +322,13 @@ def extensions(config: Config, options: Options = Options()) -> str:
         lines += [f'exten => callback,1,GotoIf($["${{{c.CALLBACK}}}" != ""]?goodbye,1)',
                   *(f" same => n,Set({name}=)" for name in reentry_resets("callback")),
                   f" same => n,{_agi(config, options, 'ivr', 'callback')}",
-                  f' same => n,GotoIf($["${{{c.IVR_RESULT}}}" = "{c.IVR_QUEUE}"]?acd-waiting,s,1)',
+                  f' same => n,GotoIf($["${{{c.IVR_RESULT}}}" = "{c.IVR_QUEUE}"]?{c.WAITING_CONTEXT},s,1)',
                   " same => n,Goto(goodbye,1)"]
     else:
         lines += ["exten => callback,1,Goto(goodbye,1)"]
     lines += [f"exten => queue,1,Set({c.QUEUE}=${{{c.EXIT_TARGET}}})",
               *(f" same => n,Set({name}=)" for name in reentry_resets("queue")),
-              " same => n,Goto(acd-waiting,s,1)",
+              f" same => n,Goto({c.WAITING_CONTEXT},s,1)",
               f"exten => ticket,1,Playback({ticket})",
               " same => n,Goto(goodbye,1)",
               "exten => voicemail,1,Goto(goodbye,1)",

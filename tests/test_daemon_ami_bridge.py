@@ -169,14 +169,24 @@ async def test_agent_found_on_a_call_at_resync_is_kept_out_of_routing_until_the_
 # -- calls an earlier daemon connected: identified from the caller's channel -------------------
 
 def core_show_channel(channel: str, uniqueid: str, *, bridge: str = "", state: str = "6", number: str = "<unknown>",
-                      linkedid: str | None = None) -> dict:
+                      linkedid: str | None = None, context: str = "acd-inbound", application: str | None = None,
+                      data: str = "") -> dict:
     """A ``CoreShowChannel`` item as Asterisk 16.28 writes it (main/manager.c
     action_coreshowchannels over ast_manager_build_channel_state_string_prefix)."""
     descriptions = {"6": "Up", "5": "Ringing", "4": "Ring"}
+    if application is None:
+        application = "AppDial" if bridge else "Dial"
     return {"Event": "CoreShowChannel", "Channel": channel, "ChannelState": state,
             "ChannelStateDesc": descriptions.get(state, "Down"), "CallerIDNum": number, "CallerIDName": "<unknown>",
-            "Context": "acd-inbound", "Uniqueid": uniqueid, "Linkedid": linkedid or uniqueid,
-            "Application": "AppDial" if bridge else "Dial", "BridgeId": bridge}
+            "Context": context, "Uniqueid": uniqueid, "Linkedid": linkedid or uniqueid,
+            "Application": application, "ApplicationData": data, "BridgeId": bridge}
+
+
+def waiting(uniqueid: str, application: str = "Wait", data: str = "1", bridge: str = "") -> dict:
+    """A caller's channel in the generated dialplan's waiting room (``acd-waiting``): in
+    its retry loop by default (``Wait(1)`` between FastAGI tries)."""
+    return core_show_channel(f"PJSIP/citizens-{uniqueid}", uniqueid, context="acd-waiting", application=application,
+                             data=data, bridge=bridge)
 
 
 #: agent 11 talking with a caller the previous daemon connected (the caller's channel in Dial)
@@ -549,21 +559,73 @@ async def test_restored_agents_are_released_unchecked_when_ami_never_comes(tmp_p
     assert "released without the AMI state check" in caplog.text
 
 
-async def test_restored_agents_wait_for_the_requeued_callers_however_soon_the_resync_comes(tmp_path):
-    """The waiting callers come back into ``wait`` within a second each, at their old
-    places; a resync before then must not give a free agent to the quickest one."""
-    r = Room(tmp_path)
-    bridge, ami = bridge_for(r, {"DeviceStateList": [], "CoreShowChannels": [
-        {"Channel": "PJSIP/citizens-2.2", "Uniqueid": "2.2"}, {"Channel": "PJSIP/citizens-1.1", "Uniqueid": "1.1"}]})
+async def takeover(r: Room, channels: list[dict]) -> tuple[AMIBridge, FakeAMI, object]:
+    """A takeover as bench.failover makes one: agent 11 restored (held until the resync),
+    the younger caller 2.2 back in ``wait`` first, then AMI's resync listing ``channels``
+    2.2 s later (past the 1.5 s a fixed settle time gave the retry loops). Returns the
+    bridge, its AMI and the younger caller's session."""
+    bridge, ami = bridge_for(r, {"DeviceStateList": [], "CoreShowChannels": channels})
     bridge.hold_until_resync(["11"])
     r.login("11")
     younger = await r.arrive("2.2", ACD_CALLID="2.2", ACD_ENQUEUED_AT=f"{r.clock.now - 10:.3f}")
-    await bridge.resync()                                   # AMI answers at once
+    r.clock.now += 2.2
+    await bridge.resync()
+    await settle()
+    return bridge, ami, younger
+
+
+async def test_after_a_takeover_a_caller_who_comes_back_late_is_still_served_first(tmp_path):
+    """bench.failover on a loaded machine (out of order 351): the retry loops brought the
+    callers back over 2-3 s, and the agents went to those back first. The resync saw the
+    older caller's channel in the waiting room: nobody is offered before it is back."""
+    r = Room(tmp_path)
+    bridge, _, younger = await takeover(r, [waiting("2.2", "AGI", "agi://127.0.0.1:4573/wait"), waiting("1.1")])
+    assert younger.dials.empty() and r.room.returning.awaited == {"1.1"}
     older = await r.arrive("1.1", ACD_CALLID="1.1", ACD_ENQUEUED_AT=f"{r.clock.now - 20:.3f}")
-    assert younger.dials.empty() and older.dials.empty()
-    r.clock.now += 1.5                                        # REQUEUE_SETTLE later
-    target, _ = await asyncio.wait_for(older.dials.get(), 3)
+    target, _ = await ringing(older)
     assert target.startswith("PJSIP/agent-11,") and younger.dials.empty()
+    assert bridge.unconfirmed == frozenset() and not r.room.returning.awaited
+
+
+async def test_a_caller_who_does_not_come_back_holds_nobody_past_the_bound_or_its_hangup(tmp_path):
+    """The wait for callers coming back is bounded: a channel that hangs up (its
+    ``Hangup``) no longer holds anyone up, nor one that stays away past
+    ``RETURN_BOUND`` (the fallback queue took it, a Dial of its own)."""
+    r = Room(tmp_path)
+    r.room.returning.bound = 0.05
+    _, ami, younger = await takeover(r, [waiting("2.2", "AGI", "agi://127.0.0.1:4573/wait"), waiting("1.1"),
+                                         waiting("3.3")])
+    ami.handlers["Hangup"]({"Uniqueid": "1.1"})
+    await settle()
+    assert younger.dials.empty() and r.room.returning.awaited == {"3.3"}
+    target, _ = await ringing(younger)                 # 3.3 never came back within the bound
+    assert target.startswith("PJSIP/agent-11,")
+
+
+async def test_only_callers_whose_retry_loop_brings_them_back_are_awaited(tmp_path):
+    """Channels in ``acd-waiting`` that will not come back into ``wait`` are not waited
+    for: one ringing an agent (``Dial``: its Dial decides), one talking (bridged), one in
+    the survey (the ``survey`` FastAGI), and channels elsewhere in the dialplan."""
+    r = Room(tmp_path)
+    _, _, younger = await takeover(r, [
+        waiting("2.2", "AGI", "agi://127.0.0.1:4573/wait"), waiting("4.1", "Dial", "PJSIP/agent-12,15,gm(default)"),
+        waiting("4.2", "AppDial", bridge="b-1"), waiting("4.3", "AGI", "agi://127.0.0.1:4573/survey"),
+        core_show_channel("PJSIP/citizens-4.4", "4.4", application="AGI", data="agi://127.0.0.1:4573/ivr")])
+    target, _ = await ringing(younger)
+    assert target.startswith("PJSIP/agent-11,") and not r.room.returning.awaited
+
+
+def test_a_wait_fastagi_is_recognised_in_each_form_the_dialplan_writes():
+    """``AGI(agi://host:port/wait)``, with the per-queue argument (``wait,q``) or query
+    (``wait?queue=q``); the IVR's and the survey's FastAGI are not the waiting room's."""
+    from acd.daemon.returning_callers import awaited_channels
+
+    assert awaited_channels([waiting("1", "AGI", "agi://127.0.0.1:4573/wait"),
+                             waiting("2", "AGI", "agi://127.0.0.1:4573/wait,q"),
+                             waiting("3", "AGI", "agi://10.0.0.2/wait?queue=q"),
+                             waiting("4", "AGI", "agi://127.0.0.1:4573/survey"),
+                             waiting("5", "AGI", "agi://127.0.0.1:4573/ivr,callback"),
+                             waiting("6", "StartMusicOnHold", "")]) == {"1", "2", "3", "6"}
 
 
 @pytest.mark.parametrize("bridged, status", [(True, ("answered", 1)), (False, ("pending", 1))])

@@ -40,7 +40,10 @@ waiting callers whose channel no longer exists, and agents already on a call thi
 daemon does not know of (a restarted daemon, whose predecessor connected them): those
 are kept out of routing until their phone reports ``NOT_INUSE``, and the call each is
 on is identified for escalation (below); then each agent's endpoint with
-``PJSIPShowEndpoint`` (not ``PJSIPShowContacts``, which misses static contacts).
+``PJSIPShowEndpoint`` (not ``PJSIPShowContacts``, which misses static contacts). After a
+restart the same channel list says which waiting callers are still on their way back
+into ``wait``; the restored agents join routing once those are back in line
+(``acd.daemon.returning_callers``).
 
 Identifying a call an earlier daemon connected, so its agent can still escalate it
 (``acd.daemon.escalation``): the call contract keeps a call's identity on the caller's
@@ -100,11 +103,6 @@ NO_CALLER_ID = ("", "<unknown>")
 #: resync; past it they are released unchecked (``release_unconfirmed``) so callers are
 #: not held for an AMI that never comes
 RESYNC_GRACE = 30.0
-#: seconds restored agents stay out of routing at least, however soon the resync comes:
-#: the waiting callers come back into ``wait`` once a second (the dialplan's retry
-#: loop), each at its original place; offering before they all did would serve the
-#: quickest, not the longest waiting
-REQUEUE_SETTLE = 1.5
 
 
 class Message(Protocol):
@@ -143,7 +141,6 @@ class AMIBridge:
         self._resumed: dict[str, tuple[str, str]] = {}
         #: agents restored from the saved roster whose phones no resync has seen yet
         self._unconfirmed: set[str] = set()
-        self._settled_at = 0.0
         #: calls an earlier daemon connected that this one resumed (ended or not)
         self.resumed_calls: set[str] = set()
         #: called after each resync has applied the channels and identified the calls
@@ -301,8 +298,10 @@ class AMIBridge:
         """Agents restored from the saved roster (a restarted daemon) are out of routing
         until a resync has placed them: one may still be talking to a caller the last
         daemon connected, which only AMI (``CoreShowChannels``) tells. Call before
-        their logins are fed, so no offer can slip in between."""
-        self._settled_at = self.live.now() + REQUEUE_SETTLE
+        their logins are fed, so no offer can slip in between. From now on the waiting
+        room notes the callers coming back, so the resync knows whom to wait for
+        (``acd.daemon.returning_callers``)."""
+        self.room.returning.begin()
         for agent_id in agent_ids:
             if agent_id in self.live.engine.agents:
                 self._unconfirmed.add(agent_id)
@@ -322,6 +321,7 @@ class AMIBridge:
         """Put the restored agents into routing without a resync: the degraded case,
         when AMI has not come for ``RESYNC_GRACE`` seconds. Logged loudly: an agent still
         talking may be rung (its phone answers busy or rings; the engine rests it)."""
+        self.room.returning.expect(())      # no channel list to wait on
         if not self._unconfirmed:
             return
         held, self._unconfirmed = sorted(self._unconfirmed), set()
@@ -331,9 +331,10 @@ class AMIBridge:
             self._judge(agent_id)
 
     def _confirm_restored(self) -> None:
-        early = self._settled_at - self.live.now()
-        if early > 0 and self._unconfirmed:     # the waiting callers are still coming back
-            asyncio.get_running_loop().call_later(early, self._confirm_restored)
+        """The resync has placed the restored agents; they join routing once the waiting
+        callers it found are back in line at their places (``returning_callers``), so
+        the agents go to the longest waiting, not to the quickest back."""
+        if self._unconfirmed and self.room.returning.when_back(self._confirm_restored):
             return
         held, self._unconfirmed = sorted(self._unconfirmed), set()
         if held:
@@ -350,6 +351,8 @@ class AMIBridge:
             self.apply_device_states(states)
             channels = await self.ami.action_list("CoreShowChannels")
             self.apply_channels(channels)
+            # the first resync since a restart: whom the held agents wait for (none held: nobody)
+            self.room.returning.expect(channels if self._unconfirmed else (), self.room.channels())
             self._confirm_restored()
             await self.identify_calls(channels)
             for listener in list(self.resynced):

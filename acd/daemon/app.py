@@ -7,9 +7,11 @@ at once, at their original place), then the AMI link comes up in the background 
 retries forever, so a PBX that is restarting does not stop the daemon from serving the
 sessions it has. But nobody is offered a call before AMI's resync has placed the agents
 restored from the saved roster (one may still be talking to a caller the last daemon
-connected): they are out of routing until then, re-queued callers wait at their place,
-and if AMI has not come within ``RESYNC_GRACE`` seconds they are released unchecked,
-with an error logged.
+connected) and until the waiting callers that resync found in the dialplan's loop are
+back in line (``acd.daemon.returning_callers``, at most ``RETURN_BOUND`` seconds): they
+are out of routing until then, re-queued callers wait at their place, and if AMI has
+not come within ``RESYNC_GRACE`` seconds they are released unchecked, with an error
+logged.
 """
 from __future__ import annotations
 
@@ -151,7 +153,7 @@ class Daemon:
     def handlers(self) -> dict[str, Handler]:
         handlers: dict[str, Handler] = dict(ivr_handlers(self.config, self.store_satisfaction,
                                                          self.promise_callback if self.book else None))
-        handlers["wait"] = self.room.handle
+        handlers[c.WAIT_HANDLER] = self.room.handle
         handlers["agent"] = self.agent_code
         return handlers
 

@@ -47,6 +47,7 @@ from acd import call_contract as c
 from acd.call_contract import CallVariablesError, parse_skills
 from acd.config.model import ANNOUNCE_POSITION, ANNOUNCE_WAIT, Config
 from acd.daemon.live_engine import LiveEngine
+from acd.daemon.returning_callers import ReturningCallers
 from acd.engine import decisions as d
 from acd.engine import events as e
 from acd.engine.states import CallState
@@ -311,6 +312,8 @@ class WaitingRoom:
         self.closing = False
         #: a standby daemon (``acd.daemon.leader``) queues nobody
         self.standby = False
+        #: after a restart or a takeover, the callers still to come back into ``wait``
+        self.returning = ReturningCallers()
 
     @property
     def config(self) -> Config:
@@ -328,6 +331,7 @@ class WaitingRoom:
             return
         try:
             values = await self._read_variables(session)
+            self.returning.came_back(values.get("UNIQUEID") or _env(session, "agi_uniqueid"))
             if self.was_answered(values):
                 # answered by an agent while the daemon was away: the call is done, and
                 # if this daemon resumed it (ami_bridge), the agent hung up just now
@@ -722,11 +726,17 @@ class WaitingRoom:
 
     # -------------------------------------------------------------- AMI facts
     def channel_hung_up(self, uniqueid: str) -> None:
-        """AMI ``Hangup`` of a caller's channel: wake its coroutine if it is idle."""
+        """AMI ``Hangup`` of a caller's channel: wake its coroutine if it is idle; one
+        still to come back after a restart holds nobody up any more."""
+        self.returning.gone(uniqueid)
         call_id = self._by_channel.get(uniqueid)
         caller = self.callers.get(call_id) if call_id else None
         if caller is not None:
             caller.inbox.put_nowait(HANGUP)
+
+    def channels(self) -> frozenset[str]:
+        """The Uniqueids of the channels whose ``wait`` session is here now."""
+        return frozenset(self._by_channel)
 
     def call_of_channel(self, uniqueid: str) -> str | None:
         """The call id of the waiting-room caller on channel ``uniqueid``, if any."""
