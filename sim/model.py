@@ -96,11 +96,12 @@ class _Wake:
     never waited on by a process. Used for the handful of per-caller steps, the bulk of
     the day's SimPy events (bench.sim)."""
 
-    __slots__ = ("callbacks", "_ok")
+    __slots__ = ("callbacks",)
+    #: read, never written, by SimPy: one class attribute instead of a store per wake-up
+    _ok = True
 
     def __init__(self, callback: Callable[[object], None]) -> None:
         self.callbacks: list[Callable[[object], None]] | None = [callback]
-        self._ok = True
 
 
 class _Step(_Wake):
@@ -110,7 +111,6 @@ class _Step(_Wake):
 
     def __init__(self, step: Callable[["CallAttempt"], None], call: "CallAttempt") -> None:
         self.callbacks = [_run_step]   # one module function: no bound method per wake-up
-        self._ok = True
         self.step = step
         self.call = call
 
@@ -129,7 +129,6 @@ class _Answer(_Wake):
 
     def __init__(self, model: "CallCentreDay", offer: d.OfferCall) -> None:
         self.callbacks = [_run_answer]
-        self._ok = True
         self.model = model
         self.offer = offer
 
