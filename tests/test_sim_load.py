@@ -3,6 +3,7 @@ mean 270 s by default, the shares of durations the config describes, and a day c
 15-minute intervals as well as 30."""
 from __future__ import annotations
 
+import math
 import random
 from statistics import fmean, stdev
 
@@ -28,6 +29,17 @@ def test_default_handling_time_is_lognormal_with_mean_270_seconds():
     assert stdev(values) / fmean(values) == pytest.approx(default.cv, rel=0.08)
     # lognormal, not exponential or normal: the median lies well below the mean
     assert sorted(values)[len(values) // 2] == pytest.approx(270.0 / (1 + default.cv ** 2) ** 0.5, rel=0.03)
+
+
+def test_lognormal_draws_are_those_of_random_lognormvariate_draw_for_draw():
+    # the sampler spells out lognormvariate's arithmetic (sim.load): seeded days must
+    # draw exactly what they drew through the random module
+    for mean, cv, seed in ((270.0, 0.8, 2), (45.0, 0.3, 7), (1.5, 2.5, 11)):
+        sigma = math.sqrt(math.log(1.0 + cv ** 2))
+        mu = math.log(mean) - sigma * sigma / 2.0
+        reference = random.Random(seed)
+        expected = [reference.lognormvariate(mu, sigma) for _ in range(20_000)]
+        assert draws(Distribution("lognormal", mean, cv), count=20_000, seed=seed) == expected
 
 
 def test_exponential_patience_has_its_mean_and_constant_durations_do_not_vary():

@@ -136,16 +136,17 @@ class Engine:
         timers = self._timers
         while (timer := timers.peek()) is not None:
             if self._timer_is_live(timer):
-                return timer.due
+                return timer[0]
             timers.drop()
         return None
 
     def _timer_is_live(self, timer: Timer) -> bool:
-        if timer.kind == "wrapup" or timer.kind == "rest" or timer.kind == "ring":
-            agent = self.agents.get(timer.target)
-            return agent is not None and agent.token == timer.token
-        call = self.calls.get(timer.target)
-        return call is not None and call.token == timer.token
+        _due, _seq, kind, target, token = timer
+        if kind == "wrapup" or kind == "rest" or kind == "ring":
+            agent = self.agents.get(target)
+            return agent is not None and agent.token == token
+        call = self.calls.get(target)
+        return call is not None and call.token == token
 
     # ===================================================================== reading API
     def waiting_calls(self) -> list[Call]:
@@ -734,17 +735,17 @@ class Engine:
     def _run_timers(self, until: float) -> None:
         timers = self._timers
         while (timer := timers.pop_due(until)) is not None:
-            if timer.due > self.now:
-                self.now = timer.due
+            due, _seq, kind, target, _token = timer
+            if due > self.now:
+                self.now = due
             if not self._timer_is_live(timer):
                 continue
-            kind = timer.kind
             if kind == "wrapup" or kind == "rest":
-                self._after_call(self.agents[timer.target])
+                self._after_call(self.agents[target])
             elif kind == "ring":
-                self._ring_expired(self.agents[timer.target])
+                self._ring_expired(self.agents[target])
             else:
-                call = self.calls[timer.target]
+                call = self.calls[target]
                 if kind == "widen":
                     self._widen(call)
                 elif kind == "max_wait":
