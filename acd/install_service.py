@@ -9,7 +9,7 @@ The layout (``Layout``) is the one place that names the production paths:
 | --- | --- | --- |
 | /etc/acd/1555.yaml | root:acd 0640 | the config (copied once; edit it there) |
 | /etc/acd/ami.secret | root:acd 0640 | the AMI secret, also in Asterisk's manager.conf |
-| /etc/acd/phones.secrets | root:root 0600 | the agents' SIP passwords (only the generator reads it) |
+| /etc/acd/phones.secrets | root:root 0600 | the phones' SIP passwords, agents' and supervisors' (only the generator reads it) |
 | /var/lib/acd | acd:acd 0750 | the daemon's working directory (SQLite records when used) |
 | /var/log/acd | acd:acd 0750 | queue_log (rotated by /etc/logrotate.d/acd) and the agents' roster |
 | /var/log/acd/queue_log | acd:acd 0660 | the one queue_log: the daemon and Asterisk (in group acd) append to it |
@@ -39,7 +39,7 @@ from pathlib import Path
 
 from acd.config import ConfigError, load_config
 from dialplan.generate import GenerateError, Options, read_secrets, write
-from dialplan.secrets import update_secrets
+from dialplan.secrets import phone_keys, update_secrets
 from rig.asterisk_conf import get_option, set_option
 
 CHECKOUT = Path(__file__).resolve().parent.parent
@@ -245,7 +245,7 @@ class Installer:
 
     def phones(self) -> None:
         config = load_config(self.layout.config)
-        report = update_secrets(self.layout.phones, list(config.agents))
+        report = update_secrets(self.layout.phones, phone_keys(config))
         self._own(self.layout.phones, ("root", "root"), 0o600)
         say(f"{self.layout.phones}: {len(report.added)} passwords added, {len(report.kept)} kept")
 

@@ -1,8 +1,9 @@
-"""``python -m dialplan secrets --config FILE --out FILE``: the agents' SIP passwords file.
+"""``python -m dialplan secrets --config FILE --out FILE``: the phones' SIP passwords file.
 
 ``python -m dialplan --secrets FILE`` gives every registering phone a digest password
 from ``<agent id> <password>`` lines (``read_secrets``); this writes that file: one strong
-random password per agent of the config, the file readable by its owner only (0600),
+random password per agent of the config and per supervisor's generated phone
+(``supervisor:<endpoint>``, ``access.supervisor_phones``), the file readable by its owner only (0600),
 written whole or not at all. A password already in the file is a phone already set up
 with it, so it is never replaced unless asked (``--rotate ID`` or ``--rotate-all``); a
 new run adds only the agents that are new. Lines of agents no longer in the config are
@@ -20,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from acd.config import ConfigError, load_config
+from acd.config.access import access_of, supervisor_secret_key
+from acd.config.model import Config
 from acd.config.telephony import SECRET_PREFIX
 from dialplan.generate import GenerateError, read_secrets
 
@@ -27,8 +30,14 @@ from dialplan.generate import GenerateError, read_secrets
 #: all of them characters ``read_secrets`` and Asterisk's pjsip.conf take as they are
 PASSWORD_BYTES = 18
 MODE = 0o600
-HEADER = ("# The agents' SIP passwords: <agent id> <password>, one line each, for\n"
-          "# `python -m dialplan --secrets`. Written by `python -m dialplan secrets`; keep it 0600.\n")
+HEADER = ("# The phones' SIP passwords: <agent id> <password> (a supervisor's phone: supervisor:<endpoint>),\n"
+          "# one line each, for `python -m dialplan --secrets`. Written by `python -m dialplan secrets`; keep it 0600.\n")
+
+
+def phone_keys(config: Config) -> list[str]:
+    """The secrets file's keys of every phone the generator makes register: each agent's
+    id, then each supervisor's generated phone's ``supervisor:<endpoint>``."""
+    return [*config.agents, *map(supervisor_secret_key, access_of(config).supervisor_endpoints)]
 
 
 def new_password() -> str:
@@ -49,13 +58,14 @@ class SecretsReport:
 
 def update_secrets(path: Path, agent_ids: Sequence[str], rotate: Collection[str] = (),
                    rotate_all: bool = False) -> SecretsReport:
-    """Give every agent of ``agent_ids`` a password in ``path``: new agents get a new one,
+    """Give every phone of ``agent_ids`` (``phone_keys``: agents' ids, supervisors'
+    ``supervisor:<endpoint>``) a password in ``path``: new ones get a new one,
     those in ``rotate`` (or all, ``rotate_all``) a fresh one, the others keep theirs.
     GenerateError for a malformed existing file (nothing written) or a rotated agent that
     the config does not have."""
     unknown = sorted(set(rotate) - set(agent_ids))
     if unknown:
-        raise GenerateError(f"--rotate {unknown[0]}: no such agent in the config")
+        raise GenerateError(f"--rotate {unknown[0]}: no such agent or supervisor's phone in the config")
     existing = read_secrets(path) if path.exists() else {}
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else HEADER.splitlines()
     renew = set(existing) & set(agent_ids) if rotate_all else set(rotate) & set(existing)
@@ -105,12 +115,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config", required=True, type=Path, help="the ACD config (YAML): its agents")
     parser.add_argument("--out", required=True, type=Path, help="the passwords file (created or completed)")
     parser.add_argument("--rotate", action="append", default=[], metavar="AGENT",
-                        help="give this agent a new password (repeat for more); its phone must be set up again")
+                        help="give this agent (or supervisor:<endpoint>) a new password (repeat for more); "
+                             "its phone must be set up again")
     parser.add_argument("--rotate-all", action="store_true", help="give every agent a new password")
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config)
-        report = update_secrets(args.out, list(config.agents), args.rotate, args.rotate_all)
+        report = update_secrets(args.out, phone_keys(config), args.rotate, args.rotate_all)
     except (ConfigError, GenerateError, OSError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -3,8 +3,9 @@ tests): the dialplan generator's output for the run's config, exactly what
 ``python -m dialplan`` writes for production, with only what such a run needs added
 beside it:
 
-- every agent's contact at the sipp process that plays its phone (or none: a phone
-  that is not registered), where production phones register;
+- every agent's (and supervisor's generated phone's) contact at the sipp process that
+  plays its phone (or none: a phone that is not registered), where production phones
+  register;
 - ``cb-<queue>``: a caller asking to be called back at its own number, as the IVR's
   callback node leaves it on the channel, without going through the IVR;
 - for the bench, a plain app_queue queue with the same agents (the baseline) and the
@@ -20,6 +21,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping
 
 from acd.call_contract import CALLBACK
+from acd.config.access import access_of
 from acd.config.model import Config
 from dialplan.generate import Options, generate
 
@@ -34,17 +36,22 @@ def sandbox_files(config: Config, *, agi_port: int, contacts: Mapping[str, int |
     """The ``*_generated.conf`` files for ``config`` with the daemon's FastAGI on
     ``agi_port`` and each agent's phone at ``contacts[<endpoint>]`` (a sipp port on
     loopback; None: an AOR without contact, which Asterisk reports ``UNAVAILABLE``).
+    A supervisor's generated phone (``access.supervisor_phones``) is there too, at
+    ``contacts[<endpoint>]`` or without contact when not given.
 
     Agents of the config missing from ``contacts`` get no endpoint at all: an Asterisk
     config out of step with the ACD's (a Dial to them says ``CHANUNAVAIL``). With
     ``baseline``, the app_queue queue of that name holds every phone in ``contacts``."""
     on_pbx = {agent_id: agent for agent_id, agent in config.agents.items() if agent.endpoint in contacts}
-    unknown = set(contacts) - {agent.endpoint for agent in on_pbx.values()}
+    supervisors = access_of(config).supervisor_endpoints
+    unknown = set(contacts) - {agent.endpoint for agent in on_pbx.values()} - set(supervisors)
     if unknown:
-        raise ValueError(f"contacts for endpoints the config has no agent for: {sorted(unknown)}")
+        raise ValueError(f"contacts for endpoints the config has no agent or supervisor's phone for: "
+                         f"{sorted(unknown)}")
     files = generate(dataclasses.replace(config, agents=on_pbx),
                      Options(agi_port=agi_port, agents_at=_PLACEHOLDER, prompts_dir=prompts_dir))
-    files["pjsip_generated.conf"] = _with_contacts(files["pjsip_generated.conf"], contacts)
+    unreached = {endpoint: None for endpoint in supervisors if endpoint not in contacts}
+    files["pjsip_generated.conf"] = _with_contacts(files["pjsip_generated.conf"], {**contacts, **unreached})
     files["extensions_generated.conf"] += callback_numbers()
     if baseline is not None:
         files["extensions_generated.conf"] += baseline_number(baseline)

@@ -16,6 +16,7 @@ from acd.config.model import Config
 from acd.engine.lines import qualifies
 from dialplan.generate import (FEATURE_CODES, GenerateError, Options, emergency_lines, extensions, generate, pjsip,
                                queues, read_secrets)
+from dialplan.secrets import phone_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "1555.yaml"
@@ -275,23 +276,76 @@ def test_registering_phones_need_a_password_each(config: Config, tmp_path: Path)
     with pytest.raises(GenerateError, match="no SIP password"):
         pjsip(config)
     secrets = tmp_path / "secrets"
-    secrets.write_text("".join(f"{agent_id} pw-{agent_id}-secret\n" for agent_id in config.agents))
+    secrets.write_text("".join(f"{key} pw-{key.replace(':', '-')}-secret\n" for key in phone_keys(config)))
     text = pjsip(config, Options(secrets=read_secrets(secrets)))
     assert "type=auth" in text and "password=pw-2001-secret" in text and "max_contacts=1" in text
 
 
 def test_registering_phones_can_be_qualified_and_answered_behind_nat(config: Config) -> None:
-    secrets = {agent_id: f"pw-{agent_id}-secret" for agent_id in config.agents}
+    secrets = {key: f"pw-{key.replace(':', '-')}" for key in phone_keys(config)}
     plain = pjsip(config, Options(secrets=secrets))
     assert "qualify_frequency" not in plain and "rewrite_contact" not in plain
     text = pjsip(config, Options(secrets=secrets, qualify_frequency=30, nat=True))
-    for agent in config.agents.values():
-        endpoint = text.split(f"[{agent.endpoint}]\ntype=endpoint\n", 1)[1].split("\n\n", 1)[0]
-        aor = text.split(f"[{agent.endpoint}]\ntype=aor\n", 1)[1].split("\n\n", 1)[0]
+    for name in [*(agent.endpoint for agent in config.agents.values()), "sup-101"]:
+        endpoint = text.split(f"[{name}]\ntype=endpoint\n", 1)[1].split("\n\n", 1)[0]
+        aor = text.split(f"[{name}]\ntype=aor\n", 1)[1].split("\n\n", 1)[0]
         assert {"rewrite_contact=yes", "force_rport=yes", "rtp_symmetric=yes"} <= set(endpoint.splitlines())
         assert "qualify_frequency=30" in aor.splitlines()
     with pytest.raises(GenerateError, match="qualify frequency"):
         pjsip(config, Options(secrets=secrets, qualify_frequency=-1))
+
+
+def section(text: str, name: str, kind: str) -> set[str]:
+    """The lines of one ``[name]`` section of ``type=kind`` in pjsip_generated.conf."""
+    return set(text.split(f"[{name}]\ntype={kind}\n", 1)[1].split("\n\n", 1)[0].splitlines())
+
+
+def test_a_supervisors_phone_of_its_own_is_written_as_an_agents_in_a_context_that_reaches_nothing(
+        config: Config) -> None:
+    assert config.access.supervisor_phones == {"e.markou": "PJSIP/sup-101"}     # examples/1555.yaml
+    secrets = {key: f"pw-{key.replace(':', '-')}" for key in phone_keys(config)}
+    text = pjsip(config, Options(secrets=secrets, qualify_frequency=30, nat=True))
+    agent, supervisor = section(text, "agent-2001", "endpoint"), section(text, "sup-101", "endpoint")
+    # the agents' writer: same codecs, DTMF, media and NAT lines; only the context and caller id differ
+    assert supervisor ^ agent == {"context=acd-supervisors", "context=acd-agents", "aors=sup-101", "auth=sup-101",
+                                  "aors=agent-2001", "auth=agent-2001", next(x for x in agent if x.startswith("callerid="))}
+    assert section(text, "sup-101", "auth") == {"auth_type=userpass", "username=sup-101",
+                                                "password=pw-supervisor-sup-101"}
+    assert section(text, "sup-101", "aor") == section(text, "agent-2001", "aor")
+    # the context exists and is empty: a call from the phone finds no extension (not the trunk,
+    # no feature code); ChanSpy runs on the Originate'd channel without the dialplan
+    body = contexts(extensions(config, SANDBOX))["acd-supervisors"]
+    assert [line for line in body.splitlines() if line.strip() and not line.startswith(";")] == []
+    sandbox = pjsip(config, SANDBOX)
+    assert "contact=sip:sup-101@127.0.0.1:16000" in sandbox and "[sup-101]\ntype=auth" not in sandbox
+
+
+def test_a_supervisors_phone_needs_its_password_and_a_channel_given_as_a_string_is_not_written(
+        config: Config) -> None:
+    agents_only = {agent_id: f"pw-{agent_id}-secret" for agent_id in config.agents}
+    with pytest.raises(GenerateError, match="no SIP password.*first: supervisor:sup-101"):
+        pjsip(config, Options(secrets=agents_only))
+    as_string = example({"    e.markou: {endpoint: sup-101}": "    e.markou: PJSIP/sup-101"})
+    assert as_string.access.supervisor_phones == {"e.markou": "PJSIP/sup-101"}
+    assert "[sup-101]" not in pjsip(as_string, Options(secrets=agents_only))     # rings an endpoint made elsewhere
+
+
+@pytest.mark.parametrize(("phone", "extra", "reason"), [
+    ("{endpoint: carrier}", "trunks:\n  carrier: {server: 192.0.2.1, dids: ['1555']}\n", "'carrier' is a trunk's name"),
+    ("{endpoint: citizens}", "", "'citizens' is a trunk's name"),
+    ("{endpoint: agent-2001}", "", "and not 'agent-'"),
+    ("{endpoint: SIP/sup-101}", "", "the generator writes PJSIP endpoints only"),
+    ("{endpoint: 1sup}", "", "must start with a letter"),
+    ("{phone: sup-101}", "", "phone"),
+])
+def test_a_supervisors_endpoint_the_generator_cannot_write_is_refused_with_its_line(
+        phone: str, extra: str, reason: str) -> None:
+    text = EXAMPLE.read_text(encoding="utf-8").replace("    e.markou: {endpoint: sup-101}", f"    e.markou: {phone}")
+    text = text.replace('    dial: "PJSIP/{number}@citizens"\n', "") + extra
+    line = 1 + text.splitlines().index(f"    e.markou: {phone}")
+    with pytest.raises(ConfigError, match=re.escape(reason)) as error:
+        load_config_text(text, "acd.yaml")
+    assert (error.value.file, error.value.line) == ("acd.yaml", line)
 
 
 def test_weak_secret_line_is_refused_with_its_line(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 from acd.config import load_config
 from dialplan.__main__ import main
 from dialplan.generate import Options, generate, read_secrets
+from dialplan.secrets import phone_keys
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "1555.yaml"
 SMALL = """\
@@ -39,13 +40,14 @@ def test_every_agent_of_the_example_gets_its_own_strong_password_that_the_genera
     assert main(["secrets", "--config", str(EXAMPLE), "--out", str(out)]) == 0
     config = load_config(EXAMPLE)
     passwords = read_secrets(out)
-    assert list(passwords) == list(config.agents)
+    assert list(passwords) == [*config.agents, "supervisor:sup-101"] == phone_keys(config)
     assert len(set(passwords.values())) == len(passwords)
     assert all(len(p) >= 24 for p in passwords.values())
     assert mode(out) == 0o600
-    assert f"{len(config.agents)} added, 0 rotated, 0 kept" in capsys.readouterr().out
+    assert f"{len(config.agents) + 1} added, 0 rotated, 0 kept" in capsys.readouterr().out
     pjsip = generate(config, Options(secrets=passwords))["pjsip_generated.conf"]
     assert f"username=agent-2001\npassword={passwords['2001']}\n" in pjsip
+    assert f"username=sup-101\npassword={passwords['supervisor:sup-101']}\n" in pjsip
 
 
 def test_a_second_run_changes_nothing_and_a_new_agent_is_added_alone(tmp_path: Path) -> None:
@@ -99,3 +101,16 @@ def test_bad_input_is_refused_and_the_file_is_left_as_it_was(
     assert "--rotate 42: no such agent" in capsys.readouterr().err
     assert out.read_text() == "11 Eleven-old-password\n"
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []     # no temporary left
+
+
+def test_a_supervisors_generated_phone_gets_its_password_beside_the_agents_kept_and_rotated_alike(
+        tmp_path: Path) -> None:
+    config, out = small_config(tmp_path / "acd.yaml", "11"), tmp_path / "phones.secrets"
+    with config.open("a") as text:     # a channel given as a string is no phone of the generator's
+        text.write("access:\n  supervisor_phones: {e.markou: {endpoint: sup-1}, a.nikolaou: PJSIP/agent-11}\n")
+    assert main(["secrets", "--config", str(config), "--out", str(out)]) == 0
+    first = read_secrets(out)
+    assert list(first) == ["11", "supervisor:sup-1"]
+    assert main(["secrets", "--config", str(config), "--out", str(out), "--rotate", "supervisor:sup-1"]) == 0
+    after = read_secrets(out)
+    assert after["11"] == first["11"] and after["supervisor:sup-1"] != first["supervisor:sup-1"]

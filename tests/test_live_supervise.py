@@ -4,14 +4,16 @@
 A sipp citizen calls the queue, a sipp agent answers and talks; the supervisor presses
 "listen" on the API (``POST /api/agents/41/spy/listen``), the daemon's AMI Originates
 ChanSpy to the supervisor's own phone (another sipp, the config's
-``access.supervisor_phones``), that phone rings and answers, and Asterisk reports the
-spy: ``ChanSpyStart`` on AMI with the agent's channel as the spyee, and the ChanSpy
-application on the supervisor's channel in ``core show channels``.
+``access.supervisor_phones``: an endpoint the dialplan generator writes, its contact set
+to that sipp as the agents' are, ``rig.pbx_files``), that phone rings and answers, and
+Asterisk reports the spy: ``ChanSpyStart`` on AMI with the agent's channel as the spyee,
+and the ChanSpy application on the supervisor's channel in ``core show channels``.
 """
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -21,22 +23,25 @@ from aiohttp.test_utils import TestClient, TestServer
 from acd.api import make_app
 from acd.api.supervise import AMI_LINK
 from acd.config import load_config
-from acd.config.access import AccessSettings
+from acd.config.access import access_of
 from acd.engine import AgentState
 from acd.engine import events as e
-from dialplan.generate import Options, generate
 from rig.asterisk import AsteriskSandbox
+from rig.pbx_files import sandbox_files
 from rig.ports import free_port
-from rig.sip_endpoints import agent_endpoint
 from rig.sipp import Phones
 from tests.auth_helpers import log_in, people
-from tests.test_live_agent_codes import AGENT, CONFIG, PIN
+from tests.test_live_agent_codes import AGENT, CONFIG, ENDPOINT, PIN
 from tests.waiting import eventually
 
 pytestmark = pytest.mark.asterisk
 
-#: the supervisor's phone: an endpoint of its own, rung at the second sipp's port
-SUPERVISOR_PHONE = "PJSIP/agent-sup"
+#: the supervisor's phone: an endpoint of its own, generated from the config, rung at the
+#: second sipp's port
+SUPERVISOR_ENDPOINT = "sup-1"
+SUPERVISOR_PHONE = f"PJSIP/{SUPERVISOR_ENDPOINT}"
+#: the test config (``str.format``'d) with that phone declared as the generator's
+WITH_PHONE = CONFIG + "access:\n  supervisor_phones:\n    sup: {{endpoint: " + SUPERVISOR_ENDPOINT + "}}\n"
 
 
 @pytest.fixture
@@ -44,9 +49,9 @@ async def floor(asterisk: AsteriskSandbox, phones: Phones, tmp_path: Path) -> As
     from acd.daemon.app import Daemon
 
     config_path = tmp_path / "acd.yaml"
-    config_path.write_text(CONFIG.format(agent=AGENT, pin=PIN, ami_port=asterisk.ami_port, ami_user=asterisk.ami_username,
-                                         ami_secret=asterisk.ami_secret, agi_port=free_port(14700),
-                                         var=tmp_path / "var"), encoding="utf-8")
+    config_path.write_text(WITH_PHONE.format(agent=AGENT, pin=PIN, ami_port=asterisk.ami_port,
+                                             ami_user=asterisk.ami_username, ami_secret=asterisk.ami_secret,
+                                             agi_port=free_port(14700), var=tmp_path / "var"), encoding="utf-8")
     agent_phone = phones.agents(talk=None, name="agent-phone")            # answers, talks until hung up
     supervisor_phone = phones.agents(talk=None, name="supervisor-phone")
     daemon = Daemon(config_path, extras=False)
@@ -54,12 +59,12 @@ async def floor(asterisk: AsteriskSandbox, phones: Phones, tmp_path: Path) -> As
     spied: list[Any] = []
     daemon.ami.on_event("ChanSpyStart", spied.append)
     try:
-        files = dict(generate(load_config(config_path), Options(agi_port=daemon.agi_port,
-                                                                agents_at=f"127.0.0.1:{agent_phone.port}")))
-        files["pjsip_generated.conf"] += agent_endpoint("sup", supervisor_phone.port)
-        asterisk.apply(files)
+        config = load_config(config_path)
+        asterisk.apply(sandbox_files(config, agi_port=daemon.agi_port,
+                                     contacts={ENDPOINT: agent_phone.port, SUPERVISOR_ENDPOINT: supervisor_phone.port}))
         await eventually(lambda: daemon.ami.connected, what="the daemon's AMI link")
-        settings = AccessSettings(secure_cookies=False, supervisor_phones={"sup": SUPERVISOR_PHONE})
+        settings = replace(access_of(config), secure_cookies=False)
+        assert settings.supervisor_phones == {"sup": SUPERVISOR_PHONE}
         app = make_app(daemon.live, daemon.phone.guard, auth=await people(tmp_path), settings=settings)
         app[AMI_LINK] = daemon.ami
         client = TestClient(TestServer(app))

@@ -14,6 +14,7 @@ from acd.config import ConfigError, load_config_text
 from acd.config.model import Config
 from acd.config.telephony import Phones, phones_of, trunks_of
 from dialplan.generate import GenerateError, Options, callback_dial, extensions, pjsip
+from dialplan.secrets import phone_keys
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "1555.yaml"
 SANDBOX = Options(agents_at="127.0.0.1:16000")
@@ -66,7 +67,7 @@ def without_phones(text: str) -> str:
 
 
 def secrets_for(config: Config) -> dict[str, str]:
-    return {agent_id: f"pw-{agent_id}-secret" for agent_id in config.agents}
+    return {key: f"pw-{key.replace(':', '-')}-secret" for key in phone_keys(config)}
 
 
 def test_the_example_has_phones_and_its_documented_trunk_loads() -> None:

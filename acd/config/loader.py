@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from acd.call_contract import RESERVED_QUEUE_NAMES
-from acd.config.access import parse_access, parse_privacy
+from acd.config.access import check_supervisor_endpoints, parse_access, parse_privacy
 from acd.config.back_office import parse_back_office
 from acd.config.calendar import builtin_holidays
 from acd.config.errors import ConfigError
@@ -41,7 +41,7 @@ from acd.config.model import (
     WideningStep,
 )
 from acd.config.sim import parse_sim
-from acd.config.telephony import check_callback_dial, parse_phones, parse_trunks
+from acd.config.telephony import AGENT_ENDPOINT_PREFIX, check_callback_dial, parse_phones, parse_trunks
 import acd.engine.strategies as strategies
 from acd.metrics import SERVICE_LEVEL_MODES
 
@@ -108,6 +108,7 @@ def _build(root: Located) -> Config:
     extras = {name: parser(node, partial) for name, parser in _SECTIONS.items() if (node := top.get(name)) is not None}
     if "trunks" in extras:
         check_callback_dial(top.get("ivr"))
+    check_supervisor_endpoints(top.get("access"), extras.get("trunks"))
     return Config(
         source=root.file,
         service_name=service.str("name", "ACD"),
@@ -496,7 +497,7 @@ def _agent(node: Located, agent_id: str, f: Fields, skills: dict[str, str], name
         name=name or f.str("name", agent_id),
         skills=levels,
         pin=pin,
-        endpoint=f"agent-{agent_id}",
+        endpoint=AGENT_ENDPOINT_PREFIX + agent_id,
         line=node.line,
         shifts=shifts,
         team=team,

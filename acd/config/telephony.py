@@ -47,7 +47,12 @@ DEFAULT_PHONE_DTMF_MODE = "rfc4733"
 DEFAULT_CODECS = ("alaw", "ulaw")
 #: secrets file key of a trunk's password
 SECRET_PREFIX = "trunk:"
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+#: a generated PJSIP endpoint's name (a trunk's, a supervisor's phone's)
+ENDPOINT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,39}$")
+#: every agent's endpoint is this and its id; no other endpoint's name starts so
+AGENT_ENDPOINT_PREFIX = "agent-"
+#: the trunk the generator writes for a config without ``trunks:`` (the sandbox's citizens)
+DEFAULT_TRUNK = "citizens"
 _HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 _SERVER = re.compile(r"^(?P<host>[A-Za-z0-9.-]+)(:(?P<port>[0-9]{1,5}))?$")
 _DID = re.compile(r"^\+?[0-9]{2,20}$")
@@ -115,9 +120,9 @@ def parse_trunks(node: Located, partial: Mapping[str, Any]) -> Trunks:
     dids: dict[str, str] = {}
     callbacks: list[tuple[str, Located]] = []
     for name, value in node.items():
-        if not _NAME.match(name) or name.startswith("agent-"):
+        if not ENDPOINT_NAME.match(name) or name.startswith(AGENT_ENDPOINT_PREFIX):
             raise value.error(f"trunk name {name!r} must start with a letter, then letters, digits, '-' or '_' "
-                              "(and not 'agent-': the agents' endpoints' names)")
+                              f"(and not '{AGENT_ENDPOINT_PREFIX}': the agents' endpoints' names)")
         trunk, wants_callbacks = _trunk(name, value)
         for did, where in zip(trunk.dids, Fields(value, _TRUNK_KEYS).require("dids").elements()):
             if did in dids:
