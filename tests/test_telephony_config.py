@@ -183,7 +183,7 @@ def test_dids_land_at_the_service_entry_and_callbacks_go_out_through_the_trunk()
         assert f"exten => {did},1,Goto(1555,1)" in inbound
     assert callback_dial(config) == "PJSIP/{number}@carrier"
     callback = extensions(config, SANDBOX).split("[acd-callback]\n", 1)[1]
-    assert "Dial(PJSIP/${EXTEN}@carrier,60)" in callback
+    assert "exten => _X.,1,Dial(PJSIP/${EXTEN}@carrier,60," in callback      # out through the trunk
 
 
 def test_phones_codecs_and_dtmf_reach_every_agent_endpoint() -> None:
