@@ -162,6 +162,31 @@ def test_the_same_seed_gives_the_same_day_and_another_seed_another():
     assert first != other
 
 
+def test_the_garbage_collector_is_paused_only_while_a_day_runs():
+    """The day runs without the cyclic collector (sim.model._young_objects_only), and
+    gives it back as it found it, even when the day fails."""
+    import gc
+
+    seen = []
+    config = centre(QUIET_DAY)
+    day = CallCentreDay(config, settings_for(config), 1)
+    day.run(progress=lambda _at: seen.append(gc.isenabled()))
+    assert seen and not any(seen) and gc.isenabled()
+
+    def broken(_at: float) -> None:
+        raise RuntimeError("a progress bar that fails")
+
+    with pytest.raises(RuntimeError):
+        CallCentreDay(config, settings_for(config), 1).run(progress=broken)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        CallCentreDay(config, settings_for(config), 1).run()
+        assert not gc.isenabled()            # a caller who had switched it off keeps it off
+    finally:
+        gc.enable()
+
+
 def test_the_engine_never_has_to_ignore_what_the_model_tells_it():
     sim = QUIET_DAY.replace("calls_per_day: 400", "calls_per_day: 5000").replace("patience: none", "patience: 40")
     day = simulate(centre(sim + "  languages: {el: 3, en: 1}\n"))
