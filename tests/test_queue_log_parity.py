@@ -74,7 +74,7 @@ announce-holdtime=no
 
 #: data fields (0-based from the event's first field) that are seconds, per event
 SECONDS = {"CONNECT": (0, 2), "COMPLETECALLER": (0, 1), "COMPLETEAGENT": (0, 1), "ABANDON": (2,),
-           "EXITWITHTIMEOUT": (2,), "ATTENDEDTRANSFER": (2, 3)}
+           "EXITWITHTIMEOUT": (2,), "BLINDTRANSFER": (2, 3), "ATTENDEDTRANSFER": (2, 3)}
 #: data fields not compared: CONNECT's peer uniqueid, the ring milliseconds, the bridge
 #: uniqueid an attended transfer joined the caller to
 IGNORED = {"CONNECT": (1,), "RINGNOANSWER": (0,), "RINGCANCELED": (0,), "ATTENDEDTRANSFER": (1,)}
