@@ -26,11 +26,12 @@ from rig.ports import free_port, udp_port_taken
 
 SCENARIOS = Path(__file__).resolve().parent / "scenarios"
 
-AgentBehaviour = Literal["answers", "never_answers", "busy"]
+AgentBehaviour = Literal["answers", "never_answers", "busy", "transfers_attended"]
 _AGENT_SCENARIOS: dict[str, str] = {
     "answers": "agent_answers.xml",
     "never_answers": "agent_never_answers.xml",
     "busy": "agent_busy.xml",
+    "transfers_attended": "agent_attended_transfer.xml",
 }
 DTMF_DIGITS = frozenset("0123456789*#ABCD")
 _DTMF_MARKER = "<!-- dtmf -->"
@@ -239,7 +240,9 @@ def agent_phones(workdir: Path, *, behaviour: AgentBehaviour = "answers", ring: 
 
     ``answers``: rings ``ring`` seconds, answers, hangs up after ``talk`` seconds
     (``talk=None``: waits for the caller to hang up). ``never_answers``: rings until
-    Asterisk cancels. ``busy``: 486 at once. ``alaw``/``rtp_port``: see
+    Asterisk cancels. ``busy``: 486 at once. ``transfers_attended``: answers, then
+    answers its consultation call (From user ``consult``) and transfers the first call
+    to it with REFER and Replaces (scenarios/agent_attended_transfer.xml). ``alaw``/``rtp_port``: see
     ``alaw_scenario``; ``echo``: sipp sends every RTP packet back where it came from
     (``-rtp_echo``), so each agent talks as loud as its caller. Not started: call
     ``start()`` or use ``with``.

@@ -92,35 +92,61 @@ async def test_busy_device_states_do_not_change_reachability(tmp_path):
     assert r.live.engine.agents["11"].reachable
 
 
-async def test_dial_end_answer_connects_the_call_at_that_moment(tmp_path):
+async def answered_after(tmp_path, ring: float) -> tuple[Room, FakeAMI, object, asyncio.Future]:
+    """Caller 1.1 on agent 11's phone, answered (AMI DialEnd) after ``ring`` seconds: the
+    room, the AMI, the caller's session and its Dial's outcome (still running)."""
     r = Room(tmp_path)
     r.login("11")
     bridge, ami = bridge_for(r)
     session = await r.arrive("1.1")
-    await ringing(session)
-    r.clock.now += 4
+    _, outcome = await ringing(session)
+    r.clock.now += ring
     await ami.handlers["DialEnd"]({"Uniqueid": "1.1", "DestUniqueid": "7.7", "DialStatus": "ANSWER"})
+    return r, ami, session, outcome
+
+
+async def test_dial_end_answer_connects_the_call_at_that_moment(tmp_path):
+    r, ami, session, outcome = await answered_after(tmp_path, 4)
     assert r.live.engine.agents["11"].state is AgentState.ON_CALL
     assert [c.ring_time for c in r.of(d.CallConnected)] == [4]
     assert "|7.7|" in r.queue_log.path.read_text()
 
 
-async def test_attended_transfer_of_a_connected_caller_ends_it_as_attendedtransfer_in_the_queue_log(tmp_path):
-    r = Room(tmp_path)
-    r.login("11")
-    bridge, ami = bridge_for(r)
-    session = await r.arrive("1.1")
-    await ringing(session)
-    await ami.handlers["DialEnd"]({"Uniqueid": "1.1", "DestUniqueid": "7.7", "DialStatus": "ANSWER"})
+async def test_attended_transfer_ends_the_call_and_frees_the_agent_at_the_transfer_not_when_the_dial_returns(tmp_path):
+    # measured on Asterisk 16 (tests/test_queue_log_parity.py): the caller's Dial returns only
+    # when its talk with the colleague ends; app_queue writes ATTENDEDTRANSFER at the transfer
+    r, ami, session, outcome = await answered_after(tmp_path, 4)
+    r.clock.now += 20
     # a transfer of a channel the room does not hold changes nothing
     ami.handlers["AttendedTransfer"]({"Event": "AttendedTransfer", "Result": "Success", "DestType": "App",
                                       "TransfereeUniqueid": "9.9", "DestApp": "Queue"})
+    assert r.live.engine.agents["11"].state is AgentState.ON_CALL
     # main/stasis_bridges.c attended_transfer_to_ami: the agent (transferer) joins the caller to a bridge
     ami.handlers["AttendedTransfer"]({"Event": "AttendedTransfer", "Result": "Success", "DestType": "Bridge",
                                       "TransfereeUniqueid": "1.1", "DestBridgeUniqueid": "b-9"})
-    r.live.feed(e.AgentHungUp(r.clock.now + 30, "1.1"))
-    assert [x for x in r.queue_log_events() if x != "ADDMEMBER"][-1] == "ATTENDEDTRANSFER"
-    assert r.queue_log.path.read_text().splitlines()[-1].split("|")[5:7] == ["BRIDGE", "b-9"]
+    assert r.live.engine.agents["11"].state is not AgentState.ON_CALL
+    last = r.queue_log.path.read_text().splitlines()[-1].split("|")
+    assert last[4:] == ["ATTENDEDTRANSFER", "BRIDGE", "b-9", "4", "20", "1"]   # held 4 s, talked 20 s
+    # the caller talks on with the colleague; its Dial returns when that call ends: nothing more
+    r.clock.now += 90
+    written = r.queue_log.path.read_text()
+    outcome.set_result(("ANSWER", 0))
+    await asyncio.wait_for(r.tasks[0], 1)
+    assert r.queue_log.path.read_text() == written
+    assert len(r.of(d.CallEnded)) == 1
+    assert session.vars["ACD_WAIT_RESULT"] == "answered"
+
+
+async def test_attended_transfer_from_the_consultation_leg_names_the_caller_as_its_target(tmp_path):
+    # a phone that sends the REFER on its consultation dialog (Replaces = the caller's):
+    # main/bridge.c ast_bridge_transfer_attended then has the colleague as transferee and
+    # the caller as target (app_queue's handle_attended_transfer matches either bridge)
+    r, ami, session, outcome = await answered_after(tmp_path, 1)
+    ami.handlers["AttendedTransfer"]({"Event": "AttendedTransfer", "Result": "Success", "DestType": "Bridge",
+                                      "TransfereeUniqueid": "8.8", "TransferTargetUniqueid": "1.1",
+                                      "DestBridgeUniqueid": "b-9"})
+    assert r.queue_log_events()[-1] == "ATTENDEDTRANSFER"
+    assert r.live.engine.agents["11"].state is not AgentState.ON_CALL
 
 
 async def test_hangup_request_of_an_idle_waiting_caller_is_an_abandon_and_the_later_hangup_changes_nothing(tmp_path):

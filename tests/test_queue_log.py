@@ -241,9 +241,11 @@ def test_blind_transfer_replaces_the_complete_line_with_app_queues_fields():
 
 
 def test_attended_transfers_are_written_by_their_destination_as_app_queue_does():
-    base = {"Event": "AttendedTransfer", "Result": "Success", "TransfereeUniqueid": "c1"}
+    base = {"Event": "AttendedTransfer", "Result": "Success", "TransfereeUniqueid": "c1",
+            "TransferTargetUniqueid": "t1"}
+    # the caller is the transferee, or the target when the phone referred its consultation leg
     assert attended_transfer_from_ami({**base, "DestType": "Bridge", "DestBridgeUniqueid": "b-9"}) == (
-        "c1", "ATTENDEDTRANSFER", ("BRIDGE", "b-9"))
+        ("c1", "t1"), "ATTENDEDTRANSFER", ("BRIDGE", "b-9"))
     assert attended_transfer_from_ami({**base, "DestType": "App", "DestApp": "Queue"})[2] == ("APP", "Queue")
     assert attended_transfer_from_ami({**base, "DestType": "Link", "LocalOneChannel": "Local/1@x-0;1",
                               "LocalTwoChannel": "Local/1@x-0;2"})[2] == ("LINK", "Local/1@x-0;1", "Local/1@x-0;2")

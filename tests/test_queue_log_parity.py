@@ -2,12 +2,13 @@
 
 The same scripted calls (answered and ended by either side, abandoned, timed out,
 rung without an answer and auto-paused, left while ringing, a second caller while
-the first one's agent rings, blind-transferred by the agent) and the same agents'
+the first one's agent rings, blind-transferred by the agent, attended-transferred by the
+agent's phone after a consultation, its agent free at once) and the same agents'
 log-ins, pauses and log-outs go once through a plain app_queue queue and once through the daemon; both
 write into the one file, Asterisk's queue_log (docs/records.md, "The queue_log"), and the two runs'
 lines are compared event by event with app_queue as the oracle. Excepted: times of
 day, uniqueids (the callid and CONNECT's peer), ring-no-answer and ring-cancelled
-milliseconds, and durations in seconds within 1 s (app_queue subtracts whole-second
+milliseconds, the bridge an attended transfer joined, and durations in seconds within 1 s (app_queue subtracts whole-second
 clocks, ``time(NULL) - qe->start``, so it is itself 1 s apart from run to run).
 """
 from __future__ import annotations
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from acd.engine import AgentState
 from acd.engine import events as e
 from rig.asterisk import AsteriskSandbox
 from rig.ports import free_port
@@ -32,11 +34,13 @@ pytestmark = pytest.mark.asterisk
 
 QUEUE = "pq"
 #: agent id -> (member name, what its phone does)
-AGENTS = {"11": "Anna Pappa", "12": "Nikos K", "31": "Eleni S"}
+AGENTS = {"11": "Anna Pappa", "12": "Nikos K", "13": "Maria T", "31": "Eleni S"}
 MAX_WAIT = 8
 RING_TIMEOUT = 3
 #: where agents transfer callers to: an extension that talks half a second and hangs up
 TRANSFER_CONTEXT, TRANSFER_EXTEN, TRANSFER_TALK = "backoffice", "2000", 0.5
+#: the colleague an agent consults before an attended transfer: answers, talks 2 s, hangs up
+COLLEAGUE_EXTEN, COLLEAGUE_TALK = "2001", 2.0
 CONFIG = """\
 service: {{name: parity, languages: [el]}}
 skills: {{topic:a: A}}
@@ -70,9 +74,10 @@ announce-holdtime=no
 
 #: data fields (0-based from the event's first field) that are seconds, per event
 SECONDS = {"CONNECT": (0, 2), "COMPLETECALLER": (0, 1), "COMPLETEAGENT": (0, 1), "ABANDON": (2,),
-           "EXITWITHTIMEOUT": (2,)}
-#: data fields not compared: CONNECT's peer uniqueid, the ring milliseconds
-IGNORED = {"CONNECT": (1,), "RINGNOANSWER": (0,), "RINGCANCELED": (0,)}
+           "EXITWITHTIMEOUT": (2,), "BLINDTRANSFER": (2, 3), "ATTENDEDTRANSFER": (2, 3)}
+#: data fields not compared: CONNECT's peer uniqueid, the ring milliseconds, the bridge
+#: uniqueid an attended transfer joined the caller to
+IGNORED = {"CONNECT": (1,), "RINGNOANSWER": (0,), "RINGCANCELED": (0,), "ATTENDEDTRANSFER": (1,)}
 
 
 def dialplan(agi_port: int) -> str:
@@ -91,6 +96,9 @@ def dialplan(agi_port: int) -> str:
 
         [{TRANSFER_CONTEXT}]
         exten => {TRANSFER_EXTEN},1,Wait({TRANSFER_TALK})
+         same => n,Hangup()
+        exten => {COLLEAGUE_EXTEN},1,Answer()
+         same => n,Wait({COLLEAGUE_TALK})
          same => n,Hangup()
 
         [acd-agents]
@@ -125,6 +133,10 @@ class Path_:
     unpause: Callable[[str], Awaitable[None]]
     #: the agent's phone blind-transfers its answered call to an extension (the same on both paths)
     blind_transfer: Callable[[str, str, str], Awaitable[None]]
+    #: the agent's phone is called for its consultation with a colleague (then it transfers)
+    consult: Callable[[str], Awaitable[None]]
+    #: whether the agent is on a call for the queue (app_queue's member, the daemon's engine)
+    in_call: Callable[[str], Awaitable[bool]]
 
 
 @pytest.fixture
@@ -134,9 +146,11 @@ async def daemon(asterisk: AsteriskSandbox, phones: Phones, tmp_path: Path) -> A
     answering = phones.agents(talk=2.5, name="hangs-up")            # 11: ends the call after 2.5 s
     listening = phones.agents(talk=None, name="listens")            # 12: until the caller hangs up
     silent = phones.agents(behaviour="never_answers", name="silent")   # 31: never picks up
+    transferring = phones.agents(behaviour="transfers_attended", name="transfers")   # 13
     agi_port = free_port(14673)
     pjsip = citizens_trunk() + "".join(agent_endpoint(agent, phone.port) for agent, phone in
-                                       (("11", answering), ("12", listening), ("31", silent)))
+                                       (("11", answering), ("12", listening), ("13", transferring),
+                                        ("31", silent)))
     asterisk.apply({"pjsip_generated.conf": pjsip,
                     "extensions_generated.conf": dialplan(agi_port),
                     "queues_generated.conf": APP_QUEUE})
@@ -156,28 +170,45 @@ async def daemon(asterisk: AsteriskSandbox, phones: Phones, tmp_path: Path) -> A
         await running.stop()
 
 
+async def answered_channel(daemon, agent: str) -> str:
+    """The agent's channel once its phone answered and it is bridged (polled over AMI)."""
+    deadline = asyncio.get_running_loop().time() + 10.0
+    while True:
+        channels = [str(item.get("Channel")) for item in await daemon.ami.action_list("CoreShowChannels")
+                    if str(item.get("Channel", "")).startswith(f"PJSIP/agent-{agent}-")
+                    and item.get("ChannelStateDesc") == "Up" and item.get("BridgeId")]
+        if channels:
+            return channels[0]
+        assert asyncio.get_running_loop().time() < deadline, f"agent {agent}'s phone never answered"
+        await asyncio.sleep(0.1)
+
+
 def blind_transfer(daemon) -> Callable[[str, str, str], Awaitable[None]]:
     """What an agent's phone or an operator does: AMI ``BlindTransfer`` on the agent's
     answered channel (main/manager.c ``action_blind_transfer``, Asterisk 16: the bridge's
     ``ast_bridge_transfer_blind`` with the agent as transferer, as a SIP REFER does)."""
     async def transfer(agent: str, exten: str, context: str) -> None:
-        channels: list[str] = []
-
-        async def answered() -> bool:
-            channels[:] = [str(item.get("Channel")) for item in await daemon.ami.action_list("CoreShowChannels")
-                           if str(item.get("Channel", "")).startswith(f"PJSIP/agent-{agent}-")
-                           and item.get("ChannelStateDesc") == "Up" and item.get("BridgeId")]
-            return bool(channels)
-
-        deadline = asyncio.get_running_loop().time() + 10.0
-        while not await answered():
-            assert asyncio.get_running_loop().time() < deadline, f"agent {agent}'s phone never answered"
-            await asyncio.sleep(0.1)
-        response = await daemon.ami.action("BlindTransfer", timeout=5.0, Channel=channels[0], Exten=exten,
+        channel = await answered_channel(daemon, agent)
+        response = await daemon.ami.action("BlindTransfer", timeout=5.0, Channel=channel, Exten=exten,
                                            Context=context)
         assert str(response.get("Response")) == "Success", dict(response.headers)
 
     return transfer
+
+
+def consult(daemon) -> Callable[[str], Awaitable[None]]:
+    """The consultation call of an attended transfer, once the agent answered: the agent's
+    phone is called (AMI ``Originate``, as a CTI desktop's click-to-dial does) and, when it
+    answers, dials the colleague, so both of the phone's legs are bridged, as when the phone
+    itself dials. The phone then transfers (rig/scenarios/agent_attended_transfer.xml)."""
+    async def call_colleague(agent: str) -> None:
+        await answered_channel(daemon, agent)
+        response = await daemon.ami.action("Originate", timeout=5.0, Channel=f"PJSIP/agent-{agent}",
+                                           Application="Dial", Data=f"Local/{COLLEAGUE_EXTEN}@{TRANSFER_CONTEXT}",
+                                           CallerID="consult <consult>", Async="true")
+        assert str(response.get("Response")) == "Success", dict(response.headers)
+
+    return call_colleague
 
 
 def app_queue_path(daemon) -> Path_:
@@ -187,12 +218,20 @@ def app_queue_path(daemon) -> Path_:
         response = await daemon.ami.action(name, timeout=5.0, **fields)
         assert str(response.get("Response")) == "Success", (name, fields, dict(response.headers))
 
+    async def in_call(agent: str) -> bool:
+        """QueueStatus's ``InCall`` of the member: ``mem->starttime``, which app_queue's
+        update_queue clears when it logs the call's end (apps/app_queue.c, 16.28)."""
+        members = [item for item in await daemon.ami.action_list("QueueStatus", Queue=QUEUE)
+                   if item.get("Event") == "QueueMember" and item.get("Location") == f"PJSIP/agent-{agent}"]
+        assert members, f"agent {agent} is no member of {QUEUE}"
+        return str(members[0].get("InCall")) == "1"
+
     return Path_(f"aq-{QUEUE}",
                  lambda a: act("QueueAdd", Queue=QUEUE, Interface=f"PJSIP/agent-{a}", MemberName=AGENTS[a]),
                  lambda a: act("QueueRemove", Queue=QUEUE, Interface=f"PJSIP/agent-{a}"),
                  lambda a, reason: act("QueuePause", Interface=f"PJSIP/agent-{a}", Paused="true", Reason=reason),
                  lambda a: act("QueuePause", Interface=f"PJSIP/agent-{a}", Paused="false"),
-                 blind_transfer(daemon))
+                 blind_transfer(daemon), consult(daemon), in_call)
 
 
 def daemon_path(daemon) -> Path_:
@@ -200,12 +239,16 @@ def daemon_path(daemon) -> Path_:
         daemon.live.feed(event)
 
     now = daemon.live.now
+
+    async def in_call(agent: str) -> bool:
+        return daemon.live.engine.agents[agent].state is AgentState.ON_CALL
+
     return Path_(f"q-{QUEUE}",
                  lambda a: feed(e.AgentLoggedIn(now(), a)),
                  lambda a: feed(e.AgentLoggedOut(now(), a)),
                  lambda a, reason: feed(e.AgentPaused(now(), a, reason)),
                  lambda a: feed(e.AgentUnpaused(now(), a)),
-                 blind_transfer(daemon))
+                 blind_transfer(daemon), consult(daemon), in_call)
 
 
 async def call(phones: Phones, path: Path_, name: str, hold: float | None) -> None:
@@ -272,6 +315,27 @@ async def answered_then_blind_transferred(path: Path_, phones: Phones, name: str
     await path.logout("12")
 
 
+async def answered_then_attended_transferred(path: Path_, phones: Phones, name: str) -> None:
+    # the agent consults a colleague, then its phone joins the caller to the colleague: the
+    # agent is free for the next caller at once, while the caller talks on with the colleague
+    await path.login("13")
+    citizen = phones.citizens(path.number, caller_prefix="2105554", hold=None, name=name)
+    await path.consult("13")
+    assert await path.in_call("13")
+    deadline = time.monotonic() + 5.0
+    while await path.in_call("13"):
+        assert time.monotonic() < deadline, "the agent is still on the call 5 s after its consultation began"
+        await asyncio.sleep(0.05)
+    freed = time.time()
+    assert citizen.running, "the caller's call ended before its agent was free"
+    result = await asyncio.to_thread(citizen.wait, 30.0)
+    assert result.all_successful, citizen.diagnostics()
+    # the caller reached the colleague: its BYE came when the colleague hung up, after the transfer
+    byes = [event.at for event in citizen.events() if event.event == "bye"]
+    assert byes and byes[0] - freed > 0.8, (byes, freed)
+    await path.logout("13")
+
+
 async def pause_and_unpause(path: Path_, phones: Phones, name: str) -> None:
     await path.login("12")
     await path.pause("12", "backoffice")
@@ -282,7 +346,7 @@ async def pause_and_unpause(path: Path_, phones: Phones, name: str) -> None:
 
 SCENARIOS = (answered_agent_hangs_up, answered_caller_hangs_up, abandoned, timeout_exit,
              ring_no_answer_then_auto_pause, caller_leaves_while_ringing, second_caller_while_the_first_rings,
-             answered_then_blind_transferred, pause_and_unpause)
+             answered_then_blind_transferred, answered_then_attended_transferred, pause_and_unpause)
 
 
 async def lines_of(log: Path, scenario: Callable[..., Awaitable[None]], path: Path_, phones: Phones,

@@ -206,14 +206,14 @@ class AMIBridge:
                                else e.AgentHungUp(self.live.now(), call_id))
 
     def on_attended_transfer(self, message: Message) -> None:
-        """``AttendedTransfer`` of a caller this room connected: the call's end goes to the
-        queue_log as that transfer (``queue_log.attended_transfer_from_ami``). Blind
-        transfers are read from the caller's channel (``WaitingRoom._note_blind_transfer``)."""
+        """``AttendedTransfer`` naming a caller this room connected: the call ends now, as
+        that transfer (``queue_log.attended_transfer_from_ami``,
+        ``WaitingRoom.attended_transfer``). Blind transfers are read from the caller's
+        channel (``WaitingRoom._note_blind_transfer``)."""
         transfer = attended_transfer_from_ami(message)
-        formatter = self.room.queue_log_formatter()
-        call_id = self.room.call_of_channel(transfer[0]) if transfer is not None else None
-        if transfer is not None and call_id is not None and formatter is not None:
-            formatter.note_transfer(call_id, transfer[1], transfer[2])
+        if transfer is not None:
+            uniqueids, event, fields = transfer
+            any(self.room.attended_transfer(uniqueid, event, fields) for uniqueid in uniqueids)
 
     def on_dial_begin(self, message: Message) -> None:
         """DialBegin (Asterisk 16 AMI events): ``Uniqueid`` is the caller's channel,

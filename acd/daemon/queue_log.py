@@ -46,7 +46,9 @@ EXITWITHKEY (a waiting caller here has no key to leave by) and AGENTDUMP (app_qu
 agent hanging up during its announcement before the bridge: the daemon bridges at
 answer). A transfer replaces the COMPLETE line, as in app_queue: a blind one is read from
 the caller's channel when its Dial returns (``WaitingRoom._note_blind_transfer``), an
-attended one comes from AMI (``attended_transfer_from_ami``).
+attended one comes from AMI (``attended_transfer_from_ami``) and ends the call at once
+(``WaitingRoom.attended_transfer``): the caller's Dial returns only when its talk with
+the colleague ends.
 """
 from __future__ import annotations
 
@@ -74,21 +76,26 @@ MANAGER = "MANAGER"
 APP_QUEUE_REASONS: Mapping[str, str] = {AUTO_PAUSE_REASON: "Auto-Pause"}
 
 
-def attended_transfer_from_ami(message: Any) -> tuple[str, str, tuple[str, ...]] | None:
+def attended_transfer_from_ami(message: Any) -> tuple[tuple[str, ...], str, tuple[str, ...]] | None:
     """A successful AMI ``AttendedTransfer`` (main/stasis_bridges.c, Asterisk 16.28) as
-    (the transferred caller's uniqueid, ``ATTENDEDTRANSFER``, the fields app_queue writes
-    before holdtime|calltime|origposition); None for anything else, and for the kinds
-    app_queue does not log (Threeway, Fail). A blind transfer is not taken from AMI's
-    ``BlindTransfer``: the caller's channel says it before that event arrives
-    (``WaitingRoom._note_blind_transfer``)."""
+    (the uniqueids one of which may be a queue's caller, ``ATTENDEDTRANSFER``, the fields
+    app_queue writes before holdtime|calltime|origposition); None for anything else, and
+    for the kinds app_queue does not log (Threeway, Fail). The caller is the transferee
+    when the agent's phone sends its REFER on the caller's dialog, and the transfer
+    target when it sends it on the consultation's (main/bridge.c
+    ``ast_bridge_transfer_attended`` names the peers of its two arguments), so both
+    are given, as app_queue's ``handle_attended_transfer`` matches either bridge. A blind
+    transfer is not taken from AMI's ``BlindTransfer``: the caller's channel says it
+    before that event arrives (``WaitingRoom._note_blind_transfer``)."""
     def get(key: str) -> str:
         return str(message.get(key, "") or "")
 
-    if get("Event") != "AttendedTransfer" or get("Result") != "Success" or not get("TransfereeUniqueid"):
+    if get("Event") != "AttendedTransfer" or get("Result") != "Success":
         return None
     dest = {"Bridge": ("BRIDGE", get("DestBridgeUniqueid")), "App": ("APP", get("DestApp")),
             "Link": ("LINK", get("LocalOneChannel"), get("LocalTwoChannel"))}.get(get("DestType"))
-    return (get("TransfereeUniqueid"), "ATTENDEDTRANSFER", dest) if dest is not None else None
+    uniqueids = tuple(u for u in (get("TransfereeUniqueid"), get("TransferTargetUniqueid")) if u)
+    return (uniqueids, "ATTENDEDTRANSFER", dest) if dest is not None and uniqueids else None
 
 
 def _clean(value: object) -> str:

@@ -233,6 +233,8 @@ class WaitingCaller:
     playing: str | None = None
     #: ``BLINDTRANSFER`` as the channel came (a receptionist transferred the caller here)
     transferred_in: str = ""
+    #: the call was ended while the Dial still held the caller (an attended transfer)
+    ended: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -521,6 +523,11 @@ class WaitingRoom:
         ring = max(1, math.ceil(offer.ring_timeout))
         response = await session.exec("Dial", f"PJSIP/{agent.endpoint},{ring},gm({caller.music_class})")
         result = getattr(response, "result", 0)
+        if caller.ended:                          # attended-transferred: its end is written
+            caller.offer = None
+            if result is None or int(result) >= 0:
+                await session.set_variable(c.WAIT_RESULT, c.WAIT_ANSWERED)
+            return True
         if result is not None and int(result) < 0:
             self._caller_left(caller)
             return True
@@ -566,6 +573,29 @@ class WaitingRoom:
         transferer, context, exten = parts
         if transferer and transferer != caller.transferred_in:
             formatter.note_transfer(caller.call_id, "BLINDTRANSFER", (exten, context))
+
+    def attended_transfer(self, uniqueid: str, event: str, fields: tuple[str, ...]) -> bool:
+        """AMI ``AttendedTransfer`` naming channel ``uniqueid``: if it is a caller this room
+        connected, its agent handed it on (a phone's REFER with Replaces after a
+        consultation, or Asterisk's atxfer feature), so the call ends now, written as
+        ``event`` with ``fields`` instead of COMPLETEAGENT, and the agent is free for the
+        next caller. Not at the Dial's return: main/bridge.c
+        ``two_bridge_attended_transfer`` swaps or merges bridges, so the caller stays
+        bridged (to the colleague) and its Dial returns only when that talk ends
+        (measured, tests/test_queue_log_parity.py); app_queue writes the line and frees
+        its member at the transfer (``handle_attended_transfer``). True when it was."""
+        call_id = self._by_channel.get(uniqueid)
+        caller = self.callers.get(call_id) if call_id else None
+        call = self.live.engine.calls.get(call_id) if call_id else None
+        if caller is None or not caller.answered or caller.ended or call is None \
+                or call.state is not CallState.CONNECTED:
+            return False
+        formatter = self.queue_log_formatter()
+        if formatter is not None:
+            formatter.note_transfer(caller.call_id, event, fields)
+        caller.ended = True
+        self.live.feed(e.AgentHungUp(self.live.now(), caller.call_id))
+        return True
 
     def recording_options(self, call_id: str) -> str:
         """MixMonitor's argument: the file named by call id; ``b`` records only while
