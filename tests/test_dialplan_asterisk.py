@@ -17,6 +17,7 @@ from acd.config.model import member_name
 from acd.engine.lines import qualifies
 from acd.protocol import FastAGIServer
 from dialplan.generate import Options, generate
+from dialplan.secrets import phone_keys
 from rig.asterisk import AsteriskSandbox
 from rig.ports import free_port
 from rig.sipp import Phones
@@ -55,7 +56,7 @@ def test_generated_files_load_into_asterisk(asterisk: AsteriskSandbox) -> None:
 
 def test_production_phones_with_nat_and_qualify_load_into_asterisk(asterisk: AsteriskSandbox) -> None:
     config = load_config(EXAMPLE)
-    secrets = {agent_id: f"pw-{agent_id}-secret" for agent_id in config.agents}
+    secrets = {key: f"pw-{key}-secret" for key in phone_keys(config)}      # agents' and supervisors' phones
     asterisk.apply(generate(config, Options(secrets=secrets, qualify_frequency=30, nat=True)))  # raises on ERROR
     endpoint = asterisk.cli("pjsip show endpoint agent-2001")
     assert re.search(r"rewrite_contact\s*:\s*true", endpoint) and re.search(r"rtp_symmetric\s*:\s*true", endpoint)

@@ -27,6 +27,7 @@ import shutil
 from acd.config import load_config
 from acd.install_service import set_yaml_key
 from dialplan.generate import read_secrets
+from dialplan.secrets import phone_keys
 from ivr.prompts import build, config_texts
 from rig.asterisk import AsteriskSandbox
 from rig.asterisk_conf import get_option
@@ -98,7 +99,7 @@ def test_the_install_writes_one_secret_in_both_places_private_files_and_is_idemp
     assert config.daemon.ami_secret_file == str(etc / "ami.secret")
     assert not re.search(r"^\s+ami_secret:", (etc / "1555.yaml").read_text(), re.M)
     passwords = read_secrets(etc / "phones.secrets")
-    assert sorted(passwords) == sorted(config.agents)
+    assert sorted(passwords) == sorted(phone_keys(config))       # the agents' and the supervisors' phones
     assert f"password={passwords[AGENT]}" in (root / "etc/asterisk/pjsip_generated.conf").read_text()
     modes = {p: stat.S_IMODE((etc / p).stat().st_mode) for p in ("phones.secrets", "ami.secret", "1555.yaml")}
     assert modes == {"phones.secrets": 0o600, "ami.secret": 0o640, "1555.yaml": 0o640}
