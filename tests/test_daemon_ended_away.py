@@ -27,7 +27,7 @@ async def test_a_call_no_phone_carries_is_recorded_once_and_a_busy_agents_call_i
     bridge, _ = bridge_for(r)
     bridge._busy_elsewhere.add("12")                      # 12's phone still carries its call
     calls = StoredCalls([stored("gone", "11", r.clock.now), stored("talking", "12", r.clock.now)])
-    formatter = r.room.queue_log_formatter()
+    formatter = r.room.queue_log
     assert await record_calls_ended_away(r.live, bridge, calls, formatter) == 1
     ended = r.of(d.CallEnded)
     assert [(x.call_id, x.agent_id, x.by, x.waited, x.talk_time) for x in ended] == [("gone", "11", "unknown", 20, 80)]

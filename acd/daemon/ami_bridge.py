@@ -211,9 +211,12 @@ class AMIBridge:
         ``WaitingRoom.attended_transfer``). Blind transfers are read from the caller's
         channel (``WaitingRoom._note_blind_transfer``)."""
         transfer = attended_transfer_from_ami(message)
-        if transfer is not None:
-            uniqueids, event, fields = transfer
-            any(self.room.attended_transfer(uniqueid, event, fields) for uniqueid in uniqueids)
+        if transfer is None:
+            return
+        uniqueids, event, fields = transfer
+        for uniqueid in uniqueids:       # the transferee, else the target: the first the room connected
+            if self.room.attended_transfer(uniqueid, event, fields):
+                return
 
     def on_dial_begin(self, message: Message) -> None:
         """DialBegin (Asterisk 16 AMI events): ``Uniqueid`` is the caller's channel,
@@ -485,7 +488,7 @@ class AMIBridge:
         if connected_at is None:
             connected_at = now - talking_for if talking_for is not None else now
         enqueued_at = epoch_seconds(enqueued_text)
-        formatter = self.room.queue_log_formatter()
+        formatter = self.room.queue_log
         if formatter is not None:
             formatter.note_resumed(call_id)
         decisions = self.live.feed(e.CallResumed(now, call_id, agent_id, queue,

@@ -268,7 +268,7 @@ class Daemon:
         """After the first resync since the agents were restored (``acd.daemon.ended_away``)."""
         if self._away_calls_pending and self.live_state is not None:
             self._away_calls_pending = False
-            await record_calls_ended_away(self.live, self.bridge, self.live_state, self.room.queue_log_formatter())
+            await record_calls_ended_away(self.live, self.bridge, self.live_state, self.room.queue_log)
 
     async def _became_active(self, token: int) -> None:
         """The lease is ours: the agents as the last active daemon left them in Redis (else

@@ -40,7 +40,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -107,9 +107,13 @@ class CallbackDialer:
     def _on_connect(self, _client: Any) -> None:
         self._set_dialing(True)
         if self._to_forget:
-            task = asyncio.get_running_loop().create_task(self._forget_left())
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            self._spawn(self._forget_left())
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run ``work`` as a task this dialer keeps until it is done."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     def set_active(self, active: bool) -> None:
         """The leader lease changed hands: a standby daemon never originates a callback,
@@ -127,9 +131,7 @@ class CallbackDialer:
     def place(self, offer: d.OfferCall) -> None:
         """Start ringing the agent for a callback (returns at once; the outcome comes back
         from AMI as OfferAnswered / OfferFailed)."""
-        task = asyncio.get_running_loop().create_task(self._originate(offer))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._spawn(self._originate(offer))
 
     async def _originate(self, offer: d.OfferCall) -> None:
         agent = self.live.config.agents[offer.agent_id]

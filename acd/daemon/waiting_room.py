@@ -378,12 +378,10 @@ class WaitingRoom:
         return values.get("DIALSTATUS") == "ANSWER" or call_id in self._answered_calls
 
     async def _read_variables(self, session: Session) -> dict[str, str]:
-        expression = _SEPARATOR.join("${%s}" % name for name in CALL_VARIABLES)
-        raw = await session.get_full_variable(expression) or ""
-        parts = raw.split(_SEPARATOR)
-        if len(parts) != len(CALL_VARIABLES):
-            parts = [await session.get_variable(name) or "" for name in CALL_VARIABLES]
-        return dict(zip(CALL_VARIABLES, parts))
+        values = await _read_at_once(session, CALL_VARIABLES)
+        if values is None:
+            values = {name: await session.get_variable(name) or "" for name in CALL_VARIABLES}
+        return values
 
     async def _enter(self, session: Session, attributes: CallerAttributes, uniqueid: str,
                      requeued: bool = False, stale_result: bool = True) -> WaitingCaller | None:
@@ -423,7 +421,7 @@ class WaitingRoom:
         known = self.live.engine.calls.get(call_id)
         if known is None or known.state is not CallState.WAITING:
             # (a known waiting call is a session that came back while this daemon kept it)
-            formatter = self.queue_log_formatter()
+            formatter = self.queue_log
             if formatter is not None and attributes.caller_number:
                 formatter.note_caller(call_id, attributes.caller_number)
             if formatter is not None and requeued:
@@ -560,19 +558,18 @@ class WaitingRoom:
         (tests/test_queue_log_parity.py), the Dial's AGI answer arrives before that event.
         One AGI round trip, only when a queue_log is written (GET FULL VARIABLE is answered on
         a hung-up channel too); a session already closed leaves the end as it was."""
-        formatter = self.queue_log_formatter()
+        formatter = self.queue_log
         if formatter is None:
             return
         try:
-            raw = await caller.session.get_full_variable(_SEPARATOR.join("${%s}" % v for v in AFTER_DIAL_VARIABLES))
+            values = await _read_at_once(caller.session, AFTER_DIAL_VARIABLES)
         except ConnectionError:      # the agent's hang-up still ends the call, as before
             return
-        parts = (raw or "").split(_SEPARATOR)
-        if len(parts) != len(AFTER_DIAL_VARIABLES):
+        if values is None:
             return
-        transferer, context, exten = parts
+        transferer = values["BLINDTRANSFER"]
         if transferer and transferer != caller.transferred_in:
-            formatter.note_transfer(caller.call_id, "BLINDTRANSFER", (exten, context))
+            formatter.note_transfer(caller.call_id, "BLINDTRANSFER", (values["EXTEN"], values["CONTEXT"]))
 
     def attended_transfer(self, uniqueid: str, event: str, fields: tuple[str, ...]) -> bool:
         """AMI ``AttendedTransfer`` naming channel ``uniqueid``: if it is a caller this room
@@ -590,7 +587,7 @@ class WaitingRoom:
         if caller is None or not caller.answered or caller.ended or call is None \
                 or call.state is not CallState.CONNECTED:
             return False
-        formatter = self.queue_log_formatter()
+        formatter = self.queue_log
         if formatter is not None:
             formatter.note_transfer(caller.call_id, event, fields)
         caller.ended = True
@@ -778,7 +775,7 @@ class WaitingRoom:
         call_id = self._by_channel.get(caller_uniqueid)
         caller = self.callers.get(call_id) if call_id else None
         if caller is not None and caller.offer is not None and not caller.answered:
-            formatter = self.queue_log_formatter()
+            formatter = self.queue_log
             if formatter is not None and agent_uniqueid:
                 formatter.note_peer(caller.call_id, agent_uniqueid)
             self._answered(caller, caller.offer, at)
@@ -808,9 +805,13 @@ class WaitingRoom:
             del self.callers[caller.call_id]
             self._by_channel.pop(caller.channel_uniqueid, None)
 
-    def queue_log_formatter(self) -> QueueLogFormatter | None:
-        """The queue_log's formatter the room was built with (None without a queue_log)."""
-        return self.queue_log
+async def _read_at_once(session: Session, names: tuple[str, ...]) -> dict[str, str] | None:
+    """Channel variables in one GET FULL VARIABLE round trip (joined by a byte no value
+    holds), by name; None when the answer does not split into as many values."""
+    raw = await session.get_full_variable(_SEPARATOR.join("${%s}" % name for name in names)) or ""
+    parts = raw.split(_SEPARATOR)
+    return dict(zip(names, parts)) if len(parts) == len(names) else None
+
 
 def _env(session: Session, key: str) -> str:
     env = session.env
