@@ -40,7 +40,8 @@ def arrival_times(calls_per_day: float, profile: Sequence[float], rng: random.Ra
     return times
 
 
-#: ``random.NV_MAGICCONST``, computed as the random module does
+#: ``random.NV_MAGICCONST``, computed as the random module does (typeshed does not declare
+#: it, so importing it fails the type check)
 _NV_MAGICCONST = 4 * math.exp(-0.5) / math.sqrt(2.0)
 
 
