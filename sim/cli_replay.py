@@ -83,7 +83,7 @@ def main(args: argparse.Namespace) -> int:
     result = replay(config, settings, day, warn=warn)
     rows, total = day_report(result)
     replayed = summarise([(rows, total)], queue_days=[queue_report(result)])
-    ring = ring_time(day)
+    ring = ring_time(day, config)
     print(closeness(day, actual.day, replayed.day, settings.target.definition))
     print(f"  agents answered after {settings.answer_delay if ring is None else ring:.1f} s "
           f"({'the sim settings answer_delay' if ring is None else 'the day ring time'})")

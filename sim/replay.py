@@ -42,6 +42,7 @@ import simpy
 from acd.config.model import Config
 from acd.config.sim import SimSettings
 from acd.engine import events as e
+from acd.engine.lines import qualifies
 from acd.reports.real_day import AgentChange, RealCall, RealDay
 from sim.load import DAY, sampler
 from sim.model import CallAttempt, CallCentreDay, DayResult
@@ -198,27 +199,34 @@ class _Arrive:
         self._ok = True
 
 
-def ring_time(day: RealDay) -> float | None:
+def ring_time(day: RealDay, config: Config) -> float | None:
     """The day's typical seconds from offer to answer: the median of the queue_log's
     ring times, unless that is 0 (app_queue writes whole seconds: 0 is "under a
     second"); else (the records keep no ring time) the median wait of the calls
-    answered while some agent was available when they arrived (offered at once: their
-    wait was the ring). None with fewer than `MIN_RINGS` such calls."""
+    answered while an agent who could take them (``qualifies`` for the queue's and the
+    call's requirements, as the engine merges them) was available when they arrived:
+    offered at once, their wait was the ring. A free agent of another topic does not
+    count: that caller queued. None with fewer than `MIN_RINGS` such calls."""
     rings = [c.ring_time for c in day.calls if c.ring_time is not None]
     if len(rings) >= MIN_RINGS and median(rings) > 0:
         return median(rings)
     changes = sorted(day.changes, key=lambda c: c.at)
-    state: dict[str, str] = {}
-    available = 0
+    available: set[str] = set()
     index = 0
     waits = []
     for call in sorted(day.calls, key=lambda c: c.enqueued_at):
         while index < len(changes) and changes[index].at <= call.enqueued_at:
             change = changes[index]
-            available += (change.state == "available") - (state.get(change.agent_id) == "available")
-            state[change.agent_id] = change.state
+            if change.state == "available":
+                available.add(change.agent_id)
+            else:
+                available.discard(change.agent_id)
             index += 1
-        if call.answered_at is not None and available > 0:
+        queue = config.queues.get(call.queue)
+        if call.answered_at is None or queue is None:
+            continue
+        if any(agent_id in config.agents and qualifies(config.agents[agent_id].skills, queue.requirements)
+               and qualifies(config.agents[agent_id].skills, call.requirements) for agent_id in available):
             waits.append(call.answered_at - call.enqueued_at)
     return median(waits) if len(waits) >= MIN_RINGS else None
 
@@ -231,7 +239,7 @@ def replay(config: Config, settings: SimSettings, day: RealDay,
            warn: Callable[[str], None] = lambda _: None) -> DayResult:
     """Run the real day through the simulator (see the module's docstring), agents
     answering after the day's `ring_time`."""
-    ring = ring_time(day)
+    ring = ring_time(day, config)
     if ring is not None:
         settings = replace(settings, answer_delay=ring)
     return ReplayDay(config, settings, day, warn).run()

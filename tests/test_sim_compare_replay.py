@@ -177,6 +177,28 @@ def test_the_parser_reads_app_queues_member_names_and_names_bad_lines():
     assert not math.isnan(day.calls[0].answered_at or math.nan)
 
 
+def test_a_free_agent_of_another_topic_does_not_make_a_callers_queueing_its_ring_time():
+    """Found replaying a demo day (7 queues): the ring time came out 14 s where the
+    phones rang about a second, because a caller counted as "offered at once" whenever
+    any agent was free, though only agents of another topic were; its whole wait in line
+    was taken for the ring. Only a free agent who could take the call counts."""
+    from sim.replay import ring_time
+
+    config = make_config("q:\n  requires: {topic:a: 1}\n  wrapup: 0\n"
+                         "r:\n  requires: {topic:b: 1}\n  wrapup: 0\n",
+                         AGENT + "'12': {pin: '1234', skills: {topic:b: 1, lang:el: 1}}\n")
+    start = day_bounds(DAY, config.daemon.timezone)[0]
+    rung = [RealCall(f"c{i}", "q", start + 100 * i, "answered", start + 100 * i + 0.7, start + 100 * i + 30,
+                     talk_time=29.3, agent_id="11") for i in range(1, 8)]
+    # agent 11 busy, agent 12 (topic b only) free: these q callers queued 20 s each
+    queued = [RealCall(f"w{i}", "q", start + 2000 + 100 * i, "answered", start + 2020 + 100 * i,
+                       start + 2050 + 100 * i, talk_time=30.0, agent_id="11") for i in range(1, 12)]
+    changes = [AgentChange("11", start, "available"), AgentChange("12", start, "available"),
+               AgentChange("11", start + 1999, "on_call")]
+    day = RealDay(DAY, config.daemon.timezone, rung + queued, changes)
+    assert ring_time(day, config) == pytest.approx(0.7)
+
+
 def test_the_replay_rings_as_long_as_the_day_did():
     """On a day without queueing the ASA is the ring time: taken from the day (calls
     answered while an agent was free), not from the model's default."""
@@ -187,6 +209,6 @@ def test_the_replay_rings_as_long_as_the_day_did():
     calls = [RealCall(f"c{i}", "q", start + 100 * i, "answered", start + 100 * i + 0.7, start + 100 * i + 30,
                       talk_time=29.3) for i in range(1, 8)]
     day = RealDay(DAY, config.daemon.timezone, calls, [AgentChange("11", start, "available")])
-    assert ring_time(day) == pytest.approx(0.7)
+    assert ring_time(day, config) == pytest.approx(0.7)
     result = replay(config, replace(settings_for(config), answer_delay=5.0), day)
     assert all(c.wait == pytest.approx(0.7) for c in result.attempts)
