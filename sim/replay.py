@@ -32,6 +32,8 @@ the simulator's 24 hours and is left out (said in a warning).
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
+from itertools import accumulate
 import random
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, replace
@@ -204,13 +206,34 @@ def ring_time(day: RealDay, config: Config) -> float | None:
     ring times, unless that is 0 (app_queue writes whole seconds: 0 is "under a
     second"); else (the records keep no ring time) the median wait of the calls
     answered while an agent who could take them (``qualifies`` for the queue's and the
-    call's requirements, as the engine merges them) was available when they arrived:
-    offered at once, their wait was the ring. A free agent of another topic does not
-    count: that caller queued. None with fewer than `MIN_RINGS` such calls."""
+    call's requirements, as the engine merges them) was available and not busy with a
+    call (the day's answered calls and their queues' wrap-up say when: a queue_log has no
+    state for either) when they arrived: offered at once, their wait was the ring. A free
+    agent of another topic, or one still talking, does not count: that caller queued. None with fewer than `MIN_RINGS` such calls."""
     rings = [c.ring_time for c in day.calls if c.ring_time is not None]
     if len(rings) >= MIN_RINGS and median(rings) > 0:
         return median(rings)
     changes = sorted(day.changes, key=lambda c: c.at)
+    # when each agent was busy with a call, talk and the queue's wrap-up: a queue_log's
+    # states stay "available" through both
+    talks: dict[str, list[tuple[float, float]]] = {}
+    for call in day.calls:
+        if call.agent_id is not None and call.answered_at is not None:
+            wrapup = config.queues[call.queue].wrapup if call.queue in config.queues else 0.0
+            talks.setdefault(call.agent_id, []).append((call.answered_at, call.ended_at + wrapup))
+    # per agent: the spans by start, and the latest end among each span and those before
+    # it (spans may overlap: a call resumed after a restart), so one bisect answers
+    starts: dict[str, list[float]] = {}
+    latest_end: dict[str, list[float]] = {}
+    for agent_id, spans in talks.items():
+        spans.sort()
+        starts[agent_id] = [begin for begin, _ in spans]
+        latest_end[agent_id] = list(accumulate((end for _, end in spans), max))
+
+    def busy(agent_id: str, at: float) -> bool:
+        before = bisect_right(starts.get(agent_id, []), at) - 1
+        return before >= 0 and latest_end[agent_id][before] > at
+
     available: set[str] = set()
     index = 0
     waits = []
@@ -225,7 +248,8 @@ def ring_time(day: RealDay, config: Config) -> float | None:
         queue = config.queues.get(call.queue)
         if call.answered_at is None or queue is None:
             continue
-        if any(agent_id in config.agents and qualifies(config.agents[agent_id].skills, queue.requirements)
+        if any(agent_id in config.agents and not busy(agent_id, call.enqueued_at)
+               and qualifies(config.agents[agent_id].skills, queue.requirements)
                and qualifies(config.agents[agent_id].skills, call.requirements) for agent_id in available):
             waits.append(call.answered_at - call.enqueued_at)
     return median(waits) if len(waits) >= MIN_RINGS else None

@@ -192,11 +192,17 @@ def test_a_free_agent_of_another_topic_does_not_make_a_callers_queueing_its_ring
                      talk_time=29.3, agent_id="11") for i in range(1, 8)]
     # agent 11 busy, agent 12 (topic b only) free: these q callers queued 20 s each
     queued = [RealCall(f"w{i}", "q", start + 2000 + 100 * i, "answered", start + 2020 + 100 * i,
-                       start + 2050 + 100 * i, talk_time=30.0, agent_id="11") for i in range(1, 12)]
+                       start + 2050 + 100 * i, talk_time=30.0, agent_id="11") for i in range(1, 26)]
     changes = [AgentChange("11", start, "available"), AgentChange("12", start, "available"),
                AgentChange("11", start + 1999, "on_call")]
     day = RealDay(DAY, config.daemon.timezone, rung + queued, changes)
     assert ring_time(day, config) == pytest.approx(0.7)
+    # a queue_log's day: no on-call state, agent 11 "available" throughout, but on one long
+    # call (rung 0.7 s) while the w callers came in: its answered call says so
+    busy = [RealCall("x1", "q", start + 1989.3, "answered", start + 1990, start + 5000, talk_time=3010.0,
+                     agent_id="11")]
+    from_log = RealDay(DAY, config.daemon.timezone, rung + busy + queued, changes[:2])
+    assert ring_time(from_log, config) == pytest.approx(0.7)
 
 
 def test_the_replay_rings_as_long_as_the_day_did():
