@@ -4,8 +4,9 @@ One simulated day with the 1555 config (18,500 calls by default, the full model:
 limit, IVR, routing by the engine, patience, redials, shifts) and, in the same run, a
 bare SimPy M/M/c model (one ``simpy.Resource`` of as many servers as agents,
 exponential service of the same mean) fed the very same arrival times. The ratio of
-the two wall-clock times is what the engine and the richer story cost. The engine runs
-compiled by mypyc when the install built it (setup.py), as it does for planners. Last line:
+the two wall-clock times is what the engine and the richer story cost. The engine and
+the model run compiled by mypyc when the install built them (setup.py), as they do for
+planners; the first line says which. Last line:
 
     sim: day of <N> calls in <X> s, bare SimPy <Y> s, ratio <R> (limit 3: ok|OVER)
 
@@ -30,6 +31,7 @@ from acd.config import load_config
 from acd.config.sim import settings_for
 from acd.engine import compiled
 from sim.load import DAY, arrival_times
+from sim import model
 from sim.model import CallCentreDay
 
 #: the most the engine and the richer story may cost, as a multiple of bare SimPy (issue 13)
@@ -93,7 +95,8 @@ def main(argv: list[str] | None = None) -> None:
         outcomes[attempt.outcome] = outcomes.get(attempt.outcome, 0) + 1
     redials = sum(1 for a in day.attempts if a.attempt > 1)
     print(f"config {args.config}: {len(config.agents)} agents, {day.lines} lines, "
-          f"engine {'compiled (mypyc)' if compiled() else 'plain Python'}")
+          f"engine {'compiled (mypyc)' if compiled() else 'plain Python'}, "
+          f"day model {'plain Python' if (model.__file__ or '').endswith('.py') else 'compiled (mypyc)'}")
     print(f"first calls {len(arrivals)}, redials {redials}, attempts {len(day.attempts)}: "
           + ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items())))
     print(f"bare M/M/{len(config.agents)} served {bare_served} of {len(arrivals)}")

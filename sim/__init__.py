@@ -9,3 +9,9 @@
 - ``output``, ``plots``, ``run_command``, ``plan_command``: CSV/JSON files, PNG plots
   and the ``acd-sim run`` / ``plan`` subcommands.
 """
+from pathlib import Path
+
+from acd.engine import refuse_stale_builds
+
+# the day's model is compiled with the engine (setup.py): never run an older build of it
+refuse_stale_builds(Path(__file__).parent)

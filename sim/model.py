@@ -11,6 +11,12 @@ Every routing question (who is offered which call, when a caller widens, times o
 is announced) is answered by ``acd.engine.Engine``: the model only turns its story into
 engine events and carries out the engine's decisions (ring the agent, let the caller
 go). The engine's deadlines are honoured by waking it at ``next_deadline()``.
+
+The install compiles this module with the engine (mypyc, setup.py): the model is about
+half of a simulated day's time, and compiled in the engine's group it calls the engine
+natively. The same source runs as plain Python where nothing was compiled; what mypyc
+needs of it (no attribute narrowed across a call that changes it, ``mypyc_attr`` on the
+class the replay subclasses) is said where it applies.
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import simpy
+from mypy_extensions import mypyc_attr
 from simpy.events import NORMAL
 
 from acd.call_contract import CITIZEN, EMPLOYER, caller_skills
@@ -163,6 +170,7 @@ class _Draws:
         call.patience = self._patience() if self._patience is not None else None
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)   # sim.replay.ReplayDay, and tests, extend it
 class CallCentreDay:
     """One replication of a day; ``run()`` returns its ``DayResult``."""
 
@@ -218,7 +226,12 @@ class CallCentreDay:
         self._ignored = 0
         self._serial = 0
         self._engine_touched = True
-        self._ringing_at_once: str | None = None
+        #: the last call offered, and how many offers so far: whether a caller was offered
+        #: an agent the moment it joined (read before and after feeding its arrival; a
+        #: flag reset before the feed would be taken by mypy, and so by mypyc, as still
+        #: None after it)
+        self._last_offered = ""
+        self._offers = 0
         # each handler takes its own decision type (the dict is keyed by it): no
         # isinstance per decision, 150,000 of them in a day of the 1555 line
         self._handlers: dict[type[d.Decision], Callable[[Any], None]] = {
@@ -332,14 +345,15 @@ class CallCentreDay:
             return
         call.enqueued = now
         self._live[call.id] = call
-        self._ringing_at_once = None
+        offers_before = self._offers
         self._feed(e.CallArrived(now, call.id, call.queue, self._requirements(call),
                                  language=call.language, caller_type=call.caller_type))
         if call.patience is not None and call.outcome == "unfinished":
             patience = call.patience
             # an offered caller is connected answer_delay later (simulated agents always
             # answer): patience longer than that can never run out, so it needs no event
-            if self._ringing_at_once != call.id or patience < self._answer_delay:
+            rung_at_once = self._offers != offers_before and self._last_offered == call.id
+            if not rung_at_once or patience < self._answer_delay:
                 self._after(patience, self._give_up, call)
 
     def _give_up(self, call: CallAttempt) -> None:
@@ -406,7 +420,8 @@ class CallCentreDay:
 
     # ================================================================== decisions
     def _on_offer(self, offer: d.OfferCall) -> None:
-        self._ringing_at_once = offer.call_id
+        self._last_offered = offer.call_id
+        self._offers += 1
         # Offers made at an engine deadline come before SimPy's clock reaches it: count
         # the ring from the decision's own time.
         delay = offer.at + self._answer_delay - self.env.now

@@ -10,14 +10,15 @@ from pathlib import Path
 
 
 def refuse_stale_builds(here: Path) -> None:
-    """Raise ImportError if a compiled module in ``here`` is older than its source."""
+    """Raise ImportError if a compiled module in ``here`` is older than its source (each
+    package holding a module of setup.py's ``COMPILED`` calls this at import)."""
     for built in here.glob("*.so"):
         source = here / (built.name.split(".", 1)[0] + ".py")
         if source.exists() and source.stat().st_mtime > built.stat().st_mtime:
             raise ImportError(
                 f"{built} was compiled before {source.name} last changed: rebuild it with "
-                f"'./run setup' (or 'pip install -e .'), or delete the acd/engine/*.so files "
-                f"to run the engine as plain Python")
+                f"'./run setup' (or 'pip install -e .'), or delete the {here}/*.so files "
+                f"to run it as plain Python")
 
 
 def compiled() -> bool:
