@@ -56,21 +56,21 @@ class SecretsReport:
     written: bool = False
 
 
-def update_secrets(path: Path, agent_ids: Sequence[str], rotate: Collection[str] = (),
+def update_secrets(path: Path, phones: Sequence[str], rotate: Collection[str] = (),
                    rotate_all: bool = False) -> SecretsReport:
-    """Give every phone of ``agent_ids`` (``phone_keys``: agents' ids, supervisors'
+    """Give every phone of ``phones`` (``phone_keys``: agents' ids, supervisors'
     ``supervisor:<endpoint>``) a password in ``path``: new ones get a new one,
     those in ``rotate`` (or all, ``rotate_all``) a fresh one, the others keep theirs.
     GenerateError for a malformed existing file (nothing written) or a rotated agent that
     the config does not have."""
-    unknown = sorted(set(rotate) - set(agent_ids))
+    unknown = sorted(set(rotate) - set(phones))
     if unknown:
         raise GenerateError(f"--rotate {unknown[0]}: no such agent or supervisor's phone in the config")
     existing = read_secrets(path) if path.exists() else {}
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else HEADER.splitlines()
-    renew = set(existing) & set(agent_ids) if rotate_all else set(rotate) & set(existing)
+    renew = set(existing) & set(phones) if rotate_all else set(rotate) & set(existing)
     # a trunk's password (``trunk:<name>``, acd.config.telephony) is the engineer's, never an agent gone
-    report = SecretsReport(stale=sorted(key for key in set(existing) - set(agent_ids)
+    report = SecretsReport(stale=sorted(key for key in set(existing) - set(phones)
                                         if not key.startswith(SECRET_PREFIX)))
     for index, line in enumerate(lines):
         code, hash_, comment = line.partition("#")
@@ -78,12 +78,12 @@ def update_secrets(path: Path, agent_ids: Sequence[str], rotate: Collection[str]
         if parts and parts[0] in renew:
             lines[index] = f"{parts[0]} {new_password()}" + (f"  {hash_}{comment}" if hash_ else "")
     report.rotated = sorted(renew)
-    for agent_id in agent_ids:
-        if agent_id not in existing:
-            lines.append(f"{agent_id} {new_password()}")
-            report.added.append(agent_id)
-        elif agent_id not in renew:
-            report.kept.append(agent_id)
+    for phone in phones:
+        if phone not in existing:
+            lines.append(f"{phone} {new_password()}")
+            report.added.append(phone)
+        elif phone not in renew:
+            report.kept.append(phone)
     if report.added or report.rotated or not path.exists():
         _write_private(path, "\n".join(lines) + "\n")
         report.written = True

@@ -80,7 +80,7 @@ class FallbackMembers:
             if isinstance(decision, d.AgentStatus):
                 paused = decision.state in PAUSED_STATES
                 if self._sent.get(decision.agent_id) != paused:
-                    self._spawn(self._pause(decision.agent_id, paused))
+                    self._spawn(self._send_state(decision.agent_id, paused))
 
     async def sync(self, *_: Any) -> None:
         """Every agent's state, as the engine holds it now (after an AMI login)."""
@@ -91,12 +91,14 @@ class FallbackMembers:
 
         async def one(agent_id: str, paused: bool) -> None:
             async with gate:
-                await self._pause(agent_id, paused)
+                await self._send_state(agent_id, paused)
 
         await asyncio.gather(*(one(agent_id, _state(agent) in PAUSED_STATES)
                                for agent_id, agent in list(self.agents().items())))
 
-    async def _pause(self, agent_id: str, paused: bool) -> None:
+    async def _send_state(self, agent_id: str, paused: bool) -> None:
+        """Set the agent's Custom device (``fallback_device``, half of its hint): BUSY
+        while logged out or paused, so app_queue rings no such agent on the degraded path."""
         agent = self.config.agents.get(agent_id)
         if agent is None or self.ami is None or not self.ami.connected:
             return
