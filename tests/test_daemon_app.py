@@ -65,6 +65,28 @@ def test_reload_keeps_agents_and_applies_the_new_rules(tmp_path):
     assert daemon.live.engine.agents["11"].state is AgentState.AVAILABLE
 
 
+def test_a_reload_reaches_every_subscriber_that_follows_the_config(tmp_path):
+    from acd.daemon.live_engine import FollowsConfig
+
+    config = write(tmp_path / "acd.yaml", wrapup=5)
+    daemon = Daemon(config)
+    told: list[int] = []
+
+    class Follower:
+        def __call__(self, decisions: object) -> None: ...
+        def reconfigure(self, new: object) -> None:
+            told.append(new.queues["q"].wrapup)  # type: ignore[attr-defined]
+
+    daemon.live.subscribe(Follower())
+    daemon.live.subscribe(lambda decisions: None)     # a plain subscriber keeps no tables
+    followers = [s for s in daemon.live.subscribers if isinstance(s, FollowsConfig)]
+    assert daemon.queue_log in followers and daemon.fallback_members in followers
+    write(config, wrapup=30)
+    assert daemon.reload() is True
+    assert told == [30]
+    assert daemon.fallback_members.config.queues["q"].wrapup == 30
+
+
 def test_the_pin_limits_come_from_the_config_and_a_reload_changes_them_but_keeps_a_lockout(tmp_path):
     config = tmp_path / "acd.yaml"
     limits = "daemon: {{queue_log: {log}, pin_max_failures: {n}, pin_window: 60, pin_lockout: {lockout}}}\n"

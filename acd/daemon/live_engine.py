@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from acd.config.model import Config
 from acd.daemon.clock import EngineClock, WallClock
@@ -23,6 +23,14 @@ from acd.engine import events as e
 log = logging.getLogger(__name__)
 
 Subscriber = Callable[[Sequence[d.Decision]], None]
+
+
+@runtime_checkable
+class FollowsConfig(Protocol):
+    """A subscriber that keeps per-config tables (queue names, agents' devices, schema
+    limits): told of a reload before the decisions it brings."""
+
+    def reconfigure(self, config: Config) -> None: ...
 
 
 class CommandSink(Protocol):
@@ -59,9 +67,8 @@ class LiveEngine:
         self.config = config
         decisions = self.engine.reconfigure(config)
         for subscriber in self.subscribers:
-            follow = getattr(subscriber, "reconfigure", None)
-            if follow is not None:
-                follow(config)
+            if isinstance(subscriber, FollowsConfig):
+                subscriber.reconfigure(config)
         self._publish(decisions)
         return decisions
 
