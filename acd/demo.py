@@ -239,7 +239,7 @@ async def run(config_path: Path, workdir: Path, *, seconds: float, rate: float, 
         contacts={agent.endpoint: agents.port for agent in config.agents.values()}))
     print(f"starting Asterisk (SIP 127.0.0.1:{sandbox.sip_port}, AMI {sandbox.ami_port}) ...", flush=True)
     daemon = None
-    figures = LiveFigures()
+    figures = LiveFigures(config)
     callers: list[Any] = []
     #: starts running in a thread: a Ctrl-C cancels the await, not the thread, so the
     #: clean-up waits for them before it stops what they started (else a sipp or Asterisk

@@ -3,7 +3,10 @@
 A decision subscriber: it turns each finished call into an ``acd.metrics.CallOutcome``
 (offered when queued, answered when connected, ended when the conversation or the
 wait ended) so the live reports compute service level, ASA and abandon rate with the
-very functions the simulator uses.
+very functions the simulator uses. A call's handle time is its talk plus its queue's
+wrap-up from the config in force when it ends, as the records' report and the
+simulator count it (``acd.metrics.average_handle_time``); a reload's new wrap-up
+counts from then on (``reconfigure``).
 
 Reads cost the same at 23:59 as at 00:01: each figure asked for (a queue, or all, with
 its threshold and grace, from a moment on) is a ``RunningFigures`` built once from the
@@ -17,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from acd.config.model import Config
 from acd.engine import decisions as d
 from acd.metrics import CallOutcome, QueueFigures, RunningFigures, ServiceLevelMode, queue_figures
 
@@ -35,7 +39,8 @@ _MAX_RUNNING = 256
 
 
 class LiveFigures:
-    def __init__(self) -> None:
+    def __init__(self, config: Config) -> None:
+        self.reconfigure(config)
         self.outcomes: list[CallOutcome] = []
         self._open: dict[str, _Open] = {}
         self._running: dict[_Key, RunningFigures] = {}
@@ -54,8 +59,8 @@ class LiveFigures:
                     call = self._open.pop(decision.call_id, None)
                     if call is not None and call.answered_at is not None:
                         self.add(CallOutcome(decision.call_id, call.queue, call.offered_at,
-                                                   call.answered_at, max(decision.at, call.answered_at),
-                                                   handle_time=decision.talk_time))
+                                             call.answered_at, max(decision.at, call.answered_at),
+                                             handle_time=decision.talk_time + self._wrapup.get(call.queue, 0.0)))
                 case d.CallAbandoned():
                     call = self._open.pop(decision.call_id, None)
                     if call is not None:
@@ -66,6 +71,10 @@ class LiveFigures:
                     if call is not None:
                         self.add(CallOutcome(decision.call_id, call.queue, call.offered_at, None,
                                                    max(decision.at, call.offered_at), exited=True))
+
+    def reconfigure(self, config: Config) -> None:
+        """Follow a reloaded config: the queues' wrap-up that AHT adds to the talk."""
+        self._wrapup = {name: queue.wrapup for name, queue in config.queues.items()}
 
     def add(self, outcome: CallOutcome) -> None:
         """One finished call, into the day kept and every running figure it belongs to."""

@@ -28,6 +28,7 @@ async def test_a_supervisor_logs_in_and_sees_a_waiting_caller_on_the_wallboard(t
         await asyncio.to_thread(browser.log_in, base, "sup", PASSWORD, "/")
         text = await asyncio.to_thread(browser.wait_for_text, r"Συντάξεις|Pensions")
         assert "q" in text or "Pensions" in text or "Συντάξεις" in text
+        assert "AHT" in text            # today's average handle time, beside the ASA
         assert await asyncio.to_thread(browser.javascript_errors) == []
     finally:
         await server.close()

@@ -48,7 +48,7 @@ def test_live_figures_divide_as_the_config_says():
     """One call answered at once, one abandoned after 10 s: half the callers by the
     default division, all of them when only answered calls count."""
     engine = Engine(make_config(_queue(None), AGENT))
-    figures = LiveFigures()
+    figures = LiveFigures(engine.config)
     for event in (e.AgentLoggedIn(0, "11"), e.CallArrived(1, "fast", "q"), e.OfferAnswered(2, "fast", "11"),
                   e.CallArrived(3, "gone", "q"), e.CallerHungUp(13, "gone"), e.AgentHungUp(60, "fast")):
         figures(engine.handle(event))

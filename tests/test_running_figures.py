@@ -9,9 +9,13 @@ from hypothesis import strategies as st
 
 from acd.live_figures import LiveFigures
 from acd.metrics import CallOutcome, RunningFigures, queue_figures
+from tests.engine_helpers import make_config
 
 DAY = 86_400.0
 QUEUES = ("pensions", "labour")
+#: the queues' config: these tests add finished calls, whose handle time they carry
+CONFIG = make_config("".join(f"{q}: {{requires: {{topic:a: 1}}}}\n" for q in QUEUES),
+                     "'11': {pin: '1234', skills: {topic:a: 1}}\n")
 
 
 @st.composite
@@ -52,7 +56,7 @@ def test_todays_live_figures_follow_the_day_and_reset_at_midnight(steps, thresho
     """Calls finish over two days, in order of their end; the wallboard reads at random
     moments with the last midnight; each read equals the batch figures over the calls
     offered since that midnight."""
-    live = LiveFigures()
+    live = LiveFigures(CONFIG)
     steps = sorted(steps, key=lambda step: step[0].ended_at)
     for done, (call, read) in enumerate(steps, 1):
         live.add(call)
@@ -75,7 +79,7 @@ class _NoPass(list[CallOutcome]):
 
 
 def test_a_read_does_not_walk_the_day():
-    live = LiveFigures()
+    live = LiveFigures(CONFIG)
     calls = [CallOutcome(f"c{i}", "pensions", i * 4.0, i * 4.0 + i % 30, i * 4.0 + 200) for i in range(18_000)]
     for call in calls[:-1]:
         live.add(call)

@@ -174,7 +174,7 @@ def test_the_line_pools_each_call_by_its_own_queues_threshold(calls):
 
 def test_the_queues_body_is_built_with_no_calls_and_no_config_queue_missing():
     live = LiveEngine(make_config(QUEUES, AGENTS), now=Clock())
-    body = queues_body(live, LiveFigures(), Registrations())
+    body = queues_body(live, LiveFigures(live.engine.config), Registrations())
     assert set(body["queues"]) == {"q", "v", "both"}
     assert body["line"]["today"]["service_level"] is None and body["line"]["waiting"] == 0
     live.clock.cancel()
@@ -306,3 +306,21 @@ def test_the_kept_per_queue_counts_equal_a_fresh_count_after_any_moves(steps):
                  "hangup": lambda: e.AgentHungUp(t, call.id) if call else e.Tick(t)}[move]()
         staff(engine.handle(event))
         assert staff.counts() == agents_by_queue(engine)
+
+
+async def test_todays_aht_per_queue_and_for_the_line_is_talk_plus_the_queues_wrapup():
+    clock = Clock()
+    config = make_config(QUEUES.replace("  max_wait: 600\n", "  max_wait: 600\n  wrapup: 30\n"), AGENTS)
+    live = LiveEngine(config, now=clock)
+    today = LiveFigures(config)
+    live.subscribe(today)
+    start = clock.t
+    for at, event in ((0, e.AgentLoggedIn(start, "11")), (1, e.CallArrived(start + 1, "c1", "q")),
+                      (3, e.OfferAnswered(start + 3, "c1", "11")), (63, e.AgentHungUp(start + 63, "c1"))):
+        clock.t = start + at
+        live.feed(event)
+    body = queues_body(live, today, Registrations())
+    assert body["queues"]["q"]["today"]["aht"] == 60 + 30
+    assert body["line"]["today"]["aht"] == 60 + 30
+    assert body["queues"]["v"]["today"]["aht"] is None        # no call handled there yet
+    live.clock.cancel()

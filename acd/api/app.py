@@ -133,7 +133,7 @@ def make_app(live: Live, guard: PinGuard | None = None, escalations: Escalator |
     ):
         route(app, method, path, handler, rule)
     supervise.add_routes(app, wallboard)     # /supervisor and listen / whisper / barge (acd.api.supervise)
-    app[TODAY] = LiveFigures()
+    app[TODAY] = LiveFigures(live.engine.config)     # follows reloads: LiveEngine tells it
     live.subscribe(app[TODAY])
     app[QUEUES_VIEW] = QueuesView(live, app[TODAY], app[REGISTRATIONS])
     live.subscribe(app[QUEUES_VIEW])

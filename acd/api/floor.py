@@ -74,7 +74,7 @@ def queues_body(live: _Live, today: LiveFigures, phones: Registrations,
         result[name]["today"] = {"offered": done.offered, "answered": done.answered, "abandoned": done.abandoned,
                                  "exited": done.exited, "service_level": done.service_level,
                                  "target": target.target, "threshold": target.threshold, "asa": done.asa,
-                                 "abandon_rate": done.abandon_rate,
+                                 "abandon_rate": done.abandon_rate, "aht": done.aht,
                                  "service_level_definition": target.definition}
     waiting = CallState.WAITING
     for call in engine.calls.values():
@@ -223,7 +223,7 @@ def line_totals(queues: Iterable[dict[str, Any]], today: QueueFigures) -> dict[s
             "longest_wait": max((q["longest_wait"] for q in shown), default=0.0),
             "today": {"offered": today.offered, "answered": today.answered, "abandoned": today.abandoned,
                       "exited": today.exited, "service_level": today.service_level, "asa": today.asa,
-                      "abandon_rate": today.abandon_rate}}
+                      "abandon_rate": today.abandon_rate, "aht": today.aht}}
 
 
 class QueuesView:
