@@ -396,6 +396,14 @@ class RunningFigures:
         )
 
 
+def pooled_mode(modes: Iterable[ServiceLevelMode]) -> ServiceLevelMode:
+    """How a line's pooled service level divides: as its queues do when they all agree
+    (a centre that counts answered calls only counts its line so too); queues that divide
+    differently share no rule, so the line takes the default one."""
+    distinct = set(modes)
+    return distinct.pop() if len(distinct) == 1 else "answered_plus_abandoned"
+
+
 def pooled_figures(rows: Iterable[QueueFigures],
                    mode: ServiceLevelMode = "answered_plus_abandoned") -> QueueFigures:
     """A whole line's figures from its queues' rows: every call judged by its own queue's

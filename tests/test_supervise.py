@@ -324,3 +324,34 @@ async def test_todays_aht_per_queue_and_for_the_line_is_talk_plus_the_queues_wra
     assert body["line"]["today"]["aht"] == 60 + 30
     assert body["queues"]["v"]["today"]["aht"] is None        # no call handled there yet
     live.clock.cancel()
+
+
+def _line_after_one_answered_and_one_abandoned(queues: str) -> dict[str, Any]:
+    clock = Clock()
+    config = make_config(queues, AGENTS)
+    live = LiveEngine(config, now=clock)
+    today = LiveFigures(config)
+    live.subscribe(today)
+    start = clock.t
+    for at, event in ((0, e.AgentLoggedIn(start, "11")), (1, e.CallArrived(start + 1, "c1", "q")),
+                      (3, e.OfferAnswered(start + 3, "c1", "11")), (4, e.CallArrived(start + 4, "c2", "q")),
+                      (34, e.CallerHungUp(start + 34, "c2")), (63, e.AgentHungUp(start + 63, "c1"))):
+        clock.t = start + at
+        live.feed(event)
+    line = queues_body(live, today, Registrations())["line"]["today"]
+    live.clock.cancel()
+    return line
+
+
+async def test_the_line_divides_as_its_queues_do_when_they_all_agree_else_by_the_default():
+    every = "  service_level: {threshold: 20, target: 0.8, counts: answered_only}\n"
+    agreeing = QUEUES.replace("  service_level: {threshold: 20, target: 0.8}\n", every) \
+                     .replace("  service_level: {threshold: 10, target: 0.9}\n", every) \
+                     .replace("  service_level: {threshold: 30}\n", "  service_level: {threshold: 30, counts: answered_only}\n")
+    line = _line_after_one_answered_and_one_abandoned(agreeing)
+    assert line["service_level_counts"] == "answered_only"
+    assert line["service_level"] == 1.0                   # the abandon is not in the denominator
+    mixed = QUEUES.replace("  service_level: {threshold: 20, target: 0.8}\n", every)
+    line = _line_after_one_answered_and_one_abandoned(mixed)
+    assert line["service_level_counts"] == "answered_plus_abandoned"
+    assert line["service_level"] == 0.5

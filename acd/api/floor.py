@@ -23,7 +23,7 @@ from acd.engine import decisions as d
 from acd.engine.lines import qualifies
 from acd.engine.runtime import Agent
 from acd.live_figures import LiveFigures
-from acd.metrics import QueueFigures, pooled_figures
+from acd.metrics import QueueFigures, pooled_figures, pooled_mode
 from acd.registrations import PhoneRegistration, Registrations
 
 #: seconds of the daemon's clock after which a view is rebuilt even if nothing happened
@@ -99,7 +99,9 @@ def queues_body(live: _Live, today: LiveFigures, phones: Registrations,
         result[name]["agents"] = staffed
     for name, alarm in wait_alarms(engine.config).items():
         result[name]["wait_alarm"] = alarm
-    line = line_totals(result.values(), pooled_figures(rows))
+    division = pooled_mode(queue.service.counts for queue in engine.config.queues.values())
+    line = line_totals(result.values(), pooled_figures(rows, division))
+    line["today"]["service_level_counts"] = division
     clock = {"now": now, "timezone": engine.config.daemon.timezone, "service": engine.config.service_name}
     return {"queues": result, "agents": counts, "unregistered_phones": unregistered, "line": line, "clock": clock}
 
