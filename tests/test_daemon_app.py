@@ -2,6 +2,7 @@
 the last good one stays), and the agent roster that survives a restart."""
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import signal
@@ -10,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from acd.cli import main
+from acd.config import load_config
 from acd.daemon.app import Daemon
 from acd.pin_guard import Attempt
 from acd.engine import AgentState
@@ -167,6 +169,38 @@ async def test_a_survey_answer_is_stored_with_the_call_record(tmp_path):
         (row,) = (await conn.execute(select(calls))).all()
     await db.dispose()
     assert (row.call_id, row.outcome, row.satisfaction) == ("c1", "answered", 5)
+
+
+async def test_a_restarted_daemon_with_records_refuses_a_second_ticket_for_a_found_call(tmp_path):
+    """The last daemon escalated call "old" and died; this one finds the call on agent
+    11's phone at resync and asks its call records, so a second *15 is refused."""
+    from acd.agent_desk import EscalationRefused
+    from acd.config.back_office import back_office_of
+    from acd.records import CallRecords
+    from acd.records.ticket import new_ticket
+
+    database = f"sqlite+aiosqlite:///{tmp_path / 'acd.sqlite3'}"
+    config = tmp_path / "acd.yaml"
+    config.write_text(GOOD.format(wrapup=0, log=tmp_path / "queue_log").replace(
+        "daemon: {", f"daemon: {{database_url: '{database}', api_port: {free_port()}, agi_port: {free_port()}, "
+                     f"ami_port: {free_port()}, "))
+    last = CallRecords(database, back_office=back_office_of(load_config(config)))
+    await last.start()
+    last.open_ticket(new_ticket(None, call_id="old", queue="q", at=10, source="agent", agent_id="11"))
+    await last.close()
+    daemon = Daemon(config)
+    await daemon.start()
+    try:
+        daemon.escalations.found_on_call("11", "old", "q")
+        for _ in range(50):
+            if daemon.escalations.taken("old").ticket is not None:
+                break
+            await asyncio.sleep(0.02)
+        with pytest.raises(EscalationRefused) as refused:
+            daemon.escalations.escalate("11")
+        assert refused.value.kind == "already"
+    finally:
+        await daemon.stop()
 
 
 class FakeAMI:

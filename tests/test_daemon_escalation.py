@@ -2,6 +2,7 @@
 caller's), the callers' numbers learnt from AMI, and the daemon's wiring of both."""
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -14,7 +15,9 @@ from acd.daemon.caller_numbers import CallerNumbers
 from acd.daemon.escalation import Escalations
 from acd.daemon.live_engine import LiveEngine
 from acd.engine import events as e
-from acd.records.ticket import Ticket
+from acd.config.back_office import back_office_of
+from acd.records import CallRecords, TicketDesk
+from acd.records.ticket import Ticket, new_ticket
 
 CONFIG = """\
 service: {name: test, languages: [el]}
@@ -177,3 +180,67 @@ async def test_the_daemon_wires_escalation_to_the_phone_and_logs_a_ticket_it_can
     assert logged and logged[0].call_id == "c1" and logged[0].primary_owner == "team:bo-a"
     live.clock.cancel()
     daemon.queue_log.close()
+
+
+async def _records_with_an_earlier_ticket(tmp_path: Path) -> tuple[CallRecords, TicketDesk, Ticket]:
+    """The call records as the last daemon left them: call "old", connected by it, was
+    escalated by agent 11 (ticket stored); the daemon then died."""
+    config = load_config_text(CONFIG, "<t>")
+    records = CallRecords(f"sqlite+aiosqlite:///{tmp_path / 'records.db'}", interval=0.05,
+                          back_office=back_office_of(config))
+    await records.start()
+    earlier = new_ticket(back_office_of(config), call_id="old", queue="q", at=10, source="agent", agent_id="11")
+    records.open_ticket(earlier)
+    await records.flush()
+    return records, TicketDesk(records.db), earlier
+
+
+async def _settled() -> None:
+    for _ in range(20):        # the lookup's task and its query on aiosqlite's thread
+        await asyncio.sleep(0.01)
+
+
+async def test_a_call_escalated_under_the_last_daemon_is_not_escalated_twice(desk, tmp_path):
+    live, escalations, stored = desk
+    records, tickets, earlier = await _records_with_an_earlier_ticket(tmp_path)
+    try:
+        escalations.look_up_tickets_with(tickets.escalated_as)
+        escalations.found_on_call("11", "old", "q", "2101234567")     # the resync finds the call
+        escalations.found_on_call("12", "other", "q")                 # never escalated
+        await _settled()
+        with pytest.raises(EscalationRefused) as refused:
+            escalations.escalate("11")
+        assert refused.value.kind == "already" and earlier.id in str(refused.value)
+        assert escalations.escalate("12").call_id == "other"
+        assert [t.call_id for t in stored] == ["other"]
+    finally:
+        await records.close()
+        live.clock.cancel()
+
+
+async def test_calls_found_before_the_records_were_up_are_looked_up_when_they_are(desk, tmp_path):
+    live, escalations, stored = desk
+    escalations.found_on_call("11", "old", "q")      # the AMI resync came first
+    records, tickets, earlier = await _records_with_an_earlier_ticket(tmp_path)
+    try:
+        escalations.look_up_tickets_with(tickets.escalated_as)
+        await _settled()
+        assert escalations.taken("old").ticket == earlier.id
+    finally:
+        await records.close()
+        live.clock.cancel()
+
+
+async def test_records_that_cannot_answer_leave_the_call_escalatable(desk, caplog):
+    live, escalations, stored = desk
+
+    async def down(call_id: str) -> str | None:
+        raise ConnectionError("database unreachable")
+
+    escalations.look_up_tickets_with(down)
+    with caplog.at_level(logging.WARNING):
+        escalations.found_on_call("11", "old", "q")
+        await _settled()
+    assert any("not looked up" in r.getMessage() for r in caplog.records)
+    assert escalations.escalate("11").call_id == "old" and len(stored) == 1
+    live.clock.cancel()

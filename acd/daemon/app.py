@@ -336,6 +336,8 @@ class Daemon:
             # the back office works tickets in the call records' database, through their pool
             records = self.records
             desk = TicketDesk(records.db, now=self.live.now) if records is not None else None
+            if desk is not None:       # a call found at resync may have a ticket from the last daemon
+                self.escalations.look_up_tickets_with(desk.escalated_as)
             auth = await self._start_access(records)
             app = make_app(self.live, self.phone.guard, self.escalations, self.bridge.registrations, desk,
                            auth=auth, settings=access_of(self.config),

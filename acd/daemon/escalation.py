@@ -23,12 +23,19 @@ the moment the phone was free), until the engine connects the agent's next call.
 the bridge could not identify (Getvar failed, the channel carried no ``ACD_CALLID``)
 still cannot be escalated from here (the refusal says so) and goes to the back office by
 its usual channels.
+
+Such a call may already have been escalated under the earlier daemon, whose memory is
+gone: the ticket is in the call records. Each call found is looked up there
+(``escalated_as``, attached once the records are up, which may be after the resync), so
+the agent's second ``*15`` is refused as ``already`` with the ticket it has, not a
+second ticket. Until the answer comes (one indexed query) the memory cannot tell.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -84,6 +91,35 @@ class Escalations:
         self._current: dict[str, str] = {}       # agent -> call it is on
         self._last: dict[str, str] = {}          # agent -> call it ended last
         self._found: dict[str, FoundCall] = {}   # agent -> call an earlier daemon connected
+        #: the ticket an agent opened for a call, from the call records (``escalated_as``)
+        self._escalated_as: Callable[[str], Awaitable[str | None]] | None = None
+        self._lookups: set[asyncio.Task[None]] = set()
+
+    def look_up_tickets_with(self, escalated_as: Callable[[str], Awaitable[str | None]]) -> None:
+        """Ask ``escalated_as`` (``TicketDesk.escalated_as``) whether a call found at
+        resync already has a ticket: from now on, and for the calls found before."""
+        self._escalated_as = escalated_as
+        for found in self._found.values():
+            self._look_up(found.call_id)
+
+    def _look_up(self, call_id: str) -> None:
+        if self._escalated_as is None:
+            return
+        task = asyncio.get_running_loop().create_task(self._recall_ticket(self._escalated_as, call_id))
+        self._lookups.add(task)
+        task.add_done_callback(self._lookups.discard)
+
+    async def _recall_ticket(self, escalated_as: Callable[[str], Awaitable[str | None]], call_id: str) -> None:
+        try:
+            ticket = await escalated_as(call_id)
+        except Exception as error:      # the records are down: this memory is all there is
+            log.warning("earlier ticket of a found call not looked up", extra={"call_id": call_id,
+                                                                               "reason": repr(error)})
+            return
+        taken = self._taken.get(call_id)
+        if ticket is not None and taken is not None and taken.ticket is None:
+            taken.ticket = ticket
+            log.info("call found at resync was escalated before", extra={"call_id": call_id, "ticket": ticket})
 
     # -- the subscriber ------------------------------------------------------------------
     def __call__(self, decisions: Sequence[d.Decision]) -> None:
@@ -121,6 +157,8 @@ class Escalations:
             taken.caller = caller
         self._found[agent_id] = FoundCall(call_id)
         self._current[agent_id] = call_id       # the call the engine resumes (CallResumed) for it
+        if taken.ticket is None:
+            self._look_up(call_id)
         log.info("call an earlier daemon connected found on an agent's phone",
                  extra={"call_id": call_id, "agent_id": agent_id, "queue": queue})
 

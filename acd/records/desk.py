@@ -60,6 +60,15 @@ class TicketDesk:
         async with self.db.connect() as conn:
             return [dict(row._mapping) for row in (await conn.execute(query)).all()]
 
+    async def escalated_as(self, call_id: str) -> str | None:
+        """The id of the ticket an agent opened for ``call_id``, if one was (the first,
+        should there be more): what a restarted daemon asks before a second escalation
+        of a call an earlier daemon connected (``acd.daemon.escalation``)."""
+        query = (select(tickets.c.id).where(tickets.c.call_id == call_id, tickets.c.source == "agent")
+                 .order_by(tickets.c.created_at, tickets.c.id).limit(1))
+        async with self.db.connect() as conn:
+            return (await conn.execute(query)).scalar_one_or_none()
+
     async def ticket(self, ticket_id: str) -> dict[str, Any]:
         """One ticket with its ``history`` (oldest move first); TicketRefused if unknown."""
         async with self.db.connect() as conn:
