@@ -66,7 +66,7 @@ def run_case(name: str, config: Config, replications: int, methods: list[str]) -
         seconds = time.perf_counter() - started
         loaded = [n for n, share in zip(plan.staffing, settings.profile) if share > 0] or list(plan.staffing)
         print(f"== {name}, a weekday ({day}), --method {method}: {replications} replications asked, {seconds:.0f} s")
-        print(describe(plan, settings.interval, settings.target.service_level, settings.target.threshold))
+        print(describe(plan, settings.interval, settings.target))
         print(f"agents per interval with calls: {min(loaded)}-{max(loaded)}; "
               f"table {plan.staffing_table(settings.interval)}")
         print(summary(plan.check, config.lines, settings.target.max_blocking))

@@ -213,15 +213,40 @@ def queue_report(day: DayResult) -> dict[str, Figures]:
     """The day's figures of each queue (topic), for the planner who sees the day miss its
     target and must know which team is short: a pooled figure hides a queue whose own
     agents cannot carry it. Agents serve several queues, so the per-queue rows have no
-    occupancy or staffing (NaN)."""
+    occupancy or staffing (NaN). A queue with a threshold of its own
+    (``sim.target.queues``) is counted within it."""
     settings = day.settings
     by_queue: dict[str, list[CallAttempt]] = {}
     for call in day.attempts:
         by_queue.setdefault(call.queue, []).append(call)
     return {
-        queue: figures(calls, queue, threshold=settings.target.threshold, short_abandon=settings.target.short_abandon,
+        queue: figures(calls, queue, threshold=settings.target.queue_threshold(queue),
+                       short_abandon=settings.target.short_abandon,
                        mode=settings.target.counts,
                        wrapup=day.wrapup, busy_seconds=0.0, staffed_seconds=0.0, staffed_agents=math.nan,
                        needed_agents=math.nan)
         for queue, calls in sorted(by_queue.items())
+    }
+
+
+def queue_interval_report(day: DayResult) -> dict[str, list[Figures]]:
+    """Each interval's figures of every queue with targets of its own (``sim.target.queues``),
+    within the queue's threshold: what ``acd-sim plan`` checks those targets on."""
+    settings = day.settings
+    targeted = settings.target.queues
+    if not targeted:
+        return {}
+    length, count = settings.interval_seconds, settings.intervals
+    buckets: dict[str, list[list[CallAttempt]]] = {queue: [[] for _ in range(count)] for queue in targeted}
+    for call in day.attempts:
+        rows = buckets.get(call.queue)
+        if rows is not None:
+            rows[min(int(offered_at(call) // length), count - 1)].append(call)
+    return {
+        queue: [figures(calls, _clock(i * settings.interval), threshold=settings.target.queue_threshold(queue),
+                        short_abandon=settings.target.short_abandon, mode=settings.target.counts,
+                        wrapup=day.wrapup, busy_seconds=0.0, staffed_seconds=0.0, staffed_agents=math.nan,
+                        needed_agents=math.nan)
+                for i, calls in enumerate(rows)]
+        for queue, rows in buckets.items()
     }

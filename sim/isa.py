@@ -49,7 +49,7 @@ from sim.model import CallAttempt, DayResult
 from sim.needed import erlang_c_agents, mean_handle_time
 from sim.offered_load import first_call_load, redial_load
 from sim.opening import open_minutes
-from sim.plan import Plan
+from sim.plan import Plan, short_of_agents
 from sim.replications import Replicated, run_days
 from sim.roster import rotation
 
@@ -118,7 +118,8 @@ class _Rule:
         self.handle = mean_handle_time(config, settings) + settings.answer_delay
         target = settings.target
         self.threshold = max(0.0, target.threshold - settings.answer_delay)
-        self.miss = 1.0 - target.service_level
+        #: the delay probability's bound at the threshold (None: no service-level target)
+        self.miss = None if target.service_level is None else 1.0 - target.service_level
         self.asa = None if target.asa is None else max(1.0, target.asa - settings.answer_delay)
         self.occupancy = target.max_occupancy
         self.limit = limit
@@ -147,7 +148,7 @@ class _Rule:
 
     def _meets(self, delay: float, agents: int, load: float) -> bool:
         spare = agents - load
-        if delay * math.exp(-spare * self.threshold / self.handle) > self.miss:
+        if self.miss is not None and delay * math.exp(-spare * self.threshold / self.handle) > self.miss:
             return False
         if self.asa is not None and delay * self.handle / spare > self.asa:
             return False
@@ -163,6 +164,9 @@ def isa(config: Config, settings: SimSettings, replications: int, *, max_rounds:
     if settings.target.max_abandon is not None:
         raise ValueError("the ISA's rule has no abandonment bound: plan a max_abandon target with "
                          "--method offered-load")
+    if settings.target.queues:
+        raise ValueError("the ISA's rule reads the whole line's callers, not one queue's: plan targets of "
+                         f"queues ({', '.join(settings.target.queues)}) with --method offered-load")
     available = len(rotation(config.agents))
     if available == 0:
         raise ValueError("every agent has shifts of their own: there is nobody for the search to place")
@@ -216,9 +220,6 @@ def isa(config: Config, settings: SimSettings, replications: int, *, max_rounds:
         staffing = new if rounds == 1 else tuple(math.ceil((a + b) / 2) for a, b in zip(new, staffing))
     assert check is not None
     checked = history[-1]
-    target = settings.target.service_level
-    short = tuple(i for i, figures in enumerate(check.intervals)
-                  if figures["service_level"].replications and figures["service_level"].mean < target
-                  and checked[i] >= available)
+    short = short_of_agents(check, checked, available, settings)
     return Plan(checked, tuple(erlang), check, len(history), short, converged, replications, tuple(peaks),
                 tuple(history))

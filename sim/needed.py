@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import math
+
 from acd.config.model import Config
-from acd.config.sim import SimSettings
+from acd.config.sim import PlanTarget, SimSettings
 from sim.staffing import StaffingTarget, agents_needed
 
 
@@ -37,11 +39,23 @@ def calls_per_hour(settings: SimSettings, calls_per_day: float | None = None,
     return rates
 
 
+def formula_target(target: PlanTarget) -> StaffingTarget | None:
+    """The line's targets as Erlang C reads them: service level, ASA and occupancy, as
+    given. None for an abandonment target alone: Erlang C has no patience, so it has no
+    answer (the needed agents are then NaN; ``acd-sim plan`` uses Erlang A)."""
+    if target.service_level is None and target.asa is None and target.max_occupancy is None:
+        return None
+    return StaffingTarget(target.threshold, service_level=target.service_level, asa_s=target.asa,
+                          max_occupancy=target.max_occupancy)
+
+
 def erlang_c_agents(config: Config, settings: SimSettings, calls_per_day: float | None = None,
                     opening: Mapping[str, Sequence[bool]] | None = None) -> list[float]:
     """Erlang C agents per interval for the profile's expected first calls (redials of a
-    well-staffed line are few) at the settings' service-level target."""
+    well-staffed line are few) at the settings' targets (``formula_target``)."""
     handle = mean_handle_time(config, settings)
-    target = StaffingTarget(settings.target.threshold, service_level=settings.target.service_level)
-    return [float(agents_needed(rate, handle, target).agents)
-            for rate in calls_per_hour(settings, calls_per_day, opening)]
+    target = formula_target(settings.target)
+    rates = calls_per_hour(settings, calls_per_day, opening)
+    if target is None:
+        return [math.nan] * len(rates)
+    return [float(agents_needed(rate, handle, target).agents) for rate in rates]

@@ -89,11 +89,11 @@ class _Joined:
 
 def first_call_load(config: Config, settings: SimSettings, times: Sequence[float],
                     calls_per_day: float | None = None, extra_handle: float = 0.0,
-                    opening: Mapping[str, Sequence[bool]] | None = None) -> list[float]:
+                    opening: Mapping[str, Sequence[bool]] | None = None, only: str | None = None) -> list[float]:
     """Expected offered load (erlangs) of the first calls at each of ``times`` (seconds);
     ``extra_handle`` seconds of agent time per call come on top (the ring); ``opening``
     (queue -> open minute by minute, ``sim.opening``) leaves out callers who find their
-    queue closed."""
+    queue closed; ``only``: the load of that queue's callers alone."""
     calls = settings.calls_per_day if calls_per_day is None else calls_per_day
     talks = quantiles(settings.talk_time, TALK_QUANTILES)
     ivrs = quantiles(settings.ivr_time, IVR_QUANTILES)
@@ -101,6 +101,8 @@ def first_call_load(config: Config, settings: SimSettings, times: Sequence[float
     pairs = len(talks) * len(ivrs)
     loads = [0.0] * len(times)
     for queue, share in settings.topics.items():
+        if only is not None and queue != only:
+            continue
         handle = config.queues[queue].wrapup + extra_handle
         minutes = opening.get(queue) if opening is not None else None
         for d in ivrs:

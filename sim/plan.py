@@ -38,12 +38,13 @@ Erlang C's 65 (issue 13; compare with ``python -m bench.plan``).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 from acd.config.model import Config
 from acd.config.sim import SimSettings
+from acd.engine.lines import qualifies
 from sim.confidence import Estimate, estimate
 from sim.needed import erlang_c_agents, mean_handle_time
 from sim.offered_load import first_call_load, redial_load
@@ -90,31 +91,79 @@ class Plan:
 class _Formula:
     """Agents a moment's offered load needs by the stationary formula (see module doc)."""
 
-    def __init__(self, config: Config, settings: SimSettings, limit: int) -> None:
+    def __init__(self, handle: float, settings: SimSettings, limit: int, *, threshold: float,
+                 service_level: float | None, asa: float | None, max_abandon: float | None,
+                 max_occupancy: float | None) -> None:
         # the agent's phone rings answer_delay seconds: agent time, and the caller's wait
-        self.handle = mean_handle_time(config, settings) + settings.answer_delay
-        target = settings.target
-        threshold = max(0.0, target.threshold - settings.answer_delay)
+        self.handle = handle + settings.answer_delay
+        threshold = max(0.0, threshold - settings.answer_delay)
         patience = settings.patience
         self.patience = patience.mean if patience is not None and patience.kind == "exponential" else None
         # without exponential patience the formula has no abandonment to bound (Erlang C);
-        # the simulation's check still holds the day to max_abandon
-        self.target = StaffingTarget(
-            threshold, service_level=target.service_level,
-            asa_s=None if target.asa is None else max(1.0, target.asa - settings.answer_delay),
-            max_abandon=target.max_abandon if self.patience is not None else None,
-            max_occupancy=target.max_occupancy)
+        # the simulation's check still holds the day to max_abandon. With nothing left for
+        # the formula (an abandonment target alone, no such patience) it gives the erlangs
+        # and the check adds what the target needs.
+        asa = None if asa is None else max(1.0, asa - settings.answer_delay)
+        max_abandon = max_abandon if self.patience is not None else None
+        self.target = (StaffingTarget(threshold, service_level=service_level, asa_s=asa,
+                                      max_abandon=max_abandon, max_occupancy=max_occupancy)
+                       if any(v is not None for v in (service_level, asa, max_abandon, max_occupancy)) else None)
         self.limit = limit
+
+    @classmethod
+    def for_line(cls, config: Config, settings: SimSettings, limit: int) -> _Formula:
+        target = settings.target
+        return cls(mean_handle_time(config, settings), settings, limit, threshold=target.threshold,
+                   service_level=target.service_level, asa=target.asa, max_abandon=target.max_abandon,
+                   max_occupancy=target.max_occupancy)
+
+    @classmethod
+    def for_queue(cls, config: Config, settings: SimSettings, limit: int, queue: str) -> _Formula:
+        own = settings.target.queues[queue]
+        return cls(settings.talk_time.mean + config.queues[queue].wrapup, settings, limit,
+                   threshold=settings.target.queue_threshold(queue), service_level=own.service_level,
+                   asa=own.asa, max_abandon=own.max_abandon, max_occupancy=None)
 
     def __call__(self, load: float) -> int:
         if load <= 1e-9:
             return 0
+        if self.target is None:
+            return min(self.limit, math.ceil(load - 1e-9))
         try:
             agents = agents_needed(load * 3600.0 / self.handle, self.handle, self.target,
                                    patience_s=self.patience, max_agents=self.limit).agents
         except TargetUnreachable:
             agents = self.limit
         return min(self.limit, max(agents, math.ceil(load - 1e-9)))
+
+
+@dataclass(frozen=True, slots=True)
+class _QueueNeed:
+    """A queue with targets of its own, as the formula sees it: its first calls' load,
+    its formula, and the share of a head count able to take its calls (a head count
+    fills the config's mix, ``sim.roster.rotation``: to give the queue n agents of its
+    own the line needs n / share)."""
+
+    load: list[float]
+    formula: _Formula
+    share: float
+
+    def line_agents(self, interval: int) -> int:
+        return math.ceil(_need(self.load, interval, 0.0, self.formula) / self.share - 1e-9)
+
+
+def _queue_needs(config: Config, settings: SimSettings, moments: list[float], available: int,
+                 opening: Mapping[str, Sequence[bool]] | None) -> list[_QueueNeed]:
+    order = rotation(config.agents)
+    needs = []
+    for queue in settings.target.queues:
+        able = sum(1 for agent_id in order if qualifies(config.agents[agent_id].skills, config.queues[queue].requirements))
+        if able == 0:
+            continue        # only agents of their own shifts serve it: no head count helps
+        needs.append(_QueueNeed(first_call_load(config, settings, moments, extra_handle=settings.answer_delay,
+                                                opening=opening, only=queue),
+                                _Formula.for_queue(config, settings, able, queue), able / len(order)))
+    return needs
 
 
 def search(config: Config, settings: SimSettings, replications: int, *, max_rounds: int = 12,
@@ -133,19 +182,20 @@ def search(config: Config, settings: SimSettings, replications: int, *, max_roun
     moments = [(i + f) * length for i in range(count) for f in MOMENTS]
     opening = open_minutes(config, day) if day is not None else None
     first = first_call_load(config, settings, moments, extra_handle=settings.answer_delay, opening=opening)
-    formula = _Formula(config, settings, available)
+    formula = _Formula.for_line(config, settings, available)
+    queue_needs = _queue_needs(config, settings, moments, available, opening)
     erlang = erlang_c_agents(config, settings, opening=opening)
     extra = [0] * count
     most_replications = MAX_REPLICATION_FACTOR * replications
     redials = [0.0] * count            # the redials' mean load per interval, last measured
     redial_spread = [0.0] * count      # its confidence half-width
-    target = settings.target.service_level
     history: list[tuple[int, ...]] = []
     check: Replicated | None = None
     converged = False
     rounds = 0
     for rounds in range(1, max_rounds + 1):
-        staffing = tuple(min(available, _need(first, i, redials[i], formula) + extra[i]) for i in range(count))
+        staffing = tuple(min(available, max([_need(first, i, redials[i], formula), *(q.line_agents(i) for q in queue_needs)])
+                             + extra[i]) for i in range(count))
         if history:
             # an interval never loses an agent it was once given: the redials' load moves
             # with the staffing (more agents, fewer redials), which could otherwise swing
@@ -170,33 +220,61 @@ def search(config: Config, settings: SimSettings, replications: int, *, max_roun
             load = estimate([loads[i] for loads in per_day])
             redials[i] = load.mean
             redial_spread[i] = 0.0 if math.isnan(load.half_width) else load.half_width
-            if _missed_beyond_doubt(check.intervals[i], settings) and staffing[i] < available:
+            if _missed_beyond_doubt(check, i, settings) and staffing[i] < available:
                 extra[i] += 1
     assert check is not None
     # What we return is what was simulated last, never an unchecked correction.
     checked = history[-1]
-    short = tuple(i for i, figures in enumerate(check.intervals)
-                  if figures["service_level"].replications and figures["service_level"].mean < target
-                  and checked[i] >= available)
+    short = short_of_agents(check, checked, available, settings)
     peaks = tuple(max(first[i * len(MOMENTS) + k] for k in range(len(MOMENTS))) + redials[i] for i in range(count))
     return Plan(checked, tuple(erlang), check, len(history), short, converged, replications, peaks, tuple(history))
 
 
-def _missed_beyond_doubt(figures: dict[str, Estimate], settings: SimSettings) -> bool:
-    """Whether an interval's simulated figures miss a target even at the favourable end
-    of their confidence interval (one day, or no calls: nothing is beyond doubt)."""
+def short_of_agents(check: Replicated, staffing: tuple[int, ...], available: int,
+                    settings: SimSettings) -> tuple[int, ...]:
+    """The intervals whose simulated means miss a target of the line or of a queue with
+    every available agent on duty: the config needs more agents, no plan can help."""
+    return tuple(i for i in range(len(staffing))
+                 if staffing[i] >= available and _misses(check, i, settings, sure=False))
+
+
+def _missed_beyond_doubt(check: Replicated, interval: int, settings: SimSettings) -> bool:
+    """Whether an interval's simulated figures miss a target of the line, or of a queue
+    with targets of its own, even at the favourable end of their confidence interval
+    (one day, or no calls: nothing is beyond doubt)."""
+    return _misses(check, interval, settings, sure=True)
+
+
+def _misses(check: Replicated, interval: int, settings: SimSettings, *, sure: bool) -> bool:
+    """``sure``: beyond doubt (see above); else by the simulated means."""
     target = settings.target
+    figures = check.intervals[interval]
+    if _missed(figures, sure, service_level=target.service_level, asa=target.asa,
+               max_abandon=target.max_abandon, max_occupancy=target.max_occupancy):
+        return True
+    return any(_missed(check.queue_intervals[queue][interval], sure, service_level=own.service_level,
+                       asa=own.asa, max_abandon=own.max_abandon, max_occupancy=None)
+               for queue, own in target.queues.items() if queue in check.queue_intervals)
 
-    def sure(name: str) -> Estimate | None:
+
+def _missed(figures: dict[str, Estimate], sure: bool, *, service_level: float | None, asa: float | None,
+            max_abandon: float | None, max_occupancy: float | None) -> bool:
+    def seen(name: str) -> tuple[float, float] | None:
+        """(the favourable end for a floor, for a ceiling), or the mean twice."""
         est = figures[name]
-        return est if est.replications > 1 and not math.isnan(est.half_width) else None
+        if sure:
+            if est.replications < 2 or math.isnan(est.half_width):
+                return None
+            return est.high, est.low
+        if not est.replications or math.isnan(est.mean):
+            return None
+        return est.mean, est.mean
 
-    level, asa, abandon = sure("service_level"), sure("asa"), sure("abandon_rate")
-    occupancy = sure("occupancy")
-    return ((level is not None and level.high < target.service_level)
-            or (target.asa is not None and asa is not None and asa.low > target.asa)
-            or (target.max_abandon is not None and abandon is not None and abandon.low > target.max_abandon)
-            or (target.max_occupancy is not None and occupancy is not None and occupancy.low > target.max_occupancy))
+    level, wait, abandon, occupancy = seen("service_level"), seen("asa"), seen("abandon_rate"), seen("occupancy")
+    return ((service_level is not None and level is not None and level[0] < service_level)
+            or (asa is not None and wait is not None and wait[1] > asa)
+            or (max_abandon is not None and abandon is not None and abandon[1] > max_abandon)
+            or (max_occupancy is not None and occupancy is not None and occupancy[1] > max_occupancy))
 
 
 def _need(first: list[float], interval: int, redials: float, formula: _Formula) -> int:

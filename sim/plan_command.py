@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from acd.config.model import Config
-from acd.config.sim import SimSettings
+from acd.config.sim import PlanTarget, SimSettings
 from sim.cli_options import whole_number
+from sim.confidence import Estimate
 from sim.isa import isa
 from sim.plan import Plan, search
 from sim.opening import open_minutes, serving
@@ -43,6 +44,8 @@ def chosen_method(requested: str, settings: SimSettings, rounds: int) -> tuple[s
         return requested, "asked for"
     if settings.target.max_abandon is not None:
         return "offered-load", "the default; the ISA has no abandonment target (max_abandon)"
+    if settings.target.queues:
+        return "offered-load", "the default; the ISA reads the whole line, not a queue's own targets"
     if rounds < 2:
         return "offered-load", "the default; the ISA needs 2 rounds (--rounds)"
     return "isa", "the default: time-stable service at the same agent-hours (docs/planning.md)"
@@ -57,7 +60,7 @@ def register(subparsers: Any) -> None:
                         help="isa: the iterative staffing algorithm of Feldman, Mandelbaum, Massey and Whitt "
                              "(2008) on the simulated number in system; offered-load: the stationary formula at "
                              "the simulated offered load, corrected by simulation; auto (default): isa, or "
-                             "offered-load for a max_abandon target (docs/planning.md says why)")
+                             "offered-load for a max_abandon target or targets of queues (docs/planning.md says why)")
     parser.set_defaults(handler=main, replications=3)
 
 
@@ -127,26 +130,60 @@ def agent_hours(staffing: tuple[int, ...], interval_minutes: int) -> float:
     return sum(staffing) * interval_minutes / 60
 
 
-def describe(plan: Plan, interval_minutes: int, target_level: float, threshold: float) -> str:
-    """The rounds of the search and the planned day against the target, for planners."""
+def describe(plan: Plan, interval_minutes: int, target: PlanTarget) -> str:
+    """The rounds of the search and the planned day against each target, the line's and
+    each queue's own, for planners."""
     lines = []
     for number, staffing in enumerate(plan.history, 1):
         lines.append(f"round {number}: peak {max(staffing)} agents, {agent_hours(staffing, interval_minutes):.1f} "
                      f"agent-hours")
     rounds = f"{plan.rounds} {plural(plan.rounds, 'round')}"
     state = f"converged after {rounds}" if plan.converged else f"stopped after {rounds}"
+    erlang = [n for n in plan.erlang_c if not math.isnan(n)]
+    formula = (f"Erlang C alone: peak {max(erlang):.0f}, {sum(erlang) * interval_minutes / 60:.1f} agent-hours"
+               if erlang else "Erlang C alone: none, it has no abandonment")
     lines.append(f"plan {state} ({plan.replications} {plural(plan.replications, 'replication')} a round): "
                  f"peak {max(plan.staffing)} agents, {agent_hours(plan.staffing, interval_minutes):.1f} agent-hours "
-                 f"(Erlang C alone: peak {max(plan.erlang_c):.0f}, "
-                 f"{sum(plan.erlang_c) * interval_minutes / 60:.1f} agent-hours)")
+                 f"({formula})")
     loaded = [i for i, figures in enumerate(plan.check.intervals) if figures["service_level"].replications]
     levels = [plan.check.intervals[i]["service_level"].mean for i in loaded]
-    if levels:
-        below = sum(1 for level in levels if level < target_level)
-        lines.append(f"target {target_level:.0%} within {threshold:g} s: day {plan.check.day['service_level'].mean:.1%}, "
-                     f"intervals {min(levels):.1%} to {max(levels):.1%}, {below} of {len(levels)} below the target "
-                     f"(simulated means)")
+    if levels and target.service_level is not None:
+        below = sum(1 for level in levels if level < target.service_level)
+        lines.append(f"target {target.service_level:.0%} within {target.threshold:g} s: "
+                     f"day {plan.check.day['service_level'].mean:.1%}, intervals {min(levels):.1%} to "
+                     f"{max(levels):.1%}, {below} of {len(levels)} below the target (simulated means)")
+    line = _against(plan.check.day, plan.check.intervals, None, target.threshold, target.asa,
+                    target.max_abandon, target.max_occupancy)
+    if line:
+        lines.append("line: " + "; ".join(line))
+    for queue, own in target.queues.items():
+        day = plan.check.queues.get(queue)
+        if day is None:
+            lines.append(f"queue {queue}: no calls simulated")
+            continue
+        parts = _against(day, plan.check.queue_intervals.get(queue, []), own.service_level,
+                         target.queue_threshold(queue), own.asa, own.max_abandon, None)
+        lines.append(f"queue {queue}: " + "; ".join(parts))
     return "\n".join(lines)
+
+
+def _against(day: dict[str, Estimate], intervals: list[dict[str, Estimate]], service_level: float | None,
+             threshold: float, asa: float | None, max_abandon: float | None,
+             max_occupancy: float | None) -> list[str]:
+    """Each target set, with the simulated day's mean and how many interval means miss it."""
+    parts = []
+    for name, goal, floor, text in (("service_level", service_level, True, f"within {threshold:g} s"),
+                                    ("asa", asa, False, "ASA"), ("abandon_rate", max_abandon, False, "abandonment"),
+                                    ("occupancy", max_occupancy, False, "occupancy")):
+        if goal is None:
+            continue
+        means = [f[name].mean for f in intervals if f[name].replications and not math.isnan(f[name].mean)]
+        missed = sum(1 for m in means if (m < goal if floor else m > goal))
+        show = (lambda v: f"{v:.1f} s") if name == "asa" else (lambda v: f"{v:.1%}")
+        shown = "nan" if math.isnan(day[name].mean) else show(day[name].mean)
+        parts.append(f"{text} {shown} against {'at least' if floor else 'at most'} {show(goal)} "
+                     f"(day), {missed} of {len(means)} intervals {'below' if floor else 'above'} (simulated means)")
+    return parts
 
 
 def main(args: argparse.Namespace) -> int:
@@ -171,7 +208,7 @@ def main(args: argparse.Namespace) -> int:
     written += write_plan(plan, args.out, settings.interval, config, day)
     print(summary(plan.check, config.lines, settings.target.max_blocking, settings.target.definition))
     print(f"method: {method} ({why})")
-    print(describe(plan, settings.interval, settings.target.service_level, settings.target.threshold))
+    print(describe(plan, settings.interval, settings.target))
     if plan.short_of_agents:
         starts = ", ".join(plan.check.starts[i] for i in plan.short_of_agents)
         print(f"target missed with every available agent at {starts}: the config needs more agents")

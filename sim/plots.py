@@ -36,8 +36,8 @@ class PlotContext:
     service: str
     #: seconds within which a call counts as answered in time
     threshold: float
-    #: the service-level target (share), drawn as a line
-    target_level: float
+    #: the service-level target (share), drawn as a line (None: the plan has none)
+    target_level: float | None
     #: callers who hang up within this many seconds are short abandons
     short_abandon: float
     lines: int
@@ -143,8 +143,9 @@ def draw_service(result: Replicated, context: PlotContext) -> Any:
     level, level_ci = _series(result, "service_level")
     top.errorbar(middle, *share_bars(level, level_ci), fmt="o-", ms=3,
                  capsize=2, color="tab:blue", label=f"service level (answered within {context.threshold:g} s)")
-    top.axhline(context.target_level * 100, color="tab:red", linestyle="--",
-                label=f"target {context.target_level:.0%} within {context.threshold:g} s")
+    if context.target_level is not None:
+        top.axhline(context.target_level * 100, color="tab:red", linestyle="--",
+                    label=f"target {context.target_level:.0%} within {context.threshold:g} s")
     top.set_ylim(0, 105)
     top.set_ylabel(f"answered within {context.threshold:g} s (%)")
     title = f"{context.service}: service level and waiting per interval ({_days(result, error_bars=True)})"
@@ -183,7 +184,8 @@ def draw_staffing(result: Replicated, context: PlotContext) -> Any:
     top.step(*_steps(hours, staffed), where="post", color="tab:blue", linewidth=2, label="agents staffed (on duty)")
     if not all(math.isnan(v) for v in needed):
         top.step(*_steps(hours, needed), where="post", color="tab:red", linestyle="--",
-                 label=f"agents needed by Erlang C for {context.target_level:.0%} within {context.threshold:g} s")
+                 label="agents needed by Erlang C for the plan's targets" if context.target_level is None
+                 else f"agents needed by Erlang C for {context.target_level:.0%} within {context.threshold:g} s")
     top.set_ylim(bottom=0)
     top.set_ylabel("agents")
     top.set_title(f"{context.service}: staffing per interval ({_days(result)})", fontsize=11)

@@ -14,7 +14,7 @@ from datetime import date
 from acd.config.model import Config
 from acd.config.sim import SimSettings
 from sim.confidence import Estimate, estimate
-from sim.figures import FIGURE_NAMES, Figures, day_report, queue_report
+from sim.figures import FIGURE_NAMES, Figures, day_report, queue_interval_report, queue_report
 from sim.model import CallCentreDay, DayResult
 
 #: figures averaged over replications (the rest, like ``start``, are labels)
@@ -34,6 +34,9 @@ class Replicated:
     queues: dict[str, dict[str, Estimate]] = field(default_factory=dict)
     #: the simulated days themselves, when asked for (``keep_results``)
     results: list[DayResult] = field(default_factory=list)
+    #: queue -> its estimates per interval, for the queues with targets of their own
+    #: (``sim.target.queues``; empty without)
+    queue_intervals: dict[str, list[dict[str, Estimate]]] = field(default_factory=dict)
 
 
 def run_days(config: Config, settings: SimSettings, replications: int, seed: int, *,
@@ -65,7 +68,7 @@ def run_days(config: Config, settings: SimSettings, replications: int, seed: int
                 if progress is not None:
                     progress(done / replications)
             outcomes = [future.result() for future in futures]
-    summary = summarise([o[0] for o in outcomes], level, [o[1] for o in outcomes])
+    summary = summarise([o[0] for o in outcomes], level, [o[1] for o in outcomes], [o[3] for o in outcomes])
     summary.results.extend(o[2] for o in outcomes if o[2] is not None)
     return summary
 
@@ -83,15 +86,18 @@ class _Day:
     keep: bool
 
     def __call__(self, seed: int, progress: Callable[[float], None] | None = None
-                 ) -> tuple[tuple[list[Figures], Figures], dict[str, Figures], DayResult | None]:
+                 ) -> tuple[tuple[list[Figures], Figures], dict[str, Figures], DayResult | None,
+                            dict[str, list[Figures]]]:
         model = CallCentreDay(self.config, self.settings, seed, calls_per_day=self.calls_per_day,
                               staffing=self.staffing, day=self.day)
         result = model.run(progress)
-        return day_report(result, self.needed), queue_report(result), result if self.keep else None
+        return (day_report(result, self.needed), queue_report(result), result if self.keep else None,
+                queue_interval_report(result))
 
 
 def summarise(days: list[tuple[list[Figures], Figures]], level: float = 0.95,
-              queue_days: list[dict[str, Figures]] | None = None) -> Replicated:
+              queue_days: list[dict[str, Figures]] | None = None,
+              queue_interval_days: list[dict[str, list[Figures]]] | None = None) -> Replicated:
     count = len(days[0][0])
     intervals = [
         {name: estimate([float(getattr(rows[i], name)) for rows, _ in days], level) for name in NUMERIC_FIGURES}
@@ -103,4 +109,11 @@ def summarise(days: list[tuple[list[Figures], Figures]], level: float = 0.95,
         # a day without a single call for the queue (tiny runs only) is left out
         rows = [per_day[queue] for per_day in queue_days or [] if queue in per_day]
         queues[queue] = {name: estimate([float(getattr(row, name)) for row in rows], level) for name in NUMERIC_FIGURES}
-    return Replicated(days, intervals, day, [row.start for row in days[0][0]], level, queues)
+    queue_intervals = {
+        queue: [{name: estimate([float(getattr(per_day[queue][i], name)) for per_day in queue_interval_days or []],
+                                level) for name in NUMERIC_FIGURES}
+                for i in range(count)]
+        for queue in sorted({name for per_day in queue_interval_days or [] for name in per_day})
+    }
+    return Replicated(days, intervals, day, [row.start for row in days[0][0]], level, queues,
+                      queue_intervals=queue_intervals)

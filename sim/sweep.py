@@ -156,10 +156,11 @@ def write_csv(rows: Sequence[dict[str, float]], path: Path) -> Path:
     return path
 
 
-def write_heatmap(rows: Sequence[dict[str, float]], path: Path, target: float, threshold: float,
+def write_heatmap(rows: Sequence[dict[str, float]], path: Path, target: float | None, threshold: float,
                   replications: int, title: str) -> Path:
     """sweep.png: the day's service level over staffing (x) and volume (y), one panel per
-    AHT factor, each cell labelled with its value; cells under the target are marked."""
+    AHT factor, each cell labelled with its value; cells under the target (if the plan
+    has a service-level target) are marked."""
     from sim.plots import _pyplot
 
     plt = _pyplot()
@@ -177,7 +178,7 @@ def write_heatmap(rows: Sequence[dict[str, float]], path: Path, target: float, t
         for y, row_values in enumerate(values):
             for x, value in enumerate(row_values):
                 if not math.isnan(value):
-                    mark = "" if value >= target * 100 else " *"
+                    mark = "" if target is None or value >= target * 100 else " *"
                     ax.text(x, y, f"{value:.0f}{mark}", ha="center", va="center", fontsize=8)
         ax.set_xticks(range(len(staffs)), [f"x{s:g}" for s in staffs])
         ax.set_yticks(range(len(volumes)), [f"x{v:g}" for v in volumes])
@@ -187,7 +188,8 @@ def write_heatmap(rows: Sequence[dict[str, float]], path: Path, target: float, t
         ax.set_title(f"AHT x{aht:g}")
     fig.colorbar(image, ax=axes[0].tolist(), label=f"service level, % within {threshold:g} s")
     fig.suptitle(f"{title}: service level of the day, mean of {replications} simulated days\n"
-                 f"(* below the {target:.0%} target; staffing: sim.staffing, else Erlang C's, times the factor)",
+                 + ("(" if target is None else f"(* below the {target:.0%} target; ")
+                 + "staffing: sim.staffing, else Erlang C's, times the factor)",
                  fontsize=10)
     fig.savefig(path, dpi=100)
     plt.close(fig)

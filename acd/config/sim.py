@@ -62,13 +62,31 @@ class Redial:
 
 
 @dataclass(frozen=True, slots=True)
+class QueueTarget:
+    """One queue's own targets (``sim.target.queues``), met by ``acd-sim plan`` together
+    with the line's: its callers answered within ``threshold`` s (None: the line's
+    threshold) at ``service_level``, an ASA and an abandonment at most. No occupancy:
+    agents serve several queues, so occupancy is the line's."""
+
+    threshold: float | None = None
+    service_level: float | None = None
+    asa: float | None = None
+    max_abandon: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class PlanTarget:
     """What the staffing search aims for in every interval, and how the report pools
     all queues: answered within ``threshold`` s, callers hanging up within
-    ``short_abandon`` s counted apart (acd.metrics' definitions)."""
+    ``short_abandon`` s counted apart (acd.metrics' definitions).
+
+    Any of service level, ASA, abandonment and occupancy, alone or together (the
+    service level may be left out, ``service_level: null``, when another is given), and
+    queues of their own beside the line (``queues``)."""
 
     threshold: float = 20.0
-    service_level: float = 0.8
+    #: None: no service-level target (``service_level: null``; another target is given)
+    service_level: float | None = 0.8
     short_abandon: float = 5.0
     #: share of callers the trunk may turn away busy: the report's "lines needed"
     #: (Erlang B) is the fewest lines that keep to it
@@ -79,11 +97,18 @@ class PlanTarget:
     max_occupancy: float | None = None
     #: which calls the service level divides by (acd.metrics.SERVICE_LEVEL_MODES)
     counts: ServiceLevelMode = "answered_plus_abandoned"
+    #: queue -> its own targets, met together with the line's
+    queues: Mapping[str, QueueTarget] = field(default_factory=dict)
 
     @property
     def definition(self) -> str:
         """The service level's formula in words, written beside the figures."""
         return service_level_definition(self.threshold, self.short_abandon, self.counts)
+
+    def queue_threshold(self, queue: str) -> float:
+        """The seconds a queue's service level counts within: its own, else the line's."""
+        own = self.queues.get(queue)
+        return self.threshold if own is None or own.threshold is None else own.threshold
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,7 +196,7 @@ def _settings(node: Located, partial: Mapping[str, Any], *, written: bool) -> Si
         redial=_redial(f.get("redial")),
         first_contact=f.float("first_contact", d.first_contact, minimum=0, maximum=1),
         staffing=_staffing(f.get("staffing"), interval, len(partial["agents"])),
-        target=_target(f.get("target")),
+        target=_target(f.get("target"), queues),
         seed=f.int("seed", d.seed, minimum=0),
     )
     _check_served(node if written else None, settings, partial)
@@ -329,22 +354,50 @@ def _redial(node: Located | None) -> Redial:
     )
 
 
-def _target(node: Located | None) -> PlanTarget:
+def _target(node: Located | None, queues: Mapping[str, Any]) -> PlanTarget:
     d = PlanTarget()
     if node is None:
         return d
     f = Fields(node, ("threshold", "service_level", "short_abandon", "max_blocking", "asa", "max_abandon",
-                      "max_occupancy", "counts"))
-    return PlanTarget(
+                      "max_occupancy", "counts", "queues"))
+    level_node = f.values.get("service_level")
+    target = PlanTarget(
         threshold=f.float("threshold", d.threshold, minimum=1),
-        service_level=f.float("service_level", d.service_level, minimum=0.01, maximum=0.999),
+        # written as null: no service-level target, another one rules
+        service_level=None if level_node is not None and level_node.is_null()
+        else f.float("service_level", d.service_level, minimum=0.01, maximum=0.999),
         short_abandon=f.float("short_abandon", d.short_abandon, minimum=0),
         max_blocking=f.float("max_blocking", d.max_blocking, minimum=0.0001, maximum=0.5),
         asa=f.float("asa", None, minimum=1),
         max_abandon=f.float("max_abandon", None, minimum=0.001, maximum=0.999),
         max_occupancy=f.float("max_occupancy", None, minimum=0.01, maximum=1),
         counts=f.choice("counts", SERVICE_LEVEL_MODES, d.counts),
+        queues=_queue_targets(f.get("queues"), queues),
     )
+    if target.service_level is None and target.asa is None and target.max_abandon is None \
+            and target.max_occupancy is None:
+        raise (level_node or node).error("service_level is null and no other target is given: give asa, "
+                                         "max_abandon or max_occupancy, or a service level")
+    return target
+
+
+def _queue_targets(node: Located | None, queues: Mapping[str, Any]) -> dict[str, QueueTarget]:
+    if node is None:
+        return {}
+    targets: dict[str, QueueTarget] = {}
+    for name, value in node.items():
+        if name not in queues:
+            raise node.key(name).error(f"no queue {name!r} in the config's queues (known: {', '.join(queues)})")
+        f = Fields(value, ("threshold", "service_level", "asa", "max_abandon"))
+        target = QueueTarget(threshold=f.float("threshold", None, minimum=1),
+                             service_level=f.float("service_level", None, minimum=0.01, maximum=0.999),
+                             asa=f.float("asa", None, minimum=1),
+                             max_abandon=f.float("max_abandon", None, minimum=0.001, maximum=0.999))
+        if target.service_level is None and target.asa is None and target.max_abandon is None:
+            raise value.error(f"queue {name!r}: give its service_level, asa or max_abandon (occupancy is the "
+                              "line's: agents serve several queues)")
+        targets[name] = target
+    return targets
 
 
 # -- coherence with the rest of the file ---------------------------------------------------------

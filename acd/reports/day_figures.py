@@ -33,7 +33,8 @@ from acd.metrics import AgentTime, CallOutcome
 from acd.reports.real_day import RealCall, RealDay, agent_times, boundaries, interval_of, labels
 from sim.figures import Figures, figures_of
 from sim.replications import Replicated, summarise
-from sim.staffing import StaffingTarget, TargetUnreachable, agents_needed
+from sim.needed import formula_target
+from sim.staffing import TargetUnreachable, agents_needed
 
 #: figures the records cannot give (see the module's docstring)
 NOT_RECORDED = ("redials", "closed", "line_load", "lines_needed")
@@ -66,8 +67,8 @@ def _needed(offered: int, aht: float, seconds: float, target: PlanTarget) -> flo
     if math.isnan(aht) or seconds <= 0:
         return math.nan
     try:
-        return float(agents_needed(offered * 3600 / seconds, aht,
-                                   StaffingTarget(target.threshold, service_level=target.service_level)).agents)
+        formula = formula_target(target)
+        return math.nan if formula is None else float(agents_needed(offered * 3600 / seconds, aht, formula).agents)
     except TargetUnreachable:
         return math.nan
 
