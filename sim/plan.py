@@ -22,8 +22,10 @@ time-stable delay. Our variant, for a planner's tables and a few replications:
 - what the formula leaves out (skills that split the agents, the trunk, non-exponential
   talk) the simulation catches: an interval whose simulated service level is below the
   target beyond doubt (the upper end of its confidence interval) gets one more agent,
-  and keeps it. Corrections only grow, so the search cannot oscillate, and a lucky
-  day cannot take an agent away.
+  and keeps it; a day that misses beyond doubt gives an agent to every interval
+  below the target on the mean (a day is estimated far more tightly than an hour).
+  Corrections only grow, so the search cannot oscillate, and a lucky day cannot take
+  an agent away.
 
 Every round replays the same seeds (common random numbers, ``sim.model``), so a
 change in the figures comes from the change in staffing, not from luck. When the
@@ -216,11 +218,16 @@ def search(config: Config, settings: SimSettings, replications: int, *, max_roun
         check = run_days(config, settings, replications, settings.seed, staffing=staffing, needed=erlang,
                          progress=progress, keep_results=True, day=day, jobs=jobs)
         per_day = [redial_load(day) for day in check.results]
+        # A whole day is estimated far more tightly than one interval (an hour's service
+        # level varies by +- 7 points over 20 days): when the day misses a target beyond
+        # doubt, every interval whose mean misses it gets an agent too.
+        day_short = bool(_missed_on(check, settings, sure=True))
         for i in range(count):
             load = estimate([loads[i] for loads in per_day])
             redials[i] = load.mean
             redial_spread[i] = 0.0 if math.isnan(load.half_width) else load.half_width
-            if _missed_beyond_doubt(check, i, settings) and staffing[i] < available:
+            if staffing[i] < available and (_missed_beyond_doubt(check, i, settings)
+                                            or (day_short and _misses(check, i, settings, sure=False))):
                 extra[i] += 1
     assert check is not None
     # What we return is what was simulated last, never an unchecked correction.
@@ -236,6 +243,24 @@ def short_of_agents(check: Replicated, staffing: tuple[int, ...], available: int
     every available agent on duty: the config needs more agents, no plan can help."""
     return tuple(i for i in range(len(staffing))
                  if staffing[i] >= available and _misses(check, i, settings, sure=False))
+
+
+def missed_on_the_day(check: Replicated, settings: SimSettings) -> list[str]:
+    """Whose targets the simulated day misses by its means ("the line", "queue v"): what a
+    plan's printout warns of, since the search corrects only what misses beyond doubt."""
+    return _missed_on(check, settings, sure=False)
+
+
+def _missed_on(check: Replicated, settings: SimSettings, *, sure: bool) -> list[str]:
+    target = settings.target
+    missed = []
+    if _missed(check.day, sure, service_level=target.service_level, asa=target.asa,
+               max_abandon=target.max_abandon, max_occupancy=target.max_occupancy):
+        missed.append("the line")
+    missed += [f"queue {queue}" for queue, own in target.queues.items() if queue in check.queues
+               and _missed(check.queues[queue], sure, service_level=own.service_level, asa=own.asa,
+                           max_abandon=own.max_abandon, max_occupancy=None)]
+    return missed
 
 
 def _missed_beyond_doubt(check: Replicated, interval: int, settings: SimSettings) -> bool:

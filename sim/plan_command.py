@@ -24,7 +24,7 @@ from acd.config.sim import PlanTarget, SimSettings
 from sim.cli_options import whole_number
 from sim.confidence import Estimate
 from sim.isa import isa
-from sim.plan import Plan, search
+from sim.plan import Plan, missed_on_the_day, search
 from sim.opening import open_minutes, serving
 from sim.roster import by_team, on_duty
 from sim.run_command import (add_arguments, jobs, plural, prepare, summary,
@@ -212,5 +212,12 @@ def main(args: argparse.Namespace) -> int:
     if plan.short_of_agents:
         starts = ", ".join(plan.check.starts[i] for i in plan.short_of_agents)
         print(f"target missed with every available agent at {starts}: the config needs more agents")
+    missed = missed_on_the_day(plan.check, settings)
+    if missed and not plan.short_of_agents:
+        print(f"warning: the simulated day misses the targets of {' and '.join(missed)} (the lines above), though "
+              f"no interval missed them beyond doubt with {plan.replications} "
+              f"{plural(plan.replications, 'replication')} a round: simulate more days (--replications)"
+              + (", or plan with --method isa" if method != "isa" and not settings.target.queues
+                 and settings.target.max_abandon is None else ""))
     print("wrote " + ", ".join(str(p) for p in written))
     return 0

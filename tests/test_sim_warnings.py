@@ -110,3 +110,31 @@ def test_plan_progress_counts_simulated_days_of_every_round(config_file: Path, t
     rounds = int(re.search(r"converged after (\d+) rounds?", captured.out).group(1))
     last = captured.err.replace("\r", "\n").strip().splitlines()[-1]
     assert re.search(rf"planning: round {rounds}, {2 * rounds}\.0 days simulated", last), last
+
+
+def test_a_plan_whose_day_misses_the_target_on_the_mean_says_so(tmp_path: Path, capsys):
+    # two teams of one topic each: the pooled formula's 65 agents leave each team short,
+    # but with 5 days no hour's service level is below 80 % beyond doubt (each is +- 10
+    # points), so the plan stops there: the printout must not let that pass in silence
+    from tests.test_sim_targets import TWO
+
+    config = tmp_path / "two.yaml"
+    config.write_text(TWO, encoding="utf-8")
+    assert main(["plan", "--config", str(config), "--replications", "5", "--method", "offered-load",
+                 "--out", str(tmp_path / "out"), "--no-plots", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    day = float(re.search(r"day (\d+\.\d)%", out).group(1))      # type: ignore[union-attr]
+    assert day < 80
+    warning = next(line for line in out.splitlines() if line.startswith("warning"))
+    assert "misses the targets of the line" in warning and "--replications" in warning
+    assert "--method isa" in warning
+
+
+def test_a_plan_whose_day_meets_its_targets_has_no_such_warning(tmp_path: Path, capsys):
+    from bench.plan import flat_config_text
+
+    config = tmp_path / "flat.yaml"
+    config.write_text(flat_config_text(3), encoding="utf-8")
+    assert main(["plan", "--config", str(config), "--replications", "5", "--out", str(tmp_path / "out"),
+                 "--no-plots", "--quiet"]) == 0
+    assert "misses the targets" not in capsys.readouterr().out
