@@ -269,3 +269,29 @@ def test_the_days_counts_are_its_intervals_and_its_queues_counts(rows):
         assert day == sum(interval[name].mean for interval in result.intervals)
         assert day == sum(queue[name].mean for queue in result.queues.values())
     assert result.day["offered"].mean == len(calls_)
+
+
+def test_a_queue_with_a_threshold_of_its_own_is_counted_within_it_as_the_simulator_counts_it():
+    # sim.target.queues: {violence: {threshold: 10}}: a violence caller answered after 15 s
+    # is within the line's 20 s but not within violence's own 10 s, in the real day's
+    # report as in the simulated day's (sim.figures.queue_report)
+    from acd.config import load_config_text
+    from acd.reports.day_figures import day_figures
+    from acd.reports.real_day import RealCall, RealDay
+
+    text = EXAMPLE.read_text(encoding="utf-8").replace(
+        "  target: {threshold: 20, service_level: 0.8, max_blocking: 0.01}",
+        "  target: {threshold: 20, service_level: 0.8, max_blocking: 0.01, "
+        "queues: {violence: {threshold: 10, service_level: 0.9}}}")
+    config = load_config_text(text, str(EXAMPLE))
+    target = settings_for(config).target
+    start, _ = day_bounds(DAY, config.daemon.timezone)
+    at = start + 9 * 3600
+    calls_ = [RealCall("v1", "violence", at, "answered", at + 15, at + 100, 85.0),
+              RealCall("p1", "pensions", at, "answered", at + 15, at + 100, 85.0)]
+    result = day_figures(RealDay(DAY, config.daemon.timezone, calls_, []), config, target)
+    assert result.queues["violence"]["service_level"].mean == 0.0
+    assert result.queues["pensions"]["service_level"].mean == 1.0
+    assert result.day["service_level"].mean == 1.0                       # the line counts within 20 s
+    alone = day_figures(RealDay(DAY, config.daemon.timezone, calls_, []), config, target, queue="violence")
+    assert alone.day["service_level"].mean == 0.0

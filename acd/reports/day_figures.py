@@ -74,9 +74,12 @@ def _needed(offered: int, aht: float, seconds: float, target: PlanTarget) -> flo
 
 
 def _row(calls: Sequence[tuple[RealCall, CallOutcome]], start: str, target: PlanTarget,
-         agents: Sequence[AgentTime] | None, seconds: float, staffed_agents: float | None = None) -> Figures:
-    """One row; ``agents`` None: no agents' figures (a queue's row: agents serve several)."""
-    row = figures_of([o for _, o in calls], start, threshold=target.threshold, short_abandon=target.short_abandon,
+         agents: Sequence[AgentTime] | None, seconds: float, staffed_agents: float | None = None,
+         queue: str | None = None) -> Figures:
+    """One row; ``agents`` None: no agents' figures (a queue's row: agents serve several);
+    ``queue``: one queue's calls, counted within its own threshold (``sim.target.queues``)."""
+    threshold = target.threshold if queue is None else target.queue_threshold(queue)
+    row = figures_of([o for _, o in calls], start, threshold=threshold, short_abandon=target.short_abandon,
                      mode=target.counts, agents=agents or [], unfinished=0,
                      redials=math.nan, escalated=sum(1 for c, _ in calls if c.escalated), closed=math.nan,
                      staffed_agents=math.nan, needed_agents=math.nan)
@@ -109,19 +112,19 @@ def day_figures(day: RealDay, config: Config, target: PlanTarget, minutes: int =
         buckets[interval_of(call.enqueued_at, edges)].append((call, record))
     times = agent_times(day.changes, edges, day.until) if queue is None else [None] * count
     names = labels(minutes)
-    rows = [_row(buckets[i], names[i], target, times[i], edges[i + 1] - edges[i]) for i in range(count)]
+    rows = [_row(buckets[i], names[i], target, times[i], edges[i + 1] - edges[i], queue=queue) for i in range(count)]
     everyone = [pair for bucket in buckets for pair in bucket]
     whole_day: list[AgentTime] | None = None
     if queue is None:
         whole_day = [AgentTime("all agents", sum(a.staffed_s for t in times for a in t or []),
                                sum(a.busy_s for t in times for a in t or []))]
     peak = max((r.staffed_agents for r in rows if not math.isnan(r.staffed_agents)), default=math.nan)
-    total = _row(everyone, "day", target, whole_day, edges[-1] - edges[0], staffed_agents=peak)
+    total = _row(everyone, "day", target, whole_day, edges[-1] - edges[0], staffed_agents=peak, queue=queue)
     if whole_day is not None:
         needed = [r.needed_agents for r in rows if not math.isnan(r.needed_agents)]
         total = replace(total, needed_agents=max(needed, default=math.nan))
     by_queue: dict[str, list[tuple[RealCall, CallOutcome]]] = {}
     for pair in everyone:
         by_queue.setdefault(pair[0].queue, []).append(pair)
-    queues = {name: _row(pairs, name, target, None, 0.0) for name, pairs in sorted(by_queue.items())}
+    queues = {name: _row(pairs, name, target, None, 0.0, queue=name) for name, pairs in sorted(by_queue.items())}
     return summarise([(rows, total)], queue_days=[queues])
