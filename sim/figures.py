@@ -121,6 +121,11 @@ def offered_at(call: CallAttempt) -> float:
     return call.enqueued if call.enqueued is not None else call.arrived
 
 
+def _interval_of(call: CallAttempt, length: float, count: int) -> int:
+    """The report interval a call counts in (one still open at midnight, in the last)."""
+    return min(int(offered_at(call) // length), count - 1)
+
+
 def figures(calls: Sequence[CallAttempt], start: str, *, threshold: float, short_abandon: float,
             wrapup: Mapping[str, float], busy_seconds: float, staffed_seconds: float,
             staffed_agents: float, needed_agents: float, line_load: float = math.nan,
@@ -190,7 +195,7 @@ def day_report(day: DayResult, needed: Sequence[float] | None = None) -> tuple[l
     count = settings.intervals
     buckets: list[list[CallAttempt]] = [[] for _ in range(count)]
     for call in day.attempts:
-        buckets[min(int(offered_at(call) // length), count - 1)].append(call)
+        buckets[_interval_of(call, length, count)].append(call)
     needed = list(needed) if needed is not None else [math.nan] * count
     common: dict[str, Any] = dict(threshold=settings.target.threshold, short_abandon=settings.target.short_abandon,
                                   mode=settings.target.counts, wrapup=day.wrapup)
@@ -215,18 +220,18 @@ def queue_report(day: DayResult) -> dict[str, Figures]:
     agents cannot carry it. Agents serve several queues, so the per-queue rows have no
     occupancy or staffing (NaN). A queue with a threshold of its own
     (``sim.target.queues``) is counted within it."""
-    settings = day.settings
     by_queue: dict[str, list[CallAttempt]] = {}
     for call in day.attempts:
         by_queue.setdefault(call.queue, []).append(call)
-    return {
-        queue: figures(calls, queue, threshold=settings.target.queue_threshold(queue),
-                       short_abandon=settings.target.short_abandon,
-                       mode=settings.target.counts,
-                       wrapup=day.wrapup, busy_seconds=0.0, staffed_seconds=0.0, staffed_agents=math.nan,
-                       needed_agents=math.nan)
-        for queue, calls in sorted(by_queue.items())
-    }
+    return {queue: _queue_row(calls, queue, queue, day) for queue, calls in sorted(by_queue.items())}
+
+
+def _queue_row(calls: Sequence[CallAttempt], start: str, queue: str, day: DayResult) -> Figures:
+    """One queue's row: within the queue's threshold, no agents' figures."""
+    target = day.settings.target
+    return figures(calls, start, threshold=target.queue_threshold(queue), short_abandon=target.short_abandon,
+                   mode=target.counts, wrapup=day.wrapup, busy_seconds=0.0, staffed_seconds=0.0,
+                   staffed_agents=math.nan, needed_agents=math.nan)
 
 
 def queue_interval_report(day: DayResult) -> dict[str, list[Figures]]:
@@ -241,12 +246,6 @@ def queue_interval_report(day: DayResult) -> dict[str, list[Figures]]:
     for call in day.attempts:
         rows = buckets.get(call.queue)
         if rows is not None:
-            rows[min(int(offered_at(call) // length), count - 1)].append(call)
-    return {
-        queue: [figures(calls, _clock(i * settings.interval), threshold=settings.target.queue_threshold(queue),
-                        short_abandon=settings.target.short_abandon, mode=settings.target.counts,
-                        wrapup=day.wrapup, busy_seconds=0.0, staffed_seconds=0.0, staffed_agents=math.nan,
-                        needed_agents=math.nan)
-                for i, calls in enumerate(rows)]
-        for queue, rows in buckets.items()
-    }
+            rows[_interval_of(call, length, count)].append(call)
+    return {queue: [_queue_row(calls, _clock(i * settings.interval), queue, day) for i, calls in enumerate(rows)]
+            for queue, rows in buckets.items()}

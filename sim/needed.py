@@ -7,9 +7,8 @@ the trunk and the interval's carry-over: the simulation answers what it leaves o
 """
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-
 import math
+from collections.abc import Mapping, Sequence
 
 from acd.config.model import Config
 from acd.config.sim import PlanTarget, SimSettings

@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from acd.config.model import Config
-from acd.config.sim import SimSettings
+from acd.config.sim import PlanTarget, SimSettings
 from acd.engine.lines import qualifies
 from sim.confidence import Estimate, estimate
 from sim.needed import erlang_c_agents, mean_handle_time
@@ -90,41 +90,55 @@ class Plan:
         return table
 
 
+@dataclass(frozen=True, slots=True)
+class Goal:
+    """One set of targets a plan is held to: the line's (``queue`` None) or one queue's
+    own (``sim.target.queues``; no occupancy, which is the agents'). The formula, the
+    simulation's check and the printout all read targets through it."""
+
+    queue: str | None
+    threshold: float
+    service_level: float | None
+    asa: float | None
+    max_abandon: float | None
+    max_occupancy: float | None = None
+
+
+def goals(target: PlanTarget) -> list[Goal]:
+    """The line's goal first, then each queue's own."""
+    return [Goal(None, target.threshold, target.service_level, target.asa, target.max_abandon, target.max_occupancy),
+            *(Goal(queue, target.queue_threshold(queue), own.service_level, own.asa, own.max_abandon)
+              for queue, own in target.queues.items())]
+
+
+def figures_for(check: Replicated, goal: Goal) -> tuple[dict[str, Estimate] | None, list[dict[str, Estimate]]]:
+    """The simulated day's and intervals' estimates a goal is judged on (None and none:
+    its queue had no call)."""
+    if goal.queue is None:
+        return check.day, check.intervals
+    return check.queues.get(goal.queue), check.queue_intervals.get(goal.queue, [])
+
+
 class _Formula:
     """Agents a moment's offered load needs by the stationary formula (see module doc)."""
 
-    def __init__(self, handle: float, settings: SimSettings, limit: int, *, threshold: float,
-                 service_level: float | None, asa: float | None, max_abandon: float | None,
-                 max_occupancy: float | None) -> None:
+    def __init__(self, handle: float, settings: SimSettings, limit: int, goal: Goal) -> None:
         # the agent's phone rings answer_delay seconds: agent time, and the caller's wait
         self.handle = handle + settings.answer_delay
-        threshold = max(0.0, threshold - settings.answer_delay)
+        threshold = max(0.0, goal.threshold - settings.answer_delay)
         patience = settings.patience
         self.patience = patience.mean if patience is not None and patience.kind == "exponential" else None
         # without exponential patience the formula has no abandonment to bound (Erlang C);
         # the simulation's check still holds the day to max_abandon. With nothing left for
         # the formula (an abandonment target alone, no such patience) it gives the erlangs
         # and the check adds what the target needs.
-        asa = None if asa is None else max(1.0, asa - settings.answer_delay)
-        max_abandon = max_abandon if self.patience is not None else None
-        self.target = (StaffingTarget(threshold, service_level=service_level, asa_s=asa,
-                                      max_abandon=max_abandon, max_occupancy=max_occupancy)
-                       if any(v is not None for v in (service_level, asa, max_abandon, max_occupancy)) else None)
+        asa = None if goal.asa is None else max(1.0, goal.asa - settings.answer_delay)
+        max_abandon = goal.max_abandon if self.patience is not None else None
+        self.target = (StaffingTarget(threshold, service_level=goal.service_level, asa_s=asa,
+                                      max_abandon=max_abandon, max_occupancy=goal.max_occupancy)
+                       if any(v is not None for v in (goal.service_level, asa, max_abandon, goal.max_occupancy))
+                       else None)
         self.limit = limit
-
-    @classmethod
-    def for_line(cls, config: Config, settings: SimSettings, limit: int) -> _Formula:
-        target = settings.target
-        return cls(mean_handle_time(config, settings), settings, limit, threshold=target.threshold,
-                   service_level=target.service_level, asa=target.asa, max_abandon=target.max_abandon,
-                   max_occupancy=target.max_occupancy)
-
-    @classmethod
-    def for_queue(cls, config: Config, settings: SimSettings, limit: int, queue: str) -> _Formula:
-        own = settings.target.queues[queue]
-        return cls(settings.talk_time.mean + config.queues[queue].wrapup, settings, limit,
-                   threshold=settings.target.queue_threshold(queue), service_level=own.service_level,
-                   asa=own.asa, max_abandon=own.max_abandon, max_occupancy=None)
 
     def __call__(self, load: float) -> int:
         if load <= 1e-9:
@@ -154,17 +168,20 @@ class _QueueNeed:
         return math.ceil(_need(self.load, interval, 0.0, self.formula) / self.share - 1e-9)
 
 
-def _queue_needs(config: Config, settings: SimSettings, moments: list[float], available: int,
+def _queue_needs(config: Config, settings: SimSettings, moments: list[float], queue_goals: list[Goal],
                  opening: Mapping[str, Sequence[bool]] | None) -> list[_QueueNeed]:
     order = rotation(config.agents)
     needs = []
-    for queue in settings.target.queues:
-        able = sum(1 for agent_id in order if qualifies(config.agents[agent_id].skills, config.queues[queue].requirements))
+    for goal in queue_goals:
+        assert goal.queue is not None
+        queue = config.queues[goal.queue]
+        able = sum(1 for agent_id in order if qualifies(config.agents[agent_id].skills, queue.requirements))
         if able == 0:
             continue        # only agents of their own shifts serve it: no head count helps
         needs.append(_QueueNeed(first_call_load(config, settings, moments, extra_handle=settings.answer_delay,
-                                                opening=opening, only=queue),
-                                _Formula.for_queue(config, settings, able, queue), able / len(order)))
+                                                opening=opening, only=queue.name),
+                                _Formula(settings.talk_time.mean + queue.wrapup, settings, able, goal),
+                                able / len(order)))
     return needs
 
 
@@ -184,8 +201,9 @@ def search(config: Config, settings: SimSettings, replications: int, *, max_roun
     moments = [(i + f) * length for i in range(count) for f in MOMENTS]
     opening = open_minutes(config, day) if day is not None else None
     first = first_call_load(config, settings, moments, extra_handle=settings.answer_delay, opening=opening)
-    formula = _Formula.for_line(config, settings, available)
-    queue_needs = _queue_needs(config, settings, moments, available, opening)
+    line, *queue_goals = goals(settings.target)
+    formula = _Formula(mean_handle_time(config, settings), settings, available, line)
+    queue_needs = _queue_needs(config, settings, moments, queue_goals, opening)
     erlang = erlang_c_agents(config, settings, opening=opening)
     extra = [0] * count
     most_replications = MAX_REPLICATION_FACTOR * replications
@@ -226,7 +244,7 @@ def search(config: Config, settings: SimSettings, replications: int, *, max_roun
             load = estimate([loads[i] for loads in per_day])
             redials[i] = load.mean
             redial_spread[i] = 0.0 if math.isnan(load.half_width) else load.half_width
-            if staffing[i] < available and (_missed_beyond_doubt(check, i, settings)
+            if staffing[i] < available and (_misses(check, i, settings, sure=True)
                                             or (day_short and _misses(check, i, settings, sure=False))):
                 extra[i] += 1
     assert check is not None
@@ -252,38 +270,27 @@ def missed_on_the_day(check: Replicated, settings: SimSettings) -> list[str]:
 
 
 def _missed_on(check: Replicated, settings: SimSettings, *, sure: bool) -> list[str]:
-    target = settings.target
+    """Whose targets the day misses: "the line", "queue v"."""
     missed = []
-    if _missed(check.day, sure, service_level=target.service_level, asa=target.asa,
-               max_abandon=target.max_abandon, max_occupancy=target.max_occupancy):
-        missed.append("the line")
-    missed += [f"queue {queue}" for queue, own in target.queues.items() if queue in check.queues
-               and _missed(check.queues[queue], sure, service_level=own.service_level, asa=own.asa,
-                           max_abandon=own.max_abandon, max_occupancy=None)]
+    for goal in goals(settings.target):
+        day, _ = figures_for(check, goal)
+        if day is not None and _missed(day, sure, goal):
+            missed.append("the line" if goal.queue is None else f"queue {goal.queue}")
     return missed
 
 
-def _missed_beyond_doubt(check: Replicated, interval: int, settings: SimSettings) -> bool:
-    """Whether an interval's simulated figures miss a target of the line, or of a queue
-    with targets of its own, even at the favourable end of their confidence interval
-    (one day, or no calls: nothing is beyond doubt)."""
-    return _misses(check, interval, settings, sure=True)
-
-
 def _misses(check: Replicated, interval: int, settings: SimSettings, *, sure: bool) -> bool:
-    """``sure``: beyond doubt (see above); else by the simulated means."""
-    target = settings.target
-    figures = check.intervals[interval]
-    if _missed(figures, sure, service_level=target.service_level, asa=target.asa,
-               max_abandon=target.max_abandon, max_occupancy=target.max_occupancy):
-        return True
-    return any(_missed(check.queue_intervals[queue][interval], sure, service_level=own.service_level,
-                       asa=own.asa, max_abandon=own.max_abandon, max_occupancy=None)
-               for queue, own in target.queues.items() if queue in check.queue_intervals)
+    """Whether an interval's simulated figures miss a target of the line, or of a queue
+    with targets of its own: ``sure``, even at the favourable end of their confidence
+    interval (one day, or no calls: nothing is beyond doubt); else by their means."""
+    for goal in goals(settings.target):
+        _, intervals = figures_for(check, goal)
+        if interval < len(intervals) and _missed(intervals[interval], sure, goal):
+            return True
+    return False
 
 
-def _missed(figures: dict[str, Estimate], sure: bool, *, service_level: float | None, asa: float | None,
-            max_abandon: float | None, max_occupancy: float | None) -> bool:
+def _missed(figures: dict[str, Estimate], sure: bool, goal: Goal) -> bool:
     def seen(name: str) -> tuple[float, float] | None:
         """(the favourable end for a floor, for a ceiling), or the mean twice."""
         est = figures[name]
@@ -296,10 +303,10 @@ def _missed(figures: dict[str, Estimate], sure: bool, *, service_level: float | 
         return est.mean, est.mean
 
     level, wait, abandon, occupancy = seen("service_level"), seen("asa"), seen("abandon_rate"), seen("occupancy")
-    return ((service_level is not None and level is not None and level[0] < service_level)
-            or (asa is not None and wait is not None and wait[1] > asa)
-            or (max_abandon is not None and abandon is not None and abandon[1] > max_abandon)
-            or (max_occupancy is not None and occupancy is not None and occupancy[1] > max_occupancy))
+    return ((goal.service_level is not None and level is not None and level[0] < goal.service_level)
+            or (goal.asa is not None and wait is not None and wait[1] > goal.asa)
+            or (goal.max_abandon is not None and abandon is not None and abandon[1] > goal.max_abandon)
+            or (goal.max_occupancy is not None and occupancy is not None and occupancy[1] > goal.max_occupancy))
 
 
 def _need(first: list[float], interval: int, redials: float, formula: _Formula) -> int:

@@ -15,6 +15,7 @@ import argparse
 import csv
 import math
 import sys
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ from acd.config.sim import PlanTarget, SimSettings
 from sim.cli_options import whole_number
 from sim.confidence import Estimate
 from sim.isa import isa
-from sim.plan import Plan, missed_on_the_day, search
+from sim.plan import Goal, Plan, figures_for, goals, missed_on_the_day, search
 from sim.opening import open_minutes, serving
 from sim.roster import by_team, on_duty
 from sim.run_command import (add_arguments, jobs, plural, prepare, summary,
@@ -152,36 +153,32 @@ def describe(plan: Plan, interval_minutes: int, target: PlanTarget) -> str:
         lines.append(f"target {target.service_level:.0%} within {target.threshold:g} s: "
                      f"day {plan.check.day['service_level'].mean:.1%}, intervals {min(levels):.1%} to "
                      f"{max(levels):.1%}, {below} of {len(levels)} below the target (simulated means)")
-    line = _against(plan.check.day, plan.check.intervals, None, target.threshold, target.asa,
-                    target.max_abandon, target.max_occupancy)
-    if line:
-        lines.append("line: " + "; ".join(line))
-    for queue, own in target.queues.items():
-        day = plan.check.queues.get(queue)
-        if day is None:
-            lines.append(f"queue {queue}: no calls simulated")
-            continue
-        parts = _against(day, plan.check.queue_intervals.get(queue, []), own.service_level,
-                         target.queue_threshold(queue), own.asa, own.max_abandon, None)
-        lines.append(f"queue {queue}: " + "; ".join(parts))
+    line, *queue_goals = goals(target)
+    # its service level is the "target" line above, in the form planners know
+    parts = _against(plan.check.day, plan.check.intervals, replace(line, service_level=None))
+    if parts:
+        lines.append("line: " + "; ".join(parts))
+    for goal in queue_goals:
+        day, intervals = figures_for(plan.check, goal)
+        lines.append(f"queue {goal.queue}: "
+                     + ("no calls simulated" if day is None else "; ".join(_against(day, intervals, goal))))
     return "\n".join(lines)
 
 
-def _against(day: dict[str, Estimate], intervals: list[dict[str, Estimate]], service_level: float | None,
-             threshold: float, asa: float | None, max_abandon: float | None,
-             max_occupancy: float | None) -> list[str]:
-    """Each target set, with the simulated day's mean and how many interval means miss it."""
+def _against(day: dict[str, Estimate], intervals: list[dict[str, Estimate]], goal: Goal) -> list[str]:
+    """Each target of ``goal``, with the simulated day's mean and how many interval means miss it."""
     parts = []
-    for name, goal, floor, text in (("service_level", service_level, True, f"within {threshold:g} s"),
-                                    ("asa", asa, False, "ASA"), ("abandon_rate", max_abandon, False, "abandonment"),
-                                    ("occupancy", max_occupancy, False, "occupancy")):
-        if goal is None:
+    for name, bound, floor, text in (("service_level", goal.service_level, True, f"within {goal.threshold:g} s"),
+                                     ("asa", goal.asa, False, "ASA"),
+                                     ("abandon_rate", goal.max_abandon, False, "abandonment"),
+                                     ("occupancy", goal.max_occupancy, False, "occupancy")):
+        if bound is None:
             continue
         means = [f[name].mean for f in intervals if f[name].replications and not math.isnan(f[name].mean)]
-        missed = sum(1 for m in means if (m < goal if floor else m > goal))
+        missed = sum(1 for m in means if (m < bound if floor else m > bound))
         show = (lambda v: f"{v:.1f} s") if name == "asa" else (lambda v: f"{v:.1%}")
         shown = "nan" if math.isnan(day[name].mean) else show(day[name].mean)
-        parts.append(f"{text} {shown} against {'at least' if floor else 'at most'} {show(goal)} "
+        parts.append(f"{text} {shown} against {'at least' if floor else 'at most'} {show(bound)} "
                      f"(day), {missed} of {len(means)} intervals {'below' if floor else 'above'} (simulated means)")
     return parts
 
